@@ -1,0 +1,125 @@
+# traintop — `make`, `make test`, `make demo`, `make bench`, `make install PREFIX=…`, `make clean`.
+# Each module folder is compiled by wildcard, so adding a .c file needs no change here.
+
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+CC      ?= cc
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -fopenmp-simd -Iinclude -MMD -MP \
+              -DTT_VERSION='"$(VERSION)"'
+LIBS    := -lnanomsg -lcjson -lopenblas -llapacke -lm -lpthread
+TUILIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+PY      := /usr/bin/python3
+
+LIB_SRC  := $(wildcard probes/*.c metrics/*.c)
+COLL_SRC := $(filter-out collectors/traintopd.c,$(wildcard collectors/*.c))
+TUI_SRC  := $(wildcard tui/*.c)
+MLP_SRC  := examples/mlp.c
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,build/$(1)/%.o,$(2))
+LIB_OBJ  := $(call obj,rel,$(LIB_SRC))
+COLL_OBJ := $(call obj,rel,$(COLL_SRC))
+TUI_OBJ  := $(call obj,rel,$(TUI_SRC))
+MLP_OBJ  := $(call obj,rel,$(MLP_SRC))
+TESTS    := $(patsubst tests/unit/%.c,build/tests/%,$(TEST_SRC))
+SAN_OBJ  := $(call obj,san,$(LIB_SRC) $(COLL_SRC) $(filter-out tui/traintop.c,$(TUI_SRC)) $(MLP_SRC))
+
+BINS := bin/traintop bin/traintopd bin/traintop-demo-trainer
+
+.PHONY: all deps test unit-tests ref-tests e2e-tests demo bench install uninstall clean
+all: $(BINS) lib/libtraintop.a lib/libtraintop.so lib/traintop.pc
+
+deps:
+	@bash scripts/install-deps.sh
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+build/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
+
+lib/libtraintop.a: $(LIB_OBJ)
+	@mkdir -p lib
+	rm -f $@ && ar rcs $@ $^
+lib/libtraintop.so: $(LIB_OBJ)
+	@mkdir -p lib
+	$(CC) -shared -Wl,-soname,libtraintop.so.0 -o $@ $^ $(LIBS)
+lib/traintop.pc: Makefile
+	@mkdir -p lib
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: traintop\nDescription: traintop probe library (training-dynamics statistics)\nVersion: %s\nLibs: -L$${libdir} -ltraintop\nLibs.private: %s\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $@
+
+build/libcollect.a: $(COLL_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+bin/traintop: $(TUI_OBJ) build/libcollect.a lib/libtraintop.a
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(LIBS)
+bin/traintopd: build/rel/collectors/traintopd.o build/libcollect.a lib/libtraintop.a
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+bin/traintop-demo-trainer: build/rel/examples/demo_trainer.o $(MLP_OBJ) lib/libtraintop.a
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
+# Unit tests link the sanitizer build of every module: leaks and UB fail the test.
+build/tests/%: tests/unit/%.c $(SAN_OBJ)
+	@mkdir -p build/tests
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(SAN_OBJ) -lcmocka $(TUILIBS) $(LIBS)
+
+unit-tests: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+ref-tests: all build/tests/refstats
+	$(PY) tests/ref/test_layerstats.py build/tests/refstats
+
+build/tests/refstats: tests/ref/refstats.c lib/libtraintop.a
+	@mkdir -p build/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libtraintop.a $(LIBS)
+
+e2e-tests: all
+	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; bash $$t; done
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit-tests
+	$(MAKE) ref-tests
+	$(MAKE) e2e-tests
+	@echo "traintop: all test suites passed"
+
+demo: deps
+	$(MAKE) all
+	bin/traintop demo
+
+bench: deps
+	$(MAKE) all build/bench/bench_stats
+	build/bench/bench_stats $(if $(QUICK),--quick)
+
+build/bench/%: bench/%.c lib/libtraintop.a
+	@mkdir -p build/bench
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< lib/libtraintop.a $(LIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/traintop
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 lib/libtraintop.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 lib/libtraintop.so $(DESTDIR)$(PREFIX)/lib/libtraintop.so.0
+	ln -sf libtraintop.so.0 $(DESTDIR)$(PREFIX)/lib/libtraintop.so
+	install -m 644 include/traintop/*.h $(DESTDIR)$(PREFIX)/include/traintop/
+	install -m 644 lib/traintop.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	@if [ -f docs/traintop.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 644 docs/traintop.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) $(DESTDIR)$(PREFIX)/lib/libtraintop.* \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/traintop.pc $(DESTDIR)$(PREFIX)/share/man/man1/traintop.1
+	rm -rf $(DESTDIR)$(PREFIX)/include/traintop
+
+clean:
+	rm -rf build bin lib
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,308 @@
+/* collector: the sockets around ingest. PULL for probe messages, PUB for control back to probes,
+ * REP for queries. All non-blocking: the owner's poll loop decides when to sleep. */
+#include "collector.h"
+#include "ingest.h"
+#include "summary.h"
+#include "../probes/endpoint.h"
+
+#include <errno.h>
+#include <math.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pipeline.h>
+#include <nanomsg/pubsub.h>
+#include <nanomsg/reqrep.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOGGED_MAX 256      /* distinct (cause, run) pairs logged before going quiet */
+#define ASKED_MAX 64        /* unknown runs we recently asked to resend their start */
+
+typedef struct { char cause[16]; char run[TT_NAME_MAX]; } logged_key;
+typedef struct { char run[TT_NAME_MAX]; double at; } asked;
+
+struct tt_collector {
+    char endpoint[256];
+    int pull, pub, rep;
+    tt_store store;
+    double stall_seconds;
+    FILE *log;
+    int quiet;
+    tt_collector_counters n;
+    logged_key logged[LOGGED_MAX];
+    int nlogged;
+    asked asked[ASKED_MAX];
+    double last_tick;
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A socket file that refuses connections was left by a dead collector: remove it. One that accepts
+ * belongs to a live collector, which we must not steal from. */
+static int ipc_in_use(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof a.sun_path) return 0;
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    int live = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    if (!live) unlink(path);
+    return live;
+}
+
+static int bind_one(int proto, const char *ep, char *err, size_t errlen)
+{
+    int s = nn_socket(AF_SP, proto);
+    if (s < 0) { snprintf(err, errlen, "cannot create a nanomsg socket: %s", nn_strerror(nn_errno())); return -1; }
+    if (!strncmp(ep, "ipc://", 6) && ipc_in_use(ep + 6)) {
+        snprintf(err, errlen, "cannot listen on %s: another collector is already listening there", ep);
+        nn_close(s);
+        return -1;
+    }
+    if (nn_bind(s, ep) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", ep, nn_strerror(nn_errno()));
+        nn_close(s);
+        return -1;
+    }
+    return s;
+}
+
+tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t errlen)
+{
+    tt_collector *c = calloc(1, sizeof *c);
+    if (!c) { snprintf(err, errlen, "out of memory"); return NULL; }
+    c->pull = c->pub = c->rep = -1;
+    if (o && o->endpoint) {
+        if (tt_endpoint_check(o->endpoint, err, errlen)) goto fail;
+        snprintf(c->endpoint, sizeof c->endpoint, "%s", o->endpoint);
+    } else if (tt_default_endpoint(c->endpoint, sizeof c->endpoint, err, errlen)) {
+        goto fail;
+    }
+    c->stall_seconds = o && o->stall_seconds > 0 ? o->stall_seconds : 30;
+    c->log = o && o->log ? o->log : stderr;
+    c->quiet = o ? o->quiet : 0;
+    tt_store_init(&c->store, o ? o->level_cap : 0);
+
+    char ctl[256], q[256];
+    if (tt_endpoint_derive(c->endpoint, TT_EP_CONTROL, ctl, sizeof ctl, err, errlen) ||
+        tt_endpoint_derive(c->endpoint, TT_EP_QUERY, q, sizeof q, err, errlen)) goto fail;
+    if ((c->pull = bind_one(NN_PULL, c->endpoint, err, errlen)) < 0) goto fail;
+    if ((c->pub = bind_one(NN_PUB, ctl, err, errlen)) < 0) goto fail;
+    if ((c->rep = bind_one(NN_REP, q, err, errlen)) < 0) goto fail;
+    int maxsz = TT_MSG_MAX_BYTES;
+    nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
+    int rcvbuf = 4 << 20;
+    nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    c->last_tick = mono();
+    return c;
+fail:
+    tt_collector_close(c);
+    return NULL;
+}
+
+void tt_collector_close(tt_collector *c)
+{
+    if (!c) return;
+    if (c->pull >= 0) nn_close(c->pull);
+    if (c->pub >= 0) nn_close(c->pub);
+    if (c->rep >= 0) nn_close(c->rep);
+    tt_store_free(&c->store);
+    free(c);
+}
+
+int tt_collector_fds(tt_collector *c, int *fds, int max)
+{
+    int socks[] = { c->pull, c->rep }, n = 0;
+    for (int i = 0; i < 2 && n < max; i++) {
+        int fd;
+        size_t sz = sizeof fd;
+        if (nn_getsockopt(socks[i], NN_SOL_SOCKET, NN_RCVFD, &fd, &sz) == 0) fds[n++] = fd;
+    }
+    return n;
+}
+
+static void publish(tt_collector *c, cJSON *m)
+{
+    char *txt = cJSON_PrintUnformatted(m);
+    if (txt) nn_send(c->pub, txt, strlen(txt), NN_DONTWAIT);   /* PUB never blocks; no subscriber → gone */
+    free(txt);
+}
+
+static void control(tt_collector *c, const char *run, int rank, const char *action, const char *reason)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (!m) return;
+    cJSON_AddNumberToObject(m, "v", TT_PROTOCOL_VERSION);
+    cJSON_AddStringToObject(m, "type", "control");
+    cJSON_AddStringToObject(m, "run", run);
+    if (rank >= 0) cJSON_AddNumberToObject(m, "rank", rank);
+    cJSON_AddStringToObject(m, "action", action);
+    if (reason) cJSON_AddStringToObject(m, "reason", reason);
+    publish(c, m);
+    cJSON_Delete(m);
+}
+
+/* A probe we have not heard start (collector restarted, or its start was lost): ask it, at most 4×/s. */
+static void ask_resend(tt_collector *c, const char *run)
+{
+    double now = mono();
+    int slot = 0;
+    for (int i = 0; i < ASKED_MAX; i++) {
+        if (!strcmp(c->asked[i].run, run)) {
+            if (now - c->asked[i].at < 0.25) return;
+            slot = i;
+            break;
+        }
+        if (c->asked[i].at < c->asked[slot].at) slot = i;
+    }
+    snprintf(c->asked[slot].run, sizeof c->asked[slot].run, "%s", run);
+    c->asked[slot].at = now;
+    control(c, run, -1, "resend_start", NULL);
+}
+
+/* One log line per (cause, run): a flood of one mistake does not flood the log. */
+static void log_reject(tt_collector *c, const tt_ingest_result *r, const char *err)
+{
+    if (c->quiet) return;
+    for (int i = 0; i < c->nlogged; i++)
+        if (!strcmp(c->logged[i].cause, r->cause) && !strcmp(c->logged[i].run, r->run)) return;
+    if (c->nlogged < LOGGED_MAX) {
+        snprintf(c->logged[c->nlogged].cause, sizeof c->logged[0].cause, "%s", r->cause);
+        snprintf(c->logged[c->nlogged].run, sizeof c->logged[0].run, "%s", r->run);
+        c->nlogged++;
+        fprintf(c->log, "traintop: rejected message (%s): %s\n", r->cause, err);
+        fflush(c->log);
+    }
+}
+
+int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err, size_t errlen)
+{
+    tt_ingest_result r;
+    c->n.received++;
+    if (tt_ingest(&c->store, msg, len, mono(), &r, err, errlen)) {
+        c->n.rejected++;
+        if (r.unknown_run && r.run[0]) ask_resend(c, r.run);
+        else log_reject(c, &r, err);
+        return -1;
+    }
+    c->n.accepted++;
+    c->n.layer_records += r.layer_records;
+    if (r.type == TT_MSG_RUN_END) control(c, r.run, r.rank, "ack_end", NULL);
+    if (r.type == TT_MSG_STEP) {
+        /* control messages can be missed by a probe that just connected: repeat a stop until it ends */
+        const tt_run *run = tt_store_find(&c->store, r.run, r.rank);
+        if (run && run->stop_requested) control(c, r.run, r.rank, "stop", run->stop_reason);
+    }
+    return 0;
+}
+
+static void answer_query(tt_collector *c, const char *req, size_t len)
+{
+    cJSON *q = cJSON_ParseWithLength(req, len);
+    cJSON *rep = cJSON_CreateObject();
+    const cJSON *type = q ? cJSON_GetObjectItemCaseSensitive(q, "type") : NULL;
+    c->n.queries++;
+    cJSON_AddNumberToObject(rep, "v", TT_PROTOCOL_VERSION);
+    if (cJSON_IsString(type) && !strcmp(type->valuestring, "ls")) {
+        cJSON_AddStringToObject(rep, "type", "ls");
+        cJSON_AddItemToObject(rep, "runs", tt_summary_runs(&c->store));
+        cJSON *n = cJSON_AddObjectToObject(rep, "counters");
+        cJSON_AddNumberToObject(n, "received", (double)c->n.received);
+        cJSON_AddNumberToObject(n, "accepted", (double)c->n.accepted);
+        cJSON_AddNumberToObject(n, "rejected", (double)c->n.rejected);
+        cJSON_AddNumberToObject(n, "layer_records", (double)c->n.layer_records);
+    } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "stop")) {
+        const cJSON *run = cJSON_GetObjectItemCaseSensitive(q, "run");
+        const cJSON *reason = cJSON_GetObjectItemCaseSensitive(q, "reason");
+        int found = cJSON_IsString(run) &&
+                    tt_collector_stop_run(c, run->valuestring, cJSON_IsString(reason) ? reason->valuestring : "stopped by user") == 0;
+        cJSON_AddStringToObject(rep, "type", found ? "ok" : "error");
+        if (!found) cJSON_AddStringToObject(rep, "error", "no such run");
+    } else {
+        cJSON_AddStringToObject(rep, "type", "error");
+        cJSON_AddStringToObject(rep, "error", "unknown request: expected {\"type\":\"ls\"} or {\"type\":\"stop\",\"run\":…}");
+    }
+    char *txt = cJSON_PrintUnformatted(rep);
+    if (txt) nn_send(c->rep, txt, strlen(txt), NN_DONTWAIT);
+    free(txt);
+    cJSON_Delete(rep);
+    cJSON_Delete(q);
+}
+
+int tt_collector_process(tt_collector *c, int max_msgs)
+{
+    int handled = 0;
+    char err[512];
+    while (handled < max_msgs) {
+        char *buf = NULL;
+        int n = nn_recv(c->pull, &buf, NN_MSG, NN_DONTWAIT);
+        if (n < 0) break;
+        tt_collector_ingest(c, buf, (size_t)n, err, sizeof err);
+        nn_freemsg(buf);
+        handled++;
+    }
+    for (int i = 0; i < 16; i++) {
+        char *buf = NULL;
+        int n = nn_recv(c->rep, &buf, NN_MSG, NN_DONTWAIT);
+        if (n < 0) break;
+        answer_query(c, buf, (size_t)n);
+        nn_freemsg(buf);
+        handled++;
+    }
+    return handled;
+}
+
+void tt_collector_tick(tt_collector *c)
+{
+    double now = mono();
+    c->last_tick = now;
+    for (int i = 0; i < c->store.nruns; i++) {
+        tt_run *r = c->store.runs[i];
+        if (r->state == TT_RUN_RUNNING && now - r->last_seen > c->stall_seconds) {
+            r->state = TT_RUN_STALLED;
+            c->store.version++;
+        }
+    }
+}
+
+int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason)
+{
+    int found = 0;
+    for (int i = 0; i < c->store.nruns; i++) {
+        tt_run *r = c->store.runs[i];
+        if (strcmp(r->name, run)) continue;
+        found = 1;
+        r->stop_requested = 1;
+        snprintf(r->stop_reason, sizeof r->stop_reason, "%s", reason ? reason : "stopped");
+    }
+    if (!found) return -1;
+    c->store.version++;
+    control(c, run, -1, "stop", reason);
+    return 0;
+}
+
+tt_store *tt_collector_store(tt_collector *c) { return &c->store; }
+const char *tt_collector_endpoint(const tt_collector *c) { return c->endpoint; }
+void tt_collector_get_counters(const tt_collector *c, tt_collector_counters *out) { *out = c->n; }
+
+int tt_collector_wait(tt_collector *c, int timeout_ms)
+{
+    struct pollfd pfd[4];
+    int fds[4], n = tt_collector_fds(c, fds, 4);
+    for (int i = 0; i < n; i++) pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+    int handled = 0;
+    if (poll(pfd, (nfds_t)n, timeout_ms) > 0) handled = tt_collector_process(c, 100000);
+    if (mono() - c->last_tick >= 1.0) tt_collector_tick(c);
+    return handled;
+}

@@ -1,0 +1,53 @@
+/* collector: binds the endpoints, validates and ingests probe messages into the store, answers queries,
+ * and sends control messages back to probes. Single-threaded: the owner polls tt_collector_fds() and
+ * calls tt_collector_process() when one is readable, so a dashboard can sleep on sockets and keyboard. */
+#ifndef TT_COLLECTOR_H
+#define TT_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "store.h"
+
+typedef struct tt_collector tt_collector;
+
+typedef struct {
+    const char *endpoint;      /* NULL: the default endpoint */
+    double stall_seconds;      /* a running run with no message for this long is stalled (0: 30 s) */
+    size_t level_cap;          /* series buckets per level (0: 512) */
+    FILE *log;                 /* one line per rejected message cause; NULL: stderr */
+    int quiet;                 /* suppress log lines (still counted) */
+} tt_collector_opts;
+
+typedef struct {
+    uint64_t received;         /* messages read from the socket */
+    uint64_t accepted;
+    uint64_t rejected;
+    uint64_t layer_records;    /* per-layer statistic rows ingested */
+    uint64_t queries;
+} tt_collector_counters;
+
+tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t errlen);
+void tt_collector_close(tt_collector *c);
+
+/* File descriptors that become readable when there is work; returns how many were written (≤ max). */
+int tt_collector_fds(tt_collector *c, int *fds, int max);
+/* Handles up to max_msgs pending messages and queries without waiting; returns how many were handled. */
+int tt_collector_process(tt_collector *c, int max_msgs);
+/* For loops with nothing else to wait on: sleeps until a message arrives or timeout_ms passes,
+ * handles what came and ticks. Returns the number handled. */
+int tt_collector_wait(tt_collector *c, int timeout_ms);
+/* Time-based housekeeping (stalled runs); call at least once a second. */
+void tt_collector_tick(tt_collector *c);
+
+/* Validates and applies one message as if it had arrived on the socket (tests, replay). 0 or -1 + err. */
+int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err, size_t errlen);
+
+/* Asks every rank of a run to stop; the probe's tt_probe_should_stop() then returns the reason. */
+int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason);
+
+tt_store *tt_collector_store(tt_collector *c);
+const char *tt_collector_endpoint(const tt_collector *c);
+void tt_collector_get_counters(const tt_collector *c, tt_collector_counters *out);
+
+#endif

@@ -1,0 +1,24 @@
+/* ingest: validates one probe message completely, then applies it to the store (all or nothing). */
+#ifndef TT_INGEST_H
+#define TT_INGEST_H
+
+#include <stddef.h>
+#include "store.h"
+
+#define TT_MSG_MAX_BYTES (4u << 20)   /* larger messages are refused by the transport */
+
+typedef enum { TT_MSG_NONE, TT_MSG_RUN_START, TT_MSG_STEP, TT_MSG_RUN_END } tt_msg_type;
+
+typedef struct {
+    tt_msg_type type;
+    char run[TT_NAME_MAX];     /* "" when the message had no valid run name */
+    int rank;
+    int unknown_run;           /* a step or end for a run whose run_start was never seen */
+    const char *cause;         /* on rejection: a short fixed key for counting ("json", "version", "field", …) */
+    uint64_t layer_records;    /* layer rows applied */
+} tt_ingest_result;
+
+/* now: the collector's monotonic clock in seconds. Returns 0, or -1 with err = one line naming the run and field. */
+int tt_ingest(tt_store *st, const char *msg, size_t len, double now, tt_ingest_result *res, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,70 @@
+/* store: everything the collector knows — runs, their ranks' scalars and per-layer statistic series. */
+#ifndef TT_STORE_H
+#define TT_STORE_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "series.h"
+#include "traintop/probe.h"
+
+typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED } tt_run_state;
+const char *tt_run_state_name(tt_run_state s);
+
+typedef struct {
+    char name[TT_NAME_MAX];
+    tt_series *series;
+    double last;
+    int64_t last_step;
+} tt_named_series;
+
+typedef struct {
+    char name[TT_NAME_MAX];
+    int64_t rows, cols;
+    tt_series **stat;          /* one per run->stat_names entry */
+    double *last;              /* latest value per statistic */
+} tt_layer;
+
+typedef struct {
+    char name[TT_NAME_MAX];
+    int rank, world, every;
+    char host[64];
+    int64_t pid;
+    tt_run_state state;
+    char end_status[32];       /* as sent in run_end, "" while running */
+    int64_t step;              /* latest step received */
+    uint64_t steps_received;
+    uint64_t probe_dropped;    /* as reported in run_end */
+    double first_seen, last_seen;   /* collector's monotonic clock, seconds */
+    double steps_per_s;        /* smoothed */
+    cJSON *hparams;            /* owned */
+    char **stat_names;         /* the layer statistics' names, in wire order */
+    int nstats;
+    tt_layer *layers;
+    int nlayers;
+    tt_named_series *scalars;
+    int nscalars;
+    int64_t last_layer_step;   /* latest step that carried layer statistics, -1 if none */
+    int stop_requested;        /* a stop was asked: repeated to the probe until the run ends */
+    char stop_reason[256];
+    double rate_t0;            /* start of the current steps/s measuring window */
+    int64_t rate_step0;
+} tt_run;
+
+typedef struct {
+    tt_run **runs;             /* in order of arrival */
+    int nruns;
+    size_t level_cap;          /* passed to every new series */
+    uint64_t version;          /* bumped on every change: viewers redraw when it moves */
+} tt_store;
+
+void tt_store_init(tt_store *st, size_t level_cap);
+void tt_store_free(tt_store *st);
+tt_run *tt_store_find(const tt_store *st, const char *run, int rank);
+/* Index of a scalar / statistic by name, -1 if absent. */
+int tt_run_scalar_index(const tt_run *r, const char *name);
+int tt_run_stat_index(const tt_run *r, const char *name);
+/* The scalar series by name (NULL if the run never sent it). */
+const tt_named_series *tt_run_scalar(const tt_run *r, const char *name);
+void tt_run_free(tt_run *r);
+
+#endif

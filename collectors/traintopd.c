@@ -1,0 +1,68 @@
+/* traintopd: the headless collector — the same engine `traintop` embeds, without a terminal. */
+#include "collector.h"
+#include "summary.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t quit;
+static void on_signal(int sig) { (void)sig; quit = 1; }
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: traintopd [--listen ENDPOINT] [--stall-seconds S] [--quiet]\n"
+        "Collects training statistics from traintop probes and serves them to dashboards.\n\n"
+        "  -l, --listen ENDPOINT   ipc://PATH, tcp://HOST:PORT (HOST should be 127.0.0.1)\n"
+        "                          default: $TRAINTOP_ENDPOINT, else a per-user ipc socket\n"
+        "      --stall-seconds S   mark a run stalled after S seconds without a message (30)\n"
+        "  -q, --quiet             do not log rejected messages (they are still counted)\n"
+        "  -h, --help              this text\n"
+        "  -V, --version           print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "listen", required_argument, 0, 'l' }, { "stall-seconds", required_argument, 0, 's' },
+        { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+    };
+    tt_collector_opts o = { 0 };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "l:qhV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'l': o.endpoint = optarg; break;
+        case 's': {
+            char *end;
+            o.stall_seconds = strtod(optarg, &end);
+            if (*end || !(o.stall_seconds > 0)) { fprintf(stderr, "traintopd: --stall-seconds '%s': expected a positive number\n", optarg); return 2; }
+            break;
+        }
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("traintopd %s\n", TT_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) { fprintf(stderr, "traintopd: unexpected argument '%s'\n", argv[optind]); return 2; }
+
+    char err[512];
+    tt_collector *c = tt_collector_open(&o, err, sizeof err);
+    if (!c) { fprintf(stderr, "traintopd: %s\n", err); return 1; }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "traintopd: listening on %s\n", tt_collector_endpoint(c));
+    while (!quit) tt_collector_wait(c, 500);
+    tt_collector_counters n;
+    tt_collector_get_counters(c, &n);
+    fprintf(stderr, "traintopd: %llu messages received, %llu accepted, %llu rejected, %d runs\n",
+            (unsigned long long)n.received, (unsigned long long)n.accepted, (unsigned long long)n.rejected,
+            tt_collector_store(c)->nruns);
+    tt_collector_close(c);
+    return 0;
+}

@@ -1,0 +1,76 @@
+/* traintop probe: per-layer training statistics published from inside a training loop.
+ *
+ * Lifetime:  tt_probe_open → tt_probe_add_layer… → loop { tt_probe_scalar…; tt_probe_step } → tt_probe_close
+ * Guarantees: no call blocks on the network or aborts the process. Sends are non-blocking; when the
+ * collector is away, messages are dropped and counted (see tt_probe_counters) and the probe
+ * reconnects by itself. Errors are returned as -1 with one line in the caller's buffer.
+ * A probe is not thread-safe: use it from the training thread. */
+#ifndef TRAINTOP_PROBE_H
+#define TRAINTOP_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TT_PROTOCOL_VERSION 1
+#define TT_NAME_MAX 128          /* run, layer and scalar names, bytes including NUL */
+
+typedef struct tt_probe tt_probe;
+
+typedef struct {
+    const char *run;             /* run name, required: [A-Za-z0-9_.:+=-]{1,127} */
+    const char *endpoint;        /* NULL: $TRAINTOP_ENDPOINT, else the per-user default */
+    int rank;                    /* this process's rank, 0 if not distributed */
+    int world_size;              /* number of ranks, 1 if not distributed (0 means 1) */
+    int every;                   /* publish layer statistics every N steps (0 means 1) */
+} tt_probe_opts;
+
+/* Opens a run. Returns NULL and fills err on invalid options; never fails because the collector is absent. */
+tt_probe *tt_probe_open(const tt_probe_opts *opts, char *err, size_t errlen);
+
+/* Free-form hyperparameters, sent once with the run's start (before the first tt_probe_step). */
+int tt_probe_hparam_num(tt_probe *p, const char *key, double value);
+int tt_probe_hparam_str(tt_probe *p, const char *key, const char *value);
+
+/* Registers a dense parameter of rows x cols float32 values (cols = 1 for a vector). The probe reads
+ * w and g in place at each sampled step; they must stay valid until tt_probe_close. It keeps its own
+ * copies of the previous-step and initial weights (taken now) for update and distance statistics.
+ * Returns the layer's index (0, 1, …) or -1. Layers must be added before the first tt_probe_step. */
+int tt_probe_add_layer(tt_probe *p, const char *name, size_t rows, size_t cols,
+                       const float *w, const float *g, char *err, size_t errlen);
+
+/* Sets a named scalar (loss, lr, val_loss, …) for the step about to be published. */
+int tt_probe_scalar(tt_probe *p, const char *name, double value);
+
+/* Marks the end of a training step, after the optimizer update: computes the layer statistics when
+ * the step is sampled and publishes the step. Steps must increase. Returns 0, or -1 for a bad step. */
+int tt_probe_step(tt_probe *p, int64_t step);
+
+/* Non-zero once the collector (a rule or a user) asked this run to stop; reason gets why. */
+int tt_probe_should_stop(tt_probe *p, char *reason, size_t len);
+
+typedef struct {
+    uint64_t sent;               /* messages handed to the transport */
+    uint64_t dropped;            /* messages dropped because the queue was full or nobody listened */
+    uint64_t steps;              /* tt_probe_step calls */
+    double stats_seconds;        /* time spent computing statistics */
+    double publish_seconds;      /* time spent encoding and sending */
+} tt_probe_counters;
+
+void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out);
+
+/* Publishes the run's end ("finished", "stopped" or "failed"), waits at most linger_ms for queued
+ * messages to leave, and frees everything. NULL-safe. */
+void tt_probe_close(tt_probe *p, const char *status, int linger_ms);
+
+/* The endpoint a probe and a collector agree on: $TRAINTOP_ENDPOINT, else ipc://<runtime dir>/traintop/collector.sock
+ * with the directory created mode 0700. Returns 0, or -1 with err filled. */
+int tt_default_endpoint(char *out, size_t len, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,431 @@
+/* probe: the in-process half of traintop. Computes layer statistics on the training thread (one fused
+ * pass, metrics/layerstats) and hands JSON messages to nanomsg without ever waiting: a bounded local
+ * queue absorbs the moments when no collector is connected (start-up race, collector restart) and the
+ * oldest message is dropped, and counted, when it is full. */
+#include "traintop/probe.h"
+#include "endpoint.h"
+#include "jsonw.h"
+#include "names.h"
+#include "../metrics/layerstats.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pipeline.h>
+#include <nanomsg/pubsub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE_MSGS 1024                 /* pending messages kept while nobody listens */
+#define QUEUE_BYTES (16u << 20)
+#define MAX_LAYERS 4000
+#define MAX_SCALARS 64
+
+typedef struct {
+    char name[TT_NAME_MAX];
+    size_t rows, cols;
+    const float *w, *g;
+    float *w_prev, *w0;                 /* the probe's own copies */
+    int have_prev;
+} layer;
+
+typedef struct {
+    char name[TT_NAME_MAX];
+    double value;
+    int set;
+} scalar;
+
+typedef struct {
+    char *msg[QUEUE_MSGS];
+    size_t len[QUEUE_MSGS];
+    size_t head, count, bytes;
+} queue;
+
+struct tt_probe {
+    char run[TT_NAME_MAX];
+    char endpoint[256];
+    int rank, world, every;
+    int push, sub;                      /* nanomsg sockets, -1 when unavailable */
+    layer *layers;
+    int nlayers;
+    scalar scalars[MAX_SCALARS];
+    int nscalars;
+    cJSON *hparams;
+    int started;                        /* run_start has been queued */
+    int64_t last_step;
+    queue q;
+    jsonw w;
+    tt_probe_counters c;
+    int stop;
+    char stop_reason[256];
+    int end_acked;
+};
+
+static double now_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- the send queue ---- */
+
+static void queue_drop_oldest(tt_probe *p)
+{
+    queue *q = &p->q;
+    q->bytes -= q->len[q->head];
+    free(q->msg[q->head]);
+    q->msg[q->head] = NULL;
+    q->head = (q->head + 1) % QUEUE_MSGS;
+    q->count--;
+    p->c.dropped++;
+}
+
+/* Sends what the transport accepts now; stops at the first refusal to keep order. */
+static void queue_flush(tt_probe *p)
+{
+    queue *q = &p->q;
+    while (q->count && p->push >= 0) {
+        if (nn_send(p->push, q->msg[q->head], q->len[q->head], NN_DONTWAIT) < 0) break;
+        q->bytes -= q->len[q->head];
+        free(q->msg[q->head]);
+        q->msg[q->head] = NULL;
+        q->head = (q->head + 1) % QUEUE_MSGS;
+        q->count--;
+        p->c.sent++;
+    }
+}
+
+static void queue_push(tt_probe *p, char *msg, size_t len)
+{
+    queue *q = &p->q;
+    if (!msg) { p->c.dropped++; return; }          /* encoding ran out of memory */
+    if (len > QUEUE_BYTES) { free(msg); p->c.dropped++; return; }
+    while (q->count == QUEUE_MSGS || q->bytes + len > QUEUE_BYTES) queue_drop_oldest(p);
+    size_t tail = (q->head + q->count) % QUEUE_MSGS;
+    q->msg[tail] = msg;
+    q->len[tail] = len;
+    q->count++;
+    q->bytes += len;
+    queue_flush(p);
+}
+
+static void send_writer(tt_probe *p)
+{
+    size_t len;
+    char *msg = jw_take(&p->w, &len);
+    queue_push(p, msg, len);
+}
+
+/* ---- messages ---- */
+
+static void header(tt_probe *p, const char *type)
+{
+    jw_reset(&p->w);
+    jw_raw(&p->w, "{");
+    jw_key(&p->w, "v"); jw_int(&p->w, TT_PROTOCOL_VERSION);
+    jw_key(&p->w, "type"); jw_str(&p->w, type);
+    jw_key(&p->w, "run"); jw_str(&p->w, p->run);
+    jw_key(&p->w, "rank"); jw_int(&p->w, p->rank);
+    jw_key(&p->w, "time"); jw_num(&p->w, now_wall());
+}
+
+static void send_run_start(tt_probe *p)
+{
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    header(p, "run_start");
+    jw_key(&p->w, "world"); jw_int(&p->w, p->world);
+    jw_key(&p->w, "pid"); jw_int(&p->w, (int64_t)getpid());
+    jw_key(&p->w, "host"); jw_str(&p->w, host);
+    jw_key(&p->w, "every"); jw_int(&p->w, p->every);
+    char *hp = cJSON_PrintUnformatted(p->hparams);
+    jw_key(&p->w, "hparams"); jw_raw(&p->w, hp ? hp : "{}");
+    free(hp);
+    jw_key(&p->w, "stats"); jw_raw(&p->w, "[");
+    for (int k = 0; k < TT_NSTATS; k++) { jw_sep(&p->w); jw_str(&p->w, tt_stat_names[k]); }
+    jw_raw(&p->w, "]");
+    jw_key(&p->w, "layers"); jw_raw(&p->w, "[");
+    for (int i = 0; i < p->nlayers; i++) {
+        jw_sep(&p->w); jw_raw(&p->w, "{");
+        jw_key(&p->w, "name"); jw_str(&p->w, p->layers[i].name);
+        jw_key(&p->w, "rows"); jw_int(&p->w, (int64_t)p->layers[i].rows);
+        jw_key(&p->w, "cols"); jw_int(&p->w, (int64_t)p->layers[i].cols);
+        jw_raw(&p->w, "}");
+    }
+    jw_raw(&p->w, "]}");
+    send_writer(p);
+    p->started = 1;
+}
+
+/* Reads every pending control message; never waits. */
+static void poll_control(tt_probe *p)
+{
+    if (p->sub < 0) return;
+    for (int i = 0; i < 64; i++) {
+        char *buf = NULL;
+        int n = nn_recv(p->sub, &buf, NN_MSG, NN_DONTWAIT);
+        if (n < 0) return;
+        cJSON *m = cJSON_ParseWithLength(buf, (size_t)n);
+        nn_freemsg(buf);
+        if (!m) continue;
+        const cJSON *run = cJSON_GetObjectItemCaseSensitive(m, "run");
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
+        const cJSON *action = cJSON_GetObjectItemCaseSensitive(m, "action");
+        const cJSON *rank = cJSON_GetObjectItemCaseSensitive(m, "rank");
+        int mine = cJSON_IsString(run) && !strcmp(run->valuestring, p->run) &&
+                   (!cJSON_IsNumber(rank) || (int)rank->valuedouble == p->rank);
+        if (mine && cJSON_IsString(type) && !strcmp(type->valuestring, "control") && cJSON_IsString(action)) {
+            const char *a = action->valuestring;
+            if (!strcmp(a, "stop")) {
+                const cJSON *reason = cJSON_GetObjectItemCaseSensitive(m, "reason");
+                p->stop = 1;
+                snprintf(p->stop_reason, sizeof p->stop_reason, "%s",
+                         cJSON_IsString(reason) ? reason->valuestring : "stopped by the collector");
+            } else if (!strcmp(a, "resend_start") && p->started) {
+                send_run_start(p);
+            } else if (!strcmp(a, "ack_end")) {
+                p->end_acked = 1;
+            }
+        }
+        cJSON_Delete(m);
+    }
+}
+
+/* ---- public API ---- */
+
+tt_probe *tt_probe_open(const tt_probe_opts *o, char *err, size_t errlen)
+{
+    char ep[256], ctl[256];
+    if (!o || !tt_run_name_ok(o->run)) {
+        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.'",
+                 o && o->run ? o->run : "(null)");
+        return NULL;
+    }
+    if (o->rank < 0 || o->world_size < 0 || (o->world_size && o->rank >= o->world_size)) {
+        snprintf(err, errlen, "run '%s': rank %d with world size %d: expected 0 <= rank < world size", o->run, o->rank, o->world_size);
+        return NULL;
+    }
+    if (o->every < 0) { snprintf(err, errlen, "run '%s': every=%d: expected a positive sampling interval", o->run, o->every); return NULL; }
+    if (o->endpoint) {
+        if (tt_endpoint_check(o->endpoint, err, errlen)) return NULL;
+        snprintf(ep, sizeof ep, "%s", o->endpoint);
+    } else if (tt_default_endpoint(ep, sizeof ep, err, errlen)) {
+        return NULL;
+    }
+    if (tt_endpoint_derive(ep, TT_EP_CONTROL, ctl, sizeof ctl, err, errlen)) return NULL;
+
+    tt_probe *p = calloc(1, sizeof *p);
+    if (!p) { snprintf(err, errlen, "out of memory opening run '%s'", o->run); return NULL; }
+    snprintf(p->run, sizeof p->run, "%s", o->run);
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", ep);
+    p->rank = o->rank;
+    p->world = o->world_size ? o->world_size : 1;
+    p->every = o->every ? o->every : 1;
+    p->last_step = INT64_MIN;
+    p->hparams = cJSON_CreateObject();
+    jw_init(&p->w);
+
+    /* nanomsg connects lazily and retries on its own: an absent collector is not an error. */
+    p->push = nn_socket(AF_SP, NN_PUSH);
+    if (p->push >= 0) {
+        int sndbuf = 1 << 20;
+        nn_setsockopt(p->push, NN_SOL_SOCKET, NN_SNDBUF, &sndbuf, sizeof sndbuf);
+        if (nn_connect(p->push, ep) < 0) { nn_close(p->push); p->push = -1; }
+    }
+    p->sub = nn_socket(AF_SP, NN_SUB);
+    if (p->sub >= 0) {
+        if (nn_setsockopt(p->sub, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0 || nn_connect(p->sub, ctl) < 0) {
+            nn_close(p->sub);
+            p->sub = -1;
+        }
+    }
+    if (p->push < 0 || !p->hparams) {
+        snprintf(err, errlen, "run '%s': cannot open a nanomsg socket to %s: %s", o->run, ep, nn_strerror(nn_errno()));
+        tt_probe_close(p, NULL, 0);
+        return NULL;
+    }
+    return p;
+}
+
+static int hparam_key_ok(tt_probe *p, const char *key)
+{
+    return p && !p->started && tt_label_ok(key);
+}
+
+int tt_probe_hparam_num(tt_probe *p, const char *key, double value)
+{
+    if (!hparam_key_ok(p, key)) return -1;
+    cJSON_DeleteItemFromObjectCaseSensitive(p->hparams, key);
+    /* JSON has no NaN: keep the value readable as a string rather than lose it */
+    cJSON *v = isfinite(value) ? cJSON_CreateNumber(value) : cJSON_CreateString(isnan(value) ? "NaN" : value > 0 ? "Inf" : "-Inf");
+    return v && cJSON_AddItemToObject(p->hparams, key, v) ? 0 : -1;
+}
+
+int tt_probe_hparam_str(tt_probe *p, const char *key, const char *value)
+{
+    if (!hparam_key_ok(p, key) || !value) return -1;
+    cJSON_DeleteItemFromObjectCaseSensitive(p->hparams, key);
+    return cJSON_AddStringToObject(p->hparams, key, value) ? 0 : -1;
+}
+
+int tt_probe_add_layer(tt_probe *p, const char *name, size_t rows, size_t cols,
+                       const float *w, const float *g, char *err, size_t errlen)
+{
+    if (!p) { snprintf(err, errlen, "layer '%s': no probe", name ? name : "(null)"); return -1; }
+    if (p->started) { snprintf(err, errlen, "layer '%s': layers must be added before the first step", name ? name : "(null)"); return -1; }
+    if (!tt_label_ok(name)) {
+        snprintf(err, errlen, "layer name '%s': expected 1-127 printable ASCII characters without '\"' or '\\'", name ? name : "(null)");
+        return -1;
+    }
+    for (int i = 0; i < p->nlayers; i++)
+        if (!strcmp(p->layers[i].name, name)) { snprintf(err, errlen, "layer '%s' is already registered", name); return -1; }
+    if (!rows || !cols || rows > ((size_t)1 << 40) / cols) {
+        snprintf(err, errlen, "layer '%s': shape %zux%zu: expected positive dimensions", name, rows, cols);
+        return -1;
+    }
+    if (!w || !g) { snprintf(err, errlen, "layer '%s': expected weight and gradient buffers, got NULL", name); return -1; }
+    if (p->nlayers >= MAX_LAYERS) { snprintf(err, errlen, "layer '%s': a run has at most %d layers", name, MAX_LAYERS); return -1; }
+    layer *nl = realloc(p->layers, (size_t)(p->nlayers + 1) * sizeof *nl);
+    if (!nl) { snprintf(err, errlen, "layer '%s': out of memory", name); return -1; }
+    p->layers = nl;
+    layer *l = &p->layers[p->nlayers];
+    memset(l, 0, sizeof *l);
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->rows = rows;
+    l->cols = cols;
+    l->w = w;
+    l->g = g;
+    size_t n = rows * cols;
+    l->w_prev = malloc(n * sizeof(float));
+    l->w0 = malloc(n * sizeof(float));
+    if (!l->w_prev || !l->w0) {
+        free(l->w_prev); free(l->w0);
+        snprintf(err, errlen, "layer '%s': out of memory for %zu weights", name, n);
+        return -1;
+    }
+    memcpy(l->w0, w, n * sizeof(float));
+    memcpy(l->w_prev, w, n * sizeof(float));
+    l->have_prev = 1;
+    return p->nlayers++;
+}
+
+int tt_probe_scalar(tt_probe *p, const char *name, double value)
+{
+    if (!p || !tt_label_ok(name)) return -1;
+    for (int i = 0; i < p->nscalars; i++)
+        if (!strcmp(p->scalars[i].name, name)) { p->scalars[i].value = value; p->scalars[i].set = 1; return 0; }
+    if (p->nscalars >= MAX_SCALARS) return -1;
+    scalar *s = &p->scalars[p->nscalars++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->value = value;
+    s->set = 1;
+    return 0;
+}
+
+int tt_probe_step(tt_probe *p, int64_t step)
+{
+    if (!p || step <= p->last_step || step < 0) return -1;
+    double t0 = now_mono();
+    p->last_step = step;
+    p->c.steps++;
+    poll_control(p);
+    if (!p->started) send_run_start(p);
+
+    int sampled = step % p->every == 0;
+    /* The step before a sampled one refreshes W_prev, so the update is always a one-step update. */
+    int next_sampled = (step + 1) % p->every == 0;
+    header(p, "step");
+    jw_key(&p->w, "step"); jw_int(&p->w, step);
+    jw_key(&p->w, "scalars"); jw_raw(&p->w, "{");
+    for (int i = 0; i < p->nscalars; i++) {
+        if (!p->scalars[i].set) continue;
+        jw_key(&p->w, p->scalars[i].name);
+        jw_num(&p->w, p->scalars[i].value);
+        p->scalars[i].set = 0;
+    }
+    jw_raw(&p->w, "}");
+    double t1 = now_mono();
+    if (sampled) {
+        jw_key(&p->w, "layers"); jw_raw(&p->w, "[");
+        for (int i = 0; i < p->nlayers; i++) {
+            layer *l = &p->layers[i];
+            double s[TT_NSTATS];
+            tt_layer_stats(l->w, l->g, l->have_prev ? l->w_prev : NULL, l->w0,
+                           next_sampled ? l->w_prev : NULL, l->rows, l->cols, s);
+            l->have_prev = next_sampled;
+            jw_sep(&p->w); jw_raw(&p->w, "[");
+            for (int k = 0; k < TT_NSTATS; k++) { jw_sep(&p->w); jw_num(&p->w, s[k]); }
+            jw_raw(&p->w, "]");
+        }
+        jw_raw(&p->w, "]");
+    } else if (next_sampled) {
+        for (int i = 0; i < p->nlayers; i++) {
+            layer *l = &p->layers[i];
+            memcpy(l->w_prev, l->w, l->rows * l->cols * sizeof(float));
+            l->have_prev = 1;
+        }
+    }
+    double t2 = now_mono();
+    jw_raw(&p->w, "}");
+    send_writer(p);
+    p->c.stats_seconds += t2 - t1;
+    p->c.publish_seconds += (now_mono() - t0) - (t2 - t1);
+    return 0;
+}
+
+int tt_probe_should_stop(tt_probe *p, char *reason, size_t len)
+{
+    if (!p) return 0;
+    poll_control(p);
+    if (p->stop && reason && len) snprintf(reason, len, "%s", p->stop_reason);
+    return p->stop;
+}
+
+void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out)
+{
+    if (!p) { memset(out, 0, sizeof *out); return; }
+    *out = p->c;
+    out->dropped += p->q.count;       /* still queued counts as not delivered yet */
+}
+
+void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
+{
+    if (!p) return;
+    if (status && p->push >= 0) {
+        if (!p->started) send_run_start(p);
+        header(p, "run_end");
+        jw_key(&p->w, "step"); jw_int(&p->w, p->last_step == INT64_MIN ? 0 : p->last_step);
+        jw_key(&p->w, "status"); jw_str(&p->w, status);
+        jw_key(&p->w, "sent"); jw_int(&p->w, (int64_t)p->c.sent);
+        jw_key(&p->w, "dropped"); jw_int(&p->w, (int64_t)p->c.dropped);
+        jw_raw(&p->w, "}");
+        send_writer(p);
+        /* nanomsg discards unsent data on close: wait (bounded) for the collector to acknowledge the end. */
+        double deadline = now_mono() + linger_ms / 1000.0;
+        while (!p->end_acked && now_mono() < deadline) {
+            queue_flush(p);
+            poll_control(p);
+            if (!p->end_acked) usleep(2000);
+        }
+    }
+    if (p->push >= 0) nn_close(p->push);
+    if (p->sub >= 0) nn_close(p->sub);
+    while (p->q.count) { free(p->q.msg[p->q.head]); p->q.head = (p->q.head + 1) % QUEUE_MSGS; p->q.count--; }
+    for (int i = 0; i < p->nlayers; i++) { free(p->layers[i].w_prev); free(p->layers[i].w0); }
+    free(p->layers);
+    cJSON_Delete(p->hparams);
+    jw_free(&p->w);
+    free(p);
+}

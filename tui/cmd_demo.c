@@ -1,0 +1,268 @@
+/* traintop demo: an embedded collector, several real training runs (the C MLP demo trainer, one
+ * process each, different learning rates) and the dashboard — or, with --headless, a summary. */
+#include "cmd.h"
+#include "tui.h"
+#include "../collectors/summary.h"
+#include "../probes/endpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *name;
+    const char *args[8];      /* trainer options, NULL-terminated */
+} demo_run;
+
+/* Three learning rates of one recipe, and one AdamW run: learning-rate effects side by side. */
+static const demo_run runs[] = {
+    { "sgd-lr0.01", { "--optimizer", "sgd", "--lr", "0.01", NULL } },
+    { "sgd-lr0.05", { "--optimizer", "sgd", "--lr", "0.05", NULL } },
+    { "sgd-lr0.2", { "--optimizer", "sgd", "--lr", "0.2", NULL } },
+    { "adamw-lr0.002", { "--optimizer", "adamw", "--lr", "0.002", "--wd", "0.01", NULL } },
+};
+#define MAX_RUNS ((int)(sizeof runs / sizeof *runs))
+
+typedef struct {
+    pid_t pid[MAX_RUNS];
+    int status[MAX_RUNS];
+    int nruns, alive;
+} children;
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { (void)sig; interrupted = 1; }
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The trainer sits beside this binary (bin/), else on PATH. */
+static void trainer_path(char *out, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            int w = snprintf(out, len, "%.*s/traintop-demo-trainer", (int)(len > 64 ? len - 64 : 1), self);
+            if (w > 0 && (size_t)w < len && access(out, X_OK) == 0) return;
+        }
+    }
+    snprintf(out, len, "traintop-demo-trainer");
+}
+
+static int spawn(children *ch, int i, const char *exe, const char *endpoint, long steps, long delay_ms, long seed, int quiet_child)
+{
+    char steps_s[24], delay_s[24], seed_s[24];
+    snprintf(steps_s, sizeof steps_s, "%ld", steps);
+    snprintf(delay_s, sizeof delay_s, "%ld", delay_ms);
+    snprintf(seed_s, sizeof seed_s, "%ld", seed);
+    const char *argv[32];
+    int a = 0;
+    argv[a++] = exe;
+    argv[a++] = "--run"; argv[a++] = runs[i].name;
+    argv[a++] = "--endpoint"; argv[a++] = endpoint;
+    argv[a++] = "--steps"; argv[a++] = steps_s;
+    argv[a++] = "--step-delay-ms"; argv[a++] = delay_s;
+    argv[a++] = "--seed"; argv[a++] = seed_s;
+    argv[a++] = "--quiet";
+    for (int k = 0; runs[i].args[k]; k++) argv[a++] = runs[i].args[k];
+    argv[a] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (quiet_child) {   /* the dashboard owns the terminal */
+            int fd = open("/dev/null", O_RDWR);
+            if (fd >= 0) { dup2(fd, 0); dup2(fd, 1); dup2(fd, 2); close(fd); }
+        }
+        signal(SIGINT, SIG_IGN);   /* ^C goes to the dashboard, which stops the runs in order */
+        execvp(exe, (char *const *)argv);
+        fprintf(stderr, "traintop demo: cannot run %s: %s\n", exe, strerror(errno));
+        _exit(127);
+    }
+    ch->pid[i] = pid;
+    ch->alive++;
+    return 0;
+}
+
+static void reap(children *ch)
+{
+    for (int i = 0; i < ch->nruns; i++) {
+        int st;
+        if (ch->pid[i] > 0 && waitpid(ch->pid[i], &st, WNOHANG) == ch->pid[i]) {
+            ch->status[i] = st;
+            ch->pid[i] = 0;
+            ch->alive--;
+        }
+    }
+}
+
+/* Asks the trainers to stop, keeps ingesting their last messages, and kills what lingers. */
+static void stop_children(children *ch, tt_collector *c)
+{
+    for (int i = 0; i < ch->nruns; i++) if (ch->pid[i] > 0) kill(ch->pid[i], SIGTERM);
+    double deadline = mono() + 5;
+    while (ch->alive && mono() < deadline) { tt_collector_wait(c, 20); reap(ch); }
+    for (int i = 0; i < ch->nruns; i++) if (ch->pid[i] > 0) kill(ch->pid[i], SIGKILL);
+    while (ch->alive) { usleep(10000); reap(ch); }
+}
+
+static int tick(void *ud)
+{
+    reap(ud);
+    return 0;
+}
+
+static double scalar(const tt_run *r, const char *name)
+{
+    const tt_named_series *s = tt_run_scalar(r, name);
+    return s ? s->last : NAN;
+}
+
+static void print_summary(tt_collector *c, int json)
+{
+    tt_store *st = tt_collector_store(c);
+    if (json) {
+        cJSON *a = cJSON_CreateArray();
+        for (int i = 0; i < st->nruns; i++) {
+            const tt_run *r = st->runs[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "run", r->name);
+            cJSON_AddStringToObject(o, "state", tt_run_state_name(r->state));
+            cJSON_AddNumberToObject(o, "steps", (double)r->steps_received);
+            cJSON_AddNumberToObject(o, "last_step", (double)r->step);
+            cJSON_AddNumberToObject(o, "dropped", (double)r->probe_dropped);
+            cJSON_AddItemToObject(o, "loss", tt_json_metric(scalar(r, "loss")));
+            cJSON_AddItemToObject(o, "val_loss", tt_json_metric(scalar(r, "val_loss")));
+            cJSON_AddItemToObject(o, "val_acc", tt_json_metric(scalar(r, "val_acc")));
+            cJSON_AddItemToObject(o, "train_acc", tt_json_metric(scalar(r, "train_acc")));
+            cJSON_AddNumberToObject(o, "steps_per_s", r->steps_per_s);
+            cJSON_AddItemToArray(a, o);
+        }
+        char *txt = cJSON_Print(a);
+        if (txt) puts(txt);
+        cJSON_free(txt);
+        cJSON_Delete(a);
+        return;
+    }
+    printf("%-16s %-9s %7s %9s %9s %8s %8s\n", "RUN", "STATE", "STEPS", "LOSS", "VAL_LOSS", "VAL_ACC", "STEPS/S");
+    for (int i = 0; i < st->nruns; i++) {
+        const tt_run *r = st->runs[i];
+        printf("%-16s %-9s %7llu %9.4f %9.4f %8.4f %8.1f\n", r->name, tt_run_state_name(r->state),
+               (unsigned long long)r->steps_received, scalar(r, "loss"), scalar(r, "val_loss"),
+               scalar(r, "val_acc"), r->steps_per_s);
+    }
+}
+
+static int all_ended(tt_collector *c, int nruns)
+{
+    tt_store *st = tt_collector_store(c);
+    if (st->nruns < nruns) return 0;
+    for (int i = 0; i < st->nruns; i++)
+        if (st->runs[i]->state == TT_RUN_RUNNING || st->runs[i]->state == TT_RUN_STALLED) return 0;
+    return 1;
+}
+
+static int demo_exec(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "headless", no_argument, 0, 'H' }, { "steps", required_argument, 0, 's' }, { "json", no_argument, 0, 'j' },
+        { "runs", required_argument, 0, 'r' }, { "seed", required_argument, 0, 'S' }, { "delay-ms", required_argument, 0, 'd' },
+        { "ascii", no_argument, 0, 'a' }, { "no-color", no_argument, 0, 'C' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    int headless = 0, json = 0, ascii = 0, no_color = 0, ch;
+    long steps = -1, nruns = MAX_RUNS, seed = 1, delay_ms = -1;
+    while ((ch = getopt_long(argc, argv, "Hs:jr:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'H': headless = 1; break;
+        case 'j': json = 1; break;
+        case 'a': ascii = 1; break;
+        case 'C': no_color = 1; break;
+        case 's': if (cmd_parse_long("demo", "--steps", optarg, 1, 100000000, &steps)) return 2; break;
+        case 'r': if (cmd_parse_long("demo", "--runs", optarg, 1, MAX_RUNS, &nruns)) return 2; break;
+        case 'S': if (cmd_parse_long("demo", "--seed", optarg, 0, LONG_MAX, &seed)) return 2; break;
+        case 'd': if (cmd_parse_long("demo", "--delay-ms", optarg, 0, 10000, &delay_ms)) return 2; break;
+        case 'h': cmd_usage(&cmd_demo_entry, stdout); return 0;
+        default: cmd_usage(&cmd_demo_entry, stderr); return 2;
+        }
+    }
+    if (optind < argc) { fprintf(stderr, "traintop demo: unexpected argument '%s'\n", argv[optind]); return 2; }
+    if (json && !headless) { fprintf(stderr, "traintop demo: --json needs --headless\n"); return 2; }
+    if (steps < 0) steps = headless ? 1000 : 6000;
+    if (delay_ms < 0) delay_ms = headless ? 0 : 15;   /* watchable pace on screen, full speed headless */
+
+    char dir[200], endpoint[256], err[512], exe[PATH_MAX];
+    if (tt_runtime_dir(dir, sizeof dir, err, sizeof err)) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
+    snprintf(endpoint, sizeof endpoint, "ipc://%s/demo-%ld.sock", dir, (long)getpid());
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = !headless };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    if (!c) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
+
+    struct sigaction sa = { .sa_handler = on_signal };
+    if (headless) { sigaction(SIGINT, &sa, NULL); sigaction(SIGTERM, &sa, NULL); }
+    trainer_path(exe, sizeof exe);
+    children kids = { .nruns = (int)nruns };
+    for (int i = 0; i < nruns; i++)
+        if (spawn(&kids, i, exe, endpoint, steps, delay_ms, seed + i, !headless)) {
+            fprintf(stderr, "traintop demo: cannot start run %s: %s\n", runs[i].name, strerror(errno));
+            stop_children(&kids, c);
+            tt_collector_close(c);
+            return 1;
+        }
+
+    int rc = 0;
+    if (headless) {
+        double t0 = mono();
+        while (!interrupted && kids.alive) { tt_collector_wait(c, 100); reap(&kids); }
+        if (interrupted) stop_children(&kids, c);
+        /* The trainers wait for the collector's acknowledgement of their end: drain what is left. */
+        double deadline = mono() + 2;
+        while (!all_ended(c, (int)nruns) && mono() < deadline) tt_collector_wait(c, 20);
+        print_summary(c, json);
+        if (!json) fprintf(stderr, "traintop demo: %ld runs x %ld steps in %.1f s\n", nruns, steps, mono() - t0);
+        for (int i = 0; i < nruns; i++)
+            if (!WIFEXITED(kids.status[i]) || WEXITSTATUS(kids.status[i]) != 0) {
+                fprintf(stderr, "traintop demo: run %s exited with status %d\n", runs[i].name,
+                        WIFEXITED(kids.status[i]) ? WEXITSTATUS(kids.status[i]) : 128 + WTERMSIG(kids.status[i]));
+                rc = 1;
+            }
+    } else {
+        tui_opts to = { .title = "demo", .ascii = ascii, .no_color = no_color, .on_tick = tick, .ud = &kids };
+        rc = tui_run(c, &to);
+        stop_children(&kids, c);
+    }
+    tt_collector_close(c);
+    if (!strncmp(endpoint, "ipc://", 6)) {
+        char extra[300];
+        unlink(endpoint + 6);
+        static const char *const sfx[] = { ".ctl", ".q", ".live" };
+        for (int i = 0; i < 3; i++) { snprintf(extra, sizeof extra, "%s%s", endpoint + 6, sfx[i]); unlink(extra); }
+    }
+    return rc;
+}
+
+const cmd_entry cmd_demo_entry = {
+    "demo", "[--headless [--json]] [--steps N]", "train demo MLPs (label noise, several learning rates) and watch them",
+    "      --headless     no dashboard: run to the end and print a summary per run\n"
+    "  -j, --json         with --headless: the summary as a JSON array, one object per run\n"
+    "  -s, --steps N      training steps per run (default 6000 on screen, 1000 headless)\n"
+    "  -r, --runs N       how many runs, 1..4 (default 4)\n"
+    "      --seed N       seed of the first run; run i uses N+i (default 1)\n"
+    "      --delay-ms N   pause per training step so the dashboard can be watched (15; headless 0)\n"
+    "      --ascii        no Unicode drawing characters\n"
+    "      --no-color     monochrome\n",
+    demo_exec,
+};

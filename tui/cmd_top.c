@@ -1,0 +1,42 @@
+/* traintop (no command): an embedded collector on the default endpoint and the dashboard. */
+#include "cmd.h"
+#include "tui.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static int top_exec(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "endpoint", required_argument, 0, 'e' }, { "ascii", no_argument, 0, 'a' },
+        { "no-color", no_argument, 0, 'C' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    tt_collector_opts co = { .quiet = 1 };
+    tui_opts to = { 0 };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "e:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'e': co.endpoint = optarg; break;
+        case 'a': to.ascii = 1; break;
+        case 'C': to.no_color = 1; break;
+        case 'h': cmd_usage(&cmd_top_entry, stdout); return 0;
+        default: cmd_usage(&cmd_top_entry, stderr); return 2;
+        }
+    }
+    if (optind < argc) { fprintf(stderr, "traintop: unexpected argument '%s' (see traintop --help)\n", argv[optind]); return 2; }
+    char err[512];
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    if (!c) { fprintf(stderr, "traintop: %s\n", err); return 1; }
+    to.title = tt_collector_endpoint(c);
+    int rc = tui_run(c, &to);
+    tt_collector_close(c);
+    return rc;
+}
+
+const cmd_entry cmd_top_entry = {
+    NULL, "[--endpoint E]", "collect on the default endpoint and show the dashboard",
+    "  -e, --endpoint E   listen here instead of $TRAINTOP_ENDPOINT / the per-user socket\n"
+    "      --ascii        no Unicode drawing characters\n"
+    "      --no-color     monochrome (also when NO_COLOR is set)\n",
+    top_exec,
+};

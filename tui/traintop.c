@@ -1,0 +1,50 @@
+/* traintop: `top` for neural-network training — subcommand dispatch. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cmd_entry *const commands[] = { &cmd_top_entry, &cmd_demo_entry, &cmd_ls_entry };
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+void cmd_usage(const cmd_entry *e, FILE *f)
+{
+    fprintf(f, "usage: traintop%s%s %s\n%s\n\n%s", e->name ? " " : "", e->name ? e->name : "", e->args, e->summary, e->help);
+}
+
+int cmd_parse_long(const char *cmd, const char *opt, const char *val, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < lo || v > hi) {
+        fprintf(stderr, "traintop %s: %s '%s': expected an integer in %ld..%ld\n", cmd, opt, val, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: traintop [COMMAND] [OPTIONS]\n"
+               "top for neural-network training: a live terminal dashboard of training dynamics.\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-8s %-28s %s\n", commands[i]->name ? commands[i]->name : "(none)", commands[i]->args, commands[i]->summary);
+    fprintf(f, "\n`traintop COMMAND --help` shows a command's options.\n"
+               "Environment: TRAINTOP_ENDPOINT overrides the default collector endpoint; NO_COLOR disables colour.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) { usage(stdout); return 0; }
+    if (argc > 1 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) { printf("traintop %s\n", TT_VERSION); return 0; }
+    if (argc > 1 && argv[1][0] != '-') {
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            if (commands[i]->name && !strcmp(commands[i]->name, argv[1])) return commands[i]->exec(argc - 1, argv + 1);
+        fprintf(stderr, "traintop: unknown command '%s': expected one of demo, ls (see traintop --help)\n", argv[1]);
+        return 2;
+    }
+    return cmd_top_entry.exec(argc, argv);
+}

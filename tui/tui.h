@@ -1,0 +1,22 @@
+/* tui: the ncurses dashboard over a collector's store. */
+#ifndef TT_TUI_H
+#define TT_TUI_H
+
+#include "../collectors/collector.h"
+
+typedef struct {
+    const char *title;          /* shown in the header, e.g. "demo" or the endpoint */
+    int ascii;                  /* no Unicode drawing characters */
+    int no_color;               /* monochrome (also when NO_COLOR is set) */
+    int refresh_ms;             /* redraw interval while data changes (default 200) */
+    /* Called once per loop iteration (children reaping, etc.); a non-zero return ends the loop. */
+    int (*on_tick)(void *ud);
+    void *ud;
+} tui_opts;
+
+/* Runs the dashboard until the user quits (q), or SIGINT/SIGTERM/SIGHUP arrives, or on_tick asks.
+ * The terminal is restored on every path. Returns 0, or 1 with a message on stderr if the terminal
+ * could not be set up. */
+int tui_run(tt_collector *c, const tui_opts *o);
+
+#endif
