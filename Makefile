@@ -38,10 +38,12 @@ deps:
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 build/san/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
+	@echo "  CC san  $<"
+	@$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
 
 lib/libtraintop.a: $(LIB_OBJ)
 	@mkdir -p lib
@@ -68,9 +70,11 @@ bin/traintop-demo-trainer: build/rel/examples/demo_trainer.o $(MLP_OBJ) lib/libt
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
 # Unit tests link the sanitizer build of every module: leaks and UB fail the test.
-build/tests/%: tests/unit/%.c $(SAN_OBJ)
+build/san/libtt.a: $(SAN_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/tests/%: tests/unit/%.c build/san/libtt.a
 	@mkdir -p build/tests
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(SAN_OBJ) -lcmocka $(TUILIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< build/san/libtt.a -lcmocka $(TUILIBS) $(LIBS)
 
 unit-tests: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done

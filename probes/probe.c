@@ -388,6 +388,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
 int tt_probe_should_stop(tt_probe *p, char *reason, size_t len)
 {
     if (!p) return 0;
+    queue_flush(p);          /* called every step: also drains what waited for the connection */
     poll_control(p);
     if (p->stop && reason && len) snprintf(reason, len, "%s", p->stop_reason);
     return p->stop;

@@ -49,7 +49,8 @@ int tt_probe_scalar(tt_probe *p, const char *name, double value);
  * the step is sampled and publishes the step. Steps must increase. Returns 0, or -1 for a bad step. */
 int tt_probe_step(tt_probe *p, int64_t step);
 
-/* Non-zero once the collector (a rule or a user) asked this run to stop; reason gets why. */
+/* Non-zero once the collector (a rule or a user) asked this run to stop; reason gets why.
+ * Cheap (no system call when nothing is pending): call it every step. */
 int tt_probe_should_stop(tt_probe *p, char *reason, size_t len);
 
 typedef struct {

@@ -1,0 +1,143 @@
+/* ingest: valid messages build the store; each hostile message is rejected with its cause and changes nothing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../collectors/ingest.h"
+
+#define START "{\"v\":1,\"type\":\"run_start\",\"run\":\"r1\",\"rank\":0,\"world\":1,\"every\":1," \
+              "\"stats\":[\"w_norm\",\"g_norm\"],\"layers\":[{\"name\":\"fc1.weight\",\"rows\":4,\"cols\":3}," \
+              "{\"name\":\"fc1.bias\",\"rows\":4,\"cols\":1}]}"
+
+static int feed(tt_store *st, const char *msg, tt_ingest_result *r, char *err)
+{
+    return tt_ingest(st, msg, strlen(msg), 1.0, r, err, 512);
+}
+
+static void valid_run(void **state)
+{
+    (void)state;
+    tt_store st;
+    tt_store_init(&st, 16);
+    tt_ingest_result r;
+    char err[512];
+    assert_int_equal(feed(&st, START, &r, err), 0);
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":1,"
+                               "\"scalars\":{\"loss\":2.5,\"odd\":\"-Inf\"},\"layers\":[[1,2],[\"NaN\",4]]}", &r, err), 0);
+    assert_int_equal(r.layer_records, 2);
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":2,\"scalars\":{\"loss\":2.0}}", &r, err), 0);
+    tt_run *run = tt_store_find(&st, "r1", 0);
+    assert_non_null(run);
+    assert_int_equal(run->step, 2);
+    assert_int_equal(run->steps_received, 2);
+    assert_true(tt_run_scalar(run, "loss")->last == 2.0);
+    assert_true(isinf(tt_run_scalar(run, "odd")->last));
+    assert_true(isnan(run->layers[1].last[0]) && run->layers[1].last[1] == 4);
+    assert_int_equal(run->last_layer_step, 1);
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"run_end\",\"run\":\"r1\",\"rank\":0,\"step\":2,\"status\":\"finished\",\"dropped\":3}", &r, err), 0);
+    assert_int_equal(r.type, TT_MSG_RUN_END);
+    assert_int_equal(run->state, TT_RUN_FINISHED);
+    assert_int_equal(run->probe_dropped, 3);
+    /* The same start again (a probe asked to resend it) keeps the history. */
+    assert_int_equal(feed(&st, START, &r, err), 0);
+    assert_int_equal(tt_store_find(&st, "r1", 0)->steps_received, 2);
+    tt_store_free(&st);
+}
+
+typedef struct { const char *msg; const char *cause; const char *needle; } bad_case;
+
+static void hostile_messages(void **state)
+{
+    (void)state;
+    static const bad_case cases[] = {
+        { "", "json", "not valid JSON" },
+        { "{", "json", "not valid JSON" },
+        { "[1,2]", "json", "expected a JSON object" },
+        { "{\"v\":2,\"type\":\"step\",\"run\":\"r1\",\"rank\":0}", "version", "protocol version 1" },
+        { "{\"type\":\"step\",\"run\":\"r1\",\"rank\":0}", "version", "protocol version" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"../etc\",\"rank\":0,\"step\":3}", "field", "run:" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":-1,\"step\":3}", "field", "rank:" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0.5,\"step\":3}", "field", "rank:" },
+        { "{\"v\":1,\"type\":\"bogus\",\"run\":\"r1\",\"rank\":0}", "type", "type 'bogus'" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"nobody\",\"rank\":0,\"step\":3}", "unknown_run", "run_start was not received" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":1}", "order", "expected a step after 2" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":\"3\"}", "field", "step:" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":1e300}", "field", "step:" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":3,\"scalars\":{\"loss\":\"high\"}}", "field", "scalars.loss" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":3,\"scalars\":[1]}", "field", "scalars:" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":3,\"layers\":[[1,2]]}", "field", "expected an array of 2 layer rows" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":3,\"layers\":[[1,2],[3]]}", "field", "'fc1.bias': expected an array of 2" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":3,\"layers\":[[1,2],[3,null]]}", "field", "g_norm" },
+        { "{\"v\":1,\"type\":\"run_end\",\"run\":\"r1\",\"rank\":0,\"step\":3,\"status\":\"exploded\"}", "field", "status 'exploded'" },
+        { "{\"v\":1,\"type\":\"run_start\",\"run\":\"r2\",\"rank\":3,\"world\":2,\"stats\":[],\"layers\":[]}", "field", "world:" },
+        { "{\"v\":1,\"type\":\"run_start\",\"run\":\"r2\",\"rank\":0,\"world\":1,\"stats\":[\"a\",\"a\"],\"layers\":[]}", "field", "appears twice" },
+        { "{\"v\":1,\"type\":\"run_start\",\"run\":\"r2\",\"rank\":0,\"world\":1,\"stats\":[],\"layers\":[{\"name\":\"x\",\"rows\":0,\"cols\":1}]}", "field", "rows and cols" },
+        { "{\"v\":1,\"type\":\"run_start\",\"run\":\"r2\",\"rank\":0,\"world\":1,\"stats\":[],\"layers\":[{\"name\":\"a\\\"b\",\"rows\":1,\"cols\":1}]}", "field", "layers[0].name" },
+        { "{\"v\":1,\"type\":\"run_start\",\"run\":\"r2\",\"rank\":0,\"world\":1,\"stats\":[],\"layers\":[],\"hparams\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":1}}}}}}", "field", "hparams" },
+        { "{\"v\":1,\"type\":\"run_start\",\"run\":\"r1\",\"rank\":0,\"world\":1,\"stats\":[\"w_norm\"],\"layers\":[]}", "conflict", "differs" },
+    };
+    tt_store st;
+    tt_store_init(&st, 16);
+    tt_ingest_result r;
+    char err[512];
+    assert_int_equal(feed(&st, START, &r, err), 0);
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"step\":2}", &r, err), 0);
+    uint64_t version = st.version;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        err[0] = 0;
+        int rc = feed(&st, cases[i].msg, &r, err);
+        if (rc != -1 || strcmp(r.cause, cases[i].cause) || !strstr(err, cases[i].needle))
+            fail_msg("case %zu: rc %d cause '%s' err '%s' (wanted cause '%s' containing '%s')",
+                     i, rc, r.cause ? r.cause : "", err, cases[i].cause, cases[i].needle);
+        assert_null(strchr(err, '\n'));          /* one line */
+    }
+    assert_int_equal(st.version, version);       /* nothing applied */
+    assert_int_equal(st.nruns, 1);
+    assert_int_equal(tt_store_find(&st, "r1", 0)->step, 2);
+    tt_store_free(&st);
+}
+
+static void truncated_prefixes_never_crash(void **state)
+{
+    (void)state;
+    const char *full = START;
+    tt_store st;
+    tt_store_init(&st, 16);
+    tt_ingest_result r;
+    char err[512];
+    for (size_t n = 0; n < strlen(full); n++) assert_int_equal(tt_ingest(&st, full, n, 1.0, &r, err, sizeof err), -1);
+    assert_int_equal(st.nruns, 0);
+    tt_store_free(&st);
+}
+
+static void finished_run_restarted_with_new_layout(void **state)
+{
+    (void)state;
+    tt_store st;
+    tt_store_init(&st, 16);
+    tt_ingest_result r;
+    char err[512];
+    assert_int_equal(feed(&st, START, &r, err), 0);
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"run_end\",\"run\":\"r1\",\"rank\":0,\"step\":0,\"status\":\"stopped\"}", &r, err), 0);
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"run_start\",\"run\":\"r1\",\"rank\":0,\"world\":1,\"stats\":[\"x\"],\"layers\":[]}", &r, err), 0);
+    assert_int_equal(st.nruns, 1);
+    assert_int_equal(tt_store_find(&st, "r1", 0)->nstats, 1);
+    assert_int_equal(tt_store_find(&st, "r1", 0)->state, TT_RUN_RUNNING);
+    tt_store_free(&st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(valid_run),
+        cmocka_unit_test(hostile_messages),
+        cmocka_unit_test(truncated_prefixes_never_crash),
+        cmocka_unit_test(finished_run_restarted_with_new_layout),
+    };
+    return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
+}

@@ -1,0 +1,203 @@
+/* probe ↔ collector over a real ipc socket in one process: every step arrives with the statistics the
+ * probe computed, stop reaches the probe, the end is acknowledged; without a collector nothing blocks. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "traintop/probe.h"
+#include "../../collectors/collector.h"
+#include "../../metrics/layerstats.h"
+
+static char endpoint[128];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(endpoint, sizeof endpoint, "ipc:///tmp/tt-test-probe-%d.sock", (int)getpid());
+    return 0;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static _Atomic int closed;
+static double close_seconds;
+
+static void *close_stopped(void *p)
+{
+    double t0 = mono();
+    tt_probe_close(p, "stopped", 10000);
+    close_seconds = mono() - t0;
+    closed = 1;
+    return NULL;
+}
+
+static void rejects_bad_options(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_probe_opts o = { .run = "bad name", .endpoint = endpoint };
+    assert_null(tt_probe_open(&o, err, sizeof err));
+    assert_non_null(strstr(err, "run name 'bad name'"));
+    o.run = "ok";
+    o.rank = 2; o.world_size = 2;
+    assert_null(tt_probe_open(&o, err, sizeof err));
+    assert_non_null(strstr(err, "rank 2"));
+    o.rank = 0; o.world_size = 1;
+    o.endpoint = "http://x";
+    assert_null(tt_probe_open(&o, err, sizeof err));
+    assert_non_null(strstr(err, "expected ipc://"));
+    o.endpoint = endpoint;
+    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    assert_non_null(p);
+    float w[6] = { 1, 2, 3, 4, 5, 6 }, g[6] = { 0 };
+    assert_int_equal(tt_probe_add_layer(p, "fc", 2, 3, w, g, err, sizeof err), 0);
+    assert_int_equal(tt_probe_add_layer(p, "fc", 2, 3, w, g, err, sizeof err), -1);
+    assert_non_null(strstr(err, "already registered"));
+    assert_int_equal(tt_probe_add_layer(p, "z", 0, 3, w, g, err, sizeof err), -1);
+    assert_int_equal(tt_probe_step(p, 5), 0);
+    assert_int_equal(tt_probe_step(p, 5), -1);             /* steps must increase */
+    assert_int_equal(tt_probe_add_layer(p, "late", 1, 1, w, g, err, sizeof err), -1);
+    assert_int_equal(tt_probe_hparam_num(p, "late", 1), -1);
+    tt_probe_close(p, NULL, 0);
+}
+
+static void no_collector_counts_every_drop(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_probe_opts o = { .run = "lonely", .endpoint = "ipc:///tmp/tt-test-nobody-here.sock" };
+    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    assert_non_null(p);
+    float w[64], g[64];
+    for (int i = 0; i < 64; i++) { w[i] = (float)i; g[i] = 1; }
+    assert_int_equal(tt_probe_add_layer(p, "fc", 8, 8, w, g, err, sizeof err), 0);
+    for (int s = 1; s <= 3000; s++) {
+        tt_probe_scalar(p, "loss", 1.0 / s);
+        assert_int_equal(tt_probe_step(p, s), 0);
+    }
+    tt_probe_counters c;
+    tt_probe_get_counters(p, &c);
+    assert_int_equal(c.sent, 0);
+    assert_int_equal(c.dropped, 3001);                     /* run_start + 3000 steps, none delivered */
+    assert_int_equal(c.steps, 3000);
+    char reason[64];
+    assert_int_equal(tt_probe_should_stop(p, reason, sizeof reason), 0);
+    tt_probe_close(p, "finished", 50);                     /* bounded wait for an ack that never comes */
+}
+
+static void steps_arrive_with_exact_stats(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_probe_opts o = { .run = "r-exact", .endpoint = endpoint, .every = 2 };
+    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    assert_non_null(p);
+    enum { R = 16, C = 24, N = R * C, STEPS = 200 };
+    static float w[N], g[N], b[R], gb[R], prev[N], w0[N];
+    for (int i = 0; i < N; i++) w[i] = w0[i] = sinf((float)i);
+    for (int i = 0; i < R; i++) b[i] = 0.1f * (float)i;
+    assert_int_equal(tt_probe_hparam_num(p, "lr", 0.1), 0);
+    assert_int_equal(tt_probe_hparam_str(p, "optimizer", "sgd"), 0);
+    assert_int_equal(tt_probe_add_layer(p, "fc.weight", R, C, w, g, err, sizeof err), 0);
+    assert_int_equal(tt_probe_add_layer(p, "fc.bias", R, 1, b, gb, err, sizeof err), 1);
+    double want[TT_NSTATS];
+    for (int s = 1; s <= STEPS; s++) {
+        memcpy(prev, w, sizeof w);
+        for (int i = 0; i < N; i++) { g[i] = cosf((float)(i + s)); w[i] -= 0.01f * g[i]; }
+        for (int i = 0; i < R; i++) { gb[i] = 0.5f; b[i] -= 0.01f * gb[i]; }
+        if (s == STEPS) tt_layer_stats(w, g, prev, w0, NULL, R, C, want);
+        tt_probe_scalar(p, "loss", 1.0 / s);
+        if (s % 10 == 0) tt_probe_scalar(p, "val_loss", 2.0 / s);
+        assert_int_equal(tt_probe_step(p, s), 0);
+        tt_collector_process(c, 1000);
+    }
+    /* Everything arrives (the queue rides out the connection's start-up). */
+    double t0 = mono();
+    tt_run *r = NULL;
+    while (mono() - t0 < 5 && (!(r = tt_store_find(tt_collector_store(c), "r-exact", 0)) || r->steps_received < STEPS)) {
+        tt_probe_should_stop(p, NULL, 0);   /* also sends what the probe still queues */
+        tt_collector_wait(c, 10);
+    }
+    /* Stop from the collector reaches the probe. */
+    assert_int_equal(tt_collector_stop_run(c, "r-exact", "rule: patience"), 0);
+    char reason[64] = "";
+    while (!tt_probe_should_stop(p, reason, sizeof reason) && mono() - t0 < 5) tt_collector_wait(c, 10);
+    assert_string_equal(reason, "rule: patience");
+    assert_int_equal(tt_collector_stop_run(c, "nope", "x"), -1);
+
+    assert_non_null(r);
+    assert_int_equal(r->steps_received, STEPS);
+    assert_int_equal(r->step, STEPS);
+    assert_int_equal(r->last_layer_step, STEPS);
+    assert_int_equal(r->every, 2);
+    assert_int_equal(tt_series_count(r->layers[0].stat[0]), STEPS / 2);
+    assert_int_equal(tt_series_count(tt_run_scalar(r, "val_loss")->series), STEPS / 10);
+    for (int k = 0; k < TT_NSTATS; k++) {
+        int idx = tt_run_stat_index(r, tt_stat_names[k]);
+        assert_true(idx >= 0);
+        double got = r->layers[0].last[idx];
+        /* the wire carries 10 significant digits */
+        if (fabs(got - want[k]) > 1e-9 * fabs(want[k]) + 1e-15)
+            fail_msg("%s: collector has %.17g, probe computed %.17g", tt_stat_names[k], got, want[k]);
+    }
+    assert_true(fabs(tt_run_scalar(r, "loss")->last - 1.0 / STEPS) < 1e-12);
+    assert_string_equal(cJSON_GetObjectItem(r->hparams, "optimizer")->valuestring, "sgd");
+
+    /* The end: the probe lingers until the collector acknowledges it. */
+    tt_probe_counters pc;
+    tt_probe_get_counters(p, &pc);
+    assert_int_equal(pc.dropped, 0);
+    pthread_t closer;
+    assert_int_equal(pthread_create(&closer, NULL, close_stopped, p), 0);
+    t0 = mono();
+    while (mono() - t0 < 5 && !closed) tt_collector_wait(c, 10);
+    pthread_join(closer, NULL);
+    assert_int_equal(r->state, TT_RUN_STOPPED);
+    assert_true(close_seconds < 4);                  /* it left on the ack, not on the 10 s linger */
+    tt_collector_counters cc;
+    tt_collector_get_counters(c, &cc);
+    assert_int_equal(cc.rejected, 0);
+    assert_int_equal(cc.layer_records, 2 * STEPS / 2);
+    tt_collector_close(c);
+}
+
+static void second_collector_on_same_endpoint_is_refused(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *a = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(a);
+    tt_collector *b = tt_collector_open(&co, err, sizeof err);
+    assert_null(b);
+    assert_non_null(strstr(err, "already listening"));
+    tt_collector_close(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rejects_bad_options),
+        cmocka_unit_test(no_collector_counts_every_drop),
+        cmocka_unit_test(steps_arrive_with_exact_stats),
+        cmocka_unit_test(second_collector_on_same_endpoint_is_refused),
+    };
+    return cmocka_run_group_tests_name("probe", tests, setup, NULL);
+}
