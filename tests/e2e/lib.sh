@@ -1,0 +1,36 @@
+# Shared by the end-to-end tests: a private temp dir, cleanup of every process started, check helpers.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$ROOT/bin
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/tt-e2e.XXXXXX)
+export XDG_RUNTIME_DIR=$T/run XDG_CONFIG_HOME=$T/config
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+unset TRAINTOP_ENDPOINT
+PASS=0 FAIL=0
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+    [ -n "${TMUX_SOCK:-}" ] && tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok()   { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad()  { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+# wait_for SECONDS COMMAND...: polls until the command succeeds.
+wait_for() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@"; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.1
+    done
+}
+
+finish() {
+    echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+}
