@@ -3,8 +3,10 @@
 #include "collector.h"
 #include "ingest.h"
 #include "summary.h"
+#include "recording.h"
 #include "../probes/endpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <nanomsg/nn.h>
@@ -37,6 +39,8 @@ struct tt_collector {
     int nlogged;
     asked asked[ASKED_MAX];
     double last_tick;
+    tt_recorder *rec;          /* NULL when not recording */
+    int loading;               /* replaying a recording: do not record again */
 };
 
 static double mono(void)
@@ -78,6 +82,39 @@ static int bind_one(int proto, const char *ep, char *err, size_t errlen)
     return s;
 }
 
+static int load_line(void *ud, const char *line, size_t len)
+{
+    char err[512];
+    return tt_collector_ingest(ud, line, len, err, sizeof err);
+}
+
+long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errlen)
+{
+    uint64_t before = c->n.accepted;
+    c->loading = 1;
+    long n = tt_recording_read(path, load_line, c, c->quiet ? NULL : c->log, err, errlen);
+    c->loading = 0;
+    return n < 0 ? -1 : (long)(c->n.accepted - before);
+}
+
+/* A restarted collector picks up where its recordings end. */
+static int load_dir(tt_collector *c, const char *dir, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) { snprintf(err, errlen, "cannot list recording directory %s: %s", dir, strerror(errno)); return -1; }
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 7 || e->d_name[0] == '.' || strcmp(e->d_name + n - 6, ".jsonl")) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (tt_collector_load(c, path, err, errlen) < 0) { rc = -1; break; }
+    }
+    closedir(d);
+    return rc;
+}
+
 tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t errlen)
 {
     tt_collector *c = calloc(1, sizeof *c);
@@ -105,6 +142,10 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     int rcvbuf = 4 << 20;
     nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVBUF, &rcvbuf, sizeof rcvbuf);
     c->last_tick = mono();
+    if (o && o->record_dir) {
+        if (!(c->rec = tt_recorder_open(o->record_dir, o->flush_seconds, err, errlen))) goto fail;
+        if (load_dir(c, o->record_dir, err, errlen)) goto fail;
+    }
     return c;
 fail:
     tt_collector_close(c);
@@ -117,6 +158,7 @@ void tt_collector_close(tt_collector *c)
     if (c->pull >= 0) nn_close(c->pull);
     if (c->pub >= 0) nn_close(c->pub);
     if (c->rep >= 0) nn_close(c->rep);
+    tt_recorder_close(c->rec);
     tt_store_free(&c->store);
     free(c);
 }
@@ -192,12 +234,17 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
     c->n.received++;
     if (tt_ingest(&c->store, msg, len, mono(), &r, err, errlen)) {
         c->n.rejected++;
-        if (r.unknown_run && r.run[0]) ask_resend(c, r.run);
+        if (r.unknown_run && r.run[0] && !c->loading) ask_resend(c, r.run);
         else log_reject(c, &r, err);
         return -1;
     }
     c->n.accepted++;
     c->n.layer_records += r.layer_records;
+    if (c->rec && !c->loading && tt_recorder_append(c->rec, r.run, msg, len, err, errlen) && !c->quiet) {
+        fprintf(c->log, "traintop: recording: %s\n", err);   /* the store still has it */
+        fflush(c->log);
+    }
+    if (c->loading) return 0;   /* history, not a live probe: nothing to answer */
     if (r.type == TT_MSG_RUN_END) control(c, r.run, r.rank, "ack_end", NULL);
     if (r.type == TT_MSG_STEP) {
         /* control messages can be missed by a probe that just connected: repeat a stop until it ends */
@@ -267,6 +314,7 @@ void tt_collector_tick(tt_collector *c)
 {
     double now = mono();
     c->last_tick = now;
+    if (c->rec) tt_recorder_tick(c->rec);
     for (int i = 0; i < c->store.nruns; i++) {
         tt_run *r = c->store.runs[i];
         if (r->state == TT_RUN_RUNNING && now - r->last_seen > c->stall_seconds) {
@@ -303,6 +351,6 @@ int tt_collector_wait(tt_collector *c, int timeout_ms)
     for (int i = 0; i < n; i++) pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
     int handled = 0;
     if (poll(pfd, (nfds_t)n, timeout_ms) > 0) handled = tt_collector_process(c, 100000);
-    if (mono() - c->last_tick >= 1.0) tt_collector_tick(c);
+    if (mono() - c->last_tick >= 0.1) tt_collector_tick(c);
     return handled;
 }

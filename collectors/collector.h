@@ -17,6 +17,9 @@ typedef struct {
     size_t level_cap;          /* series buckets per level (0: 512) */
     FILE *log;                 /* one line per rejected message cause; NULL: stderr */
     int quiet;                 /* suppress log lines (still counted) */
+    const char *record_dir;    /* append every accepted message to DIR/<run>.jsonl; NULL: no recording.
+                                  Recordings already there are loaded first, so a restart continues them. */
+    double flush_seconds;      /* recording flush interval (0: 0.2 s) */
 } tt_collector_opts;
 
 typedef struct {
@@ -42,6 +45,10 @@ void tt_collector_tick(tt_collector *c);
 
 /* Validates and applies one message as if it had arrived on the socket (tests, replay). 0 or -1 + err. */
 int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err, size_t errlen);
+
+/* Loads a recording (DIR/<run>.jsonl) into the store without recording it again. Returns the number
+ * of messages accepted, or -1 with err. Rejected lines are counted and logged like socket messages. */
+long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errlen);
 
 /* Asks every rank of a run to stop; the probe's tt_probe_should_stop() then returns the reason. */
 int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason);

@@ -14,10 +14,12 @@ static void on_signal(int sig) { (void)sig; quit = 1; }
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: traintopd [--listen ENDPOINT] [--stall-seconds S] [--quiet]\n"
+        "usage: traintopd [--listen ENDPOINT] [--record DIR] [--stall-seconds S] [--quiet]\n"
         "Collects training statistics from traintop probes and serves them to dashboards.\n\n"
         "  -l, --listen ENDPOINT   ipc://PATH, tcp://HOST:PORT (HOST should be 127.0.0.1)\n"
         "                          default: $TRAINTOP_ENDPOINT, else a per-user ipc socket\n"
+        "  -r, --record DIR        append every message to DIR/<run>.jsonl (flushed every 0.2 s);\n"
+        "                          recordings already in DIR are loaded, so a restart continues them\n"
         "      --stall-seconds S   mark a run stalled after S seconds without a message (30)\n"
         "  -q, --quiet             do not log rejected messages (they are still counted)\n"
         "  -h, --help              this text\n"
@@ -27,14 +29,15 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "listen", required_argument, 0, 'l' }, { "stall-seconds", required_argument, 0, 's' },
+        { "listen", required_argument, 0, 'l' }, { "record", required_argument, 0, 'r' }, { "stall-seconds", required_argument, 0, 's' },
         { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts o = { 0 };
     int ch;
-    while ((ch = getopt_long(argc, argv, "l:qhV", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "l:r:qhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'l': o.endpoint = optarg; break;
+        case 'r': o.record_dir = optarg; break;
         case 's': {
             char *end;
             o.stall_seconds = strtod(optarg, &end);

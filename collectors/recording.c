@@ -1,0 +1,164 @@
+/* recording: append-only JSON lines, one file per run, flushed at a bounded interval. A file is only
+ * ever appended to, so a crash can tear at most its last line; a restarted collector first ends a
+ * torn line so the next message starts on a line of its own. */
+#include "recording.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_FILES 256        /* open files kept; the least recently used is closed beyond that */
+
+typedef struct {
+    char run[128];
+    FILE *f;
+    double dirty_since;      /* 0 when everything is flushed */
+    double used;
+} rec_file;
+
+struct tt_recorder {
+    char dir[512];
+    double flush_seconds;
+    rec_file files[MAX_FILES];
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *s = tmp + 1; *s; s++)
+        if (*s == '/') { *s = 0; if (mkdir(tmp, 0700) && errno != EEXIST) return -1; *s = '/'; }
+    return mkdir(tmp, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+tt_recorder *tt_recorder_open(const char *dir, double flush_seconds, char *err, size_t errlen)
+{
+    if (!dir || !*dir || strlen(dir) > 400) { snprintf(err, errlen, "recording directory '%s': expected a path of 1-400 bytes", dir ? dir : ""); return NULL; }
+    if (mkdir_p(dir)) { snprintf(err, errlen, "recording directory %s: %s", dir, strerror(errno)); return NULL; }
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode) || access(dir, W_OK)) {
+        snprintf(err, errlen, "recording directory %s: expected a writable directory", dir);
+        return NULL;
+    }
+    tt_recorder *r = calloc(1, sizeof *r);
+    if (!r) { snprintf(err, errlen, "out of memory"); return NULL; }
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    r->flush_seconds = flush_seconds > 0 ? flush_seconds : 0.2;
+    return r;
+}
+
+static void close_file(rec_file *f)
+{
+    if (f->f) fclose(f->f);
+    memset(f, 0, sizeof *f);
+}
+
+/* Opens DIR/run.jsonl for appending; ends a torn last line left by a crash. */
+static FILE *open_append(const char *path)
+{
+    FILE *f = fopen(path, "a+");
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > 0 && fseek(f, -1, SEEK_END) == 0) {
+        int c = fgetc(f);
+        fseek(f, 0, SEEK_END);
+        if (c != '\n') fputc('\n', f);
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 16);
+    return f;
+}
+
+static rec_file *file_for(tt_recorder *r, const char *run, char *err, size_t errlen)
+{
+    rec_file *lru = &r->files[0];
+    for (int i = 0; i < MAX_FILES; i++) {
+        rec_file *f = &r->files[i];
+        if (f->f && !strcmp(f->run, run)) return f;
+        if (!f->f) { lru = f; break; }
+        if (f->used < lru->used) lru = f;
+    }
+    close_file(lru);
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.jsonl", r->dir, run);
+    if (!(lru->f = open_append(path))) { snprintf(err, errlen, "cannot append to %s: %s", path, strerror(errno)); return NULL; }
+    snprintf(lru->run, sizeof lru->run, "%s", run);
+    return lru;
+}
+
+int tt_recorder_append(tt_recorder *r, const char *run, const char *msg, size_t len, char *err, size_t errlen)
+{
+    rec_file *f = file_for(r, run, err, errlen);
+    if (!f) return -1;
+    /* One message, one line: newlines can only be JSON whitespace in a message that passed validation. */
+    for (size_t i = 0; i < len; i++) {
+        char c = msg[i] == '\n' || msg[i] == '\r' ? ' ' : msg[i];
+        if (putc(c, f->f) == EOF) goto ioerr;
+    }
+    if (putc('\n', f->f) == EOF) goto ioerr;
+    double now = mono();
+    f->used = now;
+    if (!f->dirty_since) f->dirty_since = now;
+    return 0;
+ioerr:
+    snprintf(err, errlen, "writing %s/%s.jsonl: %s", r->dir, run, strerror(errno));
+    return -1;
+}
+
+void tt_recorder_tick(tt_recorder *r)
+{
+    double now = mono();
+    for (int i = 0; i < MAX_FILES; i++) {
+        rec_file *f = &r->files[i];
+        if (f->f && f->dirty_since && now - f->dirty_since >= r->flush_seconds) { fflush(f->f); f->dirty_since = 0; }
+    }
+}
+
+void tt_recorder_flush(tt_recorder *r)
+{
+    for (int i = 0; i < MAX_FILES; i++)
+        if (r->files[i].f) { fflush(r->files[i].f); r->files[i].dirty_since = 0; }
+}
+
+void tt_recorder_close(tt_recorder *r)
+{
+    if (!r) return;
+    for (int i = 0; i < MAX_FILES; i++) close_file(&r->files[i]);
+    free(r);
+}
+
+const char *tt_recorder_dir(const tt_recorder *r) { return r->dir; }
+
+long tt_recording_read(const char *path, int (*fn)(void *ud, const char *line, size_t len), void *ud,
+                       FILE *warn, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) { snprintf(err, errlen, "cannot read recording %s: %s", path, strerror(errno)); return -1; }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lines = 0, lineno = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (line[n - 1] != '\n') {
+            if (warn) fprintf(warn, "traintop: %s: line %ld is torn (no newline at the end: the writer stopped mid-line); skipped\n", path, lineno);
+            break;
+        }
+        if (n == 1) continue;
+        fn(ud, line, (size_t)(n - 1));
+        lines++;
+    }
+    int bad = ferror(f);
+    free(line);
+    fclose(f);
+    if (bad) { snprintf(err, errlen, "reading recording %s: %s", path, strerror(errno)); return -1; }
+    return lines;
+}

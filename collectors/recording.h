@@ -1,0 +1,26 @@
+/* recording: every accepted probe message appended to DIR/<run>.jsonl, and the reader that replays them. */
+#ifndef TT_RECORDING_H
+#define TT_RECORDING_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct tt_recorder tt_recorder;
+
+/* Creates dir (mode 0700) if needed. flush_seconds bounds how much a kill -9 can lose (0: 0.2 s). */
+tt_recorder *tt_recorder_open(const char *dir, double flush_seconds, char *err, size_t errlen);
+/* Appends one message as one line. run must be a valid run name (it becomes the file name). -1 + err on I/O error. */
+int tt_recorder_append(tt_recorder *r, const char *run, const char *msg, size_t len, char *err, size_t errlen);
+/* Flushes files whose data is older than the flush interval; call at least a few times a second. */
+void tt_recorder_tick(tt_recorder *r);
+void tt_recorder_flush(tt_recorder *r);
+void tt_recorder_close(tt_recorder *r);
+const char *tt_recorder_dir(const tt_recorder *r);
+
+/* Reads a recording line by line, calling fn for each complete line. A torn last line (no newline:
+ * the writer was killed mid-write) is skipped with a warning on warn. Returns the number of lines
+ * passed to fn, or -1 with err if the file cannot be read. */
+long tt_recording_read(const char *path, int (*fn)(void *ud, const char *line, size_t len), void *ud,
+                       FILE *warn, char *err, size_t errlen);
+
+#endif
