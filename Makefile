@@ -31,7 +31,7 @@ SAN_OBJ  := $(call obj,san,$(LIB_SRC) $(COLL_SRC) $(filter-out tui/traintop.c,$(
 BINS := bin/traintop bin/traintopd bin/traintop-demo-trainer
 
 .PHONY: all deps test unit-tests ref-tests e2e-tests demo bench install uninstall clean
-all: $(BINS) lib/libtraintop.a lib/libtraintop.so lib/traintop.pc
+all: $(BINS) lib/libtraintop.a lib/libtraintop.so
 
 deps:
 	@bash scripts/install-deps.sh
@@ -53,11 +53,6 @@ lib/libtraintop.a: $(LIB_OBJ)
 lib/libtraintop.so: $(LIB_OBJ)
 	@mkdir -p lib
 	$(CC) -shared -Wl,-soname,libtraintop.so.0 -o $@ $^ $(LIBS)
-lib/traintop.pc: Makefile
-	@mkdir -p lib
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: traintop\nDescription: traintop probe library (training-dynamics statistics)\nVersion: %s\nLibs: -L$${libdir} -ltraintop\nLibs.private: %s\nCflags: -I$${includedir}\n' \
-	  '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $@
-
 build/libcollect.a: $(COLL_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -117,7 +112,8 @@ install: all
 	install -m 755 lib/libtraintop.so $(DESTDIR)$(PREFIX)/lib/libtraintop.so.0
 	ln -sf libtraintop.so.0 $(DESTDIR)$(PREFIX)/lib/libtraintop.so
 	install -m 644 include/traintop/*.h $(DESTDIR)$(PREFIX)/include/traintop/
-	install -m 644 lib/traintop.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: traintop\nDescription: traintop probe library (training-dynamics statistics)\nVersion: %s\nLibs: -L$${libdir} -ltraintop\nLibs.private: %s\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/traintop.pc
 	@if [ -f docs/traintop.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 644 docs/traintop.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
 
 uninstall:

@@ -159,6 +159,12 @@ void tt_collector_close(tt_collector *c)
     if (c->pub >= 0) nn_close(c->pub);
     if (c->rep >= 0) nn_close(c->rep);
     tt_recorder_close(c->rec);
+    /* The socket files are ours once bound: leave no stale ones behind. */
+    if (c->pull >= 0 && !strncmp(c->endpoint, "ipc://", 6)) {
+        char ep[256], err[128];
+        for (int k = TT_EP_INGEST; k <= TT_EP_QUERY; k++)
+            if (!tt_endpoint_derive(c->endpoint, (tt_ep_kind)k, ep, sizeof ep, err, sizeof err)) unlink(ep + 6);
+    }
     tt_store_free(&c->store);
     free(c);
 }

@@ -289,6 +289,8 @@ static int run_end(ctx *c, tt_store *st, const cJSON *m, double now)
     snprintf(r->end_status, sizeof r->end_status, "%s", status->valuestring);
     r->probe_dropped = dropped ? (uint64_t)dropped->valuedouble : 0;
     r->last_seen = now;
+    if (now > r->first_seen && r->steps_received)    /* over the whole run: short runs get a figure too */
+        r->steps_per_s = (double)r->steps_received / (now - r->first_seen);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "summary.h"
 
 #include <math.h>
+#include <stdio.h>
 
 cJSON *tt_json_metric(double v)
 {
@@ -41,3 +42,44 @@ cJSON *tt_summary_runs(const tt_store *st)
     }
     return a;
 }
+
+static double scalar(const tt_run *r, const char *name)
+{
+    const tt_named_series *s = tt_run_scalar(r, name);
+    return s ? s->last : NAN;
+}
+
+void tt_summary_print(const tt_store *st, FILE *out, int json)
+{
+    if (json) {
+        cJSON *a = cJSON_CreateArray();
+        for (int i = 0; i < st->nruns; i++) {
+            const tt_run *r = st->runs[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "run", r->name);
+            cJSON_AddStringToObject(o, "state", tt_run_state_name(r->state));
+            cJSON_AddNumberToObject(o, "steps", (double)r->steps_received);
+            cJSON_AddNumberToObject(o, "last_step", (double)r->step);
+            cJSON_AddNumberToObject(o, "dropped", (double)r->probe_dropped);
+            cJSON_AddItemToObject(o, "loss", tt_json_metric(scalar(r, "loss")));
+            cJSON_AddItemToObject(o, "val_loss", tt_json_metric(scalar(r, "val_loss")));
+            cJSON_AddItemToObject(o, "val_acc", tt_json_metric(scalar(r, "val_acc")));
+            cJSON_AddItemToObject(o, "train_acc", tt_json_metric(scalar(r, "train_acc")));
+            cJSON_AddNumberToObject(o, "steps_per_s", r->steps_per_s);
+            cJSON_AddItemToArray(a, o);
+        }
+        char *txt = cJSON_Print(a);
+        if (txt) fprintf(out, "%s\n", txt);
+        cJSON_free(txt);
+        cJSON_Delete(a);
+        return;
+    }
+    fprintf(out, "%-16s %-9s %7s %9s %9s %8s %8s\n", "RUN", "STATE", "STEPS", "LOSS", "VAL_LOSS", "VAL_ACC", "STEPS/S");
+    for (int i = 0; i < st->nruns; i++) {
+        const tt_run *r = st->runs[i];
+        fprintf(out, "%-16s %-9s %7llu %9.4f %9.4f %8.4f %8.1f\n", r->name, tt_run_state_name(r->state),
+               (unsigned long long)r->steps_received, scalar(r, "loss"), scalar(r, "val_loss"),
+               scalar(r, "val_acc"), r->steps_per_s);
+    }
+}
+

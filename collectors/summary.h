@@ -3,6 +3,7 @@
 #define TT_SUMMARY_H
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include "store.h"
 
 /* One object per run: run, rank, world, state, status, step, steps, steps_per_s, host, pid, layers,
@@ -10,5 +11,10 @@
 cJSON *tt_summary_runs(const tt_store *st);
 /* A JSON number, or the string "NaN"/"Inf"/"-Inf" the protocol uses for non-finite values. */
 cJSON *tt_json_metric(double v);
+
+/* The per-run summary of `traintop demo --headless` and `traintop replay --summary`: a table, or with
+ * json a JSON array with run, state, steps, last_step, dropped, loss, val_loss, val_acc, train_acc,
+ * steps_per_s. */
+void tt_summary_print(const tt_store *st, FILE *out, int json);
 
 #endif

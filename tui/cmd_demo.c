@@ -126,47 +126,6 @@ static int tick(void *ud)
     return 0;
 }
 
-static double scalar(const tt_run *r, const char *name)
-{
-    const tt_named_series *s = tt_run_scalar(r, name);
-    return s ? s->last : NAN;
-}
-
-static void print_summary(tt_collector *c, int json)
-{
-    tt_store *st = tt_collector_store(c);
-    if (json) {
-        cJSON *a = cJSON_CreateArray();
-        for (int i = 0; i < st->nruns; i++) {
-            const tt_run *r = st->runs[i];
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "run", r->name);
-            cJSON_AddStringToObject(o, "state", tt_run_state_name(r->state));
-            cJSON_AddNumberToObject(o, "steps", (double)r->steps_received);
-            cJSON_AddNumberToObject(o, "last_step", (double)r->step);
-            cJSON_AddNumberToObject(o, "dropped", (double)r->probe_dropped);
-            cJSON_AddItemToObject(o, "loss", tt_json_metric(scalar(r, "loss")));
-            cJSON_AddItemToObject(o, "val_loss", tt_json_metric(scalar(r, "val_loss")));
-            cJSON_AddItemToObject(o, "val_acc", tt_json_metric(scalar(r, "val_acc")));
-            cJSON_AddItemToObject(o, "train_acc", tt_json_metric(scalar(r, "train_acc")));
-            cJSON_AddNumberToObject(o, "steps_per_s", r->steps_per_s);
-            cJSON_AddItemToArray(a, o);
-        }
-        char *txt = cJSON_Print(a);
-        if (txt) puts(txt);
-        cJSON_free(txt);
-        cJSON_Delete(a);
-        return;
-    }
-    printf("%-16s %-9s %7s %9s %9s %8s %8s\n", "RUN", "STATE", "STEPS", "LOSS", "VAL_LOSS", "VAL_ACC", "STEPS/S");
-    for (int i = 0; i < st->nruns; i++) {
-        const tt_run *r = st->runs[i];
-        printf("%-16s %-9s %7llu %9.4f %9.4f %8.4f %8.1f\n", r->name, tt_run_state_name(r->state),
-               (unsigned long long)r->steps_received, scalar(r, "loss"), scalar(r, "val_loss"),
-               scalar(r, "val_acc"), r->steps_per_s);
-    }
-}
-
 static int all_ended(tt_collector *c, int nruns)
 {
     tt_store *st = tt_collector_store(c);
@@ -231,7 +190,7 @@ static int demo_exec(int argc, char **argv)
         /* The trainers wait for the collector's acknowledgement of their end: drain what is left. */
         double deadline = mono() + 2;
         while (!all_ended(c, (int)nruns) && mono() < deadline) tt_collector_wait(c, 20);
-        print_summary(c, json);
+        tt_summary_print(tt_collector_store(c), stdout, json);
         if (!json) fprintf(stderr, "traintop demo: %ld runs x %ld steps in %.1f s\n", nruns, steps, mono() - t0);
         for (int i = 0; i < nruns; i++)
             if (!WIFEXITED(kids.status[i]) || WEXITSTATUS(kids.status[i]) != 0) {
@@ -245,12 +204,6 @@ static int demo_exec(int argc, char **argv)
         stop_children(&kids, c);
     }
     tt_collector_close(c);
-    if (!strncmp(endpoint, "ipc://", 6)) {
-        char extra[300];
-        unlink(endpoint + 6);
-        static const char *const sfx[] = { ".ctl", ".q", ".live" };
-        for (int i = 0; i < 3; i++) { snprintf(extra, sizeof extra, "%s%s", endpoint + 6, sfx[i]); unlink(extra); }
-    }
     return rc;
 }
 

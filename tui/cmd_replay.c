@@ -1,0 +1,65 @@
+/* traintop replay FILE…: a recording (or a probe's spool) in the dashboard, or summarised. */
+#include "cmd.h"
+#include "tui.h"
+#include "../collectors/summary.h"
+#include "../probes/endpoint.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static int replay_exec(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "summary", no_argument, 0, 's' }, { "json", no_argument, 0, 'j' }, { "ascii", no_argument, 0, 'a' },
+        { "no-color", no_argument, 0, 'C' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    int summary = 0, json = 0, ch;
+    tui_opts to = { 0 };
+    while ((ch = getopt_long(argc, argv, "sjh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': summary = 1; break;
+        case 'j': json = 1; break;
+        case 'a': to.ascii = 1; break;
+        case 'C': to.no_color = 1; break;
+        case 'h': cmd_usage(&cmd_replay_entry, stdout); return 0;
+        default: cmd_usage(&cmd_replay_entry, stderr); return 2;
+        }
+    }
+    if (optind >= argc) { fprintf(stderr, "traintop replay: expected a recording file (DIR/<run>.jsonl)\n"); return 2; }
+    if (json && !summary) { fprintf(stderr, "traintop replay: --json needs --summary\n"); return 2; }
+
+    /* A private endpoint: the dashboard's collector must not take over the user's default one. */
+    char dir[200], ep[256], err[512];
+    if (tt_runtime_dir(dir, sizeof dir, err, sizeof err)) { fprintf(stderr, "traintop replay: %s\n", err); return 1; }
+    snprintf(ep, sizeof ep, "ipc://%s/replay-%ld.sock", dir, (long)getpid());
+    tt_collector_opts co = { .endpoint = ep };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    if (!c) { fprintf(stderr, "traintop replay: %s\n", err); return 1; }
+    int rc = 0;
+    for (int i = optind; i < argc && rc == 0; i++)
+        if (tt_collector_load(c, argv[i], err, sizeof err) < 0) { fprintf(stderr, "traintop replay: %s\n", err); rc = 1; }
+    if (rc == 0 && tt_collector_store(c)->nruns == 0) {
+        fprintf(stderr, "traintop replay: %s holds no run (expected traintop protocol messages, one per line)\n", argv[optind]);
+        rc = 1;
+    }
+    if (rc == 0) {
+        if (summary) {
+            tt_summary_print(tt_collector_store(c), stdout, json);
+        } else {
+            to.title = argv[optind];
+            rc = tui_run(c, &to);
+        }
+    }
+    tt_collector_close(c);
+    return rc;
+}
+
+const cmd_entry cmd_replay_entry = {
+    "replay", "FILE… [--summary [--json]]", "open recordings (traintopd --record DIR/<run>.jsonl) in the dashboard",
+    "  -s, --summary      print a summary per run instead of opening the dashboard\n"
+    "  -j, --json         with --summary: a JSON array, one object per run\n"
+    "      --ascii        no Unicode drawing characters\n"
+    "      --no-color     monochrome\n",
+    replay_exec,
+};
