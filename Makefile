@@ -74,7 +74,8 @@ build/tests/%: tests/unit/%.c build/san/libtt.a
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< build/san/libtt.a -lcmocka $(TUILIBS) $(LIBS)
 
 unit-tests: $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+	@failed=""; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || failed="$$failed $$t"; done; \
+	 if [ -n "$$failed" ]; then echo "unit suites failed:$$failed"; exit 1; fi
 
 ref-tests: all build/tests/refstats
 	$(PY) tests/ref/test_layerstats.py build/tests/refstats
@@ -84,7 +85,8 @@ build/tests/refstats: tests/ref/refstats.c lib/libtraintop.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libtraintop.a $(LIBS)
 
 e2e-tests: all
-	@set -e; for t in tests/e2e/*.sh; do echo "== $$t"; bash $$t; done
+	@failed=""; for t in tests/e2e/test_*.sh; do echo "== $$t"; bash $$t || failed="$$failed $$t"; done; \
+	 if [ -n "$$failed" ]; then echo "e2e suites failed:$$failed"; exit 1; fi
 
 test: deps
 	$(MAKE) all

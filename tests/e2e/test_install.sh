@@ -18,7 +18,7 @@ EP=ipc://$T/c.sock
 "$PREFIX/bin/traintopd" --listen "$EP" 2> "$T/d.err" &
 PIDS+=($!)
 wait_for 5 test -S "$T/c.sock"
-TRAINTOP_ENDPOINT=$EP "$T/hello" hello-installed 40 > "$T/hello.out"
+TRAINTOP_ENDPOINT=$EP LD_LIBRARY_PATH=$PREFIX/lib "$T/hello" hello-installed 40 > "$T/hello.out"
 check "it runs" test $? -eq 0
 "$PREFIX/bin/traintop" ls --endpoint "$EP" > "$T/ls.txt"
 check "the collector has its 40 steps" grep -Eq "^hello-installed +0 +finished +40 " "$T/ls.txt"
