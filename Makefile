@@ -30,7 +30,8 @@ SAN_OBJ  := $(call obj,san,$(LIB_SRC) $(COLL_SRC) $(filter-out tui/traintop.c,$(
 
 BINS := bin/traintop bin/traintopd bin/traintop-demo-trainer
 
-.PHONY: all deps test unit-tests ref-tests e2e-tests demo bench install uninstall clean
+SHELL := /bin/bash
+.PHONY: all deps fuzz test unit-tests ref-tests e2e-tests demo bench install uninstall clean
 all: $(BINS) lib/libtraintop.a lib/libtraintop.so
 
 deps:
@@ -88,10 +89,23 @@ e2e-tests: all
 	@failed=""; for t in tests/e2e/test_*.sh; do echo "== $$t"; bash $$t || failed="$$failed $$t"; done; \
 	 if [ -n "$$failed" ]; then echo "e2e suites failed:$$failed"; exit 1; fi
 
+# libFuzzer over the message validator for a bounded time (FUZZ_SECONDS), seeded from tests/fuzz/corpus.
+FUZZ_SECONDS ?= 20
+FUZZ_SRC := tests/fuzz/fuzz_ingest.c collectors/ingest.c collectors/store.c collectors/series.c probes/names.c
+build/fuzz/fuzz_ingest: $(FUZZ_SRC)
+	@mkdir -p build/fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $(FUZZ_SRC) -lcjson -lm
+fuzz: build/fuzz/fuzz_ingest
+	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_ingest -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	  -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus 2>&1 | grep -E "^(Done|stat::number_of_executed_units|==|SUMMARY)|ERROR"; \
+	  test $${PIPESTATUS[0]} -eq 0
+
 test: deps
 	$(MAKE) all
 	$(MAKE) unit-tests
 	$(MAKE) ref-tests
+	$(MAKE) fuzz
 	$(MAKE) e2e-tests
 	@echo "traintop: all test suites passed"
 

@@ -33,6 +33,9 @@ static int fail(ctx *c, const char *cause, const char *fmt, ...)
         snprintf(c->err, c->errlen, "run '%s' rank %d: %s", c->res->run, c->res->rank, body);
     else
         snprintf(c->err, c->errlen, "%s", body);
+    /* Messages echo what the sender wrote: keep the log one line per rejection whatever it was. */
+    for (char *p = c->err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return -1;
 }
 

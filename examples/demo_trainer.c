@@ -470,7 +470,7 @@ static int train_one(trainer *t, long step, double *loss, char *err, size_t errl
     if (mlp_train_step(t->model, &t->data.train, step, loss, err, errlen) < 0)
         return -1;
     if (!isfinite(*loss)) {
-        snprintf(err, errlen, "loss is %f at step %ld (diverged; try a smaller --lr)", *loss, step);
+        snprintf(err, errlen, "loss is %f (diverged; try a smaller --lr)", *loss);
         return -1;
     }
     tt_probe_scalar(t->probe, "loss", *loss);
@@ -491,7 +491,7 @@ static const char *const outcome_status[] = {"finished", "stopped", "failed"};  
 static outcome train(trainer *t)
 {
     const options *o = t->o;
-    long total = o->model.total_steps, every10 = total >= 10 ? total / 10 : 1;
+    long total = o->model.total_steps;
     char err[256], reason[256];
     t->t0 = now_s();
     for (long step = 1; step <= total; step++) {
@@ -500,7 +500,7 @@ static outcome train(trainer *t)
             fprintf(stderr, PROG ": run %s: failed at step %ld: %s\n", o->run, step, err);
             return RUN_FAILED;
         }
-        if (!o->quiet && step % every10 == 0)
+        if (!o->quiet && step * 10 / total != (step - 1) * 10 / total)  /* each tenth of the run */
             progress(t, step, loss);
         if (tt_probe_should_stop(t->probe, reason, sizeof reason)) {
             fprintf(stderr, "run %s: stopped at step %ld: %s\n", o->run, step, reason);

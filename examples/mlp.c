@@ -83,7 +83,8 @@ double mlp_rng_normal(mlp_rng *r)
     return s - 6.0;
 }
 
-/* Independent stream `k` of a user seed: one splitmix step apart, so streams never overlap in use. */
+/* Stream k of a seed: one generator per purpose (centres, train, val, noise, init, batches), so a
+ * change in how much one of them draws leaves the others' numbers as they were. */
 static void rng_stream(mlp_rng *r, uint64_t seed, uint64_t k)
 {
     uint64_t x = seed ^ (0xd1b54a32d192ed03ULL * (k + 1));
@@ -520,10 +521,29 @@ static void dense_forward(const mlp_layer *L, const float *A, int n, float *Z)
                 L->in, 1.0f, Z, L->out);
 }
 
+/* v where keep, else +0, done on the bits: with random signs a branch would mispredict every other
+ * element, and at -O2 GCC keeps `c ? v : 0` as a branch (it cannot prove the signed-zero case). */
+static inline float keep_if(float v, int keep)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u &= -(uint32_t)keep;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* NaN passes through, as in PyTorch, so a diverging run still ends in a non-finite loss. */
 static void relu(const float *z, float *h, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        h[i] = z[i] > 0.0f ? z[i] : 0.0f;
+        h[i] = keep_if(z[i], !(z[i] <= 0.0f));
+}
+
+/* d *= ReLU'(z): zero where the unit was off. */
+static void relu_mask(const float *z, float *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = keep_if(d[i], z[i] > 0.0f);
 }
 
 /* Row-wise softmax into probs; returns the summed cross-entropy against y (when given) and counts
@@ -541,10 +561,13 @@ static double softmax_xent(const float *logits, const int *y, int n, int k, floa
             if (z[j] > z[arg])
                 arg = j;
         double sum = 0.0;
+        for (int j = 0; j < k; j++) {
+            double e = exp((double)z[j] - (double)z[arg]);
+            p[j] = (float)e;
+            sum += e;
+        }
         for (int j = 0; j < k; j++)
-            sum += exp((double)z[j] - (double)z[arg]);
-        for (int j = 0; j < k; j++)
-            p[j] = (float)(exp((double)z[j] - (double)z[arg]) / sum);
+            p[j] = (float)(p[j] / sum);
         if (y) {
             total += log(sum) - ((double)z[y[i]] - (double)z[arg]);
             hits += arg == y[i];
@@ -624,10 +647,7 @@ static void propagate_delta(const mlp_layer *L, mlp_layer *prev, int n)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, L->in, L->out, 1.0f, L->delta, L->out,
                 L->W, L->in, 0.0f, prev->delta, prev->out);
-    size_t cnt = (size_t)n * (size_t)prev->out;
-    for (size_t i = 0; i < cnt; i++)
-        if (!(prev->z[i] > 0.0f))
-            prev->delta[i] = 0.0f;
+    relu_mask(prev->z, prev->delta, (size_t)n * (size_t)prev->out);
 }
 
 int mlp_backward(mlp *m, char *err, size_t errlen)
@@ -659,7 +679,7 @@ static void sgd(float *w, const float *g, float *v, size_t n, float lr, float mu
 typedef struct {
     float lr, b1, b2, eps;
     float omb1, omb2;           /* 1 - beta, formed in double: 1.0f - 0.999f is off by 5e-5 */
-    float c1, c2;               /* bias corrections 1 - beta^t */
+    float inv_c1, inv_sqrt_c2;  /* bias corrections 1/(1 - beta1^t), 1/sqrt(1 - beta2^t) */
 } adam_step;
 
 /* AdamW (Loshchilov & Hutter): moments of the pure gradient; decay applied to w directly. */
@@ -669,8 +689,9 @@ static void adamw(float *w, const float *g, float *mo, float *ve, size_t n, cons
     for (size_t i = 0; i < n; i++) {
         mo[i] = s->b1 * mo[i] + s->omb1 * g[i];
         ve[i] = s->b2 * ve[i] + s->omb2 * g[i] * g[i];
-        float mhat = mo[i] / s->c1, vhat = ve[i] / s->c2;
-        w[i] -= s->lr * (mhat / (sqrtf(vhat) + s->eps) + wd * w[i]);
+        /* mhat / (sqrt(vhat) + eps) with the corrections hoisted out of the loop */
+        float step = mo[i] * s->inv_c1 / (sqrtf(ve[i]) * s->inv_sqrt_c2 + s->eps);
+        w[i] -= s->lr * (step + wd * w[i]);
     }
 }
 
@@ -699,8 +720,8 @@ int mlp_update(mlp *m, long step, char *err, size_t errlen)
         .eps = (float)c->eps,
         .omb1 = (float)(1.0 - c->beta1),
         .omb2 = (float)(1.0 - c->beta2),
-        .c1 = (float)(1.0 - pow(c->beta1, (double)m->t)),
-        .c2 = (float)(1.0 - pow(c->beta2, (double)m->t)),
+        .inv_c1 = (float)(1.0 / (1.0 - pow(c->beta1, (double)m->t))),
+        .inv_sqrt_c2 = (float)(1.0 / sqrt(1.0 - pow(c->beta2, (double)m->t))),
     };
     for (int l = 0; l < m->n_layers; l++)
         update_layer(&m->layers[l], c, &s);

@@ -13,6 +13,7 @@ packages=(
   python3-numpy           # numerical reference tests
   tmux                    # end-to-end dashboard tests
   valgrind                # leak checks in tests
+  clang libclang-rt-14-dev  # libFuzzer target for the message validator
 )
 
 missing=()

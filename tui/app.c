@@ -315,8 +315,35 @@ static void draw_too_small(void)
     }
 }
 
-static void draw_frame(tui_app *a)
+int tui_app_init(tui_app *a, tt_collector *c, const tui_opts *o, int force_ascii)
 {
+    memset(a, 0, sizeof *a);
+    a->c = c;
+    a->st = c ? tt_collector_store(c) : NULL;
+    if (o) a->o = *o;
+    if (a->o.refresh_ms <= 0) a->o.refresh_ms = 200;
+    a->ascii = a->o.ascii || force_ascii;
+    a->run_cur = -1;
+    a->focus = TUI_P_RUNS;
+    a->panel[TUI_P_RUNS].cls = &tui_panel_runs;
+    a->panel[TUI_P_CHARTS].cls = &tui_panel_charts;
+    a->panel[TUI_P_LAYERS].cls = &tui_panel_layers;
+    return a->st ? 0 : -1;
+}
+
+void tui_app_free(tui_app *a)
+{
+    tui_buf_free(&a->order);
+    tui_buf_free(&a->chart_buf);
+    tui_buf_free(&a->spark_buf);
+}
+
+void tui_app_paint(tui_app *a)
+{
+    if (!a->color_init) {           /* a caller that set up curses itself (tests) */
+        tui_theme_init(a->color);
+        a->color_init = 1;
+    }
     erase();
     if (COLS < MIN_W || LINES < MIN_H) {
         draw_too_small();
@@ -335,6 +362,11 @@ static void draw_frame(tui_app *a)
         }
         draw_footer(a);
     }
+}
+
+void tui_app_frame(tui_app *a)
+{
+    tui_app_paint(a);
     if (a->redraw_all) {
         clearok(curscr, TRUE);
         a->redraw_all = 0;
@@ -349,7 +381,7 @@ static void handle_resize(void)
         resize_term(ws.ws_row, ws.ws_col);
 }
 
-static void handle_key(tui_app *a, int ch)
+void tui_app_key(tui_app *a, int ch)
 {
     if (ch == KEY_RESIZE || ch == ERR) return;
     if (a->help) {               /* any key leaves the help screen */
@@ -376,20 +408,9 @@ int tui_run(tt_collector *c, const tui_opts *o)
     int utf8 = cs && (strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0);
     const char *nc = getenv("NO_COLOR");
 
-    static tui_app app;          /* static: the fatal-signal path may look at it; one dashboard per process */
+    static tui_app app;          /* one dashboard per process */
     tui_app *a = &app;
-    memset(a, 0, sizeof *a);
-    a->c = c;
-    a->st = tt_collector_store(c);
-    if (o) a->o = *o;
-    if (a->o.refresh_ms <= 0) a->o.refresh_ms = 200;
-    a->ascii = a->o.ascii || !utf8;
-    a->run_cur = -1;
-    a->focus = TUI_P_RUNS;
-    a->panel[TUI_P_RUNS].cls = &tui_panel_runs;
-    a->panel[TUI_P_CHARTS].cls = &tui_panel_charts;
-    a->panel[TUI_P_LAYERS].cls = &tui_panel_layers;
-    if (!a->st) {
+    if (tui_app_init(a, c, o, !utf8) != 0) {
         fprintf(stderr, "traintop: the collector has no store\n");
         return 1;
     }
@@ -434,6 +455,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
         a->color = 1;
     }
     tui_theme_init(a->color);
+    a->color_init = 1;
 
     uint64_t drawn_version = 0;
     int dirty = 1;                           /* a key, a resize or the clock asks for a frame */
@@ -451,7 +473,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
         int data_moved = a->st->version != drawn_version;
         if (dirty || (data_moved && now - last_draw >= refresh)) {
             a->now = now;
-            draw_frame(a);
+            tui_app_frame(a);
             drawn_version = a->st->version;
             last_draw = now;
             dirty = 0;
@@ -498,7 +520,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
                         handle_resize();
                         a->redraw_all = 1;
                     }
-                    handle_key(a, ch);
+                    tui_app_key(a, ch);
                     dirty = 1;
                     if (a->quit) break;
                 }
@@ -513,8 +535,6 @@ int tui_run(tt_collector *c, const tui_opts *o)
     close(g_wake[0]);
     close(g_wake[1]);
     g_wake[0] = g_wake[1] = -1;
-    tui_buf_free(&a->order);
-    tui_buf_free(&a->chart_buf);
-    tui_buf_free(&a->spark_buf);
+    tui_app_free(a);
     return 0;
 }

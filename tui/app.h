@@ -38,7 +38,7 @@ struct tui_app {
     tt_collector *c;
     tt_store *st;
     tui_opts o;
-    int ascii, color;
+    int ascii, color, color_init;
     int quit, help, redraw_all;
     int focus;                 /* TUI_P_* */
     tui_panel panel[TUI_NPANELS];
@@ -63,6 +63,16 @@ struct tui_app {
 
     tui_buf order, chart_buf, spark_buf;
 };
+
+/* Sets up the state over a collector (no terminal work); -1 when the collector has no store. */
+int tui_app_init(tui_app *a, tt_collector *c, const tui_opts *o, int force_ascii);
+/* Builds a whole frame on stdscr (curses must be up); tui_app_frame also refreshes the terminal. */
+void tui_app_paint(tui_app *a);
+void tui_app_frame(tui_app *a);
+/* Frees the frame buffers. */
+void tui_app_free(tui_app *a);
+/* Handles one key code as the loop does (the help screen swallows any key). */
+void tui_app_key(tui_app *a, int code);
 
 /* The run under the runs cursor (NULL when there is none). */
 tt_run *tui_app_run(tui_app *a);

@@ -31,7 +31,7 @@ int tui_axis_compute(double dmin, double dmax, int max_ticks, tui_axis *ax)
 {
     if (!isfinite(dmin) || !isfinite(dmax)) return -1;
     if (dmin > dmax) { double t = dmin; dmin = dmax; dmax = t; }
-    if (max_ticks < 2) max_ticks = 2;
+    if (max_ticks < 3) max_ticks = 3;        /* a range around 0 needs -s, 0, s */
     if (max_ticks > TUI_AXIS_MAX_TICKS) max_ticks = TUI_AXIS_MAX_TICKS;
     if (dmax - dmin <= fabs(dmax) * 1e-12) {
         double pad = dmin == 0 ? 1 : fabs(dmin) * 0.1;

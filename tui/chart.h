@@ -21,7 +21,7 @@ typedef struct {
 /* The "nice" number (1, 2, 5 × 10^k) closest to x (round) or not below x (!round). x > 0. */
 double tui_nice_num(double x, int round);
 
-/* Loose labeling of the data range [dmin, dmax] with at most max_ticks (2..TUI_AXIS_MAX_TICKS) ticks.
+/* Loose labeling of the data range [dmin, dmax] with at most max_ticks (3..TUI_AXIS_MAX_TICKS) ticks.
  * A flat range is widened (±10% of |v|, ±1 around 0). Returns 0, or -1 when the range is not finite. */
 int tui_axis_compute(double dmin, double dmax, int max_ticks, tui_axis *ax);
 

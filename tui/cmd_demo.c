@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +90,7 @@ static int spawn(children *ch, int i, const char *exe, const char *endpoint, lon
             if (fd >= 0) { dup2(fd, 0); dup2(fd, 1); dup2(fd, 2); close(fd); }
         }
         signal(SIGINT, SIG_IGN);   /* ^C goes to the dashboard, which stops the runs in order */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);   /* and if the dashboard dies, the runs end too */
         execvp(exe, (char *const *)argv);
         fprintf(stderr, "traintop demo: cannot run %s: %s\n", exe, strerror(errno));
         _exit(127);

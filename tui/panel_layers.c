@@ -126,13 +126,14 @@ static void layers_paint(tui_app *a, tui_panel *p)
         if (w > maxname) maxname = w;
     }
     int name_w = maxname < 10 ? 10 : maxname > 28 ? 28 : maxname;
-    int colk[TUI_MAX_LCOLS], ncol = 0;
+    int colk[TUI_MAX_LCOLS], colstat[TUI_MAX_LCOLS], ncol = 0;
     a->nlcols = 0;
     for (int d = 0; d < NCOL_DEFS && ncol < TUI_MAX_LCOLS; d++) {
         int k = tt_run_stat_index(r, col_defs[d].stat);
         if (k < 0) continue;
         if (name_w + (ncol + 1) * (COL_W + 1) + 1 + SPARK_MIN > p->w) break;
         colk[ncol] = d;
+        colstat[ncol] = k;
         a->lcols[a->nlcols++] = col_defs[d].stat;
         ncol++;
     }
@@ -160,8 +161,7 @@ static void layers_paint(tui_app *a, tui_panel *p)
     tui_put(stdscr, y, p->x, name_w, "layer", sorted == -2 ? hs : ha, TUI_LEFT, a->ascii);
     int x = p->x + name_w;
     for (int c = 0; c < ncol; c++) {
-        int k = tt_run_stat_index(r, col_defs[colk[c]].stat);
-        tui_put(stdscr, y, x + 1, COL_W, col_defs[colk[c]].head, k == sorted ? hs : ha, TUI_RIGHT, a->ascii);
+        tui_put(stdscr, y, x + 1, COL_W, col_defs[colk[c]].head, colstat[c] == sorted ? hs : ha, TUI_RIGHT, a->ascii);
         x += COL_W + 1;
     }
     char sh[TT_NAME_MAX + 8];
@@ -198,7 +198,7 @@ static void layers_paint(tui_app *a, tui_panel *p)
                 TUI_KEEP_TAIL, a->ascii);
         x = p->x + name_w;
         for (int c = 0; c < ncol; c++) {
-            int k = tt_run_stat_index(r, col_defs[colk[c]].stat);
+            int k = colstat[c];
             double v = L->last[k];
             char num[TUI_FMT_MAX];
             tui_fmt_num(num, sizeof num, v);

@@ -159,6 +159,18 @@ static void test_output_delta_is_softmax_minus_onehot(void **state)
     mlp_free(m);
 }
 
+/* A NaN weight must surface as a non-finite loss (ReLU passes NaN on), or divergence goes unseen. */
+static void test_nan_reaches_the_loss(void **state)
+{
+    (void)state;
+    mlp *m = tiny_model(3, 4, 4, 3, 2, 1);
+    float x[6] = {1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+    int y[2] = {0, 1};
+    m->layers[0].W[0] = NAN;
+    assert_false(isfinite(batch_loss(m, x, y, 2)));
+    mlp_free(m);
+}
+
 /* ---- data ---------------------------------------------------------------------------------- */
 
 /* splitmix64 from 0 gives the published first outputs: the seeding is the reference algorithm. */
@@ -544,6 +556,8 @@ static void test_bad_model_config(void **state)
     expect_config_error(&c, "warm-up");
     c = base, c.total_steps = 0;
     expect_config_error(&c, "total steps");
+    c = base, c.hidden[0] = c.hidden[1] = MLP_MAX_WIDTH;  /* 4e9 weights: refused, not OOM-killed */
+    expect_config_error(&c, "parameters");
     assert_int_equal(mlp_create(NULL, NULL, err, sizeof err), -1);
 }
 
@@ -601,6 +615,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_match_finite_differences),
         cmocka_unit_test(test_output_delta_is_softmax_minus_onehot),
+        cmocka_unit_test(test_nan_reaches_the_loss),
         cmocka_unit_test(test_rng_matches_reference),
         cmocka_unit_test(test_data_is_deterministic),
         cmocka_unit_test(test_label_noise_fraction),
