@@ -38,7 +38,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 # The statistics kernels are the hot path: full vectorisation.
-build/rel/metrics/%.o build/san/metrics/%.o: OPT := -O3
+build/rel/metrics/%.o build/san/metrics/%.o: OPT := -O3 -ffp-contract=fast
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"

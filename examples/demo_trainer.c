@@ -522,10 +522,13 @@ static void summary(const trainer *t)
     tt_probe_counters pc;
     tt_probe_get_counters(t->probe, &pc);
     double secs = now_s() - t->t0;
+    double per_step = pc.steps ? 1e6 / (double)pc.steps : 0;
     fprintf(stderr, "run %s: finished %ld steps in %.2f s (%.0f steps/s); val_loss %.4f val_acc %.3f;"
-                    " probe sent %llu dropped %llu\n",
+                    " probe sent %llu dropped %llu, %.1f us/step (statistics %.1f, publishing %.1f)\n",
             t->o->run, t->o->model.total_steps, secs, t->o->model.total_steps / (secs + 1e-9),
-            t->val_loss, t->val_acc, (unsigned long long)pc.sent, (unsigned long long)pc.dropped);
+            t->val_loss, t->val_acc, (unsigned long long)pc.sent, (unsigned long long)pc.dropped,
+            (pc.stats_seconds + pc.publish_seconds) * per_step, pc.stats_seconds * per_step,
+            pc.publish_seconds * per_step);
 }
 
 static void install_signals(void)

@@ -45,7 +45,7 @@ typedef struct {
 /* x86-64-v3 (AVX2+FMA) doubles the speed of the double-precision sums; the ifunc picks it at load
  * time, so one binary still runs on any x86-64. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define TT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define TT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define TT_CLONES
 #endif
@@ -92,6 +92,8 @@ void tt_layer_stats(const float *w, const float *g, const float *w_prev, const f
                     float *prev_out, size_t rows, size_t cols, double out[TT_NSTATS])
 {
     size_t n = rows * cols;
+    /* A vector (bias, norm gain) has no output rows to speak of: one row, and angle_rows = angle. */
+    if (cols == 1) { cols = rows; rows = 1; }
     sums t = {0};
     double row_angle2 = 0;
     size_t row_angles = 0;
