@@ -51,7 +51,7 @@ def reference(W, G, P, Z):
         r["update_norm"] = np.linalg.norm(w - p)
         r["update_ratio"] = div(np.linalg.norm(w - p), np.linalg.norm(p))
         r["angle"] = angle(p, w)
-        if w.shape[0] > 1:
+        if w.shape[0] > 1 and w.shape[1] > 1:   # a vector (cols = 1) is one row
             rows = [angle(p[i], w[i]) for i in range(w.shape[0])]
             rows = [a for a in rows if not np.isnan(a)]
             r["angle_rows"] = float(np.sqrt(np.mean(np.square(rows)))) if rows else nan
