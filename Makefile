@@ -78,10 +78,19 @@ unit-tests: $(TESTS)
 	@failed=""; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || failed="$$failed $$t"; done; \
 	 if [ -n "$$failed" ]; then echo "unit suites failed:$$failed"; exit 1; fi
 
-ref-tests: all build/tests/refstats
-	$(PY) tests/ref/test_layerstats.py build/tests/refstats
+# Numerical reference suites: each tests/ref/test_X.py drives build/tests/X_tool (tests/ref/X_tool.c).
+REF_TOOLS := build/tests/refstats $(patsubst tests/ref/%_tool.c,build/tests/%_tool,$(wildcard tests/ref/*_tool.c))
+ref-tests: all $(REF_TOOLS)
+	@failed=""; \
+	 $(PY) tests/ref/test_layerstats.py build/tests/refstats || failed="$$failed layerstats"; \
+	 for t in $(filter-out build/tests/refstats,$(REF_TOOLS)); do n=$$(basename $$t _tool); \
+	   echo "== tests/ref/test_$$n.py"; $(PY) tests/ref/test_$$n.py $$t || failed="$$failed $$n"; done; \
+	 if [ -n "$$failed" ]; then echo "reference suites failed:$$failed"; exit 1; fi
 
 build/tests/refstats: tests/ref/refstats.c lib/libtraintop.a
+	@mkdir -p build/tests
+	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libtraintop.a $(LIBS)
+build/tests/%_tool: tests/ref/%_tool.c lib/libtraintop.a
 	@mkdir -p build/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libtraintop.a $(LIBS)
 

@@ -150,6 +150,9 @@ static int run_start(ctx *c, tt_store *st, const cJSON *m, double now)
     }
     if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) > MAX_LAYERS)
         return fail(c, "field", "layers: expected an array of at most %d layers", MAX_LAYERS);
+    const cJSON *row_stats = get(m, "row_stats");
+    if (row_stats && !is_int(row_stats, 0, cJSON_GetArraySize(stats)))
+        return fail(c, "field", "row_stats: expected an integer in 0..%d (the number of stats)", cJSON_GetArraySize(stats));
     int i = 0;
     for (const cJSON *l = layers->child; l; l = l->next, i++) {
         const cJSON *name = get(l, "name");
@@ -180,6 +183,7 @@ static int run_start(ctx *c, tt_store *st, const cJSON *m, double now)
         st->runs[st->nruns++] = r;
         r->first_seen = now;
     }
+    r->row_stats = row_stats ? (int)row_stats->valuedouble : r->nstats;
     r->world = (int)world->valuedouble;
     r->every = every ? (int)every->valuedouble : 1;
     r->pid = pid ? (int64_t)pid->valuedouble : 0;
@@ -209,11 +213,45 @@ static int scalar_slot(tt_store *st, tt_run *r, const char *name)
     return r->nscalars++;
 }
 
+/* An extra entry: [layer, stat, value] or [layer, stat, value, step] — statistics that come on their own
+ * schedule (spectra from a background thread, per-sample statistics), possibly for an earlier step. */
+static int extra_entry(const cJSON *e, int64_t msg_step, int *layer, int *stat, double *v, int64_t *step)
+{
+    int n = cJSON_GetArraySize(e);
+    if (!cJSON_IsArray(e) || n < 3 || n > 4) return -1;
+    const cJSON *l = e->child, *k = l->next, *val = k->next, *st = val->next;
+    if (!is_int(l, 0, MAX_LAYERS) || !is_int(k, 0, MAX_STATS) || metric_value(val, v)) return -1;
+    if (st && !is_int(st, 0, (double)msg_step)) return -1;
+    *layer = (int)l->valuedouble;
+    *stat = (int)k->valuedouble;
+    *step = st ? (int64_t)st->valuedouble : msg_step;
+    return 0;
+}
+
+static int check_extra(ctx *c, const tt_run *r, const cJSON *extra, int64_t step)
+{
+    if (!cJSON_IsArray(extra) || cJSON_GetArraySize(extra) > 65536)
+        return fail(c, "field", "extra: expected an array of at most 65536 [layer, stat, value, step?] entries");
+    int i = 0;
+    for (const cJSON *e = extra->child; e; e = e->next, i++) {
+        int li, k;
+        int64_t at;
+        double v;
+        if (extra_entry(e, step, &li, &k, &v, &at))
+            return fail(c, "field", "extra[%d]: expected [layer index, stat index, value] or [..., step <= %lld]", i, (long long)step);
+        if (li >= r->nlayers || k >= r->nstats)
+            return fail(c, "field", "extra[%d]: layer %d / stat %d: expected indices below %d layers and %d stats", i, li, k, r->nlayers, r->nstats);
+        if (at < tt_series_last_step(r->layers[li].stat[k]))
+            return fail(c, "order", "extra[%d] '%s' %s: step %lld is before the series' last step", i, r->layers[li].name, r->stat_names[k], (long long)at);
+    }
+    return 0;
+}
+
 static int step_msg(ctx *c, tt_store *st, const cJSON *m, double now)
 {
     tt_run *r = tt_store_find(st, c->res->run, c->res->rank);
     if (!r) { c->res->unknown_run = 1; return fail(c, "unknown_run", "step for a run whose run_start was not received"); }
-    const cJSON *stepv = get(m, "step"), *scalars = get(m, "scalars"), *layers = get(m, "layers");
+    const cJSON *stepv = get(m, "step"), *scalars = get(m, "scalars"), *layers = get(m, "layers"), *extra = get(m, "extra");
     if (!is_int(stepv, 0, MAX_STEP)) return fail(c, "field", "step: expected an integer in 0..2^53");
     int64_t step = (int64_t)stepv->valuedouble;
     if (step <= r->step) return fail(c, "order", "step %lld: expected a step after %lld", (long long)step, (long long)r->step);
@@ -231,8 +269,8 @@ static int step_msg(ctx *c, tt_store *st, const cJSON *m, double now)
             return fail(c, "field", "layers: expected an array of %d layer rows (the run_start layer table)", r->nlayers);
         int i = 0;
         for (const cJSON *l = layers->child; l; l = l->next, i++) {
-            if (!cJSON_IsArray(l) || cJSON_GetArraySize(l) != r->nstats)
-                return fail(c, "field", "layers[%d] '%s': expected an array of %d statistics", i, r->layers[i].name, r->nstats);
+            if (!cJSON_IsArray(l) || cJSON_GetArraySize(l) != r->row_stats)
+                return fail(c, "field", "layers[%d] '%s': expected an array of %d statistics", i, r->layers[i].name, r->row_stats);
             int k = 0;
             for (const cJSON *v = l->child; v; v = v->next, k++) {
                 double d;
@@ -241,6 +279,7 @@ static int step_msg(ctx *c, tt_store *st, const cJSON *m, double now)
             }
         }
     }
+    if (extra && check_extra(c, r, extra, step)) return -1;
     /* Valid: apply. */
     if (scalars)
         for (const cJSON *s = scalars->child; s; s = s->next) {
@@ -264,6 +303,15 @@ static int step_msg(ctx *c, tt_store *st, const cJSON *m, double now)
         }
         r->last_layer_step = step;
         c->res->layer_records += (uint64_t)r->nlayers;
+    }
+    for (const cJSON *e = extra ? extra->child : NULL; e; e = e->next) {
+        int li, k;
+        int64_t at;
+        double v;
+        extra_entry(e, step, &li, &k, &v, &at);
+        if (tt_series_append(r->layers[li].stat[k], at, v)) return fail(c, "memory", "out of memory");
+        r->layers[li].last[k] = v;
+        c->res->layer_records++;
     }
     r->step = step;
     r->steps_received++;

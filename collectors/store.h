@@ -39,6 +39,7 @@ typedef struct {
     cJSON *hparams;            /* owned */
     char **stat_names;         /* the layer statistics' names, in wire order */
     int nstats;
+    int row_stats;             /* the first row_stats statistics come as full layer rows; the rest as extra entries */
     tt_layer *layers;
     int nlayers;
     tt_named_series *scalars;

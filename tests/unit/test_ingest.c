@@ -131,6 +131,35 @@ static void finished_run_restarted_with_new_layout(void **state)
     tt_store_free(&st);
 }
 
+static void extra_statistics(void **state)
+{
+    (void)state;
+    tt_store st;
+    tt_store_init(&st, 16);
+    tt_ingest_result r;
+    char err[512];
+    const char *start = "{\"v\":1,\"type\":\"run_start\",\"run\":\"x\",\"rank\":0,\"world\":1,\"row_stats\":1,"
+                        "\"stats\":[\"w_norm\",\"alpha\"],\"layers\":[{\"name\":\"a\",\"rows\":4,\"cols\":4},{\"name\":\"b\",\"rows\":4,\"cols\":1}]}";
+    assert_int_equal(feed(&st, start, &r, err), 0);
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":10,\"layers\":[[1],[2]],\"extra\":[[0,1,3.5,7]]}", &r, err), 0);
+    tt_run *run = tt_store_find(&st, "x", 0);
+    assert_int_equal(run->row_stats, 1);
+    assert_true(run->layers[0].last[1] == 3.5);
+    assert_int_equal(tt_series_last_step(run->layers[0].stat[1]), 7);
+    assert_int_equal(r.layer_records, 3);
+    /* rows must be row_stats long; extra indices and steps are checked */
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":11,\"layers\":[[1,2],[2,3]]}", &r, err), -1);
+    assert_non_null(strstr(err, "expected an array of 1 statistics"));
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":11,\"extra\":[[2,1,3]]}", &r, err), -1);
+    assert_non_null(strstr(err, "extra[0]: layer 2"));
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":11,\"extra\":[[0,1,3,12]]}", &r, err), -1);
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":11,\"extra\":[[0,1,3,5]]}", &r, err), -1);
+    assert_string_equal(r.cause, "order");
+    assert_int_equal(feed(&st, "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":11,\"extra\":[[1,0,\"NaN\"]]}", &r, err), 0);
+    assert_true(isnan(run->layers[1].last[0]));
+    tt_store_free(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +167,7 @@ int main(void)
         cmocka_unit_test(hostile_messages),
         cmocka_unit_test(truncated_prefixes_never_crash),
         cmocka_unit_test(finished_run_restarted_with_new_layout),
+        cmocka_unit_test(extra_statistics),
     };
     return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }
