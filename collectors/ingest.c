@@ -69,6 +69,14 @@ static int depth(const cJSON *v)
     return d + (cJSON_IsArray(v) || cJSON_IsObject(v));
 }
 
+/* Steps per second from the probe's own clock when it sends one, so a replayed recording shows the
+ * training speed, not the replay's. */
+static double sender_time(const cJSON *m, double now)
+{
+    const cJSON *t = get(m, "time");
+    return cJSON_IsNumber(t) && isfinite(t->valuedouble) && t->valuedouble > 0 ? t->valuedouble : now;
+}
+
 static void touch_rate(tt_run *r, int64_t step, double now)
 {
     if (r->rate_t0 == 0) { r->rate_t0 = now; r->rate_step0 = step; return; }
@@ -182,6 +190,7 @@ static int run_start(ctx *c, tt_store *st, const cJSON *m, double now)
         if (!(r = new_run(st, m, stats, layers))) return fail(c, "memory", "out of memory");
         st->runs[st->nruns++] = r;
         r->first_seen = now;
+        r->first_sent = sender_time(m, now);
     }
     r->row_stats = row_stats ? (int)row_stats->valuedouble : r->nstats;
     r->world = (int)world->valuedouble;
@@ -317,7 +326,7 @@ static int step_msg(ctx *c, tt_store *st, const cJSON *m, double now)
     r->steps_received++;
     if (r->state == TT_RUN_STALLED) r->state = TT_RUN_RUNNING;
     r->last_seen = now;
-    touch_rate(r, step, now);
+    touch_rate(r, step, sender_time(m, now));
     return 0;
 }
 
@@ -340,8 +349,9 @@ static int run_end(ctx *c, tt_store *st, const cJSON *m, double now)
     snprintf(r->end_status, sizeof r->end_status, "%s", status->valuestring);
     r->probe_dropped = dropped ? (uint64_t)dropped->valuedouble : 0;
     r->last_seen = now;
-    if (now > r->first_seen && r->steps_received)    /* over the whole run: short runs get a figure too */
-        r->steps_per_s = (double)r->steps_received / (now - r->first_seen);
+    double t = sender_time(m, now);
+    if (r->first_sent > 0 && t > r->first_sent && r->steps_received)   /* the whole run: short runs get a figure too */
+        r->steps_per_s = (double)r->steps_received / (t - r->first_sent);
     return 0;
 }
 

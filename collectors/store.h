@@ -35,7 +35,8 @@ typedef struct {
     uint64_t steps_received;
     uint64_t probe_dropped;    /* as reported in run_end */
     double first_seen, last_seen;   /* collector's monotonic clock, seconds */
-    double steps_per_s;        /* smoothed */
+    double first_sent;         /* the probe's clock at run_start (or ours if it sent none) */
+    double steps_per_s;        /* smoothed, by the probe's clock */
     cJSON *hparams;            /* owned */
     char **stat_names;         /* the layer statistics' names, in wire order */
     int nstats;

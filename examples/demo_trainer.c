@@ -29,6 +29,7 @@ typedef struct {
     int lr_set, wd_set;         /* defaults depend on the optimizer */
     long eval_every;
     int every;
+    int spectral_every;
     long step_delay_ms;
     int threads;                /* OpenBLAS threads; 0 leaves OpenBLAS's own choice */
     int quiet;
@@ -62,6 +63,8 @@ static void usage(FILE *f)
             "  --seed N               data, init and batch order (1)\n"
             "  --eval-every N         evaluate val/train every N steps (10)\n"
             "  --every N              probe publishes layer statistics every N steps (1)\n"
+            "  --spectral-every N     spectra of the weight matrices every N steps, off the training thread;\n"
+            "                         0 = off (100)\n"
             "  --warmup N             linear learning-rate warm-up steps (0)\n"
             "  --schedule const|cosine  learning-rate schedule after warm-up (const)\n"
             "  --step-delay-ms N      sleep N ms per step, to watch a run live (0)\n"
@@ -181,7 +184,7 @@ static int valid_run_name(const char *s)
 
 enum {
     O_RUN = 256, O_ENDPOINT, O_STEPS, O_OPTIMIZER, O_LR, O_MOMENTUM, O_BETA1, O_BETA2, O_WD,
-    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_WARMUP, O_SCHEDULE, O_DELAY,
+    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_WARMUP, O_SCHEDULE, O_DELAY,
     O_THREADS,
 };
 
@@ -201,6 +204,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, O_SEED},
     {"eval-every", required_argument, NULL, O_EVAL_EVERY},
     {"every", required_argument, NULL, O_EVERY},
+    {"spectral-every", required_argument, NULL, O_SPECTRAL_EVERY},
     {"warmup", required_argument, NULL, O_WARMUP},
     {"schedule", required_argument, NULL, O_SCHEDULE},
     {"step-delay-ms", required_argument, NULL, O_DELAY},
@@ -239,6 +243,7 @@ static int apply_option(options *o, int c, const char *arg)
     case O_SEED: return parse_seed(arg, &o->data.seed);
     case O_EVAL_EVERY: return parse_long("--eval-every", arg, 1, 1000000000L, &o->eval_every);
     case O_EVERY: return parse_int("--every", arg, 1, 1000000000L, &o->every);
+    case O_SPECTRAL_EVERY: return parse_int("--spectral-every", arg, 0, 1000000000L, &o->spectral_every);
     case O_WARMUP: return parse_long("--warmup", arg, 0, 1000000000L, &m->warmup);
     case O_SCHEDULE:
         if (parse_choice("--schedule", arg, "const", "cosine", &choice) < 0)
@@ -259,6 +264,7 @@ static void defaults(options *o)
     mlp_data_config_default(&o->data);
     o->eval_every = 10;
     o->every = 1;
+    o->spectral_every = 100;
     o->threads = 1;
 }
 
@@ -409,7 +415,8 @@ static int trainer_init(trainer *t, const options *o)
         return -1;
     }
     tt_probe_opts po = {.run = o->run, .endpoint = o->endpoint, .rank = 0, .world_size = 1,
-                        .every = o->every};
+                        .every = o->every,
+                        .spectral_every = o->spectral_every};
     t->probe = tt_probe_open(&po, err, sizeof err);
     if (!t->probe) {
         fprintf(stderr, PROG ": run %s: cannot open the probe: %s\n", o->run, err);

@@ -126,3 +126,11 @@ char *jw_take(jsonw *w, size_t *len)
     jw_init(w);
     return b;
 }
+
+void jw_time(jsonw *w, double t)
+{
+    char tmp[40];
+    int64_t us = (int64_t)llround(t * 1e6);
+    int n = snprintf(tmp, sizeof tmp, "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
+    put(w, tmp, (size_t)n);
+}

@@ -18,6 +18,7 @@ void jw_raw(jsonw *w, const char *s);
 void jw_str(jsonw *w, const char *s);          /* quoted and escaped */
 void jw_num(jsonw *w, double v);                /* %.10g, or a string for NaN/Inf */
 void jw_int(jsonw *w, int64_t v);
+void jw_time(jsonw *w, double t);             /* seconds since the epoch, to the microsecond */
 void jw_key(jsonw *w, const char *k);          /* "k": with a comma before it when needed */
 void jw_sep(jsonw *w);                         /* a comma unless just after '[' '{' or ':' */
 /* Gives the buffer away (NUL-terminated) and leaves w empty; NULL if the writer failed. */

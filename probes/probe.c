@@ -7,6 +7,7 @@
 #include "jsonw.h"
 #include "names.h"
 #include "../metrics/layerstats.h"
+#include "spectral_worker.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -24,6 +25,21 @@
 #define QUEUE_BYTES (16u << 20)
 #define MAX_LAYERS 4000
 #define MAX_SCALARS 64
+
+/* Statistics beyond the §1 rows: they come as "extra" entries on their own schedule (docs/protocol.md). */
+enum {
+    X_ALPHA = TT_NSTATS, X_ALPHA_ERR, X_ALPHA_WEIGHTED, X_STABLE_RANK, X_LOG_SPECTRAL_NORM, X_LOG_NORM,
+    X_ALPHA_WINDOW, X_COUNT
+};
+static const char *const extra_names[X_COUNT - TT_NSTATS] = {
+    "alpha", "alpha_err", "alpha_weighted", "stable_rank", "log_spectral_norm", "log_norm", "alpha_window",
+};
+
+typedef struct {
+    int layer, stat;
+    double value;
+    int64_t step;
+} extra;
 
 typedef struct {
     char name[TT_NAME_MAX];
@@ -63,6 +79,10 @@ struct tt_probe {
     int stop;
     char stop_reason[256];
     int end_acked;
+    int spectral_every;
+    tt_spectral_worker *spectral;     /* created at the first step when spectral_every > 0 */
+    extra *extras;                    /* entries waiting for the next step message */
+    size_t nextras, cap_extras;
 };
 
 static double now_wall(void)
@@ -138,7 +158,7 @@ static void header(tt_probe *p, const char *type)
     jw_key(&p->w, "type"); jw_str(&p->w, type);
     jw_key(&p->w, "run"); jw_str(&p->w, p->run);
     jw_key(&p->w, "rank"); jw_int(&p->w, p->rank);
-    jw_key(&p->w, "time"); jw_num(&p->w, now_wall());
+    jw_key(&p->w, "time"); jw_time(&p->w, now_wall());
 }
 
 static void send_run_start(tt_probe *p)
@@ -155,7 +175,9 @@ static void send_run_start(tt_probe *p)
     free(hp);
     jw_key(&p->w, "stats"); jw_raw(&p->w, "[");
     for (int k = 0; k < TT_NSTATS; k++) { jw_sep(&p->w); jw_str(&p->w, tt_stat_names[k]); }
+    for (int k = TT_NSTATS; k < X_COUNT; k++) { jw_sep(&p->w); jw_str(&p->w, extra_names[k - TT_NSTATS]); }
     jw_raw(&p->w, "]");
+    jw_key(&p->w, "row_stats"); jw_int(&p->w, TT_NSTATS);
     jw_key(&p->w, "layers"); jw_raw(&p->w, "[");
     for (int i = 0; i < p->nlayers; i++) {
         jw_sep(&p->w); jw_raw(&p->w, "{");
@@ -203,6 +225,59 @@ static void poll_control(tt_probe *p)
     }
 }
 
+/* ---- statistics on their own schedule ---- */
+
+static void add_extra(tt_probe *p, int layer, int stat, double value, int64_t step)
+{
+    if (p->nextras == p->cap_extras) {
+        size_t cap = p->cap_extras ? 2 * p->cap_extras : 64;
+        if (cap > 65536) return;                  /* the protocol's bound: a flood is cut, not queued */
+        extra *ne = realloc(p->extras, cap * sizeof *ne);
+        if (!ne) return;
+        p->extras = ne;
+        p->cap_extras = cap;
+    }
+    p->extras[p->nextras++] = (extra){ layer, stat, value, step };
+}
+
+static void write_extras(tt_probe *p)
+{
+    if (!p->nextras) return;
+    jw_key(&p->w, "extra"); jw_raw(&p->w, "[");
+    for (size_t i = 0; i < p->nextras; i++) {
+        const extra *e = &p->extras[i];
+        jw_sep(&p->w); jw_raw(&p->w, "[");
+        jw_int(&p->w, e->layer); jw_sep(&p->w); jw_int(&p->w, e->stat); jw_sep(&p->w);
+        jw_num(&p->w, e->value); jw_sep(&p->w); jw_int(&p->w, e->step);
+        jw_raw(&p->w, "]");
+    }
+    jw_raw(&p->w, "]");
+    p->nextras = 0;
+}
+
+/* Hands 2-D layers to the background worker every spectral_every steps and collects what it finished. */
+static void spectral_step(tt_probe *p, int64_t step)
+{
+    if (!p->spectral_every) return;
+    if (!p->spectral) {
+        tt_spectral_worker_opts wo;
+        tt_spectral_worker_opts_default(&wo);
+        wo.blas_threads = 0;              /* a library must not change the process's BLAS threading */
+        if (!(p->spectral = tt_spectral_worker_create((size_t)p->nlayers, &wo))) { p->spectral_every = 0; return; }
+    }
+    tt_spectral_result r;
+    while (tt_spectral_worker_poll(p->spectral, &r) == 1) {
+        const tt_spectrum_stats *s = &r.stats;
+        double v[X_COUNT - TT_NSTATS] = { s->fit.alpha, s->fit.alpha_err, s->fit.alpha_weighted, s->stable_rank,
+                                          s->log_spectral_norm, s->log_norm, s->window.alpha };
+        for (int k = 0; k < X_COUNT - TT_NSTATS; k++) add_extra(p, (int)r.layer, TT_NSTATS + k, v[k], r.step);
+    }
+    if (step % p->spectral_every == 0)
+        for (int i = 0; i < p->nlayers; i++)
+            if (p->layers[i].rows > 1 && p->layers[i].cols > 1)
+                tt_spectral_worker_submit(p->spectral, (size_t)i, step, p->layers[i].w, p->layers[i].rows, p->layers[i].cols);
+}
+
 /* ---- public API ---- */
 
 tt_probe *tt_probe_open(const tt_probe_opts *o, char *err, size_t errlen)
@@ -217,6 +292,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *o, char *err, size_t errlen)
         snprintf(err, errlen, "run '%s': rank %d with world size %d: expected 0 <= rank < world size", o->run, o->rank, o->world_size);
         return NULL;
     }
+    if (o->spectral_every < 0) { snprintf(err, errlen, "run '%s': spectral_every=%d: expected 0 (off) or a positive interval", o->run, o->spectral_every); return NULL; }
     if (o->every < 0) { snprintf(err, errlen, "run '%s': every=%d: expected a positive sampling interval", o->run, o->every); return NULL; }
     if (o->endpoint) {
         if (tt_endpoint_check(o->endpoint, err, errlen)) return NULL;
@@ -233,6 +309,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *o, char *err, size_t errlen)
     p->rank = o->rank;
     p->world = o->world_size ? o->world_size : 1;
     p->every = o->every ? o->every : 1;
+    p->spectral_every = o->spectral_every > 0 ? o->spectral_every : 0;
     p->last_step = INT64_MIN;
     p->hparams = cJSON_CreateObject();
     jw_init(&p->w);
@@ -377,6 +454,8 @@ int tt_probe_step(tt_probe *p, int64_t step)
             l->have_prev = 1;
         }
     }
+    spectral_step(p, step);
+    write_extras(p);
     double t2 = now_mono();
     jw_raw(&p->w, "}");
     send_writer(p);
@@ -421,6 +500,8 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
             if (!p->end_acked) usleep(2000);
         }
     }
+    tt_spectral_worker_destroy(p->spectral);
+    free(p->extras);
     if (p->push >= 0) nn_close(p->push);
     if (p->sub >= 0) nn_close(p->sub);
     while (p->q.count) { free(p->q.msg[p->q.head]); p->q.head = (p->q.head + 1) % QUEUE_MSGS; p->q.count--; }

@@ -26,6 +26,8 @@ typedef struct {
     int rank;                    /* this process's rank, 0 if not distributed */
     int world_size;              /* number of ranks, 1 if not distributed (0 means 1) */
     int every;                   /* publish layer statistics every N steps (0 means 1) */
+    int spectral_every;          /* spectral statistics (α, stable rank, …) of every 2-D layer every N
+                                    steps, computed on a snapshot in a background thread (0: off) */
 } tt_probe_opts;
 
 /* Opens a run. Returns NULL and fills err on invalid options; never fails because the collector is absent. */
