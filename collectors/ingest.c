@@ -216,8 +216,8 @@ static int scalar_slot(tt_store *st, tt_run *r, const char *name)
     r->scalars = ns;
     tt_named_series *s = &ns[r->nscalars];
     snprintf(s->name, sizeof s->name, "%s", name);
-    s->last = NAN;
-    s->last_step = -1;
+    s->last = s->min = s->max = NAN;
+    s->last_step = s->min_step = s->max_step = -1;
     if (!(s->series = tt_series_new(st->level_cap))) return -1;
     return r->nscalars++;
 }
@@ -296,8 +296,11 @@ static int step_msg(ctx *c, tt_store *st, const cJSON *m, double now)
             metric_value(s, &v);
             int i = scalar_slot(st, r, s->string);
             if (i < 0 || tt_series_append(r->scalars[i].series, step, v)) return fail(c, "memory", "out of memory");
-            r->scalars[i].last = v;
-            r->scalars[i].last_step = step;
+            tt_named_series *ns = &r->scalars[i];
+            ns->last = v;
+            ns->last_step = step;
+            if (isfinite(v) && !(v >= ns->min)) { ns->min = v; ns->min_step = step; }
+            if (isfinite(v) && !(v <= ns->max)) { ns->max = v; ns->max_step = step; }
         }
     if (layers) {
         int i = 0;

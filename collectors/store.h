@@ -15,6 +15,8 @@ typedef struct {
     tt_series *series;
     double last;
     int64_t last_step;
+    double min, max;           /* over finite values, exact whatever the series has merged (NaN: none yet) */
+    int64_t min_step, max_step;/* the first step that reached them */
 } tt_named_series;
 
 typedef struct {

@@ -49,6 +49,14 @@ static double scalar(const tt_run *r, const char *name)
     return s ? s->last : NAN;
 }
 
+/* The step of a series' best value (lowest, or highest with max), or null when it has none. */
+static void add_best(cJSON *o, const char *key, const tt_named_series *s, int max)
+{
+    int64_t step = !s ? -1 : max ? s->max_step : s->min_step;
+    if (step < 0) cJSON_AddNullToObject(o, key);
+    else cJSON_AddNumberToObject(o, key, (double)step);
+}
+
 void tt_summary_print(const tt_store *st, FILE *out, int json)
 {
     if (json) {
@@ -66,6 +74,8 @@ void tt_summary_print(const tt_store *st, FILE *out, int json)
             cJSON_AddItemToObject(o, "val_acc", tt_json_metric(scalar(r, "val_acc")));
             cJSON_AddItemToObject(o, "train_acc", tt_json_metric(scalar(r, "train_acc")));
             cJSON_AddNumberToObject(o, "steps_per_s", r->steps_per_s);
+            add_best(o, "val_best_step", tt_run_scalar(r, "val_loss"), 0);
+            add_best(o, "gwa_best_step", tt_run_scalar(r, "gwa"), 1);
             cJSON_AddItemToArray(a, o);
         }
         char *txt = cJSON_Print(a);

@@ -14,7 +14,7 @@ cJSON *tt_json_metric(double v);
 
 /* The per-run summary of `traintop demo --headless` and `traintop replay --summary`: a table, or with
  * json a JSON array with run, state, steps, last_step, dropped, loss, val_loss, val_acc, train_acc,
- * steps_per_s. */
+ * steps_per_s, val_best_step (lowest val_loss) and gwa_best_step (highest gwa), null when absent. */
 void tt_summary_print(const tt_store *st, FILE *out, int json);
 
 #endif
