@@ -122,9 +122,10 @@ demo: deps
 	$(MAKE) all
 	bin/traintop demo
 
+BENCHES := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/bench_*.c))
 bench: deps
-	$(MAKE) all build/bench/bench_stats
-	build/bench/bench_stats $(if $(QUICK),--quick)
+	$(MAKE) all $(BENCHES)
+	@for b in $(BENCHES); do OPENBLAS_NUM_THREADS=1 $$b $(if $(QUICK),--quick) || exit 1; done
 
 build/bench/%: bench/%.c lib/libtraintop.a
 	@mkdir -p build/bench
