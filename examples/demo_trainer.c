@@ -30,6 +30,8 @@ typedef struct {
     long eval_every;
     int every;
     int spectral_every;
+    int persample;              /* 0 off, 1 on (GWA, noise scale), 2 full (+ inner/orthogonality tests, GSNR) */
+    int gwa_window;             /* steps per GWA window; 0: one epoch */
     long step_delay_ms;
     int threads;                /* OpenBLAS threads; 0 leaves OpenBLAS's own choice */
     int quiet;
@@ -63,6 +65,9 @@ static void usage(FILE *f)
             "  --seed N               data, init and batch order (1)\n"
             "  --eval-every N         evaluate val/train every N steps (10)\n"
             "  --every N              probe publishes layer statistics every N steps (1)\n"
+            "  --persample off|on|full  per-sample statistics: GWA and noise scale (on); full adds the\n"
+            "                         inner-product and orthogonality tests and GSNR (one more GEMM a layer)\n"
+            "  --gwa-window N         steps per GWA window (one epoch)\n"
             "  --spectral-every N     spectra of the weight matrices every N steps, off the training thread;\n"
             "                         0 = off (100)\n"
             "  --warmup N             linear learning-rate warm-up steps (0)\n"
@@ -184,7 +189,7 @@ static int valid_run_name(const char *s)
 
 enum {
     O_RUN = 256, O_ENDPOINT, O_STEPS, O_OPTIMIZER, O_LR, O_MOMENTUM, O_BETA1, O_BETA2, O_WD,
-    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_WARMUP, O_SCHEDULE, O_DELAY,
+    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_WARMUP, O_SCHEDULE, O_DELAY,
     O_THREADS,
 };
 
@@ -205,6 +210,8 @@ static const struct option long_opts[] = {
     {"eval-every", required_argument, NULL, O_EVAL_EVERY},
     {"every", required_argument, NULL, O_EVERY},
     {"spectral-every", required_argument, NULL, O_SPECTRAL_EVERY},
+    {"persample", required_argument, NULL, O_PERSAMPLE},
+    {"gwa-window", required_argument, NULL, O_GWA_WINDOW},
     {"warmup", required_argument, NULL, O_WARMUP},
     {"schedule", required_argument, NULL, O_SCHEDULE},
     {"step-delay-ms", required_argument, NULL, O_DELAY},
@@ -244,6 +251,16 @@ static int apply_option(options *o, int c, const char *arg)
     case O_EVAL_EVERY: return parse_long("--eval-every", arg, 1, 1000000000L, &o->eval_every);
     case O_EVERY: return parse_int("--every", arg, 1, 1000000000L, &o->every);
     case O_SPECTRAL_EVERY: return parse_int("--spectral-every", arg, 0, 1000000000L, &o->spectral_every);
+    case O_GWA_WINDOW: return parse_int("--gwa-window", arg, 1, 1000000000L, &o->gwa_window);
+    case O_PERSAMPLE:
+        if (!strcmp(arg, "off")) o->persample = 0;
+        else if (!strcmp(arg, "on")) o->persample = 1;
+        else if (!strcmp(arg, "full")) o->persample = 2;
+        else {
+            fprintf(stderr, PROG ": --persample '%s': expected off, on or full\n", arg);
+            return -1;
+        }
+        return 0;
     case O_WARMUP: return parse_long("--warmup", arg, 0, 1000000000L, &m->warmup);
     case O_SCHEDULE:
         if (parse_choice("--schedule", arg, "const", "cosine", &choice) < 0)
@@ -265,6 +282,7 @@ static void defaults(options *o)
     o->eval_every = 10;
     o->every = 1;
     o->spectral_every = 100;
+    o->persample = 1;
     o->threads = 1;
 }
 
@@ -403,6 +421,8 @@ static int register_layers(trainer *t, char *err, size_t errlen)
     return 0;
 }
 
+static int persample_hook(const mlp *m, void *ud, char *err, size_t errlen);
+
 /* Data, model and probe; on failure prints the reason and leaves cleanup to trainer_free. */
 static int trainer_init(trainer *t, const options *o)
 {
@@ -416,12 +436,16 @@ static int trainer_init(trainer *t, const options *o)
     }
     tt_probe_opts po = {.run = o->run, .endpoint = o->endpoint, .rank = 0, .world_size = 1,
                         .every = o->every,
-                        .spectral_every = o->spectral_every};
+                        .spectral_every = o->spectral_every, .persample_full = o->persample == 2,
+                        .gwa_window = o->gwa_window ? o->gwa_window
+                                                    : (o->data.n_train + o->model.batch - 1) / o->model.batch};
     t->probe = tt_probe_open(&po, err, sizeof err);
     if (!t->probe) {
         fprintf(stderr, PROG ": run %s: cannot open the probe: %s\n", o->run, err);
         return -1;
     }
+    t->model->after_backward = persample_hook;
+    t->model->after_backward_ud = t;
     send_hparams(t);
     if (register_layers(t, err, sizeof err) < 0) {
         fprintf(stderr, PROG ": run %s: cannot register a layer: %s\n", o->run, err);
@@ -470,6 +494,21 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);  /* a signal cuts it short, which is what we want */
 }
 
+/* Per-sample statistics of every dense layer, between backward and update (mlp's after_backward). */
+static int persample_hook(const mlp *m, void *ud, char *err, size_t errlen)
+{
+    trainer *t = ud;
+    if (!t->o->persample) return 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const mlp_layer *L = &m->layers[l];
+        /* δ is dL/dz of the batch-mean loss, i.e. each sample's own gradient / B */
+        tt_dense_batch b = { .batch = (size_t)m->rows, .tokens = 1, .inputs = L->a, .out_grads = L->delta,
+                             .grad_scale = (double)m->rows, .preact = L->z };
+        if (tt_probe_dense_batch(t->probe, 2 * l, 2 * l + 1, &b, err, errlen) < 0) return -1;
+    }
+    return 0;
+}
+
 /* One training step with its scalars. Returns 0, or -1 with err (non-finite loss included). */
 static int train_one(trainer *t, long step, double *loss, char *err, size_t errlen)
 {
@@ -482,6 +521,8 @@ static int train_one(trainer *t, long step, double *loss, char *err, size_t errl
     }
     tt_probe_scalar(t->probe, "loss", *loss);
     tt_probe_scalar(t->probe, "lr", mlp_lr_at(c, step));
+    tt_probe_optimizer(t->probe, c->optimizer == MLP_SGD ? "sgd" : "adamw", mlp_lr_at(c, step), c->wd,
+                       c->optimizer == MLP_SGD ? c->momentum : c->beta1);
     if ((step % t->o->eval_every == 0 || step == c->total_steps) && evaluate(t, err, errlen) < 0)
         return -1;
     if (tt_probe_step(t->probe, step) < 0) {

@@ -787,7 +787,9 @@ int mlp_train_step(mlp *m, const mlp_split *train, long step, double *loss, char
     if (sample_batch(m, train, rows) < 0)
         return fail(err, errlen, "out of memory for the minibatch order");
     if (mlp_forward(m, m->x, m->y, rows, loss, NULL, err, errlen) < 0 ||
-        mlp_backward(m, err, errlen) < 0 || mlp_update(m, step, err, errlen) < 0)
+        mlp_backward(m, err, errlen) < 0 ||
+        (m->after_backward && m->after_backward(m, m->after_backward_ud, err, errlen) < 0) ||
+        mlp_update(m, step, err, errlen) < 0)
         return -1;
     return 0;
 }

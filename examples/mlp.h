@@ -131,6 +131,11 @@ typedef struct mlp {
     int order_n, order_pos;
     float *ev[2];               /* evaluation ping-pong buffers, eval_batch x widest layer */
     float *ev_probs;            /* eval_batch x classes */
+    /* Called by mlp_train_step between the backward pass and the update (gradients and activations of
+     * the batch are in place, weights not yet changed): where a probe reads per-sample statistics.
+     * A non-zero return fails the step. NULL: none. */
+    int (*after_backward)(const struct mlp *m, void *ud, char *err, size_t errlen);
+    void *after_backward_ud;
 } mlp;
 
 void mlp_config_default(mlp_config *c);

@@ -8,6 +8,7 @@
 #include "names.h"
 #include "../metrics/layerstats.h"
 #include "spectral_worker.h"
+#include "persample_acc.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -29,11 +30,14 @@
 /* Statistics beyond the §1 rows: they come as "extra" entries on their own schedule (docs/protocol.md). */
 enum {
     X_ALPHA = TT_NSTATS, X_ALPHA_ERR, X_ALPHA_WEIGHTED, X_STABLE_RANK, X_LOG_SPECTRAL_NORM, X_LOG_NORM,
-    X_ALPHA_WINDOW, X_COUNT
+    X_ALPHA_WINDOW, X_GAMMA_MEAN, X_TRACE_SIGMA, X_NOISE_SCALE, X_NORM_TEST, X_GSNR, X_SCALE_INV_COS, X_EFF_STEP,
+    X_COUNT
 };
 static const char *const extra_names[X_COUNT - TT_NSTATS] = {
     "alpha", "alpha_err", "alpha_weighted", "stable_rank", "log_spectral_norm", "log_norm", "alpha_window",
+    "gamma_mean", "trace_sigma", "noise_scale", "norm_test", "gsnr", "scale_inv_cos", "eff_step",
 };
+#define STEP_PENDING INT64_MIN   /* an extra for the step about to be published */
 
 typedef struct {
     int layer, stat;
@@ -83,6 +87,9 @@ struct tt_probe {
     tt_spectral_worker *spectral;     /* created at the first step when spectral_every > 0 */
     extra *extras;                    /* entries waiting for the next step message */
     size_t nextras, cap_extras;
+    tt_psacc ps;                      /* per-sample statistics of the step being built */
+    char opt_kind[16];                /* the optimizer as last told by tt_probe_optimizer */
+    double opt_lr, opt_wd, opt_momentum;
 };
 
 static double now_wall(void)
@@ -248,7 +255,8 @@ static void write_extras(tt_probe *p)
         const extra *e = &p->extras[i];
         jw_sep(&p->w); jw_raw(&p->w, "[");
         jw_int(&p->w, e->layer); jw_sep(&p->w); jw_int(&p->w, e->stat); jw_sep(&p->w);
-        jw_num(&p->w, e->value); jw_sep(&p->w); jw_int(&p->w, e->step);
+        jw_num(&p->w, e->value);
+        if (e->step != STEP_PENDING) { jw_sep(&p->w); jw_int(&p->w, e->step); }
         jw_raw(&p->w, "]");
     }
     jw_raw(&p->w, "]");
@@ -268,14 +276,101 @@ static void spectral_step(tt_probe *p, int64_t step)
     tt_spectral_result r;
     while (tt_spectral_worker_poll(p->spectral, &r) == 1) {
         const tt_spectrum_stats *s = &r.stats;
-        double v[X_COUNT - TT_NSTATS] = { s->fit.alpha, s->fit.alpha_err, s->fit.alpha_weighted, s->stable_rank,
-                                          s->log_spectral_norm, s->log_norm, s->window.alpha };
-        for (int k = 0; k < X_COUNT - TT_NSTATS; k++) add_extra(p, (int)r.layer, TT_NSTATS + k, v[k], r.step);
+        const double v[] = { s->fit.alpha, s->fit.alpha_err, s->fit.alpha_weighted, s->stable_rank,
+                             s->log_spectral_norm, s->log_norm, s->window.alpha };
+        _Static_assert(sizeof v / sizeof *v == X_ALPHA_WINDOW - X_ALPHA + 1, "one value per spectral statistic");
+        for (int k = 0; k <= X_ALPHA_WINDOW - X_ALPHA; k++) add_extra(p, (int)r.layer, X_ALPHA + k, v[k], r.step);
     }
     if (step % p->spectral_every == 0)
-        for (int i = 0; i < p->nlayers; i++)
-            if (p->layers[i].rows > 1 && p->layers[i].cols > 1)
-                tt_spectral_worker_submit(p->spectral, (size_t)i, step, p->layers[i].w, p->layers[i].rows, p->layers[i].cols);
+        for (int i = 0; i < p->nlayers; i++) {
+            layer *l = &p->layers[i];
+            if (l->rows < 2 || l->cols < 2) continue;
+            tt_spectral_worker_submit(p->spectral, (size_t)i, step, l->w, l->rows, l->cols);
+            /* Scale invariance (a weight before a normalisation layer): its effective step is lr/‖W‖². */
+            double max_cos;
+            int inv = tt_scale_invariant(l->w, l->g, l->rows, l->cols, &max_cos);
+            add_extra(p, i, X_SCALE_INV_COS, max_cos, step);
+            if (inv == 1 && p->opt_lr > 0) {
+                double n2 = 0;
+                for (size_t k = 0; k < l->rows * l->cols; k++) n2 += (double)l->w[k] * l->w[k];
+                add_extra(p, i, X_EFF_STEP, tt_effective_step_sgd(p->opt_lr, sqrt(n2)), step);
+            }
+        }
+}
+
+/* The model's per-sample statistics of this step, as scalars; GWA when its window closes. */
+static void persample_scalars(tt_probe *p)
+{
+    tt_psacc_step r;
+    tt_psacc_step_end(&p->ps, &r);
+    if (!r.batch) return;
+    tt_probe_scalar(p, "gamma_mean", r.gamma_mean);
+    tt_probe_scalar(p, "noise_scale", r.noise_scale);
+    tt_probe_scalar(p, "noise_scale_raw", r.noise_scale_raw);
+    tt_probe_scalar(p, "trace_sigma", r.trace_sigma);
+    tt_probe_scalar(p, "grad_sq", r.grad_sq);
+    tt_probe_scalar(p, "norm_test", r.norm_test);
+    if (p->ps.full) {
+        tt_probe_scalar(p, "inner_test", r.inner_test);
+        tt_probe_scalar(p, "ortho_test", r.ortho_test);
+    }
+    if (r.window_done) {
+        tt_probe_scalar(p, "gwa", r.report.gwa);
+        tt_probe_scalar(p, "gwa_gamma_mean", r.report.mean);
+        tt_probe_scalar(p, "gwa_gamma_std", r.report.std);
+        tt_probe_scalar(p, "gwa_kurtosis", r.report.kurtosis);
+        tt_probe_scalar(p, "gwa_frac_neg", r.report.frac_neg);
+    }
+}
+
+static void layer_extras(tt_probe *p, int li, const tt_psacc_layer *s)
+{
+    add_extra(p, li, X_GAMMA_MEAN, s->gamma_mean, STEP_PENDING);
+    add_extra(p, li, X_TRACE_SIGMA, s->trace_sigma, STEP_PENDING);
+    add_extra(p, li, X_NOISE_SCALE, s->noise_scale, STEP_PENDING);
+    add_extra(p, li, X_NORM_TEST, s->norm_test, STEP_PENDING);
+    if (p->ps.full) add_extra(p, li, X_GSNR, s->gsnr, STEP_PENDING);
+}
+
+int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt_dense_batch *b,
+                         char *err, size_t errlen)
+{
+    if (!p || !b) { snprintf(err, errlen, "dense batch: no probe or no batch"); return -1; }
+    if (weight_layer < 0 || weight_layer >= p->nlayers || bias_layer < -1 || bias_layer >= p->nlayers || bias_layer == weight_layer) {
+        snprintf(err, errlen, "dense batch: layers %d and %d: expected registered layer indices (bias -1 for none)", weight_layer, bias_layer);
+        return -1;
+    }
+    const layer *w = &p->layers[weight_layer], *bl = bias_layer >= 0 ? &p->layers[bias_layer] : NULL;
+    if (bl && bl->rows * bl->cols != w->rows) {
+        snprintf(err, errlen, "dense batch: bias '%s' has %zu entries: expected %zu, the rows of '%s'", bl->name, bl->rows * bl->cols, w->rows, w->name);
+        return -1;
+    }
+    if (!(b->grad_scale > 0) || !isfinite(b->grad_scale)) {
+        snprintf(err, errlen, "dense batch for '%s': grad_scale %g: expected a positive number (B for a mean-reduced loss)", w->name, b->grad_scale);
+        return -1;
+    }
+    tt_dense L = { .B = b->batch, .T = b->tokens ? b->tokens : 1, .d_in = w->cols, .d_out = w->rows,
+                   .A = b->inputs, .D = b->out_grads, .scale = b->grad_scale, .W = w->w,
+                   .bias = bl ? bl->w : NULL, .Z = b->preact, .Gbar = w->g, .bbar = bl ? bl->g : NULL };
+    tt_psacc_layer ws, bs;
+    if (tt_psacc_dense(&p->ps, &L, &ws, bl ? &bs : NULL, err, errlen)) return -1;
+    layer_extras(p, weight_layer, &ws);
+    if (bl) layer_extras(p, bias_layer, &bs);
+    return 0;
+}
+
+int tt_probe_optimizer(tt_probe *p, const char *kind, double lr, double wd, double momentum)
+{
+    if (!p || !kind || (strcmp(kind, "sgd") && strcmp(kind, "adamw")) || !isfinite(lr) || !isfinite(wd) || !isfinite(momentum))
+        return -1;
+    snprintf(p->opt_kind, sizeof p->opt_kind, "%s", kind);
+    p->opt_lr = lr;
+    p->opt_wd = wd;
+    p->opt_momentum = momentum;
+    if (wd > 0)
+        tt_probe_scalar(p, "eq_angle", !strcmp(kind, "sgd") ? tt_equilibrium_angle_sgdm(lr, wd, momentum)
+                                                             : tt_equilibrium_angle_adamw(lr, wd, momentum));
+    return 0;
 }
 
 /* ---- public API ---- */
@@ -310,6 +405,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *o, char *err, size_t errlen)
     p->world = o->world_size ? o->world_size : 1;
     p->every = o->every ? o->every : 1;
     p->spectral_every = o->spectral_every > 0 ? o->spectral_every : 0;
+    tt_psacc_init(&p->ps, o->persample_full, o->gwa_window);
     p->last_step = INT64_MIN;
     p->hparams = cJSON_CreateObject();
     jw_init(&p->w);
@@ -423,6 +519,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     int sampled = step % p->every == 0;
     /* The step before a sampled one refreshes W_prev, so the update is always a one-step update. */
     int next_sampled = (step + 1) % p->every == 0;
+    persample_scalars(p);
     header(p, "step");
     jw_key(&p->w, "step"); jw_int(&p->w, step);
     jw_key(&p->w, "scalars"); jw_raw(&p->w, "{");
@@ -502,6 +599,7 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
     }
     tt_spectral_worker_destroy(p->spectral);
     free(p->extras);
+    tt_psacc_free(&p->ps);
     if (p->push >= 0) nn_close(p->push);
     if (p->sub >= 0) nn_close(p->sub);
     while (p->q.count) { free(p->q.msg[p->q.head]); p->q.head = (p->q.head + 1) % QUEUE_MSGS; p->q.count--; }

@@ -28,6 +28,9 @@ typedef struct {
     int every;                   /* publish layer statistics every N steps (0 means 1) */
     int spectral_every;          /* spectral statistics (α, stable rank, …) of every 2-D layer every N
                                     steps, computed on a snapshot in a background thread (0: off) */
+    int persample_full;          /* per-sample statistics also compute ⟨g_i, Ḡ⟩ (inner-product and
+                                    orthogonality tests) and GSNR: one more GEMM per layer */
+    int gwa_window;              /* steps per GWA window (an epoch, say; 0: 50) */
 } tt_probe_opts;
 
 /* Opens a run. Returns NULL and fills err on invalid options; never fails because the collector is absent. */
@@ -43,6 +46,31 @@ int tt_probe_hparam_str(tt_probe *p, const char *key, const char *value);
  * Returns the layer's index (0, 1, …) or -1. Layers must be added before the first tt_probe_step. */
 int tt_probe_add_layer(tt_probe *p, const char *name, size_t rows, size_t cols,
                        const float *w, const float *g, char *err, size_t errlen);
+
+/* One dense layer's batch, for per-sample statistics (METRICS.md §2) — no per-sample gradient is
+ * ever formed. Row-major float32, sample-major: B samples × T tokens (T = 1 for plain inputs). */
+typedef struct {
+    size_t batch, tokens;        /* B, T */
+    const float *inputs;         /* the layer's inputs a: B×T×cols of the weight layer */
+    const float *out_grads;      /* dL/dz for the layer's outputs z: B×T×rows */
+    double grad_scale;           /* out_grads × grad_scale = each sample's own loss gradient:
+                                    B for a mean-reduced loss, 1 for a summed one */
+    const float *preact;         /* z = W a + b, B×T×rows, or NULL (then W a costs one more GEMM) */
+} tt_dense_batch;
+
+/* Hands in a dense layer's batch for the step about to be published, after the backward pass and
+ * before the optimizer update. weight_layer is the index tt_probe_add_layer gave the weight
+ * (rows = outputs, cols = inputs); bias_layer the bias's, or -1. The registered gradient buffers must
+ * hold the batch-mean gradient. The probe combines all layers of a step into the model's per-sample
+ * alignment γ_i (GWA, published as the scalar "gwa" once per window) and gradient-noise statistics
+ * (noise_scale, trace_sigma, …). Returns 0, or -1 with err. */
+int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt_dense_batch *b,
+                         char *err, size_t errlen);
+
+/* The optimizer of the step about to be published: "sgd" (momentum = SGD momentum, coupled weight
+ * decay) or "adamw" (momentum = β1, decoupled weight decay). Gives the predicted equilibrium angle
+ * (scalar "eq_angle") beside the measured one, and the effective step of scale-invariant weights. */
+int tt_probe_optimizer(tt_probe *p, const char *kind, double lr, double wd, double momentum);
 
 /* Sets a named scalar (loss, lr, val_loss, …) for the step about to be published. */
 int tt_probe_scalar(tt_probe *p, const char *name, double value);

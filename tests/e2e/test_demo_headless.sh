@@ -20,6 +20,8 @@ for r in runs:
     for k in ("loss", "val_loss", "val_acc"):
         assert isinstance(r[k], float) and math.isfinite(r[k]), f"{name}: {k} = {r[k]!r}"
     assert r["val_acc"] > 0.2, f"{name}: val_acc {r['val_acc']} not above chance (0.1)"
+    for k in ("val_best_step", "gwa_best_step"):
+        assert isinstance(r[k], (int, float)) and 0 < r[k] <= steps, f"{name}: {k} = {r[k]!r}"
 print("runs:", ", ".join(f"{r['run']} val_acc={r['val_acc']:.3f}" for r in runs))
 PYEOF
 check "every run finished, every step received, finite loss, val_acc above chance" test $? -eq 0

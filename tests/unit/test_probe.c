@@ -16,6 +16,8 @@
 #include "traintop/probe.h"
 #include "../../collectors/collector.h"
 #include "../../metrics/layerstats.h"
+#include "../../metrics/moments.h"
+#include "../../metrics/persample.h"
 
 static char endpoint[128];
 
@@ -178,6 +180,97 @@ static void steps_arrive_with_exact_stats(void **state)
     tt_collector_close(c);
 }
 
+/* Per-sample statistics and spectra travel as scalars and extra entries; GWA equals the moments of the
+ * model-level γ_i computed here independently from the same batches. */
+static void persample_and_spectral_statistics_arrive(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_probe_opts o = { .run = "r-ps", .endpoint = endpoint, .spectral_every = 3, .gwa_window = 4, .persample_full = 1 };
+    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    assert_non_null(p);
+    enum { B = 8, DIN = 60, DOUT = 64, STEPS = 12 };
+    static float w[DOUT * DIN], g[DOUT * DIN], b[DOUT], gb[DOUT], A[B * DIN], D[B * DOUT], Z[B * DOUT];
+    unsigned seed = 7;
+    for (int i = 0; i < DOUT * DIN; i++) w[i] = (float)((seed = seed * 1103515245u + 12345u) % 2001) / 1000.0f - 1.0f;
+    for (int i = 0; i < DOUT; i++) b[i] = 0.01f * (float)i;
+    assert_int_equal(tt_probe_add_layer(p, "fc.weight", DOUT, DIN, w, g, err, sizeof err), 0);
+    assert_int_equal(tt_probe_add_layer(p, "fc.bias", DOUT, 1, b, gb, err, sizeof err), 1);
+    tt_gwa_window win;
+    tt_gwa_window_reset(&win);
+    double gwa_want = NAN;
+    for (int s = 1; s <= STEPS; s++) {
+        for (int i = 0; i < B * DIN; i++) A[i] = (float)((seed = seed * 1103515245u + 12345u) % 2001) / 1000.0f - 1.0f;
+        for (int i = 0; i < B * DOUT; i++) D[i] = (float)((seed = seed * 1103515245u + 12345u) % 2001) / 8000.0f - 0.125f;
+        for (int i = 0; i < B; i++)
+            for (int o2 = 0; o2 < DOUT; o2++) {
+                double z = b[o2];
+                for (int k = 0; k < DIN; k++) z += (double)w[o2 * DIN + k] * A[i * DIN + k];
+                Z[i * DOUT + o2] = (float)z;
+            }
+        tt_persample_mean_grad(B, 1, DIN, DOUT, A, D, B, g, gb);
+        /* the independent model-level γ_i: weight and bias blocks summed */
+        double gw[B], gg[B], bw[B], bb[B], gamma[B];
+        tt_dense L = { .B = B, .T = 1, .d_in = DIN, .d_out = DOUT, .A = A, .D = D, .scale = B, .W = w, .bias = b, .Z = Z };
+        tt_persample_out po = { .gw = gw, .gg = gg, .bw = bw, .bb = bb };
+        void *work = malloc(tt_persample_work_size(B, 1, DOUT) + 1);
+        assert_int_equal(tt_dense_persample(&L, work, &po), 0);
+        free(work);
+        for (int i = 0; i < B; i++)
+            gamma[i] = -(gw[i] + bw[i]) / (sqrt(gg[i] + bb[i]) * sqrt(po.w_norm2 + po.bias_norm2) + 1e-12);
+        tt_gwa_window_add(&win, gamma, B);
+        if (s % 4 == 0) {
+            tt_gwa_report rep;
+            tt_gwa_window_report(&win, &rep);
+            gwa_want = rep.gwa;
+            tt_gwa_window_reset(&win);
+        }
+        tt_dense_batch db = { .batch = B, .tokens = 1, .inputs = A, .out_grads = D, .grad_scale = B, .preact = Z };
+        assert_int_equal(tt_probe_dense_batch(p, 0, 1, &db, err, sizeof err), 0);
+        assert_int_equal(tt_probe_optimizer(p, "sgd", 0.1, 1e-4, 0.9), 0);
+        assert_int_equal(tt_probe_step(p, s), 0);
+        for (int i = 0; i < DOUT * DIN; i++) w[i] -= 0.1f * g[i];
+        usleep(20000);                      /* lets the spectral worker finish between steps */
+        tt_collector_process(c, 1000);
+    }
+    tt_dense_batch small = { .batch = B - 1, .tokens = 1, .inputs = A, .out_grads = D, .grad_scale = B };
+    tt_dense_batch full = { .batch = B, .tokens = 1, .inputs = A, .out_grads = D, .grad_scale = B };
+    assert_int_equal(tt_probe_dense_batch(p, 0, 1, &small, err, sizeof err), 0);   /* first layer of a step */
+    assert_int_equal(tt_probe_dense_batch(p, 0, 1, &full, err, sizeof err), -1);   /* another batch size */
+    assert_non_null(strstr(err, "this step's other layers had 7"));
+    tt_dense_batch bad = full;
+    assert_int_equal(tt_probe_dense_batch(p, 5, -1, &bad, err, sizeof err), -1);
+    double t0 = mono();
+    tt_run *r = NULL;
+    while (mono() - t0 < 5 && (!(r = tt_store_find(tt_collector_store(c), "r-ps", 0)) || r->steps_received < STEPS)) {
+        tt_probe_should_stop(p, NULL, 0);
+        tt_collector_wait(c, 10);
+    }
+    assert_non_null(r);
+    assert_int_equal(r->steps_received, STEPS);
+    const tt_named_series *gwa = tt_run_scalar(r, "gwa");
+    assert_non_null(gwa);
+    assert_int_equal(tt_series_count(gwa->series), STEPS / 4);
+    if (!(fabs(gwa->last - gwa_want) <= 1e-6 * fabs(gwa_want) + 1e-9)) fail_msg("gwa %.10g, want %.10g", gwa->last, gwa_want);
+    assert_non_null(tt_run_scalar(r, "noise_scale"));
+    assert_non_null(tt_run_scalar(r, "inner_test"));
+    assert_non_null(tt_run_scalar(r, "eq_angle"));
+    int alpha = tt_run_stat_index(r, "alpha"), gmean = tt_run_stat_index(r, "gamma_mean");
+    assert_true(alpha >= 0 && gmean >= 0);
+    assert_true(tt_series_count(r->layers[0].stat[alpha]) >= 1);              /* spectra came back */
+    assert_true(isfinite(r->layers[0].last[alpha]) || isnan(r->layers[0].last[alpha]));
+    assert_int_equal(tt_series_count(r->layers[0].stat[gmean]), STEPS);
+    assert_int_equal(tt_series_count(r->layers[1].stat[gmean]), STEPS);
+    tt_collector_counters cc;
+    tt_collector_get_counters(c, &cc);
+    assert_int_equal(cc.rejected, 0);
+    tt_probe_close(p, NULL, 0);
+    tt_collector_close(c);
+}
+
 static void second_collector_on_same_endpoint_is_refused(void **state)
 {
     (void)state;
@@ -197,6 +290,7 @@ int main(void)
         cmocka_unit_test(rejects_bad_options),
         cmocka_unit_test(no_collector_counts_every_drop),
         cmocka_unit_test(steps_arrive_with_exact_stats),
+        cmocka_unit_test(persample_and_spectral_statistics_arrive),
         cmocka_unit_test(second_collector_on_same_endpoint_is_refused),
     };
     return cmocka_run_group_tests_name("probe", tests, setup, NULL);
