@@ -23,16 +23,35 @@ static const struct { const char *stat, *head; } col_defs[] = {
     { "g_norm", "g_norm" },
     { "update_ratio", "upd_ratio" },
     { "gw_cos", "gw_cos" },
+    { "gamma_mean", "gamma" },
     { "angle", "angle" },
+    { "noise_scale", "noise_sc" },
+    { "alpha", "alpha" },
+    { "stable_rank", "st_rank" },
     { "dist_init", "dist_init" },
+    { "norm_test", "norm_test" },
+    { "gsnr", "gsnr" },
+    { "alpha_window", "alpha_win" },
+    { "nonfinite", "nonfinite" },
     { "g_rms", "g_rms" },
     { "w_rms", "w_rms" },
     { "update_norm", "upd_norm" },
-    { "nonfinite", "nonfinite" },
     { "angle_rows", "ang_rows" },
     { "w_var", "w_var" },
+    { "trace_sigma", "trace_sig" },
+    { "log_spectral_norm", "log_specn" },
+    { "scale_inv_cos", "sinv_cos" },
+    { "eff_step", "eff_step" },
 };
 #define NCOL_DEFS ((int)(sizeof col_defs / sizeof col_defs[0]))
+
+/* Whether any layer of the run has received statistic k. */
+static int stat_has_data(const tt_run *r, int k)
+{
+    for (int i = 0; i < r->nlayers; i++)
+        if (r->layers[i].stat && tt_series_count(r->layers[i].stat[k])) return 1;
+    return 0;
+}
 
 /* ---- sorting ---- */
 
@@ -130,7 +149,7 @@ static void layers_paint(tui_app *a, tui_panel *p)
     a->nlcols = 0;
     for (int d = 0; d < NCOL_DEFS && ncol < TUI_MAX_LCOLS; d++) {
         int k = tt_run_stat_index(r, col_defs[d].stat);
-        if (k < 0) continue;
+        if (k < 0 || !stat_has_data(r, k)) continue;   /* declared but never sent (spectra off, …) */
         if (name_w + (ncol + 1) * (COL_W + 1) + 1 + SPARK_MIN > p->w) break;
         colk[ncol] = d;
         colstat[ncol] = k;
@@ -202,6 +221,14 @@ static void layers_paint(tui_app *a, tui_panel *p)
             double v = L->last[k];
             char num[TUI_FMT_MAX];
             tui_fmt_num(num, sizeof num, v);
+            /* A NaN among the every-step statistics is an alarm; among the occasional ones (spectra,
+             * per-sample) it means "not defined for this layer" (< 50 eigenvalues, say): dim, not red. */
+            int occasional = k >= r->row_stats, none = !L->stat || tt_series_count(L->stat[k]) == 0;
+            if (none || (occasional && isnan(v))) {
+                tui_put(stdscr, y, x + 1, COL_W, none ? "-" : "n/a", base | tui_attr(TUI_A_DIM), TUI_RIGHT, a->ascii);
+                x += COL_W + 1;
+                continue;
+            }
             int bad = !isfinite(v) || (k == inonf && v > 0);
             tui_put(stdscr, y, x + 1, COL_W, num, bad ? tui_attr(TUI_A_BAD) : base, TUI_RIGHT, a->ascii);
             x += COL_W + 1;
