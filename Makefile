@@ -37,8 +37,8 @@ all: $(BINS) lib/libtraintop.a lib/libtraintop.so
 deps:
 	@bash scripts/install-deps.sh
 
-# The statistics kernels are the hot path: full vectorisation.
-build/rel/metrics/%.o build/san/metrics/%.o: OPT := -O3 -ffp-contract=fast
+# The statistics kernels and the probe are the hot path: full vectorisation.
+build/rel/metrics/%.o build/san/metrics/%.o build/rel/probes/%.o build/san/probes/%.o: OPT := -O3 -ffp-contract=fast
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -127,6 +127,9 @@ bench: deps
 	$(MAKE) all $(BENCHES)
 	@for b in $(BENCHES); do OPENBLAS_NUM_THREADS=1 $$b $(if $(QUICK),--quick) || exit 1; done
 
+build/bench/bench_demo: bench/bench_demo.c examples/mlp.c lib/libtraintop.a
+	@mkdir -p build/bench
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ bench/bench_demo.c examples/mlp.c lib/libtraintop.a $(LIBS)
 build/bench/%: bench/%.c lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< lib/libtraintop.a $(LIBS)

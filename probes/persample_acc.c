@@ -38,6 +38,14 @@ static int reserve(tt_psacc *a, size_t B)
     return 0;
 }
 
+static double sum_sq(const float *x, size_t n)
+{
+    double s = 0;
+#pragma omp simd reduction(+:s)
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
 static double mean_finite(const double *x, size_t n)
 {
     double s = 0;
@@ -94,9 +102,7 @@ int tt_psacc_dense(tt_psacc *a, const tt_dense *L, tt_psacc_layer *weight_out, t
     if (tt_dense_persample(&l, a->work, &o)) { snprintf(err, errlen, "dense batch: per-sample statistics refused the shapes"); return -1; }
 
     /* ‖Ḡ‖² from the layer's gradient buffers: cheap, and needed by the noise scale in every mode. */
-    double gbar2 = 0, bbar2 = 0;
-    if (L->Gbar) for (size_t i = 0; i < L->d_out * L->d_in; i++) gbar2 += (double)L->Gbar[i] * L->Gbar[i];
-    if (L->bbar) for (size_t i = 0; i < L->d_out; i++) bbar2 += (double)L->bbar[i] * L->bbar[i];
+    double gbar2 = L->Gbar ? sum_sq(L->Gbar, L->d_out * L->d_in) : 0, bbar2 = L->bbar ? sum_sq(L->bbar, L->d_out) : 0;
     if (!a->B) {
         a->B = L->B;
         memset(a->gw, 0, L->B * sizeof(double));

@@ -1,0 +1,129 @@
+/* bench_demo: what probing costs the demo trainer's training step, measured in one run against the
+ * same loop without a probe. Three configurations, interleaved in rounds so machine noise hits all
+ * alike: none; §1 statistics + per-sample GWA and noise scale every step ("probe"); everything,
+ * including the inner-product/orthogonality tests, GSNR and spectra every 100 steps ("full").
+ * The probe publishes to an endpoint nobody listens on: encoding and queueing are paid, delivery
+ * (the collector's work, another process) is not. */
+#include "../examples/mlp.h"
+#include "traintop/probe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct { tt_probe *p; int on; double seconds; } hook_ud;
+
+static int hook(const mlp *m, void *ud, char *err, size_t errlen)
+{
+    hook_ud *h = ud;
+    if (!h->on) return 0;
+    double t0 = now();
+    for (int l = 0; l < m->n_layers; l++) {
+        const mlp_layer *L = &m->layers[l];
+        tt_dense_batch b = { .batch = (size_t)m->rows, .tokens = 1, .inputs = L->a, .out_grads = L->delta,
+                             .grad_scale = (double)m->rows, .preact = L->z };
+        if (tt_probe_dense_batch(h->p, 2 * l, 2 * l + 1, &b, err, errlen) < 0) return -1;
+    }
+    h->seconds += now() - t0;
+    return 0;
+}
+
+typedef struct {
+    mlp *m;
+    tt_probe *p;
+    hook_ud h;
+    long step;
+} setup;
+
+static int make(setup *s, const mlp_config *mc, int mode, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    if (mlp_create(mc, &s->m, err, errlen) < 0) return -1;
+    if (mode == 0) return 0;
+    char run[32];
+    snprintf(run, sizeof run, "bench-%d", mode);
+    tt_probe_opts o = { .run = run, .endpoint = "ipc:///tmp/traintop-bench-nobody.sock",
+                        .persample_full = mode == 2, .spectral_every = mode == 2 ? 100 : 0, .gwa_window = 31 };
+    if (!(s->p = tt_probe_open(&o, err, errlen))) return -1;
+    for (int i = 0; i < mlp_param_count(s->m); i++) {
+        const char *name;
+        size_t rows, cols;
+        float *w, *g;
+        mlp_param(s->m, i, &name, &rows, &cols, &w, &g);
+        if (tt_probe_add_layer(s->p, name, rows, cols, w, g, err, errlen) < 0) return -1;
+    }
+    s->h = (hook_ud){ s->p, 1, 0 };
+    s->m->after_backward = hook;
+    s->m->after_backward_ud = &s->h;
+    return 0;
+}
+
+/* n demo steps: a training step, its scalars, an evaluation every 10 steps, as the demo trainer does. */
+static double run_steps(setup *s, const mlp_dataset *d, int n, char *err, size_t errlen)
+{
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        double loss, vl, va;
+        s->step++;
+        if (mlp_train_step(s->m, &d->train, s->step, &loss, err, errlen) < 0) return -1;
+        if (s->step % 10 == 0 && mlp_evaluate(s->m, &d->val, &vl, &va, err, errlen) < 0) return -1;
+        if (s->p) {
+            tt_probe_scalar(s->p, "loss", loss);
+            tt_probe_optimizer(s->p, "sgd", s->m->cfg.lr, s->m->cfg.wd, s->m->cfg.momentum);
+            if (s->step % 10 == 0) { tt_probe_scalar(s->p, "val_loss", vl); tt_probe_scalar(s->p, "val_acc", va); }
+            tt_probe_step(s->p, s->step);
+            tt_probe_should_stop(s->p, NULL, 0);
+        }
+    }
+    return now() - t0;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    char err[256];
+    mlp_data_config dc;
+    mlp_config mc;
+    mlp_data_config_default(&dc);
+    mlp_config_default(&mc);
+    mc.total_steps = 1000000;
+    mlp_dataset d;
+    if (mlp_data_generate(&dc, &d, err, sizeof err) < 0) { fprintf(stderr, "bench_demo: %s\n", err); return 1; }
+    setup s[3];
+    for (int k = 0; k < 3; k++)
+        if (make(&s[k], &mc, k, err, sizeof err) < 0) { fprintf(stderr, "bench_demo: %s\n", err); return 1; }
+    const int rounds = quick ? 6 : 20, per = 200;
+    double best[3] = { 1e30, 1e30, 1e30 };
+    const char *only = getenv("BENCH_DEMO_ONLY");   /* profiling one configuration: 0, 1 or 2 */
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < 3; k++) {
+            if (only && atoi(only) != k) continue;
+            double t = run_steps(&s[k], &d, per, err, sizeof err);
+            if (t < 0) { fprintf(stderr, "bench_demo: %s\n", err); return 1; }
+            if (t < best[k]) best[k] = t;
+        }
+    printf("demo_step_us %.1f us (no probe: MLP 32-128-128-10, batch 64, evaluation every 10 steps; best of %d x %d steps)\n",
+           best[0] / per * 1e6, rounds, per);
+    printf("demo_probe_overhead_pct %.1f %% (target <= 2; §1 every step + per-sample GWA and noise scale)\n",
+           (best[1] / best[0] - 1) * 100);
+    printf("demo_full_overhead_pct %.1f %% (target <= 15; + inner/orthogonality tests, GSNR, spectra every 100 steps)\n",
+           (best[2] / best[0] - 1) * 100);
+    printf("probe_us_per_step %.1f us (probe), %.1f us (full)\n", (best[1] - best[0]) / per * 1e6, (best[2] - best[0]) / per * 1e6);
+    for (int k = 1; k < 3; k++) {
+        tt_probe_counters c;
+        tt_probe_get_counters(s[k].p, &c);
+        printf("probe_breakdown_%s per-sample %.1f us, layer statistics %.1f us, publishing %.1f us per step\n", k == 1 ? "probe" : "full",
+               s[k].h.seconds / (double)s[k].step * 1e6, c.stats_seconds / (double)c.steps * 1e6, c.publish_seconds / (double)c.steps * 1e6);
+    }
+    for (int k = 0; k < 3; k++) { tt_probe_close(s[k].p, NULL, 0); mlp_free(s[k].m); }
+    mlp_data_free(&d);
+    return 0;
+}
