@@ -10,6 +10,8 @@
 #include "spectral_worker.h"
 #include "persample_acc.h"
 
+_Static_assert(TT_LAYER_NSTATS == TT_NSTATS, "probe.h and layerstats.h agree on the layer statistics");
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -51,6 +53,9 @@ typedef struct {
     const float *w, *g;
     float *w_prev, *w0;                 /* the probe's own copies */
     int have_prev;
+    int external;                       /* statistics computed elsewhere (GPU, torch) and handed in */
+    int ext_set;                        /* ext holds this step's statistics */
+    double ext[TT_NSTATS];
 } layer;
 
 typedef struct {
@@ -284,7 +289,7 @@ static void spectral_step(tt_probe *p, int64_t step)
     if (step % p->spectral_every == 0)
         for (int i = 0; i < p->nlayers; i++) {
             layer *l = &p->layers[i];
-            if (l->rows < 2 || l->cols < 2) continue;
+            if (l->rows < 2 || l->cols < 2 || l->external) continue;
             tt_spectral_worker_submit(p->spectral, (size_t)i, step, l->w, l->rows, l->cols);
             /* Scale invariance (a weight before a normalisation layer): its effective step is lr/‖W‖². */
             double max_cos;
@@ -341,6 +346,10 @@ int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt
         return -1;
     }
     const layer *w = &p->layers[weight_layer], *bl = bias_layer >= 0 ? &p->layers[bias_layer] : NULL;
+    if (w->external || (bl && bl->external)) {
+        snprintf(err, errlen, "dense batch for '%s': its statistics are external: per-sample statistics need the weights in host memory", w->name);
+        return -1;
+    }
     if (bl && bl->rows * bl->cols != w->rows) {
         snprintf(err, errlen, "dense batch: bias '%s' has %zu entries: expected %zu, the rows of '%s'", bl->name, bl->rows * bl->cols, w->rows, w->name);
         return -1;
@@ -494,6 +503,40 @@ int tt_probe_add_layer(tt_probe *p, const char *name, size_t rows, size_t cols,
     return p->nlayers++;
 }
 
+int tt_probe_add_external_layer(tt_probe *p, const char *name, size_t rows, size_t cols, char *err, size_t errlen)
+{
+    static const float dummy = 0;
+    /* registered like any layer (the checks are the same), then its buffers dropped */
+    int i = tt_probe_add_layer(p, name, 1, 1, &dummy, &dummy, err, errlen);
+    if (i < 0) return -1;
+    layer *l = &p->layers[i];
+    if (!rows || !cols || rows > ((size_t)1 << 40) / cols) {
+        snprintf(err, errlen, "layer '%s': shape %zux%zu: expected positive dimensions", name, rows, cols);
+        free(l->w_prev); free(l->w0);
+        p->nlayers--;
+        return -1;
+    }
+    free(l->w_prev); free(l->w0);
+    l->w_prev = l->w0 = NULL;
+    l->w = l->g = NULL;
+    l->rows = rows;
+    l->cols = cols;
+    l->external = 1;
+    l->have_prev = 0;
+    return i;
+}
+
+int tt_probe_layer_stats(tt_probe *p, int layer_index, const double *stats, int n)
+{
+    if (!p || layer_index < 0 || layer_index >= p->nlayers || !p->layers[layer_index].external || !stats ||
+        n != TT_LAYER_NSTATS)
+        return -1;
+    layer *l = &p->layers[layer_index];
+    memcpy(l->ext, stats, sizeof l->ext);
+    l->ext_set = 1;
+    return 0;
+}
+
 int tt_probe_scalar(tt_probe *p, const char *name, double value)
 {
     if (!p || !tt_label_ok(name)) return -1;
@@ -536,9 +579,14 @@ int tt_probe_step(tt_probe *p, int64_t step)
         for (int i = 0; i < p->nlayers; i++) {
             layer *l = &p->layers[i];
             double s[TT_NSTATS];
-            tt_layer_stats(l->w, l->g, l->have_prev ? l->w_prev : NULL, l->w0,
-                           next_sampled ? l->w_prev : NULL, l->rows, l->cols, s);
-            l->have_prev = next_sampled;
+            if (l->external) {
+                for (int k = 0; k < TT_NSTATS; k++) s[k] = l->ext_set ? l->ext[k] : NAN;
+                l->ext_set = 0;
+            } else {
+                tt_layer_stats(l->w, l->g, l->have_prev ? l->w_prev : NULL, l->w0,
+                               next_sampled ? l->w_prev : NULL, l->rows, l->cols, s);
+                l->have_prev = next_sampled;
+            }
             jw_sep(&p->w); jw_raw(&p->w, "[");
             for (int k = 0; k < TT_NSTATS; k++) { jw_sep(&p->w); jw_num(&p->w, s[k]); }
             jw_raw(&p->w, "]");
@@ -547,6 +595,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     } else if (next_sampled) {
         for (int i = 0; i < p->nlayers; i++) {
             layer *l = &p->layers[i];
+            if (l->external) continue;
             memcpy(l->w_prev, l->w, l->rows * l->cols * sizeof(float));
             l->have_prev = 1;
         }

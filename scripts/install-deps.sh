@@ -11,6 +11,7 @@ packages=(
   libopenblas-dev liblapacke-dev # CPU kernels, LAPACK for spectra
   libcmocka-dev           # C test runner
   python3-numpy           # numerical reference tests
+  python3-torch python3-sklearn python3-pytest python3-pip  # the PyTorch probe, its example and tests
   tmux                    # end-to-end dashboard tests
   valgrind                # leak checks in tests
   clang libclang-rt-14-dev  # libFuzzer target for the message validator

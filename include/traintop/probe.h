@@ -72,6 +72,17 @@ int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt
  * (scalar "eq_angle") beside the measured one, and the effective step of scale-invariant weights. */
 int tt_probe_optimizer(tt_probe *p, const char *kind, double lr, double wd, double momentum);
 
+/* Layers whose statistics are computed elsewhere — on a GPU, or by torch ops on tensors that are not
+ * float32 in host memory — and handed in each sampled step with tt_probe_layer_stats. The statistics
+ * are METRICS.md §1 in this order (docs/metrics.md): */
+#define TT_LAYER_NSTATS 12
+/* w_norm, g_norm, w_rms, g_rms, w_var, update_norm, update_ratio, angle, angle_rows, gw_cos, dist_init,
+ * nonfinite. Returns the layer's index or -1 with err. */
+int tt_probe_add_external_layer(tt_probe *p, const char *name, size_t rows, size_t cols, char *err, size_t errlen);
+/* Hands in the statistics of an external layer for the step about to be published (n must be
+ * TT_LAYER_NSTATS; NaN where unknown). A sampled step without them publishes NaN for that layer. */
+int tt_probe_layer_stats(tt_probe *p, int layer, const double *stats, int n);
+
 /* Sets a named scalar (loss, lr, val_loss, …) for the step about to be published. */
 int tt_probe_scalar(tt_probe *p, const char *name, double value);
 

@@ -271,6 +271,41 @@ static void persample_and_spectral_statistics_arrive(void **state)
     tt_collector_close(c);
 }
 
+/* Statistics computed elsewhere (GPU, torch) go out exactly as handed in; a step without them is NaN. */
+static void external_layer_statistics(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_probe_opts o = { .run = "r-ext", .endpoint = endpoint };
+    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(tt_probe_add_external_layer(p, "gpu.weight", 4096, 1024, err, sizeof err), 0);
+    assert_int_equal(tt_probe_add_external_layer(p, "gpu.weight", 2, 2, err, sizeof err), -1);
+    assert_int_equal(tt_probe_add_external_layer(p, "zero", 0, 2, err, sizeof err), -1);
+    double st[TT_LAYER_NSTATS];
+    for (int k = 0; k < TT_LAYER_NSTATS; k++) st[k] = 0.5 + k;
+    assert_int_equal(tt_probe_layer_stats(p, 0, st, TT_LAYER_NSTATS - 1), -1);
+    assert_int_equal(tt_probe_layer_stats(p, 0, st, TT_LAYER_NSTATS), 0);
+    assert_int_equal(tt_probe_step(p, 1), 0);
+    assert_int_equal(tt_probe_step(p, 2), 0);               /* nothing handed in: NaN */
+    double t0 = mono();
+    tt_run *r = NULL;
+    while (mono() - t0 < 5 && (!(r = tt_store_find(tt_collector_store(c), "r-ext", 0)) || r->steps_received < 2)) {
+        tt_probe_should_stop(p, NULL, 0);
+        tt_collector_wait(c, 10);
+    }
+    assert_non_null(r);
+    assert_int_equal(r->layers[0].rows, 4096);
+    tt_point pt[2];
+    assert_int_equal(tt_series_query(r->layers[0].stat[7], 0, 10, 2, pt), 2);
+    assert_true(pt[0].last == 7.5f && isnan(pt[1].last));
+    tt_probe_close(p, NULL, 0);
+    tt_collector_close(c);
+}
+
 static void second_collector_on_same_endpoint_is_refused(void **state)
 {
     (void)state;
@@ -291,6 +326,7 @@ int main(void)
         cmocka_unit_test(no_collector_counts_every_drop),
         cmocka_unit_test(steps_arrive_with_exact_stats),
         cmocka_unit_test(persample_and_spectral_statistics_arrive),
+        cmocka_unit_test(external_layer_statistics),
         cmocka_unit_test(second_collector_on_same_endpoint_is_refused),
     };
     return cmocka_run_group_tests_name("probe", tests, setup, NULL);
