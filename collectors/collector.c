@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -40,6 +41,7 @@ struct tt_collector {
     asked asked[ASKED_MAX];
     double last_tick;
     tt_recorder *rec;          /* NULL when not recording */
+    char hostname[64];         /* to tell local probes, whose pid we can check, from remote ones */
     int loading;               /* replaying a recording: do not record again */
 };
 
@@ -127,6 +129,7 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
         goto fail;
     }
     c->stall_seconds = o && o->stall_seconds > 0 ? o->stall_seconds : 30;
+    gethostname(c->hostname, sizeof c->hostname - 1);
     c->log = o && o->log ? o->log : stderr;
     c->quiet = o ? o->quiet : 0;
     tt_store_init(&c->store, o ? o->level_cap : 0);
@@ -250,6 +253,7 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
         fprintf(c->log, "traintop: recording: %s\n", err);   /* the store still has it */
         fflush(c->log);
     }
+    if (c->rec && !c->loading && r.type == TT_MSG_RUN_END) tt_recorder_flush(c->rec);   /* a finished run's file is whole */
     if (c->loading) return 0;   /* history, not a live probe: nothing to answer */
     if (r.type == TT_MSG_RUN_END) control(c, r.run, r.rank, "ack_end", NULL);
     if (r.type == TT_MSG_STEP) {
@@ -316,6 +320,14 @@ int tt_collector_process(tt_collector *c, int max_msgs)
     return handled;
 }
 
+/* A probe on this host whose process no longer exists ended without its run_end: it crashed (or was
+ * killed). Probes on other hosts (or in another pid namespace) can only go stalled. */
+static int probe_gone(const tt_collector *c, const tt_run *r)
+{
+    if (r->pid <= 0 || strcmp(r->host, c->hostname)) return 0;
+    return kill((pid_t)r->pid, 0) == -1 && errno == ESRCH;
+}
+
 void tt_collector_tick(tt_collector *c)
 {
     double now = mono();
@@ -323,7 +335,11 @@ void tt_collector_tick(tt_collector *c)
     if (c->rec) tt_recorder_tick(c->rec);
     for (int i = 0; i < c->store.nruns; i++) {
         tt_run *r = c->store.runs[i];
-        if (r->state == TT_RUN_RUNNING && now - r->last_seen > c->stall_seconds) {
+        if (r->state != TT_RUN_RUNNING && r->state != TT_RUN_STALLED) continue;
+        if (probe_gone(c, r)) {
+            r->state = TT_RUN_CRASHED;
+            c->store.version++;
+        } else if (r->state == TT_RUN_RUNNING && now - r->last_seen > c->stall_seconds) {
             r->state = TT_RUN_STALLED;
             c->store.version++;
         }

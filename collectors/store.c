@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[] = { "running", "finished", "stopped", "failed", "stalled" };
+static const char *const state_names[] = { "running", "finished", "stopped", "failed", "stalled", "crashed" };
 
 const char *tt_run_state_name(tt_run_state s)
 {

@@ -7,7 +7,7 @@
 #include "series.h"
 #include "traintop/probe.h"
 
-typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED } tt_run_state;
+typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED, TT_RUN_CRASHED } tt_run_state;
 const char *tt_run_state_name(tt_run_state s);
 
 typedef struct {
