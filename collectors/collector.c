@@ -99,6 +99,15 @@ long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errl
     return n < 0 ? -1 : (long)(c->n.accepted - before);
 }
 
+long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, char *err, size_t errlen)
+{
+    uint64_t before = c->n.accepted;
+    c->loading = 1;
+    long r = tt_recording_read_merged(paths, n, load_line, c, c->quiet ? NULL : c->log, err, errlen);
+    c->loading = 0;
+    return r < 0 ? -1 : (long)(c->n.accepted - before);
+}
+
 /* A restarted collector picks up where its recordings end. */
 static int load_dir(tt_collector *c, const char *dir, char *err, size_t errlen)
 {

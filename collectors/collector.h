@@ -50,6 +50,9 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
  * of messages accepted, or -1 with err. Rejected lines are counted and logged like socket messages. */
 long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errlen);
 
+/* Loads several files holding parts of the same runs (a recording and a probe's spool), merged by step. */
+long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, char *err, size_t errlen);
+
 /* Asks every rank of a run to stop; the probe's tt_probe_should_stop() then returns the reason. */
 int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason);
 

@@ -3,6 +3,7 @@
  * torn line so the next message starts on a line of its own. */
 #include "recording.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,4 +162,90 @@ long tt_recording_read(const char *path, int (*fn)(void *ud, const char *line, s
     fclose(f);
     if (bad) { snprintf(err, errlen, "reading recording %s: %s", path, strerror(errno)); return -1; }
     return lines;
+}
+
+/* ---- merging several files: a recording and a probe's spool hold parts of one run ---- */
+
+typedef struct {
+    char *line;
+    size_t len;
+    char run[128];
+    int rank, phase;           /* phase: 0 run_start, 1 step, 2 run_end, 3 unparsable (kept last) */
+    int64_t step;
+    long order;                /* file then line order: keeps sorting stable */
+} merged_line;
+
+typedef struct {
+    merged_line *v;
+    size_t n, cap;
+    long order;
+    int oom;
+} merge_acc;
+
+static int merge_collect(void *ud, const char *line, size_t len)
+{
+    merge_acc *a = ud;
+    if (a->oom) return -1;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 1024;
+        merged_line *nv = realloc(a->v, cap * sizeof *nv);
+        if (!nv) { a->oom = 1; return -1; }
+        a->v = nv;
+        a->cap = cap;
+    }
+    merged_line *m = &a->v[a->n];
+    memset(m, 0, sizeof *m);
+    if (!(m->line = malloc(len + 1))) { a->oom = 1; return -1; }
+    memcpy(m->line, line, len);
+    m->line[len] = 0;
+    m->len = len;
+    m->order = a->order++;
+    m->phase = 3;
+    cJSON *j = cJSON_ParseWithLength(line, len);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type"), *run = cJSON_GetObjectItemCaseSensitive(j, "run");
+    const cJSON *rank = cJSON_GetObjectItemCaseSensitive(j, "rank"), *step = cJSON_GetObjectItemCaseSensitive(j, "step");
+    if (cJSON_IsString(type) && cJSON_IsString(run)) {
+        snprintf(m->run, sizeof m->run, "%s", run->valuestring);
+        m->rank = cJSON_IsNumber(rank) ? rank->valueint : 0;
+        m->step = cJSON_IsNumber(step) ? (int64_t)step->valuedouble : 0;
+        m->phase = !strcmp(type->valuestring, "run_start") ? 0 : !strcmp(type->valuestring, "step") ? 1 : 2;
+    }
+    cJSON_Delete(j);
+    a->n++;
+    return 0;
+}
+
+static int merged_cmp(const void *pa, const void *pb)
+{
+    const merged_line *a = pa, *b = pb;
+    int c = strcmp(a->run, b->run);
+    if (!c) c = (a->rank > b->rank) - (a->rank < b->rank);
+    if (!c) c = (a->phase > b->phase) - (a->phase < b->phase);
+    if (!c && a->phase == 1) c = (a->step > b->step) - (a->step < b->step);
+    if (!c) c = (a->order > b->order) - (a->order < b->order);
+    return c;
+}
+
+long tt_recording_read_merged(const char *const *paths, int npaths, int (*fn)(void *ud, const char *line, size_t len),
+                              void *ud, FILE *warn, char *err, size_t errlen)
+{
+    merge_acc a = { 0 };
+    long rc = 0;
+    for (int i = 0; i < npaths && rc >= 0; i++)
+        if (tt_recording_read(paths[i], merge_collect, &a, warn, err, errlen) < 0) rc = -1;
+    if (rc >= 0 && a.oom) { snprintf(err, errlen, "out of memory merging %d recordings", npaths); rc = -1; }
+    if (rc >= 0) {
+        qsort(a.v, a.n, sizeof *a.v, merged_cmp);
+        for (size_t i = 0; i < a.n; i++) {
+            const merged_line *m = &a.v[i];
+            /* the same step in two files (a spool and the recording overlap): once is enough */
+            if (i && m->phase == 1 && a.v[i - 1].phase == 1 && a.v[i - 1].step == m->step &&
+                a.v[i - 1].rank == m->rank && !strcmp(a.v[i - 1].run, m->run)) continue;
+            fn(ud, m->line, m->len);
+            rc++;
+        }
+    }
+    for (size_t i = 0; i < a.n; i++) free(a.v[i].line);
+    free(a.v);
+    return rc;
 }

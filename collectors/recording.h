@@ -23,4 +23,10 @@ const char *tt_recorder_dir(const tt_recorder *r);
 long tt_recording_read(const char *path, int (*fn)(void *ud, const char *line, size_t len), void *ud,
                        FILE *warn, char *err, size_t errlen);
 
+/* Several files that hold parts of the same runs (a recording and a probe's spool): every line is read,
+ * ordered by run, rank, then start / steps by step / end, and a step found in two files is passed
+ * once. Holds all lines in memory. Returns the number of lines passed to fn, or -1 with err. */
+long tt_recording_read_merged(const char *const *paths, int npaths, int (*fn)(void *ud, const char *line, size_t len),
+                              void *ud, FILE *warn, char *err, size_t errlen);
+
 #endif

@@ -32,6 +32,7 @@ typedef struct {
     int spectral_every;
     int persample;              /* 0 off, 1 on (GWA, noise scale), 2 full (+ inner/orthogonality tests, GSNR) */
     int gwa_window;             /* steps per GWA window; 0: one epoch */
+    const char *spool;          /* file for messages the collector did not take (NULL: drop them) */
     long step_delay_ms;
     int threads;                /* OpenBLAS threads; 0 leaves OpenBLAS's own choice */
     int quiet;
@@ -68,6 +69,7 @@ static void usage(FILE *f)
             "  --persample off|on|full  per-sample statistics: GWA and noise scale (on); full adds the\n"
             "                         inner-product and orthogonality tests and GSNR (one more GEMM a layer)\n"
             "  --gwa-window N         steps per GWA window (one epoch)\n"
+            "  --spool FILE           keep messages the collector could not take in FILE (traintop replay reads it)\n"
             "  --spectral-every N     spectra of the weight matrices every N steps, off the training thread;\n"
             "                         0 = off (100)\n"
             "  --warmup N             linear learning-rate warm-up steps (0)\n"
@@ -189,7 +191,7 @@ static int valid_run_name(const char *s)
 
 enum {
     O_RUN = 256, O_ENDPOINT, O_STEPS, O_OPTIMIZER, O_LR, O_MOMENTUM, O_BETA1, O_BETA2, O_WD,
-    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_WARMUP, O_SCHEDULE, O_DELAY,
+    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_SPOOL, O_WARMUP, O_SCHEDULE, O_DELAY,
     O_THREADS,
 };
 
@@ -212,6 +214,7 @@ static const struct option long_opts[] = {
     {"spectral-every", required_argument, NULL, O_SPECTRAL_EVERY},
     {"persample", required_argument, NULL, O_PERSAMPLE},
     {"gwa-window", required_argument, NULL, O_GWA_WINDOW},
+    {"spool", required_argument, NULL, O_SPOOL},
     {"warmup", required_argument, NULL, O_WARMUP},
     {"schedule", required_argument, NULL, O_SCHEDULE},
     {"step-delay-ms", required_argument, NULL, O_DELAY},
@@ -252,6 +255,7 @@ static int apply_option(options *o, int c, const char *arg)
     case O_EVERY: return parse_int("--every", arg, 1, 1000000000L, &o->every);
     case O_SPECTRAL_EVERY: return parse_int("--spectral-every", arg, 0, 1000000000L, &o->spectral_every);
     case O_GWA_WINDOW: return parse_int("--gwa-window", arg, 1, 1000000000L, &o->gwa_window);
+    case O_SPOOL: o->spool = arg; return 0;
     case O_PERSAMPLE:
         if (!strcmp(arg, "off")) o->persample = 0;
         else if (!strcmp(arg, "on")) o->persample = 1;
@@ -438,7 +442,8 @@ static int trainer_init(trainer *t, const options *o)
                         .every = o->every,
                         .spectral_every = o->spectral_every, .persample_full = o->persample == 2,
                         .gwa_window = o->gwa_window ? o->gwa_window
-                                                    : (o->data.n_train + o->model.batch - 1) / o->model.batch};
+                                                    : (o->data.n_train + o->model.batch - 1) / o->model.batch,
+                        .spool = o->spool};
     t->probe = tt_probe_open(&po, err, sizeof err);
     if (!t->probe) {
         fprintf(stderr, PROG ": run %s: cannot open the probe: %s\n", o->run, err);
@@ -572,10 +577,10 @@ static void summary(const trainer *t)
     double secs = now_s() - t->t0;
     double per_step = pc.steps ? 1e6 / (double)pc.steps : 0;
     fprintf(stderr, "run %s: finished %ld steps in %.2f s (%.0f steps/s); val_loss %.4f val_acc %.3f;"
-                    " probe sent %llu dropped %llu, %.1f us/step (statistics %.1f, publishing %.1f)\n",
+                    " probe sent %llu dropped %llu spooled %llu queued %llu, %.1f us/step (statistics %.1f, publishing %.1f)\n",
             t->o->run, t->o->model.total_steps, secs, t->o->model.total_steps / (secs + 1e-9),
             t->val_loss, t->val_acc, (unsigned long long)pc.sent, (unsigned long long)pc.dropped,
-            (pc.stats_seconds + pc.publish_seconds) * per_step, pc.stats_seconds * per_step,
+            (unsigned long long)pc.spooled, (unsigned long long)pc.queued, (pc.stats_seconds + pc.publish_seconds) * per_step, pc.stats_seconds * per_step,
             pc.publish_seconds * per_step);
 }
 

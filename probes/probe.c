@@ -92,6 +92,8 @@ struct tt_probe {
     tt_spectral_worker *spectral;     /* created at the first step when spectral_every > 0 */
     extra *extras;                    /* entries waiting for the next step message */
     size_t nextras, cap_extras;
+    char spool_path[512];             /* "" when not spooling */
+    FILE *spool;                      /* opened at the first message that cannot be sent */
     tt_psacc ps;                      /* per-sample statistics of the step being built */
     char opt_kind[16];                /* the optimizer as last told by tt_probe_optimizer */
     double opt_lr, opt_wd, opt_momentum;
@@ -111,17 +113,41 @@ static double now_mono(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* ---- the spool: what could not be sent, kept in a file that `traintop replay` reads ---- */
+
+static void build_run_start(tt_probe *p, jsonw *w);
+
+/* Appends one message to the spool file, which starts with the run's start so it replays on its own.
+ * Returns 0, or -1 when there is no spool or it cannot be written (the message then counts as dropped). */
+static int spool_write(tt_probe *p, const char *msg, size_t len)
+{
+    if (!p->spool_path[0]) return -1;
+    if (!p->spool) {
+        if (!(p->spool = fopen(p->spool_path, "a"))) { p->spool_path[0] = 0; return -1; }
+        jsonw w;
+        jw_init(&w);
+        build_run_start(p, &w);
+        size_t n;
+        char *start = jw_take(&w, &n);
+        if (start) { fwrite(start, 1, n, p->spool); fputc('\n', p->spool); }
+        free(start);
+    }
+    if (fwrite(msg, 1, len, p->spool) != len || fputc('\n', p->spool) == EOF) return -1;
+    p->c.spooled++;
+    return 0;
+}
+
 /* ---- the send queue ---- */
 
 static void queue_drop_oldest(tt_probe *p)
 {
     queue *q = &p->q;
     q->bytes -= q->len[q->head];
+    if (spool_write(p, q->msg[q->head], q->len[q->head]) < 0) p->c.dropped++;   /* spooled is kept, not lost */
     free(q->msg[q->head]);
     q->msg[q->head] = NULL;
     q->head = (q->head + 1) % QUEUE_MSGS;
     q->count--;
-    p->c.dropped++;
 }
 
 /* Sends what the transport accepts now; stops at the first refusal to keep order. */
@@ -162,43 +188,49 @@ static void send_writer(tt_probe *p)
 
 /* ---- messages ---- */
 
-static void header(tt_probe *p, const char *type)
+static void header(tt_probe *p, jsonw *w, const char *type)
 {
-    jw_reset(&p->w);
-    jw_raw(&p->w, "{");
-    jw_key(&p->w, "v"); jw_int(&p->w, TT_PROTOCOL_VERSION);
-    jw_key(&p->w, "type"); jw_str(&p->w, type);
-    jw_key(&p->w, "run"); jw_str(&p->w, p->run);
-    jw_key(&p->w, "rank"); jw_int(&p->w, p->rank);
-    jw_key(&p->w, "time"); jw_time(&p->w, now_wall());
+    jw_reset(w);
+    jw_raw(w, "{");
+    jw_key(w, "v"); jw_int(w, TT_PROTOCOL_VERSION);
+    jw_key(w, "type"); jw_str(w, type);
+    jw_key(w, "run"); jw_str(w, p->run);
+    jw_key(w, "rank"); jw_int(w, p->rank);
+    jw_key(w, "time"); jw_time(w, now_wall());
+}
+
+/* The run_start message into w (the layer table, statistics names, hyperparameters). */
+static void build_run_start(tt_probe *p, jsonw *w)
+{
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    header(p, w, "run_start");
+    jw_key(w, "world"); jw_int(w, p->world);
+    jw_key(w, "pid"); jw_int(w, (int64_t)getpid());
+    jw_key(w, "host"); jw_str(w, host);
+    jw_key(w, "every"); jw_int(w, p->every);
+    char *hp = cJSON_PrintUnformatted(p->hparams);
+    jw_key(w, "hparams"); jw_raw(w, hp ? hp : "{}");
+    free(hp);
+    jw_key(w, "stats"); jw_raw(w, "[");
+    for (int k = 0; k < TT_NSTATS; k++) { jw_sep(w); jw_str(w, tt_stat_names[k]); }
+    for (int k = TT_NSTATS; k < X_COUNT; k++) { jw_sep(w); jw_str(w, extra_names[k - TT_NSTATS]); }
+    jw_raw(w, "]");
+    jw_key(w, "row_stats"); jw_int(w, TT_NSTATS);
+    jw_key(w, "layers"); jw_raw(w, "[");
+    for (int i = 0; i < p->nlayers; i++) {
+        jw_sep(w); jw_raw(w, "{");
+        jw_key(w, "name"); jw_str(w, p->layers[i].name);
+        jw_key(w, "rows"); jw_int(w, (int64_t)p->layers[i].rows);
+        jw_key(w, "cols"); jw_int(w, (int64_t)p->layers[i].cols);
+        jw_raw(w, "}");
+    }
+    jw_raw(w, "]}");
 }
 
 static void send_run_start(tt_probe *p)
 {
-    char host[64] = "";
-    gethostname(host, sizeof host - 1);
-    header(p, "run_start");
-    jw_key(&p->w, "world"); jw_int(&p->w, p->world);
-    jw_key(&p->w, "pid"); jw_int(&p->w, (int64_t)getpid());
-    jw_key(&p->w, "host"); jw_str(&p->w, host);
-    jw_key(&p->w, "every"); jw_int(&p->w, p->every);
-    char *hp = cJSON_PrintUnformatted(p->hparams);
-    jw_key(&p->w, "hparams"); jw_raw(&p->w, hp ? hp : "{}");
-    free(hp);
-    jw_key(&p->w, "stats"); jw_raw(&p->w, "[");
-    for (int k = 0; k < TT_NSTATS; k++) { jw_sep(&p->w); jw_str(&p->w, tt_stat_names[k]); }
-    for (int k = TT_NSTATS; k < X_COUNT; k++) { jw_sep(&p->w); jw_str(&p->w, extra_names[k - TT_NSTATS]); }
-    jw_raw(&p->w, "]");
-    jw_key(&p->w, "row_stats"); jw_int(&p->w, TT_NSTATS);
-    jw_key(&p->w, "layers"); jw_raw(&p->w, "[");
-    for (int i = 0; i < p->nlayers; i++) {
-        jw_sep(&p->w); jw_raw(&p->w, "{");
-        jw_key(&p->w, "name"); jw_str(&p->w, p->layers[i].name);
-        jw_key(&p->w, "rows"); jw_int(&p->w, (int64_t)p->layers[i].rows);
-        jw_key(&p->w, "cols"); jw_int(&p->w, (int64_t)p->layers[i].cols);
-        jw_raw(&p->w, "}");
-    }
-    jw_raw(&p->w, "]}");
+    build_run_start(p, &p->w);
     send_writer(p);
     p->started = 1;
 }
@@ -415,6 +447,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *o, char *err, size_t errlen)
     p->every = o->every ? o->every : 1;
     p->spectral_every = o->spectral_every > 0 ? o->spectral_every : 0;
     tt_psacc_init(&p->ps, o->persample_full, o->gwa_window);
+    if (o->spool && *o->spool) snprintf(p->spool_path, sizeof p->spool_path, "%s", o->spool);
     p->last_step = INT64_MIN;
     p->hparams = cJSON_CreateObject();
     jw_init(&p->w);
@@ -563,7 +596,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     /* The step before a sampled one refreshes W_prev, so the update is always a one-step update. */
     int next_sampled = (step + 1) % p->every == 0;
     persample_scalars(p);
-    header(p, "step");
+    header(p, &p->w, "step");
     jw_key(&p->w, "step"); jw_int(&p->w, step);
     jw_key(&p->w, "scalars"); jw_raw(&p->w, "{");
     for (int i = 0; i < p->nscalars; i++) {
@@ -623,7 +656,7 @@ void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out)
 {
     if (!p) { memset(out, 0, sizeof *out); return; }
     *out = p->c;
-    out->dropped += p->q.count;       /* still queued counts as not delivered yet */
+    out->queued = p->q.count;
 }
 
 void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
@@ -631,7 +664,7 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
     if (!p) return;
     if (status && p->push >= 0) {
         if (!p->started) send_run_start(p);
-        header(p, "run_end");
+        header(p, &p->w, "run_end");
         jw_key(&p->w, "step"); jw_int(&p->w, p->last_step == INT64_MIN ? 0 : p->last_step);
         jw_key(&p->w, "status"); jw_str(&p->w, status);
         jw_key(&p->w, "sent"); jw_int(&p->w, (int64_t)p->c.sent);
@@ -651,7 +684,8 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
     tt_psacc_free(&p->ps);
     if (p->push >= 0) nn_close(p->push);
     if (p->sub >= 0) nn_close(p->sub);
-    while (p->q.count) { free(p->q.msg[p->q.head]); p->q.head = (p->q.head + 1) % QUEUE_MSGS; p->q.count--; }
+    while (p->q.count) queue_drop_oldest(p);          /* never delivered: spooled, or counted as dropped */
+    if (p->spool) fclose(p->spool);
     for (int i = 0; i < p->nlayers; i++) { free(p->layers[i].w_prev); free(p->layers[i].w0); }
     free(p->layers);
     cJSON_Delete(p->hparams);

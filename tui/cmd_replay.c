@@ -37,8 +37,10 @@ static int replay_exec(int argc, char **argv)
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     if (!c) { fprintf(stderr, "traintop replay: %s\n", err); return 1; }
     int rc = 0;
-    for (int i = optind; i < argc && rc == 0; i++)
-        if (tt_collector_load(c, argv[i], err, sizeof err) < 0) { fprintf(stderr, "traintop replay: %s\n", err); rc = 1; }
+    /* one file streams; several (a recording and a spool) are merged by step */
+    long loaded = argc - optind == 1 ? tt_collector_load(c, argv[optind], err, sizeof err)
+                                     : tt_collector_load_merged(c, (const char *const *)argv + optind, argc - optind, err, sizeof err);
+    if (loaded < 0) { fprintf(stderr, "traintop replay: %s\n", err); rc = 1; }
     if (rc == 0 && tt_collector_store(c)->nruns == 0) {
         fprintf(stderr, "traintop replay: %s holds no run (expected traintop protocol messages, one per line)\n", argv[optind]);
         rc = 1;
@@ -56,7 +58,7 @@ static int replay_exec(int argc, char **argv)
 }
 
 const cmd_entry cmd_replay_entry = {
-    "replay", "FILE… [--summary [--json]]", "open recordings (traintopd --record DIR/<run>.jsonl) in the dashboard",
+    "replay", "FILE… [--summary [--json]]", "open recordings (traintopd --record DIR/<run>.jsonl) and probe spools in the dashboard",
     "  -s, --summary      print a summary per run instead of opening the dashboard\n"
     "  -j, --json         with --summary: a JSON array, one object per run\n"
     "      --ascii        no Unicode drawing characters\n"

@@ -31,6 +31,9 @@ typedef struct {
     int persample_full;          /* per-sample statistics also compute ⟨g_i, Ḡ⟩ (inner-product and
                                     orthogonality tests) and GSNR: one more GEMM per layer */
     int gwa_window;              /* steps per GWA window (an epoch, say; 0: 50) */
+    const char *spool;           /* a file for messages that could not be sent (collector away for longer
+                                    than the queue lasts, or at close): appended as JSON lines that
+                                    `traintop replay` and a collector can read. NULL: they are dropped */
 } tt_probe_opts;
 
 /* Opens a run. Returns NULL and fills err on invalid options; never fails because the collector is absent. */
@@ -96,10 +99,12 @@ int tt_probe_should_stop(tt_probe *p, char *reason, size_t len);
 
 typedef struct {
     uint64_t sent;               /* messages handed to the transport */
-    uint64_t dropped;            /* messages dropped because the queue was full or nobody listened */
+    uint64_t dropped;            /* messages lost: the queue was full or nobody listened, and no spool */
     uint64_t steps;              /* tt_probe_step calls */
     double stats_seconds;        /* time spent computing statistics */
     double publish_seconds;      /* time spent encoding and sending */
+    uint64_t spooled;            /* messages written to the spool file instead */
+    uint64_t queued;             /* waiting in the probe for the collector (sent, spooled or dropped later) */
 } tt_probe_counters;
 
 void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out);

@@ -94,7 +94,8 @@ static void no_collector_counts_every_drop(void **state)
     tt_probe_counters c;
     tt_probe_get_counters(p, &c);
     assert_int_equal(c.sent, 0);
-    assert_int_equal(c.dropped, 3001);                     /* run_start + 3000 steps, none delivered */
+    assert_int_equal(c.dropped + c.queued, 3001);          /* run_start + 3000 steps, none delivered */
+    assert_int_equal(c.queued, 1024);                      /* the bounded queue holds the newest */
     assert_int_equal(c.steps, 3000);
     char reason[64];
     assert_int_equal(tt_probe_should_stop(p, reason, sizeof reason), 0);
@@ -166,6 +167,7 @@ static void steps_arrive_with_exact_stats(void **state)
     tt_probe_counters pc;
     tt_probe_get_counters(p, &pc);
     assert_int_equal(pc.dropped, 0);
+    assert_int_equal(pc.spooled, 0);
     pthread_t closer;
     assert_int_equal(pthread_create(&closer, NULL, close_stopped, p), 0);
     t0 = mono();
