@@ -100,7 +100,7 @@ e2e-tests: all
 
 # libFuzzer over the message validator for a bounded time (FUZZ_SECONDS), seeded from tests/fuzz/corpus.
 FUZZ_SECONDS ?= 20
-FUZZ_SRC := tests/fuzz/fuzz_ingest.c collectors/ingest.c collectors/store.c collectors/series.c probes/names.c
+FUZZ_SRC := tests/fuzz/fuzz_ingest.c collectors/ingest.c collectors/fastjson.c collectors/store.c collectors/series.c probes/names.c
 build/fuzz/fuzz_ingest: $(FUZZ_SRC)
 	@mkdir -p build/fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $(FUZZ_SRC) -lcjson -lm
@@ -130,6 +130,9 @@ bench: deps
 build/bench/bench_demo: bench/bench_demo.c examples/mlp.c lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ bench/bench_demo.c examples/mlp.c lib/libtraintop.a $(LIBS)
+build/bench/bench_collector: bench/bench_collector.c build/libcollect.a lib/libtraintop.a
+	@mkdir -p build/bench
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(LIBS)
 build/bench/%: bench/%.c lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< lib/libtraintop.a $(LIBS)

@@ -14,7 +14,7 @@ typedef struct tt_collector tt_collector;
 typedef struct {
     const char *endpoint;      /* NULL: the default endpoint */
     double stall_seconds;      /* a running run with no message for this long is stalled (0: 30 s) */
-    size_t level_cap;          /* series buckets per level (0: 512) */
+    size_t level_cap;          /* scalar series buckets per level (0: 512; layer series use min(this, 32)) */
     FILE *log;                 /* one line per rejected message cause; NULL: stderr */
     int quiet;                 /* suppress log lines (still counted) */
     const char *record_dir;    /* append every accepted message to DIR/<run>.jsonl; NULL: no recording.

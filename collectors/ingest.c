@@ -131,7 +131,7 @@ static tt_run *new_run(tt_store *st, const cJSON *m, const cJSON *stats, const c
         if (!ly->stat || !ly->last) { ok = 0; continue; }
         for (int j = 0; j < r->nstats; j++) {
             ly->last[j] = NAN;
-            ok &= (ly->stat[j] = tt_series_new(st->level_cap)) != NULL;
+            ok &= (ly->stat[j] = tt_series_new(st->layer_level_cap)) != NULL;
         }
     }
     if (!ok) { tt_run_free(r); return NULL; }
@@ -222,6 +222,15 @@ static int scalar_slot(tt_store *st, tt_run *r, const char *name)
     return r->nscalars++;
 }
 
+/* The latest value and the exact best values of a scalar. */
+static void update_scalar(tt_named_series *ns, int64_t step, double v)
+{
+    ns->last = v;
+    ns->last_step = step;
+    if (isfinite(v) && !(v >= ns->min)) { ns->min = v; ns->min_step = step; }
+    if (isfinite(v) && !(v <= ns->max)) { ns->max = v; ns->max_step = step; }
+}
+
 /* An extra entry: [layer, stat, value] or [layer, stat, value, step] — statistics that come on their own
  * schedule (spectra from a background thread, per-sample statistics), possibly for an earlier step. */
 static int extra_entry(const cJSON *e, int64_t msg_step, int *layer, int *stat, double *v, int64_t *step)
@@ -296,11 +305,7 @@ static int step_msg(ctx *c, tt_store *st, const cJSON *m, double now)
             metric_value(s, &v);
             int i = scalar_slot(st, r, s->string);
             if (i < 0 || tt_series_append(r->scalars[i].series, step, v)) return fail(c, "memory", "out of memory");
-            tt_named_series *ns = &r->scalars[i];
-            ns->last = v;
-            ns->last_step = step;
-            if (isfinite(v) && !(v >= ns->min)) { ns->min = v; ns->min_step = step; }
-            if (isfinite(v) && !(v <= ns->max)) { ns->max = v; ns->max_step = step; }
+            update_scalar(&r->scalars[i], step, v);
         }
     if (layers) {
         int i = 0;
@@ -358,8 +363,60 @@ static int run_end(ctx *c, tt_store *st, const cJSON *m, double now)
     return 0;
 }
 
+/* The fast path for a plain, valid step message: every check of step_msg, on the scanned values.
+ * Returns 0 when applied, -1 to hand the message to the general path (which reports any error). */
+static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_ingest_result *res)
+{
+    tt_fast_step *f = &st->fast;
+    if (tt_fast_step_scan(msg, len, f) || f->v != TT_PROTOCOL_VERSION || f->rank < 0 || f->rank > 65535 ||
+        f->step < 0 || f->run_len == 0 || f->run_len >= TT_NAME_MAX)
+        return -1;
+    char run[TT_NAME_MAX];
+    memcpy(run, f->run, f->run_len);
+    run[f->run_len] = 0;
+    if (!tt_run_name_ok(run)) return -1;
+    tt_run *r = tt_store_find(st, run, (int)f->rank);
+    if (!r || f->step <= r->step) return -1;
+    if (f->has_layers && (f->nrows != r->nlayers || (r->nlayers && f->row_len != r->row_stats))) return -1;
+    char names[TT_FAST_MAX_SCALARS][TT_NAME_MAX];
+    for (int i = 0; i < f->nscalars; i++) {
+        if (f->scalar_len[i] >= TT_NAME_MAX) return -1;
+        memcpy(names[i], f->scalar_name[i], f->scalar_len[i]);
+        names[i][f->scalar_len[i]] = 0;
+        if (!tt_label_ok(names[i])) return -1;
+    }
+    int64_t step = f->step;
+    for (int i = 0; i < f->nscalars; i++) {
+        int k = scalar_slot(st, r, names[i]);
+        if (k < 0 || tt_series_append(r->scalars[k].series, step, f->scalar[i])) return -1;
+        update_scalar(&r->scalars[k], step, f->scalar[i]);
+    }
+    if (f->has_layers) {
+        const double *v = f->vals;
+        for (int i = 0; i < r->nlayers; i++)
+            for (int k = 0; k < r->row_stats; k++, v++) {
+                if (tt_series_append(r->layers[i].stat[k], step, *v)) return -1;
+                r->layers[i].last[k] = *v;
+            }
+        r->last_layer_step = step;
+        res->layer_records = (uint64_t)r->nlayers;
+    }
+    r->step = step;
+    r->steps_received++;
+    if (r->state == TT_RUN_STALLED) r->state = TT_RUN_RUNNING;
+    r->last_seen = now;
+    touch_rate(r, step, f->has_time && isfinite(f->time) && f->time > 0 ? f->time : now);
+    res->type = TT_MSG_STEP;
+    snprintf(res->run, sizeof res->run, "%s", run);
+    res->rank = (int)f->rank;
+    st->version++;
+    return 0;
+}
+
 int tt_ingest(tt_store *st, const char *msg, size_t len, double now, tt_ingest_result *res, char *err, size_t errlen)
 {
+    memset(res, 0, sizeof *res);
+    if (!st->no_fast && len <= TT_MSG_MAX_BYTES && fast_step(st, msg, len, now, res) == 0) return 0;
     memset(res, 0, sizeof *res);
     ctx c = { res, err, errlen };
     if (len > TT_MSG_MAX_BYTES) return fail(&c, "size", "message of %zu bytes: expected at most %u", len, TT_MSG_MAX_BYTES);

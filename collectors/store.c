@@ -15,6 +15,8 @@ void tt_store_init(tt_store *st, size_t level_cap)
 {
     memset(st, 0, sizeof *st);
     st->level_cap = level_cap ? level_cap : 512;
+    /* 1M steps × 1000 layers × 10 statistics in ≤ 256 MB: 32 buckets × 40 B × ~16 levels ≈ 20 KB a series */
+    st->layer_level_cap = level_cap && level_cap < 32 ? level_cap : 32;
 }
 
 static void run_free(tt_run *r)
@@ -37,6 +39,7 @@ void tt_store_free(tt_store *st)
 {
     for (int i = 0; i < st->nruns; i++) run_free(st->runs[i]);
     free(st->runs);
+    free(st->fast.vals);
     memset(st, 0, sizeof *st);
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "series.h"
+#include "fastjson.h"
 #include "traintop/probe.h"
 
 typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED, TT_RUN_CRASHED } tt_run_state;
@@ -57,8 +58,11 @@ typedef struct {
 typedef struct {
     tt_run **runs;             /* in order of arrival */
     int nruns;
-    size_t level_cap;          /* passed to every new series */
+    size_t level_cap;          /* buckets per level of a run scalar's series (charts want resolution) */
+    size_t layer_level_cap;    /* of a layer statistic's series: there are thousands, memory must stay bounded */
     uint64_t version;          /* bumped on every change: viewers redraw when it moves */
+    tt_fast_step fast;         /* ingest's scratch for the fast path (its value buffer is reused) */
+    int no_fast;               /* tests: always take the general path */
 } tt_store;
 
 void tt_store_init(tt_store *st, size_t level_cap);

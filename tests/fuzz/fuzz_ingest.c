@@ -1,6 +1,8 @@
 /* fuzz_ingest: libFuzzer target for the collector's message parser and validator. Each input is one
  * message into a store that already holds a run (so step/run_end paths are reachable); every
- * fourth input resets the store so run_start paths see both a fresh and a populated store. */
+ * fourth input resets the store so run_start paths see both a fresh and a populated store.
+ * Differential: a second store takes every message through the general path only; the fast path for
+ * step messages must accept and reject exactly the same messages. */
 #include "../../collectors/ingest.h"
 
 #include <stddef.h>
@@ -13,21 +15,30 @@ static const char *const seed_start =
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static tt_store st;
+    static tt_store st, gen;
     static unsigned n;
     static int ready;
     char err[512];
     tt_ingest_result r;
     if (!ready || n++ % 4 == 0) {
-        if (ready) tt_store_free(&st);
+        if (ready) { tt_store_free(&st); tt_store_free(&gen); }
         tt_store_init(&st, 8);
+        tt_store_init(&gen, 8);
+        gen.no_fast = 1;
         tt_ingest(&st, seed_start, strlen(seed_start), 0, &r, err, sizeof err);
+        tt_ingest(&gen, seed_start, strlen(seed_start), 0, &r, err, sizeof err);
         ready = 1;
     }
     err[0] = 0;
     int rc = tt_ingest(&st, (const char *)data, size, 1.0, &r, err, sizeof err);
     /* Invariants: a rejection has a cause and one line of text; the store stays consistent. */
     if (rc && (!r.cause || !err[0] || memchr(err, '\n', strnlen(err, sizeof err)))) __builtin_trap();
+    tt_ingest_result rg;
+    char eg[512];
+    int rcg = tt_ingest(&gen, (const char *)data, size, 1.0, &rg, eg, sizeof eg);
+    if (rc != rcg || st.nruns != gen.nruns || (rc == 0 && r.layer_records != rg.layer_records)) __builtin_trap();
+    for (int i = 0; i < st.nruns; i++)
+        if (st.runs[i]->step != gen.runs[i]->step || st.runs[i]->steps_received != gen.runs[i]->steps_received) __builtin_trap();
     for (int i = 0; i < st.nruns; i++)
         for (int l = 0; l < st.runs[i]->nlayers; l++)
             if (!st.runs[i]->layers[l].stat && st.runs[i]->nstats) __builtin_trap();

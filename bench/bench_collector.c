@@ -1,0 +1,100 @@
+/* bench_collector: ingest throughput on one core, memory of the multi-resolution store at scale, and
+ * the cost of a full-history query — each measured in this run. */
+#include "../collectors/ingest.h"
+#include "../collectors/series.h"
+#include "../probes/jsonw.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A step message as the probe writes it: nlayers rows of nstats values. */
+static char *step_msg(jsonw *w, int64_t step, int nlayers, int nstats, size_t *len)
+{
+    jw_reset(w);
+    jw_raw(w, "{\"v\":1,\"type\":\"step\",\"run\":\"bench\",\"rank\":0,\"time\":1795388342.938003,\"step\":");
+    jw_int(w, step);
+    jw_raw(w, ",\"scalars\":{\"loss\":");
+    jw_num(w, 1.0 / (double)step);
+    jw_raw(w, "},\"layers\":[");
+    for (int l = 0; l < nlayers; l++) {
+        jw_sep(w); jw_raw(w, "[");
+        for (int k = 0; k < nstats; k++) { jw_sep(w); jw_num(w, 0.001 * (l + 1) * (k + 1) + 1e-7 * (double)step); }
+        jw_raw(w, "]");
+    }
+    jw_raw(w, "]}");
+    return jw_take(w, len);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    const int nlayers = 1000, nstats = 12, msgs = quick ? 40 : 200;
+    char err[512];
+    tt_store st;
+    tt_store_init(&st, 0);
+    jsonw w;
+    jw_init(&w);
+    /* run_start with 1000 layers */
+    jw_raw(&w, "{\"v\":1,\"type\":\"run_start\",\"run\":\"bench\",\"rank\":0,\"world\":1,\"stats\":[");
+    for (int k = 0; k < nstats; k++) { char n[16]; snprintf(n, sizeof n, "s%d", k); jw_sep(&w); jw_str(&w, n); }
+    jw_raw(&w, "],\"layers\":[");
+    for (int l = 0; l < nlayers; l++) {
+        char n[32];
+        snprintf(n, sizeof n, "block%d.weight", l);
+        jw_sep(&w); jw_raw(&w, "{\"name\":"); jw_str(&w, n); jw_raw(&w, ",\"rows\":1024,\"cols\":1024}");
+    }
+    jw_raw(&w, "]}");
+    size_t len;
+    char *start = jw_take(&w, &len);
+    tt_ingest_result r;
+    if (tt_ingest(&st, start, len, 0, &r, err, sizeof err)) { fprintf(stderr, "bench_collector: %s\n", err); return 1; }
+    free(start);
+    char **m = malloc((size_t)msgs * sizeof *m);
+    size_t *ml = malloc((size_t)msgs * sizeof *ml);
+    for (int i = 0; i < msgs; i++) m[i] = step_msg(&w, i + 1, nlayers, nstats, &ml[i]);
+    double t0 = now();
+    uint64_t records = 0;
+    for (int i = 0; i < msgs; i++) {
+        if (tt_ingest(&st, m[i], ml[i], 1, &r, err, sizeof err)) { fprintf(stderr, "bench_collector: %s\n", err); return 1; }
+        records += r.layer_records;
+    }
+    double t = now() - t0;
+    printf("ingest_records_per_s %.0f records/s (target >= 1000000; %d-layer x %d-statistic step messages, JSON parse + validation + store, one core)\n",
+           (double)records / t, nlayers, nstats);
+    printf("ingest_mb_per_s %.1f MB/s (message bytes)\n", (double)ml[0] * msgs / t / 1e6);
+    for (int i = 0; i < msgs; i++) free(m[i]);
+    free(m); free(ml);
+    tt_store_free(&st);
+
+    /* Memory: one layer series fed 1M steps, times 1000 layers × 10 statistics. */
+    tt_store_init(&st, 0);
+    tt_series *s = tt_series_new(st.layer_level_cap);
+    for (int64_t i = 1; i <= 1000000; i++) tt_series_append(s, i, (double)(i % 977));
+    double mb = (double)tt_series_bytes(s) * 1000 * 10 / 1e6;
+    printf("store_mb_1M_steps %.1f MB (target <= 256; 1M steps x 1000 layers x 10 metrics, %zu bytes a series, min/max/mean/last per bucket)\n",
+           mb, tt_series_bytes(s));
+    /* History: a viewer's full-history request at step 100,000 — every scalar and every layer statistic
+     * of a 1000-layer run, 500 points each. */
+    tt_series *scalar = tt_series_new(st.level_cap), *layer = tt_series_new(st.layer_level_cap);
+    for (int64_t i = 1; i <= 100000; i++) { tt_series_append(scalar, i, (double)i); tt_series_append(layer, i, (double)i); }
+    tt_point pts[500];
+    t0 = now();
+    size_t got = 0;
+    for (int q = 0; q < 20; q++) got += tt_series_query(scalar, 0, 100000, 500, pts);
+    for (int q = 0; q < 1000 * nstats; q++) got += tt_series_query(layer, 0, 100000, 500, pts);
+    printf("history_query_ms %.1f ms (target <= 1000; 20 scalars + %d layer series to 500 points each, store side; %zu buckets)\n",
+           (now() - t0) * 1e3, 1000 * nstats, got);
+    tt_series_free(s); tt_series_free(scalar); tt_series_free(layer);
+    tt_store_free(&st);
+    jw_free(&w);
+    return 0;
+}
