@@ -2,6 +2,7 @@
  * the cost of a full-history query — each measured in this run. */
 #include "../collectors/ingest.h"
 #include "../collectors/series.h"
+#include "../collectors/history.h"
 #include "../probes/jsonw.h"
 
 #include <stdio.h>
@@ -94,6 +95,51 @@ int main(int argc, char **argv)
     printf("history_query_ms %.1f ms (target <= 1000; 20 scalars + %d layer series to 500 points each, store side; %zu buckets)\n",
            (now() - t0) * 1e3, 1000 * nstats, got);
     tt_series_free(s); tt_series_free(scalar); tt_series_free(layer);
+    tt_store_free(&st);
+
+    /* The whole request at step 100,000 as a late viewer makes it: the collector encodes every series
+     * of the run downsampled, the viewer ingests it into its own store. */
+    const int hl = quick ? 50 : 100;
+    tt_store_init(&st, 0);
+    jw_reset(&w);
+    jw_raw(&w, "{\"v\":1,\"type\":\"run_start\",\"run\":\"hist\",\"rank\":0,\"world\":1,\"stats\":[");
+    for (int k = 0; k < nstats; k++) { char n[16]; snprintf(n, sizeof n, "s%d", k); jw_sep(&w); jw_str(&w, n); }
+    jw_raw(&w, "],\"layers\":[");
+    for (int l = 0; l < hl; l++) { char n[32]; snprintf(n, sizeof n, "l%d", l); jw_sep(&w); jw_raw(&w, "{\"name\":"); jw_str(&w, n); jw_raw(&w, ",\"rows\":8,\"cols\":8}"); }
+    jw_raw(&w, "]}");
+    start = jw_take(&w, &len);
+    tt_ingest(&st, start, len, 0, &r, err, sizeof err);
+    free(start);
+    tt_run *run = st.runs[0];
+    const char *names[] = { "loss", "val_loss", "val_acc", "lr", "gwa", "noise_scale" };
+    for (int i = 0; i < 6; i++) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "{\"v\":1,\"type\":\"step\",\"run\":\"hist\",\"rank\":0,\"step\":%d,\"scalars\":{\"%s\":1}}", i + 1, names[i]);
+        tt_ingest(&st, msg, strlen(msg), 1, &r, err, sizeof err);
+    }
+    for (int64_t i = 7; i <= 100000; i++) {
+        for (int k = 0; k < run->nscalars; k++) tt_series_append(run->scalars[k].series, i, 1.0 / (double)i);
+        for (int l = 0; l < hl; l++) for (int k = 0; k < nstats; k++) tt_series_append(run->layers[l].stat[k], i, (double)(i % 1000));
+    }
+    run->step = 100000;
+    t0 = now();
+    size_t hlen;
+    char *h = tt_history_encode(&st, 2000, 200, &hlen);
+    double te = now() - t0;
+    tt_store mirror;
+    tt_store_init(&mirror, 0);
+    size_t lines = 0;
+    for (char *p = h, *end = h + hlen; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n && tt_ingest(&mirror, p, n, 1, &r, err, sizeof err) == 0) lines++;
+        p += n + 1;
+    }
+    double tt = now() - t0;
+    printf("history_request_ms %.0f ms (target <= 1000; a late viewer at step 100,000 of a %d-layer run: encode %.0f ms + ingest, %.1f MB, %zu messages)\n",
+           tt * 1e3, hl, te * 1e3, (double)hlen / 1e6, lines);
+    free(h);
+    tt_store_free(&mirror);
     tt_store_free(&st);
     jw_free(&w);
     return 0;

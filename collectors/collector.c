@@ -4,6 +4,7 @@
 #include "ingest.h"
 #include "summary.h"
 #include "recording.h"
+#include "history.h"
 #include "../probes/endpoint.h"
 
 #include <dirent.h>
@@ -31,6 +32,9 @@ typedef struct { char run[TT_NAME_MAX]; double at; } asked;
 struct tt_collector {
     char endpoint[256];
     int pull, pub, rep;
+    int live;                  /* PUB: every accepted message, verbatim, for viewers */
+    int mirror;                /* a viewer's copy of a remote collector: pull is a SUB on its live socket */
+    int req;                   /* mirror: REQ to the remote query socket (stop requests) */
     tt_store store;
     double stall_seconds;
     FILE *log;
@@ -130,7 +134,7 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
 {
     tt_collector *c = calloc(1, sizeof *c);
     if (!c) { snprintf(err, errlen, "out of memory"); return NULL; }
-    c->pull = c->pub = c->rep = -1;
+    c->pull = c->pub = c->rep = c->live = c->req = -1;
     if (o && o->endpoint) {
         if (tt_endpoint_check(o->endpoint, err, errlen)) goto fail;
         snprintf(c->endpoint, sizeof c->endpoint, "%s", o->endpoint);
@@ -143,12 +147,14 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     c->quiet = o ? o->quiet : 0;
     tt_store_init(&c->store, o ? o->level_cap : 0);
 
-    char ctl[256], q[256];
+    char ctl[256], q[256], live[256];
     if (tt_endpoint_derive(c->endpoint, TT_EP_CONTROL, ctl, sizeof ctl, err, errlen) ||
-        tt_endpoint_derive(c->endpoint, TT_EP_QUERY, q, sizeof q, err, errlen)) goto fail;
+        tt_endpoint_derive(c->endpoint, TT_EP_QUERY, q, sizeof q, err, errlen) ||
+        tt_endpoint_derive(c->endpoint, TT_EP_LIVE, live, sizeof live, err, errlen)) goto fail;
     if ((c->pull = bind_one(NN_PULL, c->endpoint, err, errlen)) < 0) goto fail;
     if ((c->pub = bind_one(NN_PUB, ctl, err, errlen)) < 0) goto fail;
     if ((c->rep = bind_one(NN_REP, q, err, errlen)) < 0) goto fail;
+    if ((c->live = bind_one(NN_PUB, live, err, errlen)) < 0) goto fail;
     int maxsz = TT_MSG_MAX_BYTES;
     nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
     int rcvbuf = 4 << 20;
@@ -170,11 +176,13 @@ void tt_collector_close(tt_collector *c)
     if (c->pull >= 0) nn_close(c->pull);
     if (c->pub >= 0) nn_close(c->pub);
     if (c->rep >= 0) nn_close(c->rep);
+    if (c->live >= 0) nn_close(c->live);
+    if (c->req >= 0) nn_close(c->req);
     tt_recorder_close(c->rec);
     /* The socket files are ours once bound: leave no stale ones behind. */
-    if (c->pull >= 0 && !strncmp(c->endpoint, "ipc://", 6)) {
+    if (c->pull >= 0 && !c->mirror && !strncmp(c->endpoint, "ipc://", 6)) {
         char ep[256], err[128];
-        for (int k = TT_EP_INGEST; k <= TT_EP_QUERY; k++)
+        for (int k = TT_EP_INGEST; k <= TT_EP_LIVE; k++)
             if (!tt_endpoint_derive(c->endpoint, (tt_ep_kind)k, ep, sizeof ep, err, sizeof err)) unlink(ep + 6);
     }
     tt_store_free(&c->store);
@@ -185,6 +193,7 @@ int tt_collector_fds(tt_collector *c, int *fds, int max)
 {
     int socks[] = { c->pull, c->rep }, n = 0;
     for (int i = 0; i < 2 && n < max; i++) {
+        if (socks[i] < 0) continue;
         int fd;
         size_t sz = sizeof fd;
         if (nn_getsockopt(socks[i], NN_SOL_SOCKET, NN_RCVFD, &fd, &sz) == 0) fds[n++] = fd;
@@ -252,12 +261,19 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
     c->n.received++;
     if (tt_ingest(&c->store, msg, len, mono(), &r, err, errlen)) {
         c->n.rejected++;
+        if (c->mirror) {            /* older than the history it loaded: already there, not an error */
+            c->n.received--;
+            c->n.rejected--;
+            return -1;
+        }
         if (r.unknown_run && r.run[0] && !c->loading) ask_resend(c, r.run);
         else log_reject(c, &r, err);
         return -1;
     }
     c->n.accepted++;
     c->n.layer_records += r.layer_records;
+    if (c->live >= 0 && !c->loading) nn_send(c->live, msg, len, NN_DONTWAIT);   /* viewers follow live */
+    if (c->mirror) return 0;   /* a viewer's copy: the real collector records and answers probes */
     if (c->rec && !c->loading && tt_recorder_append(c->rec, r.run, msg, len, err, errlen) && !c->quiet) {
         fprintf(c->log, "traintop: recording: %s\n", err);   /* the store still has it */
         fflush(c->log);
@@ -288,6 +304,23 @@ static void answer_query(tt_collector *c, const char *req, size_t len)
         cJSON_AddNumberToObject(n, "accepted", (double)c->n.accepted);
         cJSON_AddNumberToObject(n, "rejected", (double)c->n.rejected);
         cJSON_AddNumberToObject(n, "layer_records", (double)c->n.layer_records);
+    } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "history")) {
+        /* not JSON-wrapped: the reply is the history's JSON lines themselves */
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(q, "scalar_points");
+        const cJSON *lp = cJSON_GetObjectItemCaseSensitive(q, "layer_points");
+        size_t spn = cJSON_IsNumber(sp) && sp->valuedouble >= 1 && sp->valuedouble <= 100000 ? (size_t)sp->valuedouble : 2000;
+        size_t lpn = cJSON_IsNumber(lp) && lp->valuedouble >= 1 && lp->valuedouble <= 100000 ? (size_t)lp->valuedouble : 200;
+        size_t hl;
+        char *h = tt_history_encode(&c->store, spn, lpn, &hl);
+        if (h) {
+            nn_send(c->rep, h, hl, NN_DONTWAIT);
+            free(h);
+            cJSON_Delete(rep);
+            cJSON_Delete(q);
+            return;
+        }
+        cJSON_AddStringToObject(rep, "type", "error");
+        cJSON_AddStringToObject(rep, "error", "out of memory encoding the history");
     } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "stop")) {
         const cJSON *run = cJSON_GetObjectItemCaseSensitive(q, "run");
         const cJSON *reason = cJSON_GetObjectItemCaseSensitive(q, "reason");
@@ -297,7 +330,7 @@ static void answer_query(tt_collector *c, const char *req, size_t len)
         if (!found) cJSON_AddStringToObject(rep, "error", "no such run");
     } else {
         cJSON_AddStringToObject(rep, "type", "error");
-        cJSON_AddStringToObject(rep, "error", "unknown request: expected {\"type\":\"ls\"} or {\"type\":\"stop\",\"run\":…}");
+        cJSON_AddStringToObject(rep, "error", "unknown request: expected {\"type\":\"ls\"}, {\"type\":\"history\"} or {\"type\":\"stop\",\"run\":…}");
     }
     char *txt = cJSON_PrintUnformatted(rep);
     if (txt) nn_send(c->rep, txt, strlen(txt), NN_DONTWAIT);
@@ -318,7 +351,7 @@ int tt_collector_process(tt_collector *c, int max_msgs)
         nn_freemsg(buf);
         handled++;
     }
-    for (int i = 0; i < 16; i++) {
+    for (int i = 0; i < 16 && c->rep >= 0; i++) {
         char *buf = NULL;
         int n = nn_recv(c->rep, &buf, NN_MSG, NN_DONTWAIT);
         if (n < 0) break;
@@ -355,8 +388,29 @@ void tt_collector_tick(tt_collector *c)
     }
 }
 
+/* A viewer asks the real collector, which repeats the stop to the probes until they end. */
+static int mirror_stop(tt_collector *c, const char *run, const char *reason)
+{
+    cJSON *q = cJSON_CreateObject();
+    cJSON_AddNumberToObject(q, "v", TT_PROTOCOL_VERSION);
+    cJSON_AddStringToObject(q, "type", "stop");
+    cJSON_AddStringToObject(q, "run", run);
+    cJSON_AddStringToObject(q, "reason", reason ? reason : "stopped by user");
+    char *txt = cJSON_PrintUnformatted(q);
+    cJSON_Delete(q);
+    int ok = 0;
+    if (txt && nn_send(c->req, txt, strlen(txt), 0) >= 0) {
+        char *buf = NULL;
+        int n = nn_recv(c->req, &buf, NN_MSG, 0);
+        if (n > 0) { ok = memmem(buf, (size_t)n, "\"ok\"", 4) != NULL; nn_freemsg(buf); }
+    }
+    free(txt);
+    return ok ? 0 : -1;
+}
+
 int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason)
 {
+    if (c->mirror) return mirror_stop(c, run, reason);
     int found = 0;
     for (int i = 0; i < c->store.nruns; i++) {
         tt_run *r = c->store.runs[i];
@@ -369,6 +423,61 @@ int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason)
     c->store.version++;
     control(c, run, -1, "stop", reason);
     return 0;
+}
+
+static int mirror_line(void *ud, const char *line, size_t len)
+{
+    char err[512];
+    return tt_collector_ingest(ud, line, len, err, sizeof err);
+}
+
+tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, char *err, size_t errlen)
+{
+    char live[256], q[256];
+    if (tt_endpoint_derive(endpoint, TT_EP_LIVE, live, sizeof live, err, errlen) ||
+        tt_endpoint_derive(endpoint, TT_EP_QUERY, q, sizeof q, err, errlen)) return NULL;
+    tt_collector *c = calloc(1, sizeof *c);
+    if (!c) { snprintf(err, errlen, "out of memory"); return NULL; }
+    c->pull = c->pub = c->rep = c->live = c->req = -1;
+    c->mirror = 1;
+    c->quiet = 1;
+    c->log = stderr;
+    c->stall_seconds = 1e9;          /* the real collector decides; its states arrive as messages */
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+    tt_store_init(&c->store, 0);
+    c->last_tick = mono();
+    int unlimited = -1, to = timeout_ms;
+    /* Subscribe first, so nothing published while the history travels is missed. */
+    if ((c->pull = nn_socket(AF_SP, NN_SUB)) < 0 || nn_setsockopt(c->pull, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0 ||
+        nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited, sizeof unlimited) < 0 || nn_connect(c->pull, live) < 0 ||
+        (c->req = nn_socket(AF_SP, NN_REQ)) < 0 ||
+        nn_setsockopt(c->req, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited, sizeof unlimited) < 0 ||
+        nn_setsockopt(c->req, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to) < 0 ||
+        nn_setsockopt(c->req, NN_SOL_SOCKET, NN_SNDTIMEO, &to, sizeof to) < 0 || nn_connect(c->req, q) < 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", endpoint, nn_strerror(nn_errno()));
+        tt_collector_close(c);
+        return NULL;
+    }
+    const char *hreq = "{\"v\":1,\"type\":\"history\"}";
+    char *buf = NULL;
+    int n = -1;
+    if (nn_send(c->req, hreq, strlen(hreq), 0) >= 0) n = nn_recv(c->req, &buf, NN_MSG, 0);
+    if (n < 0) {
+        snprintf(err, errlen, "no collector answered on %s within %d ms", endpoint, timeout_ms);
+        tt_collector_close(c);
+        return NULL;
+    }
+    /* The history's lines, then whatever live messages queued meanwhile (older steps are refused by ingest). */
+    c->loading = 1;
+    for (char *p = buf, *end = buf + n; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (len) mirror_line(c, p, len);
+        p += len + 1;
+    }
+    c->loading = 0;
+    nn_freemsg(buf);
+    return c;
 }
 
 tt_store *tt_collector_store(tt_collector *c) { return &c->store; }

@@ -46,6 +46,11 @@ void tt_collector_tick(tt_collector *c);
 /* Validates and applies one message as if it had arrived on the socket (tests, replay). 0 or -1 + err. */
 int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err, size_t errlen);
 
+/* A viewer's collector: a copy of a remote collector's store, rebuilt from its downsampled history
+ * and then kept current from its live messages (tt_collector_fds / _process as usual). Stop requests
+ * go to the remote collector. NULL with err when no collector answers within timeout_ms. */
+tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, char *err, size_t errlen);
+
 /* Loads a recording (DIR/<run>.jsonl) into the store without recording it again. Returns the number
  * of messages accepted, or -1 with err. Rejected lines are counted and logged like socket messages. */
 long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errlen);

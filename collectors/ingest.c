@@ -81,6 +81,7 @@ static void touch_rate(tt_run *r, int64_t step, double now)
 {
     if (r->rate_t0 == 0) { r->rate_t0 = now; r->rate_step0 = step; return; }
     double dt = now - r->rate_t0;
+    if (dt < 0 || dt > 600) { r->rate_t0 = now; r->rate_step0 = step; return; }   /* another clock (a viewer's history) */
     if (dt < 0.5) return;
     double rate = (double)(step - r->rate_step0) / dt;
     r->steps_per_s = r->steps_per_s > 0 ? 0.5 * r->steps_per_s + 0.5 * rate : rate;

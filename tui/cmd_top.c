@@ -8,15 +8,17 @@
 static int top_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "endpoint", required_argument, 0, 'e' }, { "ascii", no_argument, 0, 'a' },
+        { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' }, { "ascii", no_argument, 0, 'a' },
         { "no-color", no_argument, 0, 'C' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts co = { .quiet = 1 };
     tui_opts to = { 0 };
+    const char *connect = NULL;
     int ch;
-    while ((ch = getopt_long(argc, argv, "e:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "e:c:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'e': co.endpoint = optarg; break;
+        case 'c': connect = optarg; break;
         case 'a': to.ascii = 1; break;
         case 'C': to.no_color = 1; break;
         case 'h': cmd_usage(&cmd_top_entry, stdout); return 0;
@@ -25,7 +27,9 @@ static int top_exec(int argc, char **argv)
     }
     if (optind < argc) { fprintf(stderr, "traintop: unexpected argument '%s' (see traintop --help)\n", argv[optind]); return 2; }
     char err[512];
-    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    if (connect && co.endpoint) { fprintf(stderr, "traintop: --connect and --endpoint exclude each other\n"); return 2; }
+    /* --connect: a viewer of a running collector (traintopd, another traintop): its history, then live */
+    tt_collector *c = connect ? tt_collector_open_mirror(connect, 5000, err, sizeof err) : tt_collector_open(&co, err, sizeof err);
     if (!c) { fprintf(stderr, "traintop: %s\n", err); return 1; }
     to.title = tt_collector_endpoint(c);
     int rc = tui_run(c, &to);
@@ -34,8 +38,10 @@ static int top_exec(int argc, char **argv)
 }
 
 const cmd_entry cmd_top_entry = {
-    NULL, "[--endpoint E]", "collect on the default endpoint and show the dashboard",
+    NULL, "[--endpoint E | --connect E]", "collect on the default endpoint and show the dashboard",
     "  -e, --endpoint E   listen here instead of $TRAINTOP_ENDPOINT / the per-user socket\n"
+    "  -c, --connect E    view a running collector (traintopd) instead of collecting: its whole history,\n"
+    "                     then live\n"
     "      --ascii        no Unicode drawing characters\n"
     "      --no-color     monochrome (also when NO_COLOR is set)\n",
     top_exec,
