@@ -396,15 +396,13 @@ static int mirror_stop(tt_collector *c, const char *run, const char *reason)
     cJSON_AddStringToObject(q, "type", "stop");
     cJSON_AddStringToObject(q, "run", run);
     cJSON_AddStringToObject(q, "reason", reason ? reason : "stopped by user");
-    char *txt = cJSON_PrintUnformatted(q);
+    char *txt = cJSON_PrintUnformatted(q), err[256];
     cJSON_Delete(q);
-    int ok = 0;
-    if (txt && nn_send(c->req, txt, strlen(txt), 0) >= 0) {
-        char *buf = NULL;
-        int n = nn_recv(c->req, &buf, NN_MSG, 0);
-        if (n > 0) { ok = memmem(buf, (size_t)n, "\"ok\"", 4) != NULL; nn_freemsg(buf); }
-    }
+    cJSON *rep = txt ? tt_collector_request(c->endpoint, txt, 2000, err, sizeof err) : NULL;
     free(txt);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(rep, "type");
+    int ok = cJSON_IsString(type) && !strcmp(type->valuestring, "ok");
+    cJSON_Delete(rep);
     return ok ? 0 : -1;
 }
 
@@ -493,4 +491,27 @@ int tt_collector_wait(tt_collector *c, int timeout_ms)
     if (poll(pfd, (nfds_t)n, timeout_ms) > 0) handled = tt_collector_process(c, 100000);
     if (mono() - c->last_tick >= 0.1) tt_collector_tick(c);
     return handled;
+}
+
+cJSON *tt_collector_request(const char *endpoint, const char *request, int timeout_ms, char *err, size_t errlen)
+{
+    char q[256];
+    if (tt_endpoint_derive(endpoint, TT_EP_QUERY, q, sizeof q, err, errlen)) return NULL;
+    int s = nn_socket(AF_SP, NN_REQ), unlimited = -1;
+    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout_ms, sizeof timeout_ms) < 0 ||
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout_ms, sizeof timeout_ms) < 0 ||
+        nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited, sizeof unlimited) < 0 || nn_connect(s, q) < 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", q, nn_strerror(nn_errno()));
+        if (s >= 0) nn_close(s);
+        return NULL;
+    }
+    char *buf = NULL;
+    int n = -1;
+    if (nn_send(s, request, strlen(request), 0) >= 0) n = nn_recv(s, &buf, NN_MSG, 0);
+    nn_close(s);
+    if (n < 0) { snprintf(err, errlen, "no collector answered on %s within %d ms", endpoint, timeout_ms); return NULL; }
+    cJSON *rep = cJSON_ParseWithLength(buf, (size_t)n);
+    nn_freemsg(buf);
+    if (!rep) snprintf(err, errlen, "the collector on %s sent a reply that is not JSON", endpoint);
+    return rep;
 }

@@ -29,6 +29,17 @@ static cJSON *run_json(const tt_run *r)
     cJSON *sc = cJSON_AddObjectToObject(o, "scalars");
     for (int i = 0; sc && i < r->nscalars; i++)
         cJSON_AddItemToObject(sc, r->scalars[i].name, tt_json_metric(r->scalars[i].last));
+    /* exact best values and the steps that first reached them, whatever the series merged */
+    cJSON *best = cJSON_AddObjectToObject(o, "best");
+    for (int i = 0; best && i < r->nscalars; i++) {
+        const tt_named_series *ns = &r->scalars[i];
+        if (ns->min_step < 0) continue;
+        cJSON *b = cJSON_AddObjectToObject(best, ns->name);
+        cJSON_AddNumberToObject(b, "min", ns->min);
+        cJSON_AddNumberToObject(b, "min_step", (double)ns->min_step);
+        cJSON_AddNumberToObject(b, "max", ns->max);
+        cJSON_AddNumberToObject(b, "max_step", (double)ns->max_step);
+    }
     return o;
 }
 
@@ -43,53 +54,65 @@ cJSON *tt_summary_runs(const tt_store *st)
     return a;
 }
 
-static double scalar(const tt_run *r, const char *name)
+
+static const cJSON *field(const cJSON *o, const char *a, const char *b)
 {
-    const tt_named_series *s = tt_run_scalar(r, name);
-    return s ? s->last : NAN;
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    return b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
 }
 
-/* The step of a series' best value (lowest, or highest with max), or null when it has none. */
-static void add_best(cJSON *o, const char *key, const tt_named_series *s, int max)
+static cJSON *dup_or_null(const cJSON *v) { return v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull(); }
+
+static cJSON *best_step(const cJSON *run, const char *scalar, const char *which)
 {
-    int64_t step = !s ? -1 : max ? s->max_step : s->min_step;
-    if (step < 0) cJSON_AddNullToObject(o, key);
-    else cJSON_AddNumberToObject(o, key, (double)step);
+    const cJSON *b = field(field(run, "best", scalar), which, NULL);
+    return cJSON_IsNumber(b) ? cJSON_CreateNumber(b->valuedouble) : cJSON_CreateNull();
+}
+
+cJSON *tt_summary_project(const cJSON *runs)
+{
+    static const char *const copy[] = { "run", "state", "steps", "dropped", "steps_per_s" };
+    static const char *const scalars[] = { "loss", "val_loss", "val_acc", "train_acc" };
+    cJSON *a = cJSON_CreateArray();
+    for (const cJSON *r = runs ? runs->child : NULL; a && r; r = r->next) {
+        cJSON *o = cJSON_CreateObject();
+        for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) cJSON_AddItemToObject(o, copy[i], dup_or_null(field(r, copy[i], NULL)));
+        cJSON_AddItemToObject(o, "last_step", dup_or_null(field(r, "step", NULL)));
+        for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++)
+            cJSON_AddItemToObject(o, scalars[i], dup_or_null(field(r, "scalars", scalars[i])));
+        cJSON_AddItemToObject(o, "val_best_step", best_step(r, "val_loss", "min_step"));
+        cJSON_AddItemToObject(o, "gwa_best_step", best_step(r, "gwa", "max_step"));
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+static double num_or_nan(const cJSON *o, const char *k)
+{
+    const cJSON *v = field(o, k, NULL);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+void tt_summary_print_json_runs(const cJSON *runs, FILE *out, int json)
+{
+    cJSON *p = tt_summary_project(runs);
+    if (json) {
+        char *txt = cJSON_Print(p);
+        if (txt) fprintf(out, "%s\n", txt);
+        cJSON_free(txt);
+    } else {
+        fprintf(out, "%-16s %-9s %7s %9s %9s %8s %8s\n", "RUN", "STATE", "STEPS", "LOSS", "VAL_LOSS", "VAL_ACC", "STEPS/S");
+        for (const cJSON *r = p ? p->child : NULL; r; r = r->next)
+            fprintf(out, "%-16s %-9s %7.0f %9.4f %9.4f %8.4f %8.1f\n", field(r, "run", NULL)->valuestring,
+                    field(r, "state", NULL)->valuestring, num_or_nan(r, "steps"), num_or_nan(r, "loss"),
+                    num_or_nan(r, "val_loss"), num_or_nan(r, "val_acc"), num_or_nan(r, "steps_per_s"));
+    }
+    cJSON_Delete(p);
 }
 
 void tt_summary_print(const tt_store *st, FILE *out, int json)
 {
-    if (json) {
-        cJSON *a = cJSON_CreateArray();
-        for (int i = 0; i < st->nruns; i++) {
-            const tt_run *r = st->runs[i];
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "run", r->name);
-            cJSON_AddStringToObject(o, "state", tt_run_state_name(r->state));
-            cJSON_AddNumberToObject(o, "steps", (double)r->steps_received);
-            cJSON_AddNumberToObject(o, "last_step", (double)r->step);
-            cJSON_AddNumberToObject(o, "dropped", (double)r->probe_dropped);
-            cJSON_AddItemToObject(o, "loss", tt_json_metric(scalar(r, "loss")));
-            cJSON_AddItemToObject(o, "val_loss", tt_json_metric(scalar(r, "val_loss")));
-            cJSON_AddItemToObject(o, "val_acc", tt_json_metric(scalar(r, "val_acc")));
-            cJSON_AddItemToObject(o, "train_acc", tt_json_metric(scalar(r, "train_acc")));
-            cJSON_AddNumberToObject(o, "steps_per_s", r->steps_per_s);
-            add_best(o, "val_best_step", tt_run_scalar(r, "val_loss"), 0);
-            add_best(o, "gwa_best_step", tt_run_scalar(r, "gwa"), 1);
-            cJSON_AddItemToArray(a, o);
-        }
-        char *txt = cJSON_Print(a);
-        if (txt) fprintf(out, "%s\n", txt);
-        cJSON_free(txt);
-        cJSON_Delete(a);
-        return;
-    }
-    fprintf(out, "%-16s %-9s %7s %9s %9s %8s %8s\n", "RUN", "STATE", "STEPS", "LOSS", "VAL_LOSS", "VAL_ACC", "STEPS/S");
-    for (int i = 0; i < st->nruns; i++) {
-        const tt_run *r = st->runs[i];
-        fprintf(out, "%-16s %-9s %7llu %9.4f %9.4f %8.4f %8.1f\n", r->name, tt_run_state_name(r->state),
-               (unsigned long long)r->steps_received, scalar(r, "loss"), scalar(r, "val_loss"),
-               scalar(r, "val_acc"), r->steps_per_s);
-    }
+    cJSON *runs = tt_summary_runs(st);
+    tt_summary_print_json_runs(runs, out, json);
+    cJSON_Delete(runs);
 }
-

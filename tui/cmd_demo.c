@@ -112,12 +112,19 @@ static void reap(children *ch)
     }
 }
 
+/* Ingests for up to ms with an embedded collector; just sleeps when the runs go to a remote one. */
+static void wait_a_bit(tt_collector *c, int ms)
+{
+    if (c) tt_collector_wait(c, ms);
+    else usleep((useconds_t)ms * 1000);
+}
+
 /* Asks the trainers to stop, keeps ingesting their last messages, and kills what lingers. */
 static void stop_children(children *ch, tt_collector *c)
 {
     for (int i = 0; i < ch->nruns; i++) if (ch->pid[i] > 0) kill(ch->pid[i], SIGTERM);
     double deadline = mono() + 5;
-    while (ch->alive && mono() < deadline) { tt_collector_wait(c, 20); reap(ch); }
+    while (ch->alive && mono() < deadline) { wait_a_bit(c, 20); reap(ch); }
     for (int i = 0; i < ch->nruns; i++) if (ch->pid[i] > 0) kill(ch->pid[i], SIGKILL);
     while (ch->alive) { usleep(10000); reap(ch); }
 }
@@ -137,14 +144,35 @@ static int all_ended(tt_collector *c, int nruns)
     return 1;
 }
 
+/* The demo's runs as the remote collector has them. */
+static int remote_summary(const char *endpoint, int nruns, int json)
+{
+    char err[512];
+    cJSON *rep = tt_collector_request(endpoint, "{\"v\":1,\"type\":\"ls\"}", 5000, err, sizeof err);
+    if (!rep) { fprintf(stderr, "traintop demo: %s\n", err); return -1; }
+    cJSON *mine = cJSON_CreateArray();
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(rep, "runs");
+    for (const cJSON *r = cJSON_IsArray(all) ? all->child : NULL; r; r = r->next) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(r, "run");
+        for (int i = 0; i < nruns; i++)
+            if (cJSON_IsString(name) && !strcmp(name->valuestring, runs[i].name)) cJSON_AddItemToArray(mine, cJSON_Duplicate(r, 1));
+    }
+    tt_summary_print_json_runs(mine, stdout, json);
+    cJSON_Delete(mine);
+    cJSON_Delete(rep);
+    return 0;
+}
+
 static int demo_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "headless", no_argument, 0, 'H' }, { "steps", required_argument, 0, 's' }, { "json", no_argument, 0, 'j' },
         { "runs", required_argument, 0, 'r' }, { "seed", required_argument, 0, 'S' }, { "delay-ms", required_argument, 0, 'd' },
-        { "ascii", no_argument, 0, 'a' }, { "no-color", no_argument, 0, 'C' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "ascii", no_argument, 0, 'a' }, { "no-color", no_argument, 0, 'C' }, { "endpoint", required_argument, 0, 'e' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     int headless = 0, json = 0, ascii = 0, no_color = 0, ch;
+    const char *remote = NULL;
     long steps = -1, nruns = MAX_RUNS, seed = 1, delay_ms = -1;
     while ((ch = getopt_long(argc, argv, "Hs:jr:h", opts, NULL)) != -1) {
         switch (ch) {
@@ -152,6 +180,7 @@ static int demo_exec(int argc, char **argv)
         case 'j': json = 1; break;
         case 'a': ascii = 1; break;
         case 'C': no_color = 1; break;
+        case 'e': remote = optarg; break;
         case 's': if (cmd_parse_long("demo", "--steps", optarg, 1, 100000000, &steps)) return 2; break;
         case 'r': if (cmd_parse_long("demo", "--runs", optarg, 1, MAX_RUNS, &nruns)) return 2; break;
         case 'S': if (cmd_parse_long("demo", "--seed", optarg, 0, LONG_MAX, &seed)) return 2; break;
@@ -162,15 +191,24 @@ static int demo_exec(int argc, char **argv)
     }
     if (optind < argc) { fprintf(stderr, "traintop demo: unexpected argument '%s'\n", argv[optind]); return 2; }
     if (json && !headless) { fprintf(stderr, "traintop demo: --json needs --headless\n"); return 2; }
+    if (remote && !headless) { fprintf(stderr, "traintop demo: --endpoint needs --headless (to watch, run `traintop --connect E`)\n"); return 2; }
     if (steps < 0) steps = headless ? 1000 : 6000;
     if (delay_ms < 0) delay_ms = headless ? 0 : 15;   /* watchable pace on screen, full speed headless */
 
     char dir[200], endpoint[256], err[512], exe[PATH_MAX];
-    if (tt_runtime_dir(dir, sizeof dir, err, sizeof err)) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
-    snprintf(endpoint, sizeof endpoint, "ipc://%s/demo-%ld.sock", dir, (long)getpid());
+    if (remote) {                                /* the runs go to a collector that is already running */
+        if (tt_endpoint_check(remote, err, sizeof err)) { fprintf(stderr, "traintop demo: %s\n", err); return 2; }
+        snprintf(endpoint, sizeof endpoint, "%s", remote);
+        cJSON *alive = tt_collector_request(endpoint, "{\"v\":1,\"type\":\"ls\"}", 2000, err, sizeof err);
+        if (!alive) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
+        cJSON_Delete(alive);
+    } else {
+        if (tt_runtime_dir(dir, sizeof dir, err, sizeof err)) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
+        snprintf(endpoint, sizeof endpoint, "ipc://%s/demo-%ld.sock", dir, (long)getpid());
+    }
     tt_collector_opts co = { .endpoint = endpoint, .quiet = !headless };
-    tt_collector *c = tt_collector_open(&co, err, sizeof err);
-    if (!c) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
+    tt_collector *c = remote ? NULL : tt_collector_open(&co, err, sizeof err);
+    if (!c && !remote) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
 
     struct sigaction sa = { .sa_handler = on_signal };
     if (headless) { sigaction(SIGINT, &sa, NULL); sigaction(SIGTERM, &sa, NULL); }
@@ -187,12 +225,16 @@ static int demo_exec(int argc, char **argv)
     int rc = 0;
     if (headless) {
         double t0 = mono();
-        while (!interrupted && kids.alive) { tt_collector_wait(c, 100); reap(&kids); }
+        while (!interrupted && kids.alive) { wait_a_bit(c, 100); reap(&kids); }
         if (interrupted) stop_children(&kids, c);
-        /* The trainers wait for the collector's acknowledgement of their end: drain what is left. */
-        double deadline = mono() + 2;
-        while (!all_ended(c, (int)nruns) && mono() < deadline) tt_collector_wait(c, 20);
-        tt_summary_print(tt_collector_store(c), stdout, json);
+        if (c) {
+            /* The trainers wait for the collector's acknowledgement of their end: drain what is left. */
+            double deadline = mono() + 2;
+            while (!all_ended(c, (int)nruns) && mono() < deadline) tt_collector_wait(c, 20);
+            tt_summary_print(tt_collector_store(c), stdout, json);
+        } else if (remote_summary(endpoint, (int)nruns, json)) {
+            rc = 1;
+        }
         if (!json) fprintf(stderr, "traintop demo: %ld runs x %ld steps in %.1f s\n", nruns, steps, mono() - t0);
         for (int i = 0; i < nruns; i++)
             if (!WIFEXITED(kids.status[i]) || WEXITSTATUS(kids.status[i]) != 0) {
@@ -217,6 +259,7 @@ const cmd_entry cmd_demo_entry = {
     "  -r, --runs N       how many runs, 1..4 (default 4)\n"
     "      --seed N       seed of the first run; run i uses N+i (default 1)\n"
     "      --delay-ms N   pause per training step so the dashboard can be watched (15; headless 0)\n"
+    "  -e, --endpoint E   with --headless: send the runs to the collector already running at E\n"
     "      --ascii        no Unicode drawing characters\n"
     "      --no-color     monochrome\n",
     demo_exec,

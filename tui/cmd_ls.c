@@ -1,13 +1,12 @@
 /* traintop ls: asks a running collector for its runs and their latest scalars. */
 #include "cmd.h"
 #include "../probes/endpoint.h"
+#include "../collectors/collector.h"
 #include "traintop/probe.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
-#include <nanomsg/nn.h>
-#include <nanomsg/reqrep.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,31 +55,12 @@ static int ls_exec(int argc, char **argv)
     }
     if (optind < argc) { fprintf(stderr, "traintop ls: unexpected argument '%s'\n", argv[optind]); return 2; }
 
-    char ep[256], q[256], err[256];
+    char ep[256], err[512];
     if (endpoint) snprintf(ep, sizeof ep, "%s", endpoint);
     else if (tt_default_endpoint(ep, sizeof ep, err, sizeof err)) { fprintf(stderr, "traintop ls: %s\n", err); return 1; }
-    if (tt_endpoint_derive(ep, TT_EP_QUERY, q, sizeof q, err, sizeof err)) { fprintf(stderr, "traintop ls: %s\n", err); return 2; }
-
-    int s = nn_socket(AF_SP, NN_REQ);
-    int to = (int)timeout_ms;
-    if (s < 0 || nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to) < 0 ||
-        nn_setsockopt(s, NN_SOL_SOCKET, NN_SNDTIMEO, &to, sizeof to) < 0 || nn_connect(s, q) < 0) {
-        fprintf(stderr, "traintop ls: cannot connect to %s: %s\n", q, nn_strerror(nn_errno()));
-        if (s >= 0) nn_close(s);
-        return 1;
-    }
-    const char *req = "{\"v\":1,\"type\":\"ls\"}";
-    char *buf = NULL;
-    int n = -1;
-    if (nn_send(s, req, strlen(req), 0) >= 0) n = nn_recv(s, &buf, NN_MSG, 0);
-    if (n < 0) {
-        fprintf(stderr, "traintop ls: no collector answered on %s within %ld ms\n", ep, timeout_ms);
-        nn_close(s);
-        return 1;
-    }
-    cJSON *rep = cJSON_ParseWithLength(buf, (size_t)n);
-    nn_freemsg(buf);
-    nn_close(s);
+    if (tt_endpoint_check(ep, err, sizeof err)) { fprintf(stderr, "traintop ls: %s\n", err); return 2; }
+    cJSON *rep = tt_collector_request(ep, "{\"v\":1,\"type\":\"ls\"}", (int)timeout_ms, err, sizeof err);
+    if (!rep) { fprintf(stderr, "traintop ls: %s\n", err); return 1; }
     const cJSON *runs = rep ? cJSON_GetObjectItemCaseSensitive(rep, "runs") : NULL;
     if (!cJSON_IsArray(runs)) {
         fprintf(stderr, "traintop ls: the collector on %s sent a reply without a runs array\n", ep);

@@ -29,6 +29,11 @@ check "ls shows the run finished with all 50 steps, scalars and layers" test $? 
 "$BIN/traintop" ls --endpoint "$EP" > "$T/ls.txt"
 check "ls table lists the run" grep -q "^e2e-run .*finished" "$T/ls.txt"
 
+"$BIN/traintop" demo --headless --steps 60 --runs 2 --endpoint "$EP" --json > "$T/remote-demo.json"
+check "demo --headless --endpoint sends its runs to the running collector" $PY -c "
+import json; r = json.load(open('$T/remote-demo.json'))
+assert sorted(x['run'] for x in r) == ['sgd-lr0.01', 'sgd-lr0.05'] and all(x['steps'] == 60 for x in r), r"
+
 send() { timeout 0.3 nanocat --push --connect "$EP" --interval 5 --data "$1" 2>/dev/null; }
 send 'not json at all'
 send '{"v":99,"type":"step","run":"x","rank":0}'
