@@ -2,7 +2,10 @@
 #include "collector.h"
 #include "summary.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,8 @@ static void usage(FILE *f)
         "                          recordings already in DIR are loaded, so a restart continues them\n"
         "      --stall-seconds S   mark a run stalled after S seconds without a message (30)\n"
         "  -q, --quiet             do not log rejected messages (they are still counted)\n"
+        "  -d, --daemon            detach from the terminal once listening (log to --log FILE, else nowhere)\n"
+        "      --log FILE          append log lines to FILE\n"
         "  -h, --help              this text\n"
         "  -V, --version           print the version\n");
 }
@@ -30,11 +35,13 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "listen", required_argument, 0, 'l' }, { "record", required_argument, 0, 'r' }, { "stall-seconds", required_argument, 0, 's' },
-        { "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+        { "quiet", no_argument, 0, 'q' }, { "daemon", no_argument, 0, 'd' }, { "log", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts o = { 0 };
+    int daemon_mode = 0;
+    const char *log_path = NULL;
     int ch;
-    while ((ch = getopt_long(argc, argv, "l:r:qhV", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "l:r:qdhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'l': o.endpoint = optarg; break;
         case 'r': o.record_dir = optarg; break;
@@ -45,6 +52,8 @@ int main(int argc, char **argv)
             break;
         }
         case 'q': o.quiet = 1; break;
+        case 'd': daemon_mode = 1; break;
+        case 'L': log_path = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("traintopd %s\n", TT_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -53,19 +62,36 @@ int main(int argc, char **argv)
     if (optind < argc) { fprintf(stderr, "traintopd: unexpected argument '%s'\n", argv[optind]); return 2; }
 
     char err[512];
+    FILE *log = NULL;
+    if (log_path && !(log = fopen(log_path, "a"))) { fprintf(stderr, "traintopd: --log %s: %s\n", log_path, strerror(errno)); return 1; }
+    if (log) { setvbuf(log, NULL, _IOLBF, 0); o.log = log; }
     tt_collector *c = tt_collector_open(&o, err, sizeof err);
-    if (!c) { fprintf(stderr, "traintopd: %s\n", err); return 1; }
+    if (!c) { fprintf(stderr, "traintopd: %s\n", err); if (log) fclose(log); return 1; }
+    if (daemon_mode) {
+        /* Listening already (a bind error was reported above, to the terminal); nanomsg's worker
+         * threads do not survive fork, so the collector is reopened in the child. */
+        tt_collector_close(c);
+        pid_t pid = fork();
+        if (pid < 0) { fprintf(stderr, "traintopd: fork: %s\n", strerror(errno)); return 1; }
+        if (pid > 0) { printf("traintopd: listening on %s (pid %ld)\n", o.endpoint ? o.endpoint : "the default endpoint", (long)pid); return 0; }
+        setsid();
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0) { dup2(fd, 0); dup2(fd, 1); dup2(fd, 2); if (fd > 2) close(fd); }
+        if (!(c = tt_collector_open(&o, err, sizeof err))) { if (log) fprintf(log, "traintopd: %s\n", err); return 1; }
+    }
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "traintopd: listening on %s\n", tt_collector_endpoint(c));
+    FILE *out = log ? log : stderr;
+    fprintf(out, "traintopd: listening on %s\n", tt_collector_endpoint(c));
     while (!quit) tt_collector_wait(c, 500);
     tt_collector_counters n;
     tt_collector_get_counters(c, &n);
-    fprintf(stderr, "traintopd: %llu messages received, %llu accepted, %llu rejected, %d runs\n",
+    fprintf(out, "traintopd: %llu messages received, %llu accepted, %llu rejected, %d runs\n",
             (unsigned long long)n.received, (unsigned long long)n.accepted, (unsigned long long)n.rejected,
             tt_collector_store(c)->nruns);
     tt_collector_close(c);
+    if (log) fclose(log);
     return 0;
 }

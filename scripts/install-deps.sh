@@ -15,6 +15,7 @@ packages=(
   tmux                    # end-to-end dashboard tests
   valgrind                # leak checks in tests
   clang libclang-rt-14-dev  # libFuzzer target for the message validator
+  openssh-client openssh-server  # traintop attach, and its end-to-end test against a throw-away sshd
 )
 
 missing=()

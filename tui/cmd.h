@@ -12,7 +12,8 @@ typedef struct {
     int (*exec)(int argc, char **argv);   /* argv[0] is the subcommand name */
 } cmd_entry;
 
-extern const cmd_entry cmd_top_entry, cmd_demo_entry, cmd_ls_entry, cmd_replay_entry;
+extern const cmd_entry cmd_top_entry, cmd_demo_entry, cmd_ls_entry, cmd_replay_entry, cmd_attach_entry,
+    cmd_endpoint_entry;
 
 /* Prints the command's usage and options to f. */
 void cmd_usage(const cmd_entry *e, FILE *f);
