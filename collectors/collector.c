@@ -71,6 +71,25 @@ static int ipc_in_use(const char *path)
     return live;
 }
 
+/* tcp:// on anything but loopback puts the collector on the network: refused unless asked for. */
+static int refuse_exposed(const char *ep, int allow, FILE *log, char *err, size_t errlen)
+{
+    if (strncmp(ep, "tcp://", 6)) return 0;
+    const char *host = ep + 6, *colon = strrchr(host, ':');
+    size_t n = colon ? (size_t)(colon - host) : strlen(host);
+    int loopback = (n >= 4 && !strncmp(host, "127.", 4)) || (n == 9 && !strncmp(host, "localhost", 9)) ||
+                   (n == 5 && !strncmp(host, "[::1]", 5));
+    if (loopback) return 0;
+    if (!allow) {
+        snprintf(err, errlen, "%s is not a loopback address: listening there exposes the collector to the network; "
+                              "use tcp://127.0.0.1:PORT with ssh (traintop attach), or pass --allow-remote and set TRAINTOP_TOKEN", ep);
+        return -1;
+    }
+    fprintf(log, "traintop: warning: listening on %s, reachable from the network%s\n", ep,
+            getenv("TRAINTOP_TOKEN") && *getenv("TRAINTOP_TOKEN") ? "" : " WITHOUT a token (set TRAINTOP_TOKEN)");
+    return 0;
+}
+
 static int bind_one(int proto, const char *ep, char *err, size_t errlen)
 {
     int s = nn_socket(AF_SP, proto);
@@ -141,11 +160,14 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     } else if (tt_default_endpoint(c->endpoint, sizeof c->endpoint, err, errlen)) {
         goto fail;
     }
+    if (refuse_exposed(c->endpoint, o && o->allow_remote, o && o->log ? o->log : stderr, err, errlen)) goto fail;
     c->stall_seconds = o && o->stall_seconds > 0 ? o->stall_seconds : 30;
     gethostname(c->hostname, sizeof c->hostname - 1);
     c->log = o && o->log ? o->log : stderr;
     c->quiet = o ? o->quiet : 0;
     tt_store_init(&c->store, o ? o->level_cap : 0);
+    const char *tok = getenv("TRAINTOP_TOKEN");
+    if (tok && *tok) snprintf(c->store.token, sizeof c->store.token, "%s", tok);
 
     char ctl[256], q[256], live[256];
     if (tt_endpoint_derive(c->endpoint, TT_EP_CONTROL, ctl, sizeof ctl, err, errlen) ||

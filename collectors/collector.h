@@ -20,6 +20,7 @@ typedef struct {
     const char *record_dir;    /* append every accepted message to DIR/<run>.jsonl; NULL: no recording.
                                   Recordings already there are loaded first, so a restart continues them. */
     double flush_seconds;      /* recording flush interval (0: 0.2 s) */
+    int allow_remote;          /* permit tcp:// on an address other than loopback (a warning is logged) */
 } tt_collector_opts;
 
 typedef struct {

@@ -164,6 +164,7 @@ int tt_fast_step_scan(const char *msg, size_t len, tt_fast_step *s)
     cur c = { msg, msg + len };
     unsigned seen = 0;                            /* one bit a key: a repeated key goes to the general path */
     s->run = NULL;
+    s->token = NULL;
     s->v = -1;
     s->rank = 0;
     s->has_time = s->has_layers = 0;
@@ -187,6 +188,7 @@ int tt_fast_step_scan(const char *msg, size_t len, tt_fast_step *s)
         else if (KEY("step", 32u)) { if (integer(&c, &s->step)) return -1; }
         else if (KEY("scalars", 64u)) { if (scalars(&c, s)) return -1; }
         else if (KEY("layers", 128u)) { if (layers(&c, s)) return -1; }
+        else if (KEY("token", 256u)) { if (str(&c, &s->token, &s->token_len)) return -1; }
         else return -1;                          /* "extra", a repeated key, anything unusual */
 #undef KEY
     } while (lit(&c, ','));

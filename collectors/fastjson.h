@@ -12,6 +12,8 @@
 typedef struct {
     const char *run;           /* points into the message, not NUL-terminated */
     size_t run_len;
+    const char *token;         /* NULL when the message has none */
+    size_t token_len;
     int64_t v, rank, step;
     int has_time;
     double time;

@@ -372,6 +372,8 @@ static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_i
     if (tt_fast_step_scan(msg, len, f) || f->v != TT_PROTOCOL_VERSION || f->rank < 0 || f->rank > 65535 ||
         f->step < 0 || f->run_len == 0 || f->run_len >= TT_NAME_MAX)
         return -1;
+    if (st->token[0] && (!f->token || f->token_len != strlen(st->token) || memcmp(f->token, st->token, f->token_len)))
+        return -1;
     char run[TT_NAME_MAX];
     memcpy(run, f->run, f->run_len);
     run[f->run_len] = 0;
@@ -429,6 +431,13 @@ int tt_ingest(tt_store *st, const char *msg, size_t len, double now, tt_ingest_r
     if (cJSON_IsString(run) && tt_run_name_ok(run->valuestring)) snprintf(res->run, sizeof res->run, "%s", run->valuestring);
     if (is_int(rank, 0, 65535)) res->rank = (int)rank->valuedouble;
     if (!is_int(v, 0, 1e9) || v->valuedouble != TT_PROTOCOL_VERSION) { fail(&c, "version", "v: expected protocol version %d", TT_PROTOCOL_VERSION); goto out; }
+    if (st->token[0]) {
+        const cJSON *tok = get(m, "token");
+        if (!cJSON_IsString(tok) || strcmp(tok->valuestring, st->token)) {
+            fail(&c, "token", tok ? "token: does not match the collector's TRAINTOP_TOKEN" : "token: missing (the collector requires TRAINTOP_TOKEN)");
+            goto out;
+        }
+    }
     if (!res->run[0]) { fail(&c, "field", "run: expected a run name of [A-Za-z0-9_.:+=-]{1,127}"); goto out; }
     if (!is_int(rank, 0, 65535)) { fail(&c, "field", "rank: expected an integer in 0..65535"); goto out; }
     if (!cJSON_IsString(type)) { fail(&c, "field", "type: expected \"run_start\", \"step\" or \"run_end\""); goto out; }

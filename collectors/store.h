@@ -63,6 +63,7 @@ typedef struct {
     uint64_t version;          /* bumped on every change: viewers redraw when it moves */
     tt_fast_step fast;         /* ingest's scratch for the fast path (its value buffer is reused) */
     int no_fast;               /* tests: always take the general path */
+    char token[128];           /* when set, every message must carry it ("token"), else it is refused */
 } tt_store;
 
 void tt_store_init(tt_store *st, size_t level_cap);

@@ -1,6 +1,8 @@
 /* traintopd: the headless collector — the same engine `traintop` embeds, without a terminal. */
 #include "collector.h"
+#include "../probes/endpoint.h"
 #include "summary.h"
+#include "relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,20 +27,44 @@ static void usage(FILE *f)
         "                          recordings already in DIR are loaded, so a restart continues them\n"
         "      --stall-seconds S   mark a run stalled after S seconds without a message (30)\n"
         "  -q, --quiet             do not log rejected messages (they are still counted)\n"
+        "  -F, --forward-to HEAD   relay: pass every probe message on to the collector at HEAD and its\n"
+        "                          control messages back (nanomsg devices); keeps no history itself\n"
+        "      --allow-remote      permit tcp:// on a non-loopback address (warns; set TRAINTOP_TOKEN)\n"
         "  -d, --daemon            detach from the terminal once listening (log to --log FILE, else nowhere)\n"
         "      --log FILE          append log lines to FILE\n"
         "  -h, --help              this text\n"
+        "Environment: TRAINTOP_TOKEN, when set, must be carried by every message (probes send it when they\n"
+        "have the same variable); others are refused and counted.\n"
         "  -V, --version           print the version\n");
+}
+
+/* A node-local relay: nothing is stored here; the head collector sees every rank. */
+static int relay_main(const char *listen, const char *head)
+{
+    char ep[256], err[512];
+    if (listen) snprintf(ep, sizeof ep, "%s", listen);
+    else if (tt_default_endpoint(ep, sizeof ep, err, sizeof err)) { fprintf(stderr, "traintopd: %s\n", err); return 1; }
+    if (tt_endpoint_check(ep, err, sizeof err) || tt_endpoint_check(head, err, sizeof err)) { fprintf(stderr, "traintopd: %s\n", err); return 2; }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    tt_relay *r = tt_relay_start(ep, head, err, sizeof err);
+    if (!r) { fprintf(stderr, "traintopd: %s\n", err); return 1; }
+    fprintf(stderr, "traintopd: relaying %s to %s\n", ep, head);
+    while (!quit) pause();
+    tt_relay_stop(r);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "listen", required_argument, 0, 'l' }, { "record", required_argument, 0, 'r' }, { "stall-seconds", required_argument, 0, 's' },
-        { "quiet", no_argument, 0, 'q' }, { "daemon", no_argument, 0, 'd' }, { "log", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+        { "quiet", no_argument, 0, 'q' }, { "daemon", no_argument, 0, 'd' }, { "allow-remote", no_argument, 0, 'R' }, { "forward-to", required_argument, 0, 'F' }, { "log", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts o = { 0 };
     int daemon_mode = 0;
+    const char *forward_to = NULL;
     const char *log_path = NULL;
     int ch;
     while ((ch = getopt_long(argc, argv, "l:r:qdhV", opts, NULL)) != -1) {
@@ -53,6 +79,8 @@ int main(int argc, char **argv)
         }
         case 'q': o.quiet = 1; break;
         case 'd': daemon_mode = 1; break;
+        case 'R': o.allow_remote = 1; break;
+        case 'F': forward_to = optarg; break;
         case 'L': log_path = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("traintopd %s\n", TT_VERSION); return 0;
@@ -63,6 +91,7 @@ int main(int argc, char **argv)
 
     char err[512];
     FILE *log = NULL;
+    if (forward_to) return relay_main(o.endpoint, forward_to);
     if (log_path && !(log = fopen(log_path, "a"))) { fprintf(stderr, "traintopd: --log %s: %s\n", log_path, strerror(errno)); return 1; }
     if (log) { setvbuf(log, NULL, _IOLBF, 0); o.log = log; }
     tt_collector *c = tt_collector_open(&o, err, sizeof err);

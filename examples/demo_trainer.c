@@ -33,6 +33,7 @@ typedef struct {
     int persample;              /* 0 off, 1 on (GWA, noise scale), 2 full (+ inner/orthogonality tests, GSNR) */
     int gwa_window;             /* steps per GWA window; 0: one epoch */
     const char *spool;          /* file for messages the collector did not take (NULL: drop them) */
+    int rank, world;            /* as one rank of a distributed run (each rank trains its own copy here) */
     long step_delay_ms;
     int threads;                /* OpenBLAS threads; 0 leaves OpenBLAS's own choice */
     int quiet;
@@ -69,6 +70,7 @@ static void usage(FILE *f)
             "  --persample off|on|full  per-sample statistics: GWA and noise scale (on); full adds the\n"
             "                         inner-product and orthogonality tests and GSNR (one more GEMM a layer)\n"
             "  --gwa-window N         steps per GWA window (one epoch)\n"
+            "  --rank R --world N     publish as rank R of N (a run spread over nodes)\n"
             "  --spool FILE           keep messages the collector could not take in FILE (traintop replay reads it)\n"
             "  --spectral-every N     spectra of the weight matrices every N steps, off the training thread;\n"
             "                         0 = off (100)\n"
@@ -191,7 +193,7 @@ static int valid_run_name(const char *s)
 
 enum {
     O_RUN = 256, O_ENDPOINT, O_STEPS, O_OPTIMIZER, O_LR, O_MOMENTUM, O_BETA1, O_BETA2, O_WD,
-    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_SPOOL, O_WARMUP, O_SCHEDULE, O_DELAY,
+    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_SPOOL, O_RANK, O_WORLD, O_WARMUP, O_SCHEDULE, O_DELAY,
     O_THREADS,
 };
 
@@ -215,6 +217,8 @@ static const struct option long_opts[] = {
     {"persample", required_argument, NULL, O_PERSAMPLE},
     {"gwa-window", required_argument, NULL, O_GWA_WINDOW},
     {"spool", required_argument, NULL, O_SPOOL},
+    {"rank", required_argument, NULL, O_RANK},
+    {"world", required_argument, NULL, O_WORLD},
     {"warmup", required_argument, NULL, O_WARMUP},
     {"schedule", required_argument, NULL, O_SCHEDULE},
     {"step-delay-ms", required_argument, NULL, O_DELAY},
@@ -256,6 +260,8 @@ static int apply_option(options *o, int c, const char *arg)
     case O_SPECTRAL_EVERY: return parse_int("--spectral-every", arg, 0, 1000000000L, &o->spectral_every);
     case O_GWA_WINDOW: return parse_int("--gwa-window", arg, 1, 1000000000L, &o->gwa_window);
     case O_SPOOL: o->spool = arg; return 0;
+    case O_RANK: return parse_int("--rank", arg, 0, 65535, &o->rank);
+    case O_WORLD: return parse_int("--world", arg, 1, 65536, &o->world);
     case O_PERSAMPLE:
         if (!strcmp(arg, "off")) o->persample = 0;
         else if (!strcmp(arg, "on")) o->persample = 1;
@@ -287,6 +293,7 @@ static void defaults(options *o)
     o->every = 1;
     o->spectral_every = 100;
     o->persample = 1;
+    o->world = 1;
     o->threads = 1;
 }
 
@@ -438,7 +445,7 @@ static int trainer_init(trainer *t, const options *o)
         fprintf(stderr, PROG ": run %s: %s\n", o->run, err);
         return -1;
     }
-    tt_probe_opts po = {.run = o->run, .endpoint = o->endpoint, .rank = 0, .world_size = 1,
+    tt_probe_opts po = {.run = o->run, .endpoint = o->endpoint, .rank = o->rank, .world_size = o->world,
                         .every = o->every,
                         .spectral_every = o->spectral_every, .persample_full = o->persample == 2,
                         .gwa_window = o->gwa_window ? o->gwa_window
