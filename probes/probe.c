@@ -93,6 +93,7 @@ struct tt_probe {
     extra *extras;                    /* entries waiting for the next step message */
     size_t nextras, cap_extras;
     char spool_path[512];             /* "" when not spooling */
+    char token[128];                  /* $TRAINTOP_TOKEN: sent with every message when set */
     FILE *spool;                      /* opened at the first message that cannot be sent */
     tt_psacc ps;                      /* per-sample statistics of the step being built */
     char opt_kind[16];                /* the optimizer as last told by tt_probe_optimizer */
@@ -197,6 +198,7 @@ static void header(tt_probe *p, jsonw *w, const char *type)
     jw_key(w, "run"); jw_str(w, p->run);
     jw_key(w, "rank"); jw_int(w, p->rank);
     jw_key(w, "time"); jw_time(w, now_wall());
+    if (p->token[0]) { jw_key(w, "token"); jw_str(w, p->token); }
 }
 
 /* The run_start message into w (the layer table, statistics names, hyperparameters). */
@@ -448,6 +450,15 @@ tt_probe *tt_probe_open(const tt_probe_opts *o, char *err, size_t errlen)
     p->spectral_every = o->spectral_every > 0 ? o->spectral_every : 0;
     tt_psacc_init(&p->ps, o->persample_full, o->gwa_window);
     if (o->spool && *o->spool) snprintf(p->spool_path, sizeof p->spool_path, "%s", o->spool);
+    const char *tok = getenv("TRAINTOP_TOKEN");
+    if (tok && *tok) {
+        if (!tt_label_ok(tok)) {
+            snprintf(err, errlen, "TRAINTOP_TOKEN: expected 1-127 printable ASCII characters without quotes or backslashes");
+            tt_probe_close(p, NULL, 0);
+            return NULL;
+        }
+        snprintf(p->token, sizeof p->token, "%s", tok);
+    }
     p->last_step = INT64_MIN;
     p->hparams = cJSON_CreateObject();
     jw_init(&p->w);
