@@ -5,6 +5,7 @@
 #include "summary.h"
 #include "recording.h"
 #include "history.h"
+#include "crossrank.h"
 #include "../probes/endpoint.h"
 
 #include <dirent.h>
@@ -304,6 +305,8 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
     if (c->loading) return 0;   /* history, not a live probe: nothing to answer */
     if (r.type == TT_MSG_RUN_END) control(c, r.run, r.rank, "ack_end", NULL);
     if (r.type == TT_MSG_STEP) {
+        const tt_run *stepped = tt_store_find(&c->store, r.run, r.rank);
+        if (stepped && stepped->world > 1) tt_crossrank_step(&c->store, stepped, stepped->step);
         /* control messages can be missed by a probe that just connected: repeat a stop until it ends */
         const tt_run *run = tt_store_find(&c->store, r.run, r.rank);
         if (run && run->stop_requested) control(c, r.run, r.rank, "stop", run->stop_reason);

@@ -339,6 +339,15 @@ static int step_msg(ctx *c, tt_store *st, const cJSON *m, double now)
     return 0;
 }
 
+int tt_run_append_scalar(tt_store *st, tt_run *r, const char *name, int64_t step, double v)
+{
+    int i = scalar_slot(st, r, name);
+    if (i < 0 || tt_series_last_step(r->scalars[i].series) > step || tt_series_append(r->scalars[i].series, step, v)) return -1;
+    update_scalar(&r->scalars[i], step, v);
+    st->version++;
+    return 0;
+}
+
 /* ---- run_end ---- */
 
 static int run_end(ctx *c, tt_store *st, const cJSON *m, double now)

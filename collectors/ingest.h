@@ -21,4 +21,8 @@ typedef struct {
 /* now: the collector's monotonic clock in seconds. Returns 0, or -1 with err = one line naming the run and field. */
 int tt_ingest(tt_store *st, const char *msg, size_t len, double now, tt_ingest_result *res, char *err, size_t errlen);
 
+/* Appends a scalar the collector derives itself (e.g. the cross-rank noise scale) to a run's series.
+ * Steps must not go back. 0, or -1. */
+int tt_run_append_scalar(tt_store *st, tt_run *r, const char *name, int64_t step, double v);
+
 #endif
