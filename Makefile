@@ -8,7 +8,7 @@ OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(CFLAGS) -fPIC -fopenmp-simd -Iinclude -MMD -MP \
-              -DTT_VERSION='"$(VERSION)"'
+              -DTT_VERSION='"$(VERSION)"' -DTT_PLUGIN_DIR='"$(PREFIX)/lib/traintop/plugins"'
 LIBS    := -lnanomsg -lcjson -lopenblas -llapacke -lm -lpthread
 TUILIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -16,7 +16,7 @@ PY      := /usr/bin/python3
 
 LIB_SRC  := $(wildcard probes/*.c metrics/*.c)
 COLL_SRC := $(filter-out collectors/traintopd.c,$(wildcard collectors/*.c))
-TUI_SRC  := $(wildcard tui/*.c)
+TUI_SRC  := $(wildcard tui/*.c) plugins/host.c
 MLP_SRC  := examples/mlp.c
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 
@@ -29,10 +29,14 @@ TESTS    := $(patsubst tests/unit/%.c,build/tests/%,$(TEST_SRC))
 SAN_OBJ  := $(call obj,san,$(LIB_SRC) $(COLL_SRC) $(filter-out tui/traintop.c,$(TUI_SRC)) $(MLP_SRC))
 
 BINS := bin/traintop bin/traintopd bin/traintop-demo-trainer
+# Bundled plugin panels, each a shared object built against include/traintop/plugin.h alone.
+PLUGINS := $(patsubst plugins/panels/%.c,lib/traintop/plugins/%.so,$(wildcard plugins/panels/*.c))
+# Deliberately broken plugins for the loader's tests.
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,build/test-plugins/%.so,$(wildcard tests/plugins/*.c))
 
 SHELL := /bin/bash
 .PHONY: all deps fuzz test unit-tests ref-tests e2e-tests demo bench install uninstall clean
-all: $(BINS) lib/libtraintop.a lib/libtraintop.so
+all: $(BINS) lib/libtraintop.a lib/libtraintop.so $(PLUGINS)
 
 deps:
 	@bash scripts/install-deps.sh
@@ -54,6 +58,14 @@ lib/libtraintop.a: $(LIB_OBJ)
 lib/libtraintop.so: $(LIB_OBJ)
 	@mkdir -p lib
 	$(CC) -shared -Wl,-soname,libtraintop.so.0 -o $@ $^ $(LIBS)
+lib/traintop/plugins/%.so: plugins/panels/%.c include/traintop/plugin.h
+	@mkdir -p $(dir $@)
+	@echo "  CC so   $<"
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -Iinclude -o $@ $<
+build/test-plugins/%.so: tests/plugins/%.c include/traintop/plugin.h
+	@mkdir -p $(dir $@)
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -Iinclude -o $@ $<
+
 build/libcollect.a: $(COLL_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -74,7 +86,7 @@ build/tests/%: tests/unit/%.c build/san/libtt.a
 	@mkdir -p build/tests
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< build/san/libtt.a -lcmocka $(TUILIBS) $(LIBS)
 
-unit-tests: $(TESTS)
+unit-tests: $(TESTS) $(PLUGINS) $(TEST_PLUGINS)
 	@failed=""; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || failed="$$failed $$t"; done; \
 	 if [ -n "$$failed" ]; then echo "unit suites failed:$$failed"; exit 1; fi
 
@@ -144,6 +156,8 @@ install: all
 	install -m 755 lib/libtraintop.so $(DESTDIR)$(PREFIX)/lib/libtraintop.so.0
 	ln -sf libtraintop.so.0 $(DESTDIR)$(PREFIX)/lib/libtraintop.so
 	install -m 644 include/traintop/*.h $(DESTDIR)$(PREFIX)/include/traintop/
+	install -d $(DESTDIR)$(PREFIX)/lib/traintop/plugins
+	install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/traintop/plugins/
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: traintop\nDescription: traintop probe library (training-dynamics statistics)\nVersion: %s\nLibs: -L$${libdir} -ltraintop\nLibs.private: %s\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/traintop.pc
 	@if [ -f docs/traintop.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 644 docs/traintop.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
@@ -151,7 +165,7 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) $(DESTDIR)$(PREFIX)/lib/libtraintop.* \
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/traintop.pc $(DESTDIR)$(PREFIX)/share/man/man1/traintop.1
-	rm -rf $(DESTDIR)$(PREFIX)/include/traintop
+	rm -rf $(DESTDIR)$(PREFIX)/include/traintop $(DESTDIR)$(PREFIX)/lib/traintop
 
 clean:
 	rm -rf build bin lib
