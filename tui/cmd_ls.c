@@ -2,6 +2,9 @@
 #include "cmd.h"
 #include "../probes/endpoint.h"
 #include "../collectors/collector.h"
+#include "../collectors/ingest.h"
+#include "../collectors/recording.h"
+#include "../collectors/summary.h"
 #include "traintop/probe.h"
 
 #include <cjson/cJSON.h>
@@ -35,6 +38,26 @@ static void print_table(const cJSON *runs)
     }
 }
 
+static int load_line(void *ud, const char *line, size_t len)
+{
+    tt_ingest_result r;
+    char err[512];
+    return tt_ingest(ud, line, len, 0, &r, err, sizeof err);
+}
+
+/* The same reply as a collector's, from recordings (several files are merged by step). */
+static cJSON *from_recordings(const char *const *paths, int n, char *err, size_t errlen)
+{
+    tt_store st;
+    tt_store_init(&st, 0);
+    long got = n == 1 ? tt_recording_read(paths[0], load_line, &st, stderr, err, errlen)
+                      : tt_recording_read_merged(paths, n, load_line, &st, stderr, err, errlen);
+    cJSON *rep = NULL;
+    if (got >= 0 && (rep = cJSON_CreateObject())) cJSON_AddItemToObject(rep, "runs", tt_summary_runs(&st));
+    tt_store_free(&st);
+    return rep;
+}
+
 static int ls_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -53,14 +76,22 @@ static int ls_exec(int argc, char **argv)
         default: cmd_usage(&cmd_ls_entry, stderr); return 2;
         }
     }
-    if (optind < argc) { fprintf(stderr, "traintop ls: unexpected argument '%s'\n", argv[optind]); return 2; }
-
     char ep[256], err[512];
+    cJSON *rep = NULL;
+    if (optind < argc) {
+        if (endpoint) { fprintf(stderr, "traintop ls: recordings and --endpoint exclude each other\n"); return 2; }
+        if (!(rep = from_recordings((const char *const *)argv + optind, argc - optind, err, sizeof err))) {
+            fprintf(stderr, "traintop ls: %s\n", err);
+            return 1;
+        }
+        goto print;
+    }
     if (endpoint) snprintf(ep, sizeof ep, "%s", endpoint);
     else if (tt_default_endpoint(ep, sizeof ep, err, sizeof err)) { fprintf(stderr, "traintop ls: %s\n", err); return 1; }
     if (tt_endpoint_check(ep, err, sizeof err)) { fprintf(stderr, "traintop ls: %s\n", err); return 2; }
-    cJSON *rep = tt_collector_request(ep, "{\"v\":1,\"type\":\"ls\"}", (int)timeout_ms, err, sizeof err);
+    rep = tt_collector_request(ep, "{\"v\":1,\"type\":\"ls\"}", (int)timeout_ms, err, sizeof err);
     if (!rep) { fprintf(stderr, "traintop ls: %s\n", err); return 1; }
+print:;
     const cJSON *runs = rep ? cJSON_GetObjectItemCaseSensitive(rep, "runs") : NULL;
     if (!cJSON_IsArray(runs)) {
         fprintf(stderr, "traintop ls: the collector on %s sent a reply without a runs array\n", ep);
@@ -79,7 +110,7 @@ static int ls_exec(int argc, char **argv)
 }
 
 const cmd_entry cmd_ls_entry = {
-    "ls", "[--endpoint E] [--json]", "list the collector's runs with state, step and latest scalars",
+    "ls", "[--endpoint E | FILE…] [--json]", "list a collector's (or recordings') runs with state, step and latest scalars",
     "  -e, --endpoint E   the collector's endpoint (default: $TRAINTOP_ENDPOINT or the per-user socket)\n"
     "  -j, --json         print a JSON array with one object per run\n"
     "      --timeout MS   how long to wait for the collector (2000)\n",
