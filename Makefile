@@ -35,7 +35,7 @@ PLUGINS := $(patsubst plugins/panels/%.c,lib/traintop/plugins/%.so,$(wildcard pl
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,build/test-plugins/%.so,$(wildcard tests/plugins/*.c))
 
 SHELL := /bin/bash
-.PHONY: all deps fuzz test unit-tests ref-tests e2e-tests demo bench install uninstall clean
+.PHONY: all deps fuzz py-tests test unit-tests ref-tests e2e-tests demo bench install uninstall clean
 all: $(BINS) lib/libtraintop.a lib/libtraintop.so $(PLUGINS)
 
 deps:
@@ -106,6 +106,10 @@ build/tests/%_tool: tests/ref/%_tool.c lib/libtraintop.a
 	@mkdir -p build/tests
 	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libtraintop.a $(LIBS)
 
+# The PyTorch probe (python/traintop) against real collectors and torch autograd references.
+py-tests: all
+	$(PY) -m pytest tests/python -q -p no:cacheprovider
+
 e2e-tests: all
 	@failed=""; for t in tests/e2e/test_*.sh; do echo "== $$t"; bash $$t || failed="$$failed $$t"; done; \
 	 if [ -n "$$failed" ]; then echo "e2e suites failed:$$failed"; exit 1; fi
@@ -127,6 +131,7 @@ test: deps
 	$(MAKE) unit-tests
 	$(MAKE) ref-tests
 	$(MAKE) fuzz
+	$(MAKE) py-tests
 	$(MAKE) e2e-tests
 	@echo "traintop: all test suites passed"
 
@@ -138,6 +143,7 @@ BENCHES := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/bench_*.c))
 bench: deps
 	$(MAKE) all $(BENCHES)
 	@for b in $(BENCHES); do OPENBLAS_NUM_THREADS=1 $$b $(if $(QUICK),--quick) || exit 1; done
+	@OPENBLAS_NUM_THREADS=1 $(PY) bench/bench_torch.py $(if $(QUICK),--quick)
 
 build/bench/bench_demo: bench/bench_demo.c examples/mlp.c lib/libtraintop.a
 	@mkdir -p build/bench
@@ -160,6 +166,7 @@ install: all
 	install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/traintop/plugins/
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: traintop\nDescription: traintop probe library (training-dynamics statistics)\nVersion: %s\nLibs: -L$${libdir} -ltraintop\nLibs.private: %s\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/traintop.pc
+	$(PY) -m pip install -q --no-build-isolation --no-index --no-deps --target $(DESTDIR)$(PREFIX)/lib/python3/dist-packages ./python
 	@if [ -f docs/traintop.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 644 docs/traintop.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
 
 uninstall:

@@ -64,9 +64,10 @@ static void layer_noise(size_t B, const double *gg, double gbar2, tt_psacc_layer
     o->norm_test = n.theta;
 }
 
-int tt_psacc_dense(tt_psacc *a, const tt_dense *L, tt_psacc_layer *weight_out, tt_psacc_layer *bias_out,
-                   char *err, size_t errlen)
+int tt_psacc_dense(tt_psacc *a, const tt_dense *L, double gbar_scale, tt_psacc_layer *weight_out,
+                   tt_psacc_layer *bias_out, char *err, size_t errlen)
 {
+    double gs = gbar_scale > 0 ? gbar_scale : 1;
     if (!L->A || !L->D || !L->W || !L->B || !L->T || !L->d_in || !L->d_out) {
         snprintf(err, errlen, "dense batch: expected inputs, output gradients, weights and positive B, T, d_in, d_out");
         return -1;
@@ -102,7 +103,7 @@ int tt_psacc_dense(tt_psacc *a, const tt_dense *L, tt_psacc_layer *weight_out, t
     if (tt_dense_persample(&l, a->work, &o)) { snprintf(err, errlen, "dense batch: per-sample statistics refused the shapes"); return -1; }
 
     /* ‖Ḡ‖² from the layer's gradient buffers: cheap, and needed by the noise scale in every mode. */
-    double gbar2 = L->Gbar ? sum_sq(L->Gbar, L->d_out * L->d_in) : 0, bbar2 = L->bbar ? sum_sq(L->bbar, L->d_out) : 0;
+    double gbar2 = L->Gbar ? gs * gs * sum_sq(L->Gbar, L->d_out * L->d_in) : 0, bbar2 = L->bbar ? gs * gs * sum_sq(L->bbar, L->d_out) : 0;
     if (!a->B) {
         a->B = L->B;
         memset(a->gw, 0, L->B * sizeof(double));
@@ -112,7 +113,7 @@ int tt_psacc_dense(tt_psacc *a, const tt_dense *L, tt_psacc_layer *weight_out, t
     for (size_t i = 0; i < L->B; i++) {
         a->gw[i] += a->lw[i] + (has_bias ? a->bw[i] : 0);
         a->gg[i] += a->lg[i] + (has_bias ? a->bb[i] : 0);
-        if (a->full) a->gG[i] += a->lG[i] + (has_bias ? a->bB[i] : 0);
+        if (a->full) a->gG[i] += gs * (a->lG[i] + (has_bias ? a->bB[i] : 0));
     }
     a->w2 += o.w_norm2 + (has_bias ? o.bias_norm2 : 0);
     a->gbar2 += gbar2 + (has_bias ? bbar2 : 0);

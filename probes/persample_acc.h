@@ -46,11 +46,11 @@ typedef struct {
 void tt_psacc_init(tt_psacc *a, int full, int64_t window_steps);
 void tt_psacc_free(tt_psacc *a);
 
-/* Adds one dense layer's batch. L->Gbar / L->bbar should be the layer's (mean) gradients: they give
+/* Adds one dense layer's batch. L->Gbar / L->bbar × gbar_scale should be the layer's mean gradients: they give
  * ‖Ḡ‖² and, in full mode, ⟨g_i,Ḡ⟩. weight_out and bias_out (NULL when not wanted) get the layer's own
  * statistics. Returns 0, or -1 with err (bad shapes, a batch size that differs from the step's, OOM). */
-int tt_psacc_dense(tt_psacc *a, const tt_dense *L, tt_psacc_layer *weight_out, tt_psacc_layer *bias_out,
-                   char *err, size_t errlen);
+int tt_psacc_dense(tt_psacc *a, const tt_dense *L, double gbar_scale, tt_psacc_layer *weight_out,
+                   tt_psacc_layer *bias_out, char *err, size_t errlen);
 
 /* Closes the step: model γ_i into the window (reported every window_steps steps) and the noise
  * statistics; resets the per-step sums. */

@@ -396,9 +396,17 @@ int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt
                    .A = b->inputs, .D = b->out_grads, .scale = b->grad_scale, .W = w->w,
                    .bias = bl ? bl->w : NULL, .Z = b->preact, .Gbar = w->g, .bbar = bl ? bl->g : NULL };
     tt_psacc_layer ws, bs;
-    if (tt_psacc_dense(&p->ps, &L, &ws, bl ? &bs : NULL, err, errlen)) return -1;
+    if (tt_psacc_dense(&p->ps, &L, b->gbar_scale, &ws, bl ? &bs : NULL, err, errlen)) return -1;
     layer_extras(p, weight_layer, &ws);
     if (bl) layer_extras(p, bias_layer, &bs);
+    return 0;
+}
+
+int tt_probe_rebind_layer(tt_probe *p, int layer_index, const float *w, const float *g)
+{
+    if (!p || layer_index < 0 || layer_index >= p->nlayers || !w || !g || p->layers[layer_index].external) return -1;
+    p->layers[layer_index].w = w;
+    p->layers[layer_index].g = g;
     return 0;
 }
 

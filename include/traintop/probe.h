@@ -59,6 +59,8 @@ typedef struct {
     double grad_scale;           /* out_grads × grad_scale = each sample's own loss gradient:
                                     B for a mean-reduced loss, 1 for a summed one */
     const float *preact;         /* z = W a + b, B×T×rows, or NULL (then W a costs one more GEMM) */
+    double gbar_scale;           /* the registered gradient × gbar_scale = the mean per-sample gradient:
+                                    1 (or 0) for a mean-reduced loss, 1/B for a summed one */
 } tt_dense_batch;
 
 /* Hands in a dense layer's batch for the step about to be published, after the backward pass and
@@ -69,6 +71,10 @@ typedef struct {
  * (noise_scale, trace_sigma, …). Returns 0, or -1 with err. */
 int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt_dense_batch *b,
                          char *err, size_t errlen);
+
+/* Points a registered layer at new buffers (a framework replaced the tensor or its gradient); the
+ * probe's W_prev and W_0 copies stay. Same shape required. 0, or -1. */
+int tt_probe_rebind_layer(tt_probe *p, int layer, const float *w, const float *g);
 
 /* The optimizer of the step about to be published: "sgd" (momentum = SGD momentum, coupled weight
  * decay) or "adamw" (momentum = β1, decoupled weight decay). Gives the predicted equilibrium angle
