@@ -22,4 +22,9 @@ TRAINTOP_ENDPOINT=$EP LD_LIBRARY_PATH=$PREFIX/lib "$T/hello" hello-installed 40 
 check "it runs" test $? -eq 0
 "$PREFIX/bin/traintop" ls --endpoint "$EP" > "$T/ls.txt"
 check "the collector has its 40 steps" grep -Eq "^hello-installed +0 +finished +40 " "$T/ls.txt"
+PYTHONPATH=$PREFIX/lib/python3/dist-packages TRAINTOP_LIB=$PREFIX/lib/libtraintop.so.0 $PY -c "
+import traintop, numpy as np
+w = np.ones((4, 4), np.float32); g = np.zeros((4, 4), np.float32)
+print('python package', traintop.__file__)" > "$T/py.out" 2>&1
+check "the Python package is installed and imports" grep -q "^python package $PREFIX/lib/python3/dist-packages/traintop" "$T/py.out"
 finish
