@@ -6,6 +6,7 @@
 #include "recording.h"
 #include "history.h"
 #include "crossrank.h"
+#include "alerts.h"
 #include "../probes/endpoint.h"
 
 #include <dirent.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -48,6 +50,8 @@ struct tt_collector {
     tt_recorder *rec;          /* NULL when not recording */
     char hostname[64];         /* to tell local probes, whose pid we can check, from remote ones */
     int loading;               /* replaying a recording: do not record again */
+    tt_alerts *alerts;
+    FILE *alerts_log;
 };
 
 static double mono(void)
@@ -183,6 +187,13 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     int rcvbuf = 4 << 20;
     nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVBUF, &rcvbuf, sizeof rcvbuf);
     c->last_tick = mono();
+    c->alerts = o ? o->alerts : NULL;
+    if (o && (o->alerts_log || o->record_dir)) {
+        char path[700];
+        snprintf(path, sizeof path, "%s%s", o->alerts_log ? o->alerts_log : o->record_dir, o->alerts_log ? "" : "/alerts.jsonl");
+        if (o->record_dir && !o->alerts_log) mkdir(o->record_dir, 0700);
+        if (!(c->alerts_log = fopen(path, "a"))) { snprintf(err, errlen, "alerts log %s: %s", path, strerror(errno)); goto fail; }
+    }
     if (o && o->record_dir) {
         if (!(c->rec = tt_recorder_open(o->record_dir, o->flush_seconds, err, errlen))) goto fail;
         if (load_dir(c, o->record_dir, err, errlen)) goto fail;
@@ -202,6 +213,8 @@ void tt_collector_close(tt_collector *c)
     if (c->live >= 0) nn_close(c->live);
     if (c->req >= 0) nn_close(c->req);
     tt_recorder_close(c->rec);
+    tt_alerts_free(c->alerts);
+    if (c->alerts_log) fclose(c->alerts_log);
     /* The socket files are ours once bound: leave no stale ones behind. */
     if (c->pull >= 0 && !c->mirror && !strncmp(c->endpoint, "ipc://", 6)) {
         char ep[256], err[128];
@@ -278,6 +291,37 @@ static void log_reject(tt_collector *c, const tt_ingest_result *r, const char *e
     }
 }
 
+/* A fired rule: remembered for the dashboard, logged, and its actions taken. */
+static void act(tt_collector *c, const tt_alert *al)
+{
+    tt_store *st = &c->store;
+    tt_store_alert *sa = &st->alerts[st->alerts_n++ % TT_STORE_ALERTS];
+    snprintf(sa->run, sizeof sa->run, "%s", al->run);
+    snprintf(sa->rule, sizeof sa->rule, "%s", al->rule);
+    sa->step = al->step;
+    sa->time = al->time;
+    sa->stop = al->stop;
+    snprintf(sa->reason, sizeof sa->reason, "%s", al->reason);
+    if (al->bell) st->bells++;
+    tt_run *r = tt_store_find(st, al->run, al->rank);
+    if (r) { r->alerts++; snprintf(r->last_alert, sizeof r->last_alert, "%.60s: %.190s", al->rule, al->reason); }
+    st->version++;
+    if (c->alerts_log) tt_alert_write_json(al, c->alerts_log);
+    if (!c->quiet) { fprintf(c->log, "traintop: alert %s on run '%s' at step %lld: %s\n", al->rule, al->run, (long long)al->step, al->reason); fflush(c->log); }
+    if (al->stop) {
+        char reason[400];
+        snprintf(reason, sizeof reason, "rule %s: %s", al->rule, al->reason);
+        tt_collector_stop_run(c, al->run, reason);
+    }
+    tt_alerts_exec(c->alerts, al);
+}
+
+void tt_collector_set_alerts(tt_collector *c, tt_alerts *a)
+{
+    tt_alerts_free(c->alerts);
+    c->alerts = a;
+}
+
 int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err, size_t errlen)
 {
     tt_ingest_result r;
@@ -307,6 +351,11 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
     if (r.type == TT_MSG_STEP) {
         const tt_run *stepped = tt_store_find(&c->store, r.run, r.rank);
         if (stepped && stepped->world > 1) tt_crossrank_step(&c->store, stepped, stepped->step);
+        if (stepped && c->alerts) {
+            tt_alert fired[8];
+            int n = tt_alerts_on_step(c->alerts, stepped, fired, 8);
+            for (int i = 0; i < n; i++) act(c, &fired[i]);
+        }
         /* control messages can be missed by a probe that just connected: repeat a stop until it ends */
         const tt_run *run = tt_store_find(&c->store, r.run, r.rank);
         if (run && run->stop_requested) control(c, r.run, r.rank, "stop", run->stop_reason);
@@ -400,9 +449,15 @@ void tt_collector_tick(tt_collector *c)
     double now = mono();
     c->last_tick = now;
     if (c->rec) tt_recorder_tick(c->rec);
+    if (c->alerts) tt_alerts_reap(c->alerts);
     for (int i = 0; i < c->store.nruns; i++) {
         tt_run *r = c->store.runs[i];
         if (r->state != TT_RUN_RUNNING && r->state != TT_RUN_STALLED) continue;
+        if (c->alerts && !c->loading) {
+            tt_alert fired[4];
+            int n = tt_alerts_on_tick(c->alerts, r, now - r->last_seen, fired, 4);
+            for (int k = 0; k < n; k++) act(c, &fired[k]);
+        }
         if (probe_gone(c, r)) {
             r->state = TT_RUN_CRASHED;
             c->store.version++;

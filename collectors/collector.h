@@ -21,6 +21,8 @@ typedef struct {
                                   Recordings already there are loaded first, so a restart continues them. */
     double flush_seconds;      /* recording flush interval (0: 0.2 s) */
     int allow_remote;          /* permit tcp:// on an address other than loopback (a warning is logged) */
+    struct tt_alerts *alerts;  /* rules to evaluate (owned by the collector from now on); NULL: none */
+    const char *alerts_log;    /* JSON lines of fired rules; NULL: RECORD_DIR/alerts.jsonl when recording */
 } tt_collector_opts;
 
 typedef struct {
@@ -55,6 +57,9 @@ tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, cha
 /* Loads a recording (DIR/<run>.jsonl) into the store without recording it again. Returns the number
  * of messages accepted, or -1 with err. Rejected lines are counted and logged like socket messages. */
 long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errlen);
+
+/* Replaces the rules (SIGHUP reload): the collector owns the new set and frees the old one. */
+void tt_collector_set_alerts(tt_collector *c, struct tt_alerts *a);
 
 /* Loads several files holding parts of the same runs (a recording and a probe's spool), merged by step. */
 long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, char *err, size_t errlen);

@@ -51,9 +51,22 @@ typedef struct {
     int64_t last_layer_step;   /* latest step that carried layer statistics, -1 if none */
     int stop_requested;        /* a stop was asked: repeated to the probe until the run ends */
     char stop_reason[256];
+    int alerts;                /* rules that fired on this run */
+    char last_alert[256];
     double rate_t0;            /* start of the current steps/s measuring window */
     int64_t rate_step0;
 } tt_run;
+
+/* A fired rule, kept for the dashboard's alerts view (the newest TT_STORE_ALERTS). */
+#define TT_STORE_ALERTS 256
+typedef struct {
+    char run[TT_NAME_MAX];
+    char rule[64];
+    int64_t step;
+    double time;
+    int stop;
+    char reason[256];
+} tt_store_alert;
 
 typedef struct {
     tt_run **runs;             /* in order of arrival */
@@ -63,6 +76,9 @@ typedef struct {
     uint64_t version;          /* bumped on every change: viewers redraw when it moves */
     tt_fast_step fast;         /* ingest's scratch for the fast path (its value buffer is reused) */
     int no_fast;               /* tests: always take the general path */
+    tt_store_alert alerts[TT_STORE_ALERTS];   /* a ring: the newest at (alerts_n - 1) % TT_STORE_ALERTS */
+    uint64_t alerts_n;         /* alerts ever; the dashboard rings the bell when a bell-rule raises it */
+    uint64_t bells;            /* alerts whose rule asked for the terminal bell */
     char token[128];           /* when set, every message must carry it ("token"), else it is refused */
 } tt_store;
 

@@ -26,6 +26,11 @@ static cJSON *run_json(const tt_run *r)
     cJSON_AddNumberToObject(o, "layers", r->nlayers);
     cJSON_AddNumberToObject(o, "dropped", (double)r->probe_dropped);
     cJSON_AddItemToObject(o, "hparams", r->hparams ? cJSON_Duplicate(r->hparams, 1) : cJSON_CreateObject());
+    cJSON_AddNumberToObject(o, "alerts", r->alerts);
+    if (r->state == TT_RUN_STOPPED) cJSON_AddNumberToObject(o, "stopped_at", (double)r->step);
+    else cJSON_AddNullToObject(o, "stopped_at");
+    if (r->stop_requested) cJSON_AddStringToObject(o, "stop_reason", r->stop_reason);
+    else cJSON_AddNullToObject(o, "stop_reason");
     cJSON *sc = cJSON_AddObjectToObject(o, "scalars");
     for (int i = 0; sc && i < r->nscalars; i++)
         cJSON_AddItemToObject(sc, r->scalars[i].name, tt_json_metric(r->scalars[i].last));
@@ -82,6 +87,8 @@ cJSON *tt_summary_project(const cJSON *runs)
             cJSON_AddItemToObject(o, scalars[i], dup_or_null(field(r, "scalars", scalars[i])));
         cJSON_AddItemToObject(o, "val_best_step", best_step(r, "val_loss", "min_step"));
         cJSON_AddItemToObject(o, "gwa_best_step", best_step(r, "gwa", "max_step"));
+        cJSON_AddItemToObject(o, "stopped_at", dup_or_null(field(r, "stopped_at", NULL)));
+        cJSON_AddItemToObject(o, "stop_reason", dup_or_null(field(r, "stop_reason", NULL)));
         cJSON_AddItemToArray(a, o);
     }
     return a;

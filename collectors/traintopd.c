@@ -3,6 +3,7 @@
 #include "../probes/endpoint.h"
 #include "summary.h"
 #include "relay.h"
+#include "alerts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t quit;
+static volatile sig_atomic_t quit, reload;
 static void on_signal(int sig) { (void)sig; quit = 1; }
+static void on_hup(int sig) { (void)sig; reload = 1; }
 
 static void usage(FILE *f)
 {
@@ -29,6 +31,10 @@ static void usage(FILE *f)
         "  -q, --quiet             do not log rejected messages (they are still counted)\n"
         "  -F, --forward-to HEAD   relay: pass every probe message on to the collector at HEAD and its\n"
         "                          control messages back (nanomsg devices); keeps no history itself\n"
+        "      --rules FILE        alert and early-stopping rules (docs/alerts.md); also read:\n"
+        "                          $XDG_CONFIG_HOME/traintop/rules.json. SIGHUP reloads them\n"
+        "      --alert SPEC        one rule in the short form, e.g. 'val_loss min patience=10 stop'\n"
+        "      --no-default-rules  no alerts for non-finite loss/gradients and stalled runs\n"
         "      --allow-remote      permit tcp:// on a non-loopback address (warns; set TRAINTOP_TOKEN)\n"
         "  -d, --daemon            detach from the terminal once listening (log to --log FILE, else nowhere)\n"
         "      --log FILE          append log lines to FILE\n"
@@ -60,11 +66,14 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "listen", required_argument, 0, 'l' }, { "record", required_argument, 0, 'r' }, { "stall-seconds", required_argument, 0, 's' },
-        { "quiet", no_argument, 0, 'q' }, { "daemon", no_argument, 0, 'd' }, { "allow-remote", no_argument, 0, 'R' }, { "forward-to", required_argument, 0, 'F' }, { "log", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+        { "quiet", no_argument, 0, 'q' }, { "daemon", no_argument, 0, 'd' }, { "allow-remote", no_argument, 0, 'R' }, { "forward-to", required_argument, 0, 'F' },
+        { "rules", required_argument, 0, 'u' }, { "alert", required_argument, 0, 'A' }, { "no-default-rules", no_argument, 0, 'N' }, { "log", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts o = { 0 };
     int daemon_mode = 0;
     const char *forward_to = NULL;
+    const char *rule_files[16], *specs[32];
+    int nrule_files = 0, nspecs = 0, defaults = 1;
     const char *log_path = NULL;
     int ch;
     while ((ch = getopt_long(argc, argv, "l:r:qdhV", opts, NULL)) != -1) {
@@ -81,6 +90,9 @@ int main(int argc, char **argv)
         case 'd': daemon_mode = 1; break;
         case 'R': o.allow_remote = 1; break;
         case 'F': forward_to = optarg; break;
+        case 'u': if (nrule_files == 16) { fprintf(stderr, "traintopd: at most 16 --rules files\n"); return 2; } rule_files[nrule_files++] = optarg; break;
+        case 'A': if (nspecs == 32) { fprintf(stderr, "traintopd: at most 32 --alert rules\n"); return 2; } specs[nspecs++] = optarg; break;
+        case 'N': defaults = 0; break;
         case 'L': log_path = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("traintopd %s\n", TT_VERSION); return 0;
@@ -92,6 +104,8 @@ int main(int argc, char **argv)
     char err[512];
     FILE *log = NULL;
     if (forward_to) return relay_main(o.endpoint, forward_to);
+    int rule_errors;
+    o.alerts = tt_alerts_build(rule_files, nrule_files, specs, nspecs, defaults, stderr, &rule_errors);
     if (log_path && !(log = fopen(log_path, "a"))) { fprintf(stderr, "traintopd: --log %s: %s\n", log_path, strerror(errno)); return 1; }
     if (log) { setvbuf(log, NULL, _IOLBF, 0); o.log = log; }
     tt_collector *c = tt_collector_open(&o, err, sizeof err);
@@ -111,10 +125,21 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    struct sigaction sh = { .sa_handler = on_hup };
+    sigaction(SIGHUP, &sh, NULL);
     signal(SIGPIPE, SIG_IGN);
     FILE *out = log ? log : stderr;
     fprintf(out, "traintopd: listening on %s\n", tt_collector_endpoint(c));
-    while (!quit) tt_collector_wait(c, 500);
+    while (!quit) {
+        tt_collector_wait(c, 500);
+        if (reload) {                /* SIGHUP: the rules again, from every source; mistakes keep the valid ones */
+            reload = 0;
+            tt_alerts *na = tt_alerts_build(rule_files, nrule_files, specs, nspecs, defaults, out, &rule_errors);
+            if (na) tt_collector_set_alerts(c, na);
+            fprintf(out, "traintopd: rules reloaded: %d rules, %d mistakes\n", na ? tt_alerts_count(na) : 0, rule_errors);
+            fflush(out);
+        }
+    }
     tt_collector_counters n;
     tt_collector_get_counters(c, &n);
     fprintf(out, "traintopd: %llu messages received, %llu accepted, %llu rejected, %d runs\n",

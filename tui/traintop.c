@@ -4,7 +4,8 @@
 #include <string.h>
 
 static const cmd_entry *const commands[] = { &cmd_top_entry, &cmd_demo_entry, &cmd_ls_entry, &cmd_replay_entry,
-                                                 &cmd_attach_entry, &cmd_endpoint_entry, &cmd_plugins_entry };
+                                                 &cmd_attach_entry, &cmd_endpoint_entry, &cmd_plugins_entry,
+                                                 &cmd_stop_entry };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
 static void usage(FILE *f)
@@ -24,7 +25,7 @@ int main(int argc, char **argv)
     if (argc > 1 && argv[1][0] != '-') {
         for (size_t i = 0; i < NCOMMANDS; i++)
             if (commands[i]->name && !strcmp(commands[i]->name, argv[1])) return commands[i]->exec(argc - 1, argv + 1);
-        fprintf(stderr, "traintop: unknown command '%s': expected one of demo, ls, replay, attach, endpoint, plugins (see traintop --help)\n", argv[1]);
+        fprintf(stderr, "traintop: unknown command '%s': expected one of demo, ls, replay, attach, endpoint, plugins, stop (see traintop --help)\n", argv[1]);
         return 2;
     }
     return cmd_top_entry.exec(argc, argv);

@@ -1,0 +1,82 @@
+/* rule: alert and early-stopping rules over one series (METRICS.md §4) — pure evaluation, no I/O. */
+#ifndef TT_RULE_H
+#define TT_RULE_H
+
+#include <stdint.h>
+
+typedef enum { TT_RULE_EARLY_STOP, TT_RULE_THRESHOLD, TT_RULE_SPIKE, TT_RULE_WINDOW_CHANGE, TT_RULE_STALLED } tt_rule_kind;
+typedef enum { TT_OP_GT, TT_OP_GE, TT_OP_LT, TT_OP_LE } tt_rule_op;
+
+#define TT_RULE_NAME 64
+#define TT_RULE_MAX_WINDOW 1024
+#define TT_RULE_MAX_EXEC 16
+
+enum { TT_ACT_STOP = 1, TT_ACT_BELL = 2, TT_ACT_EXEC = 4 };   /* every firing is also an alert */
+
+typedef struct {
+    char name[TT_RULE_NAME];
+    tt_rule_kind kind;
+    char monitor[128];          /* a run scalar (loss, val_loss, gwa) or a layer statistic */
+    char layer[128];            /* "": run scalar; "*": any layer; else an fnmatch pattern or a name */
+    int enabled, once;
+    /* early_stop */
+    int mode_max;               /* 0: lower is better (min), 1: higher is better (max) */
+    double min_delta;           /* an improvement must beat the best by more than this */
+    int patience;               /* checks without improvement before it fires */
+    double baseline;            /* NaN: none; else the value to beat before improvement counts */
+    int64_t start_step;         /* checks before this step are ignored */
+    double stopping_threshold;  /* NaN: none; fire at once when reached */
+    double divergence_threshold;/* NaN: none; fire at once when worse than this */
+    int check_finite;           /* fire at once on NaN/Inf */
+    /* threshold */
+    tt_rule_op op;
+    double threshold;
+    int for_steps;              /* consecutive checks the condition must hold */
+    /* spike */
+    double factor;              /* fires when value > factor × EMA of the previous values */
+    double alpha;               /* EMA weight of a new value */
+    int warmup;                 /* values before it may fire */
+    /* window_change */
+    int window;                 /* compares the mean of the last window values with the window before */
+    int relative;               /* change relative to the earlier mean */
+    /* stalled */
+    double seconds;
+    /* actions */
+    int actions;
+    char *exec[TT_RULE_MAX_EXEC + 1];   /* argv (owned by whoever built the rule), NULL-terminated */
+    double exec_timeout;
+} tt_rule;
+
+typedef struct {
+    int fired;                  /* once: never again */
+    int64_t checks;
+    double best;                /* early_stop: the best value so far (NaN: none) */
+    int64_t best_step;
+    int wait;                   /* checks since the last improvement */
+    int held;                   /* threshold: consecutive checks it held */
+    double ema, ema_weight;     /* spike: bias-corrected EMA */
+    double ring[2 * TT_RULE_MAX_WINDOW];   /* window_change: the last 2·window values */
+    int ring_n, ring_head;
+} tt_rule_state;
+
+typedef struct {
+    const char *rule;           /* the rule's name */
+    int64_t step;
+    double value, best;
+    int64_t best_step;
+    char reason[256];           /* one human line */
+} tt_rule_event;
+
+/* Defaults: enabled, once, check_finite on, patience 0, min_delta 0, baseline / thresholds NaN,
+ * for_steps 1, factor 3, alpha 0.1, warmup 10, window 100, seconds 120, exec_timeout 10. */
+void tt_rule_defaults(tt_rule *r);
+void tt_rule_state_init(tt_rule_state *s);
+/* One check of a value at a step: 1 when the rule fires (ev filled), else 0. */
+int tt_rule_check(const tt_rule *r, tt_rule_state *s, int64_t step, double value, tt_rule_event *ev);
+/* The stalled kind, on a clock: seconds since the run's last message. */
+int tt_rule_tick(const tt_rule *r, tt_rule_state *s, double idle_seconds, int64_t step, tt_rule_event *ev);
+/* Whether the rule watches this layer ("" and NULL: a run scalar). */
+int tt_rule_matches_layer(const tt_rule *r, const char *layer);
+const char *tt_rule_kind_name(tt_rule_kind k);
+
+#endif
