@@ -1,0 +1,186 @@
+/* rule: each parameter and the order of evaluation against hand-computed sequences (table-driven). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../metrics/rule.h"
+#include "../../collectors/alerts.h"
+
+typedef struct {
+    const char *what;
+    void (*setup)(tt_rule *r);
+    double seq[16];
+    int n;
+    int fires_at;            /* index into seq of the firing check, -1: never */
+    const char *reason;      /* a piece of the reason */
+} es_case;
+
+static void es_min(tt_rule *r) { r->kind = TT_RULE_EARLY_STOP; r->patience = 2; }
+static void es_delta(tt_rule *r) { es_min(r); r->min_delta = 0.125; }   /* exact in binary */
+static void es_max(tt_rule *r) { es_min(r); r->mode_max = 1; }
+static void es_base(tt_rule *r) { es_min(r); r->baseline = 0.5; }
+static void es_start(tt_rule *r) { es_min(r); r->start_step = 3; }
+static void es_stop_thr(tt_rule *r) { es_min(r); r->stopping_threshold = 0.2; r->patience = 100; }
+static void es_div(tt_rule *r) { es_min(r); r->divergence_threshold = 5; r->patience = 100; }
+static void es_nofin(tt_rule *r) { es_min(r); r->check_finite = 0; r->patience = 100; }
+static void es_order(tt_rule *r) { es_min(r); r->stopping_threshold = 0; r->patience = 100; }
+static void es_p0(tt_rule *r) { es_min(r); r->patience = 0; }
+
+static const es_case es_cases[] = {
+    { "patience 2: fires on the 2nd check without improvement", es_min, { 3, 2, 2.5, 2.1 }, 4, 3, "for 2 checks" },
+    { "improvement resets the count", es_min, { 3, 3.5, 2, 2.5, 2.2, 2.1 }, 6, 4, "best 2 at step" },
+    { "min_delta is strict: exactly 0.125 better is no improvement", es_delta, { 1.0, 0.875, 0.9 }, 3, 2, "by more than 0.125" },
+    { "min_delta: more than 0.125 better improves", es_delta, { 1.0, 0.8, 0.6, 0.4 }, 4, -1, NULL },
+    { "max mode mirrors min", es_max, { 1, 2, 1.5, 1.9 }, 4, 3, NULL },
+    { "baseline not beaten: patience counts from the start", es_base, { 0.6, 0.7 }, 2, 1, "best 0.5" },
+    { "baseline beaten: then a normal best", es_base, { 0.4, 0.45, 0.3 }, 3, -1, NULL },
+    { "start_step: earlier checks are ignored", es_start, { 9, 9, 9, 5, 6, 7 }, 6, 5, NULL },
+    { "stopping threshold fires at once", es_stop_thr, { 1, 0.5, 0.2 }, 3, 2, "stopping threshold" },
+    { "divergence threshold fires at once", es_div, { 1, 0.5, 6 }, 3, 2, "divergence threshold" },
+    { "non-finite fires at once", es_min, { 1, NAN }, 2, 1, "is nan" },
+    { "check_finite off: NaN is just no improvement", es_nofin, { 1, NAN, INFINITY }, 3, -1, NULL },
+    { "order: finite before the stopping threshold (-inf meets both)", es_order, { 1, -INFINITY }, 2, 1, "is -inf" },
+    { "patience 0: the first check without improvement", es_p0, { 1, 1 }, 2, 1, NULL },
+};
+
+static void early_stop_table(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof es_cases / sizeof *es_cases; c++) {
+        const es_case *k = &es_cases[c];
+        tt_rule r;
+        tt_rule_defaults(&r);
+        snprintf(r.name, sizeof r.name, "t");
+        snprintf(r.monitor, sizeof r.monitor, "m");
+        k->setup(&r);
+        tt_rule_state s;
+        tt_rule_state_init(&s);
+        tt_rule_event ev;
+        int fired = -1;
+        for (int i = 0; i < k->n; i++)
+            if (tt_rule_check(&r, &s, i, k->seq[i], &ev)) { fired = i; break; }
+        if (fired != k->fires_at) fail_msg("%s: fired at %d, expected %d", k->what, fired, k->fires_at);
+        if (k->reason && fired >= 0 && !strstr(ev.reason, k->reason)) fail_msg("%s: reason '%s' lacks '%s'", k->what, ev.reason, k->reason);
+        if (fired >= 0) assert_false(tt_rule_check(&r, &s, 100, k->seq[0], &ev));   /* once */
+    }
+}
+
+static void other_kinds(void **state)
+{
+    (void)state;
+    tt_rule r;
+    tt_rule_state s;
+    tt_rule_event ev;
+    /* threshold held for 3 consecutive checks */
+    tt_rule_defaults(&r); r.kind = TT_RULE_THRESHOLD; r.op = TT_OP_GT; r.threshold = 1; r.for_steps = 3;
+    tt_rule_state_init(&s);
+    double t[] = { 2, 2, 0.5, 2, 2, 2 };
+    int fired = -1;
+    for (int i = 0; i < 6 && fired < 0; i++) if (tt_rule_check(&r, &s, i, t[i], &ev)) fired = i;
+    assert_int_equal(fired, 5);
+    /* spike: after the warm-up, a value over factor × EMA */
+    tt_rule_defaults(&r); r.kind = TT_RULE_SPIKE; r.factor = 3; r.warmup = 3; r.alpha = 0.5;
+    tt_rule_state_init(&s);
+    double sp[] = { 1, 1, 100, 1, 1, 2.9, 3.5 };          /* 100 comes during the warm-up: ignored */
+    fired = -1;
+    for (int i = 0; i < 7 && fired < 0; i++) if (tt_rule_check(&r, &s, i, sp[i], &ev)) fired = i;
+    assert_int_equal(fired, -1);                             /* the EMA absorbed the early 100 */
+    tt_rule_state_init(&s);
+    double sp2[] = { 1, 1, 1, 1, 1, 3.5 };
+    fired = -1;
+    for (int i = 0; i < 6 && fired < 0; i++) if (tt_rule_check(&r, &s, i, sp2[i], &ev)) fired = i;
+    assert_int_equal(fired, 5);
+    /* window change: relative improvement of the mean below 10% → a plateau */
+    tt_rule_defaults(&r); r.kind = TT_RULE_WINDOW_CHANGE; r.window = 2; r.relative = 1; r.op = TT_OP_GT; r.threshold = -0.1;
+    tt_rule_state_init(&s);
+    double w[] = { 10, 10, 5, 5, 4.9, 4.8 };                 /* means 10→5 (−50%), 5→4.85 (−3%) */
+    fired = -1;
+    for (int i = 0; i < 6 && fired < 0; i++) if (tt_rule_check(&r, &s, i, w[i], &ev)) fired = i;
+    assert_int_equal(fired, 5);
+    /* stalled, on the clock */
+    tt_rule_defaults(&r); r.kind = TT_RULE_STALLED; r.seconds = 10;
+    tt_rule_state_init(&s);
+    assert_false(tt_rule_tick(&r, &s, 9.9, 5, &ev));
+    assert_true(tt_rule_tick(&r, &s, 10, 5, &ev));
+    assert_false(tt_rule_check(&r, &s, 6, 1, &ev));
+    /* layer matching */
+    snprintf(r.layer, sizeof r.layer, "fc*.weight");
+    assert_true(tt_rule_matches_layer(&r, "fc12.weight"));
+    assert_false(tt_rule_matches_layer(&r, "fc1.bias"));
+    assert_false(tt_rule_matches_layer(&r, NULL));
+    r.layer[0] = 0;
+    assert_true(tt_rule_matches_layer(&r, NULL));
+}
+
+static void sources(void **state)
+{
+    (void)state;
+    char err[400], path[] = "/tmp/tt-test-rules-XXXXXX";
+    int fd = mkstemp(path);
+    const char *json =
+        "{\"defaults\": {\"stalled\": false}, \"rules\": ["
+        "{\"name\":\"ok\",\"kind\":\"early_stop\",\"monitor\":\"val_loss\",\"patience\":3,\"actions\":[\"stop\"]},"
+        "{\"name\":\"typo\",\"kind\":\"early_stop\",\"monitor\":\"val_loss\",\"patince\":3},"
+        "{\"name\":\"bad-window\",\"kind\":\"window_change\",\"monitor\":\"loss\",\"op\":\">\",\"threshold\":0,\"window\":\"ten\"},"
+        "{\"name\":\"ok\",\"kind\":\"spike\",\"monitor\":\"loss\"},"
+        "{\"name\":\"shell\",\"kind\":\"spike\",\"monitor\":\"loss\",\"exec\":[\"notify $(rm -rf /)\"]}]}";
+    assert_true(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
+    close(fd);
+    tt_alerts *a = tt_alerts_new();
+    tt_alerts_add_defaults(a);
+    FILE *errs = tmpfile();
+    int mistakes = 0;
+    assert_int_equal(tt_alerts_load_file(a, path, errs, &mistakes), 1);
+    assert_int_equal(mistakes, 4);
+    rewind(errs);
+    char all[2000] = "", line[500];
+    while (fgets(line, sizeof line, errs)) strcat(all, line);
+    fclose(errs);
+    unlink(path);
+    assert_non_null(strstr(all, "rule 1 'typo': patince: unknown field"));
+    assert_non_null(strstr(all, "rule 2 'bad-window': window: expected a number in 2..1024, got \"ten\""));
+    assert_non_null(strstr(all, "rule 3 'ok': name: 'ok' is already a rule"));
+    assert_non_null(strstr(all, "rule 4 'shell': exec[0] 'notify $(rm -rf /)': expected an absolute path"));
+    assert_int_equal(tt_alerts_count(a), 4);                 /* 3 defaults + "ok" */
+    for (int i = 0; i < tt_alerts_count(a); i++)
+        if (!strcmp(tt_alerts_rule(a, i)->name, "default:stalled")) assert_false(tt_alerts_rule(a, i)->enabled);
+    /* the short form makes the same rule as the JSON form */
+    assert_int_equal(tt_alerts_add_spec(a, "vl:val_loss min patience=3 stop", err, sizeof err), 0);
+    const tt_rule *j = NULL, *s = NULL;
+    for (int i = 0; i < tt_alerts_count(a); i++) {
+        if (!strcmp(tt_alerts_rule(a, i)->name, "ok")) j = tt_alerts_rule(a, i);
+        if (!strcmp(tt_alerts_rule(a, i)->name, "vl")) s = tt_alerts_rule(a, i);
+    }
+    assert_non_null(j); assert_non_null(s);
+    assert_true(j->kind == s->kind && j->patience == s->patience && j->actions == s->actions && !strcmp(j->monitor, s->monitor));
+    assert_int_equal(tt_alerts_add_spec(a, "update_ratio[fc*] >0.01 for=20", err, sizeof err), 0);
+    assert_int_equal(tt_alerts_add_spec(a, "plateau:loss change>-1% window=50", err, sizeof err), 0);
+    assert_int_equal(tt_alerts_add_spec(a, "stalled 30s", err, sizeof err), 0);
+    const tt_rule *last = tt_alerts_rule(a, tt_alerts_count(a) - 1), *pl = tt_alerts_rule(a, tt_alerts_count(a) - 2);
+    assert_int_equal(last->kind, TT_RULE_STALLED);
+    assert_true(last->seconds == 30);
+    assert_true(pl->kind == TT_RULE_WINDOW_CHANGE && pl->relative && fabs(pl->threshold + 0.01) < 1e-12 && pl->window == 50);
+    assert_int_equal(tt_alerts_add_spec(a, "loss frobnicate", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'frobnicate'"));
+    assert_int_equal(tt_alerts_add_spec(a, "loss > abc", err, sizeof err), -1);
+    assert_int_equal(tt_alerts_add_spec(a, "loss min exec=sh,-c,reboot", err, sizeof err), -1);
+    assert_non_null(strstr(err, "absolute path"));
+    tt_alerts_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(early_stop_table),
+        cmocka_unit_test(other_kinds),
+        cmocka_unit_test(sources),
+    };
+    return cmocka_run_group_tests_name("rule", tests, NULL, NULL);
+}
