@@ -198,7 +198,7 @@ static int defaults_wanted(const cJSON *root, const char *which)
     return !one || cJSON_IsTrue(one);
 }
 
-int tt_alerts_load_file(tt_alerts *a, const char *path, FILE *errs)
+int tt_alerts_load_file(tt_alerts *a, const char *path, FILE *errs, int *mistakes)
 {
     FILE *f = fopen(path, "r");
     if (!f) { fprintf(errs, "traintop: rules file %s: %s\n", path, strerror(errno)); return -1; }
@@ -236,6 +236,7 @@ int tt_alerts_load_file(tt_alerts *a, const char *path, FILE *errs)
         if (rule_from_json(o, &r, err, sizeof err) || add_rule(a, &r, err, sizeof err)) {
             fprintf(errs, "traintop: rules file %s: rule %d '%s': %s\n", path, i, cJSON_IsString(nm) ? nm->valuestring : "?", err);
             if (err[0] && strstr(err, "already a rule")) free_rule(&r);
+            if (mistakes) (*mistakes)++;
             continue;
         }
         added++;
@@ -532,9 +533,9 @@ tt_alerts *tt_alerts_build(const char *const *files, int nfiles, const char *con
     if (xdg && *xdg) snprintf(user, sizeof user, "%s/traintop/rules.json", xdg);
     else if (home && *home) snprintf(user, sizeof user, "%s/.config/traintop/rules.json", home);
     else user[0] = 0;
-    if (user[0] && access(user, R_OK) == 0 && tt_alerts_load_file(a, user, errs) < 0) (*errors)++;
+    if (user[0] && access(user, R_OK) == 0 && tt_alerts_load_file(a, user, errs, errors) < 0) (*errors)++;
     for (int i = 0; i < nfiles; i++)
-        if (tt_alerts_load_file(a, files[i], errs) < 0) (*errors)++;
+        if (tt_alerts_load_file(a, files[i], errs, errors) < 0) (*errors)++;
     for (int i = 0; i < nspecs; i++) {
         char err[400];
         if (tt_alerts_add_spec(a, specs[i], err, sizeof err)) { fprintf(errs, "traintop: %s\n", err); (*errors)++; }

@@ -27,8 +27,9 @@ tt_alerts *tt_alerts_new(void);
 void tt_alerts_free(tt_alerts *a);
 /* Adds rules from a JSON file ({"rules": [...], "defaults": bool|{...}} or a bare array). Invalid
  * rules are skipped, each reported as one line on errs naming the file, the rule and the field.
- * Returns the number of rules added, or -1 when the file cannot be read or is not JSON. */
-int tt_alerts_load_file(tt_alerts *a, const char *path, FILE *errs);
+ * Returns the number of rules added (*mistakes += the rules skipped), or -1 when the file cannot be
+ * read or is not JSON. */
+int tt_alerts_load_file(tt_alerts *a, const char *path, FILE *errs, int *mistakes);
 /* Adds one rule from the command-line grammar (docs/alerts.md). 0, or -1 with err. */
 int tt_alerts_add_spec(tt_alerts *a, const char *spec, char *err, size_t errlen);
 /* The default rules (non-finite loss, non-finite gradients, stalled run), unless turned off. */
