@@ -126,7 +126,7 @@ static void s_chart(tt_plugin_host *h, const tt_plugin_frame *f, int y, int x, i
     int n = 0;
     for (int i = 0; i < nmetrics && n < 8; i++) {
         const tt_series *s = find_series(h, run, layer, metrics[i]);
-        if (s && tt_series_count(s)) lines[n++] = (tui_chart_line){ metrics[i], s, tt_series_last(s) };
+        if (s && tt_series_count(s)) lines[n++] = (tui_chart_line){ .name = metrics[i], .s = s, .last = tt_series_last(s) };
     }
     const tt_run *r = run_at(h, run);
     if (!n || !r) { tui_put(stdscr, y, x, wid, "no data", tui_attr(TUI_A_DIM), TUI_LEFT, h->ascii); return; }
