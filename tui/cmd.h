@@ -2,6 +2,7 @@
 #ifndef TT_CMD_H
 #define TT_CMD_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 typedef struct {
@@ -19,5 +20,9 @@ extern const cmd_entry cmd_top_entry, cmd_demo_entry, cmd_ls_entry, cmd_replay_e
 void cmd_usage(const cmd_entry *e, FILE *f);
 /* Parses a positive integer option value; on error prints one line naming the option and returns -1. */
 int cmd_parse_long(const char *cmd, const char *opt, const char *val, long lo, long hi, long *out);
+
+/* The real path of rel taken from the directory of this binary (bin/), e.g. "../lib/traintop/plugins";
+ * 0, or -1 when it does not exist. */
+int cmd_beside_exe(const char *rel, char *out, size_t len);
 
 #endif

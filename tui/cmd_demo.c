@@ -52,18 +52,7 @@ static double mono(void)
 /* The trainer sits beside this binary (bin/), else on PATH. */
 static void trainer_path(char *out, size_t len)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            int w = snprintf(out, len, "%.*s/traintop-demo-trainer", (int)(len > 64 ? len - 64 : 1), self);
-            if (w > 0 && (size_t)w < len && access(out, X_OK) == 0) return;
-        }
-    }
-    snprintf(out, len, "traintop-demo-trainer");
+    if (cmd_beside_exe("traintop-demo-trainer", out, len) || access(out, X_OK)) snprintf(out, len, "traintop-demo-trainer");
 }
 
 static int spawn(children *ch, int i, const char *exe, const char *endpoint, long steps, long delay_ms, long seed, int quiet_child)

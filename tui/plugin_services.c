@@ -1,6 +1,7 @@
 /* plugin_services: thin adapters from the plugin ABI's plain types to the store and the drawing code.
  * Every coordinate a plugin gives is relative to its frame and clipped to it. */
 #include "plugin_services.h"
+#include "cmd.h"
 #include "chart.h"
 #include "draw.h"
 #include "sparkline.h"
@@ -242,17 +243,5 @@ void tui_plugin_services(tt_plugin_host *host, tt_plugin_services *svc)
 
 void tui_plugin_dir(char *out, size_t len)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            char dir[PATH_MAX + 32], real[PATH_MAX];
-            snprintf(dir, sizeof dir, "%s/../lib/traintop/plugins", self);
-            if (realpath(dir, real) && strlen(real) < len) { memcpy(out, real, strlen(real) + 1); return; }
-        }
-    }
-    snprintf(out, len, "%s", TT_PLUGIN_DIR);
+    if (cmd_beside_exe("../lib/traintop/plugins", out, len)) snprintf(out, len, "%s", TT_PLUGIN_DIR);
 }
