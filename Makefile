@@ -148,6 +148,9 @@ bench: deps
 build/bench/bench_demo: bench/bench_demo.c examples/mlp.c lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ bench/bench_demo.c examples/mlp.c lib/libtraintop.a $(LIBS)
+build/bench/bench_tui: bench/bench_tui.c $(filter-out build/rel/tui/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a
+	@mkdir -p build/bench
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(filter-out build/rel/tui/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(LIBS)
 build/bench/bench_collector: bench/bench_collector.c build/libcollect.a lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(LIBS)

@@ -1,5 +1,7 @@
 /* cmd: helpers shared by the subcommands. */
 #include "cmd.h"
+#include "tui.h"
+#include "views.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,5 +39,24 @@ int cmd_beside_exe(const char *rel, char *out, size_t len)
     snprintf(path, sizeof path, "%s/%s", self, rel);
     if (!realpath(path, real) || strlen(real) >= len) return -1;
     memcpy(out, real, strlen(real) + 1);
+    return 0;
+}
+
+int cmd_tui_option(int ch, const char *arg, void *opts)
+{
+    tui_opts *o = opts;
+    switch (ch) {
+    case 0x101: o->ascii = 1; return 1;
+    case 0x102: o->no_color = 1; return 1;
+    case 0x103: o->no_mouse = 1; return 1;
+    case 0x104:
+        if (tui_view_by_name(arg) < 0) {
+            fprintf(stderr, "traintop: --view '%s': expected overview, charts, layers, heatmap, compare or alerts\n", arg);
+            exit(2);
+        }
+        o->view = arg;
+        return 1;
+    case 0x105: o->config = arg; return 1;
+    }
     return 0;
 }

@@ -192,8 +192,7 @@ static int split_ssh(attach *a, const char *cmd)
 static int attach_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "start", no_argument, 0, 's' }, { "ssh", required_argument, 0, 'S' }, { "ascii", no_argument, 0, 'a' },
-        { "no-color", no_argument, 0, 'C' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "start", no_argument, 0, 's' }, { "ssh", required_argument, 0, 'S' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     attach a = { 0 };
     tui_opts to = { 0 };
@@ -203,10 +202,11 @@ static int attach_exec(int argc, char **argv)
         switch (ch) {
         case 's': start = 1; break;
         case 'S': ssh_cmd = optarg; break;
-        case 'a': to.ascii = 1; break;
-        case 'C': to.no_color = 1; break;
         case 'h': cmd_usage(&cmd_attach_entry, stdout); return 0;
-        default: cmd_usage(&cmd_attach_entry, stderr); return 2;
+        default:
+            if (cmd_tui_option(ch, optarg, &to)) break;
+            cmd_usage(&cmd_attach_entry, stderr);
+            return 2;
         }
     }
     if (optind != argc - 1) { fprintf(stderr, "traintop attach: expected one target, [user@]host[:port|:/socket]\n"); return 2; }
@@ -273,8 +273,6 @@ const cmd_entry cmd_attach_entry = {
     "  host:/PATH         a collector listening on ipc:///PATH over there\n"
     "  -s, --start        start traintopd over there when none answers\n"
     "      --ssh CMD      the ssh command and options (default: $TRAINTOP_SSH or ssh), e.g. \"ssh -F cfg\"\n"
-    "      --ascii        no Unicode drawing characters\n"
-    "      --no-color     monochrome\n"
-    "Only two local unix sockets (mode 0700 directory) are forwarded; the link is watched and restored.\n",
+    "Only two local unix sockets (mode 0700 directory) are forwarded; the link is watched and restored.\n" CMD_TUI_HELP,
     attach_exec,
 };

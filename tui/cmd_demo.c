@@ -158,11 +158,12 @@ static int demo_exec(int argc, char **argv)
     static const struct option opts[] = {
         { "headless", no_argument, 0, 'H' }, { "steps", required_argument, 0, 's' }, { "json", no_argument, 0, 'j' },
         { "runs", required_argument, 0, 'r' }, { "seed", required_argument, 0, 'S' }, { "delay-ms", required_argument, 0, 'd' },
-        { "ascii", no_argument, 0, 'a' }, { "no-color", no_argument, 0, 'C' }, { "endpoint", required_argument, 0, 'e' },
+        { "endpoint", required_argument, 0, 'e' },
         { "rules", required_argument, 0, 'u' }, { "alert", required_argument, 0, 'A' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    int headless = 0, json = 0, ascii = 0, no_color = 0, ch;
+    int headless = 0, json = 0, ch;
+    tui_opts to = { .title = "demo" };
     const char *remote = NULL, *rule_files[16], *specs[32];
     int nrule_files = 0, nspecs = 0;
     long steps = -1, nruns = MAX_RUNS, seed = 1, delay_ms = -1;
@@ -170,8 +171,6 @@ static int demo_exec(int argc, char **argv)
         switch (ch) {
         case 'H': headless = 1; break;
         case 'j': json = 1; break;
-        case 'a': ascii = 1; break;
-        case 'C': no_color = 1; break;
         case 'e': remote = optarg; break;
         case 'u': if (nrule_files == 16) { fprintf(stderr, "traintop demo: at most 16 --rules files\n"); return 2; } rule_files[nrule_files++] = optarg; break;
         case 'A': if (nspecs == 32) { fprintf(stderr, "traintop demo: at most 32 --alert rules\n"); return 2; } specs[nspecs++] = optarg; break;
@@ -180,7 +179,10 @@ static int demo_exec(int argc, char **argv)
         case 'S': if (cmd_parse_long("demo", "--seed", optarg, 0, LONG_MAX, &seed)) return 2; break;
         case 'd': if (cmd_parse_long("demo", "--delay-ms", optarg, 0, 10000, &delay_ms)) return 2; break;
         case 'h': cmd_usage(&cmd_demo_entry, stdout); return 0;
-        default: cmd_usage(&cmd_demo_entry, stderr); return 2;
+        default:
+            if (cmd_tui_option(ch, optarg, &to)) break;
+            cmd_usage(&cmd_demo_entry, stderr);
+            return 2;
         }
     }
     if (optind < argc) { fprintf(stderr, "traintop demo: unexpected argument '%s'\n", argv[optind]); return 2; }
@@ -241,7 +243,8 @@ static int demo_exec(int argc, char **argv)
                 rc = 1;
             }
     } else {
-        tui_opts to = { .title = "demo", .ascii = ascii, .no_color = no_color, .on_tick = tick, .ud = &kids };
+        to.on_tick = tick;
+        to.ud = &kids;
         rc = tui_run(c, &to);
         stop_children(&kids, c);
     }
@@ -259,8 +262,6 @@ const cmd_entry cmd_demo_entry = {
     "      --delay-ms N   pause per training step so the dashboard can be watched (15; headless 0)\n"
     "  -e, --endpoint E   with --headless: send the runs to the collector already running at E\n"
     "      --rules FILE   alert and early-stopping rules (docs/alerts.md), e.g. examples/rules/gwa-early-stop.json\n"
-    "      --alert SPEC   one rule in the short form, e.g. 'val_loss min patience=20 stop'\n"
-    "      --ascii        no Unicode drawing characters\n"
-    "      --no-color     monochrome\n",
+    "      --alert SPEC   one rule in the short form, e.g. 'val_loss min patience=20 stop'\n" CMD_TUI_HELP,
     demo_exec,
 };

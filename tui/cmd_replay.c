@@ -11,8 +11,7 @@
 static int replay_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "summary", no_argument, 0, 's' }, { "json", no_argument, 0, 'j' }, { "ascii", no_argument, 0, 'a' },
-        { "no-color", no_argument, 0, 'C' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "summary", no_argument, 0, 's' }, { "json", no_argument, 0, 'j' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     int summary = 0, json = 0, ch;
     tui_opts to = { 0 };
@@ -20,10 +19,11 @@ static int replay_exec(int argc, char **argv)
         switch (ch) {
         case 's': summary = 1; break;
         case 'j': json = 1; break;
-        case 'a': to.ascii = 1; break;
-        case 'C': to.no_color = 1; break;
         case 'h': cmd_usage(&cmd_replay_entry, stdout); return 0;
-        default: cmd_usage(&cmd_replay_entry, stderr); return 2;
+        default:
+            if (cmd_tui_option(ch, optarg, &to)) break;
+            cmd_usage(&cmd_replay_entry, stderr);
+            return 2;
         }
     }
     if (optind >= argc) { fprintf(stderr, "traintop replay: expected a recording file (DIR/<run>.jsonl)\n"); return 2; }
@@ -60,8 +60,6 @@ static int replay_exec(int argc, char **argv)
 const cmd_entry cmd_replay_entry = {
     "replay", "FILE… [--summary [--json]]", "open recordings (traintopd --record DIR/<run>.jsonl) and probe spools in the dashboard",
     "  -s, --summary      print a summary per run instead of opening the dashboard\n"
-    "  -j, --json         with --summary: a JSON array, one object per run\n"
-    "      --ascii        no Unicode drawing characters\n"
-    "      --no-color     monochrome\n",
+    "  -j, --json         with --summary: a JSON array, one object per run\n" CMD_TUI_HELP,
     replay_exec,
 };

@@ -8,8 +8,7 @@
 static int top_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' }, { "ascii", no_argument, 0, 'a' },
-        { "no-color", no_argument, 0, 'C' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts co = { .quiet = 1 };
     tui_opts to = { 0 };
@@ -19,10 +18,11 @@ static int top_exec(int argc, char **argv)
         switch (ch) {
         case 'e': co.endpoint = optarg; break;
         case 'c': connect = optarg; break;
-        case 'a': to.ascii = 1; break;
-        case 'C': to.no_color = 1; break;
         case 'h': cmd_usage(&cmd_top_entry, stdout); return 0;
-        default: cmd_usage(&cmd_top_entry, stderr); return 2;
+        default:
+            if (cmd_tui_option(ch, optarg, &to)) break;
+            cmd_usage(&cmd_top_entry, stderr);
+            return 2;
         }
     }
     if (optind < argc) { fprintf(stderr, "traintop: unexpected argument '%s' (see traintop --help)\n", argv[optind]); return 2; }
@@ -41,8 +41,6 @@ const cmd_entry cmd_top_entry = {
     NULL, "[--endpoint E | --connect E]", "collect on the default endpoint and show the dashboard",
     "  -e, --endpoint E   listen here instead of $TRAINTOP_ENDPOINT / the per-user socket\n"
     "  -c, --connect E    view a running collector (traintopd) instead of collecting: its whole history,\n"
-    "                     then live\n"
-    "      --ascii        no Unicode drawing characters\n"
-    "      --no-color     monochrome (also when NO_COLOR is set)\n",
+    "                     then live\n" CMD_TUI_HELP,
     top_exec,
 };

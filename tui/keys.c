@@ -1,34 +1,56 @@
-/* keys: bindings and their handlers. Handlers act on the focused panel through its class. */
+/* keys: bindings and their handlers. Handlers act on the app, or on the focused panel through its
+ * class; the table below is the only place a key is given a meaning. */
 #include "keys.h"
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "app.h"
+#include "chart.h"
 
-static void focused_move(tui_app *a, int delta)
+#define V(x) TUI_VBIT(TUI_V_##x)
+#define CHARTLIKE (V(CHARTS) | V(HEATMAP) | V(COMPARE))
+#define TABLES (V(OVERVIEW) | V(LAYERS) | V(HEATMAP))
+
+enum { MV_PAGE = 2, MV_HALF = 3, MV_END = 4 };
+
+static tui_panel *focused(tui_app *a)
 {
     tui_panel *p = &a->panel[a->focus];
-    if (p->visible && p->cls->cursor) p->cls->cursor(a, p, delta);
+    return p->visible ? p : NULL;
 }
 
-static int page_rows(tui_app *a)
+static int page_rows(tui_app *a, int half)
 {
     int h = a->panel[a->focus].h - 2;
+    if (half) h /= 2;
     return h > 1 ? h : 1;
 }
 
-static void k_quit(tui_app *a) { a->quit = 1; }
-static void k_help(tui_app *a) { a->help = !a->help; }
-static void k_up(tui_app *a) { focused_move(a, -1); }
-static void k_down(tui_app *a) { focused_move(a, 1); }
-static void k_pgup(tui_app *a) { focused_move(a, -page_rows(a)); }
-static void k_pgdn(tui_app *a) { focused_move(a, page_rows(a)); }
-static void k_home(tui_app *a) { focused_move(a, INT_MIN); }
-static void k_end(tui_app *a) { focused_move(a, INT_MAX); }
-static void k_redraw(tui_app *a) { a->redraw_all = 1; }
-static void k_sort(tui_app *a) { tui_layers_cycle_sort(a); }
-static void k_reverse(tui_app *a) { a->sort_rev = !a->sort_rev; }
+static void k_quit(tui_app *a, int arg) { (void)arg; a->quit = 1; }
+static void k_help(tui_app *a, int arg) { (void)arg; a->help = !a->help; a->help_top = 0; }
+static void k_redraw(tui_app *a, int arg) { (void)arg; a->redraw_all = 1; }
+static void k_view(tui_app *a, int v) { tui_app_set_view(a, v); }
+
+static void k_vert(tui_app *a, int arg)
+{
+    tui_panel *p = focused(a);
+    if (!p || !p->cls->cursor) return;
+    int d = arg;
+    if (arg == MV_PAGE || arg == -MV_PAGE) d = (arg > 0 ? 1 : -1) * page_rows(a, 0);
+    else if (arg == MV_HALF || arg == -MV_HALF) d = (arg > 0 ? 1 : -1) * page_rows(a, 1);
+    else if (arg == MV_END) d = INT_MAX;
+    else if (arg == -MV_END) d = INT_MIN;
+    p->cls->cursor(a, p, d);
+}
+
+static void k_horz(tui_app *a, int arg)
+{
+    tui_panel *p = focused(a);
+    if (p && p->cls->hmove) p->cls->hmove(a, p, arg);
+}
 
 static void cycle_focus(tui_app *a, int dir)
 {
@@ -38,49 +60,302 @@ static void cycle_focus(tui_app *a, int dir)
         if (!p->visible || !p->cls->cursor) continue;
         if (p->cls->focusable && !p->cls->focusable(a, p)) continue;
         a->focus = f;
+        a->vfocus[a->view] = f;
         return;
     }
 }
 
-static void k_next(tui_app *a) { cycle_focus(a, 1); }
-static void k_prev(tui_app *a) { cycle_focus(a, -1); }
+static void k_focus(tui_app *a, int dir) { cycle_focus(a, dir); }
 
-static void k_enter(tui_app *a)
+static void k_enter(tui_app *a, int arg)
 {
-    tui_panel *p = &a->panel[a->focus];
-    if (p->visible && p->cls->enter) p->cls->enter(a, p);
+    (void)arg;
+    tui_panel *p = focused(a);
+    if (p && p->cls->enter) p->cls->enter(a, p);
 }
 
+static void k_mark(tui_app *a, int arg)
+{
+    (void)arg;
+    tui_panel *p = focused(a);
+    if (p && p->cls->mark) p->cls->mark(a, p);
+}
+
+static void k_run(tui_app *a, int dir)
+{
+    tt_store *st = a->st;
+    if (!st || st->nruns == 0) return;
+    int i = a->run_cur < 0 ? 0 : a->run_cur;
+    for (int k = 0; k < st->nruns; k++) {
+        i = ((i + dir) % st->nruns + st->nruns) % st->nruns;
+        if (tui_app_run_shown(a, st->runs[i])) break;
+    }
+    tui_app_select_run(a, i);
+}
+
+static void k_pause(tui_app *a, int arg) { (void)arg; tui_app_pause(a, !a->paused); }
+
+static void k_escape(tui_app *a, int arg)
+{
+    (void)arg;
+    tui_xview *v = tui_app_xview(a);
+    if (v && v->cursor_on) { v->cursor_on = 0; return; }
+    if (tui_filter_on(&a->filter) && (a->view == TUI_V_LAYERS || a->view == TUI_V_HEATMAP || a->view == TUI_V_OVERVIEW)) {
+        tui_filter_set(&a->filter, "");
+        tui_app_message(a, 0, "filter cleared");
+    }
+}
+
+static void k_zoom(tui_app *a, int dir)
+{
+    tui_xview *v = tui_app_xview(a);
+    if (v) tui_xview_zoom(v, dir);
+}
+
+static void k_pan(tui_app *a, int dir)
+{
+    tui_xview *v = tui_app_xview(a);
+    if (v) tui_xview_pan(v, dir);
+}
+
+static void k_reset(tui_app *a, int arg)
+{
+    (void)arg;
+    tui_xview *v = tui_app_xview(a);
+    if (v) tui_xview_reset(v);
+}
+
+static void k_log(tui_app *a, int arg)
+{
+    (void)arg;
+    if (a->view == TUI_V_HEATMAP) {
+        a->cfg.heat_log = !a->cfg.heat_log;
+        tui_app_message(a, 0, "heatmap colours: %s scale", a->cfg.heat_log ? "log" : "linear");
+    } else {
+        a->cfg.log_y = !a->cfg.log_y;
+        tui_app_message(a, 0, "charts: %s y axis", a->cfg.log_y ? "log" : "linear");
+    }
+    tui_app_save_config(a);
+}
+
+static void k_rows(tui_app *a, int arg)
+{
+    (void)arg;
+    a->cfg.heat_rows = !a->cfg.heat_rows;
+    tui_app_message(a, 0, "heatmap colours: %s", a->cfg.heat_rows ? "each layer on its own scale" : "one scale for every layer");
+    tui_app_save_config(a);
+}
+
+static void k_xtime(tui_app *a, int arg)
+{
+    (void)arg;
+    a->cfg.x_time = !a->cfg.x_time;
+    tui_app_message(a, 0, "x axis: %s", a->cfg.x_time ? "wall time (from each run's steps/s)" : "step");
+    tui_app_save_config(a);
+}
+
+static void k_style(tui_app *a, int arg)
+{
+    (void)arg;
+    if (a->ascii) {
+        tui_app_message(a, 1, "charts stay ASCII: the terminal is not UTF-8 (or --ascii)");
+        return;
+    }
+    static const int next[TUI_CHART_NSTYLES] = { [TUI_CHART_BRAILLE] = TUI_CHART_BLOCK, [TUI_CHART_BLOCK] = TUI_CHART_ASCII,
+                                                 [TUI_CHART_ASCII] = TUI_CHART_BRAILLE };
+    int s = a->cfg.chart_style;
+    a->cfg.chart_style = next[s >= 0 && s < TUI_CHART_NSTYLES ? s : 0];
+    tui_app_message(a, 0, "chart dots: %s", tui_chart_style_name(a->cfg.chart_style));
+    tui_app_save_config(a);
+}
+
+static void k_sort(tui_app *a, int arg)
+{
+    (void)arg;
+    tui_layers_cycle_sort(a);
+    snprintf(a->cfg.sort, sizeof a->cfg.sort, "%s", a->sort_key);
+    tui_app_save_config(a);
+}
+
+static void k_reverse(tui_app *a, int arg)
+{
+    (void)arg;
+    a->sort_rev = !a->sort_rev;
+    a->cfg.sort_rev = a->sort_rev;
+    tui_app_save_config(a);
+}
+
+static void k_filter(tui_app *a, int arg) { (void)arg; tui_layers_filter_begin(a); }
+
+static void k_columns(tui_app *a, int arg)
+{
+    (void)arg;
+    a->colsel = 1;
+    a->colsel_cur = 0;
+}
+
+static void k_metric(tui_app *a, int dir)
+{
+    if (a->view == TUI_V_HEATMAP) tui_heatmap_next_metric(a, dir);
+    else if (a->view == TUI_V_COMPARE) tui_compare_next_metric(a, dir);
+}
+
+static void k_layout(tui_app *a, int arg)
+{
+    (void)arg;
+    static const char *const names[] = { "auto (side by side from 110 columns)", "side by side", "stacked" };
+    a->cfg.layout = (tui_layout_mode)((a->cfg.layout + 1) % 3);
+    tui_app_message(a, 0, "overview layout: %s", names[a->cfg.layout]);
+    tui_app_save_config(a);
+}
+
+static void k_theme(tui_app *a, int arg)
+{
+    (void)arg;
+    a->cfg.light = !a->cfg.light;
+    tui_app_retheme(a);
+    tui_app_message(a, 0, "%s theme", a->cfg.light ? "light" : "dark");
+    tui_app_save_config(a);
+}
+
+/* ---- the mouse ---- */
+
+static tui_panel *panel_at(tui_app *a, int y, int x)
+{
+    for (int i = 0; i < TUI_NPANELS; i++) {
+        tui_panel *p = &a->panel[i];
+        if (p->visible && y >= p->y && y < p->y + p->h && x >= p->x && x < p->x + p->w) return p;
+    }
+    return NULL;
+}
+
+static void k_mouse(tui_app *a, int arg)
+{
+    (void)arg;
+    MEVENT ev;
+    if (getmouse(&ev) != OK) return;
+    if (ev.y == a->tab_y && (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED))) {
+        for (int v = 0; v < TUI_NVIEWS; v++)
+            if (ev.x >= a->tab_x0[v] && ev.x < a->tab_x1[v]) { tui_app_set_view(a, v); return; }
+    }
+    tui_panel *p = panel_at(a, ev.y, ev.x);
+    if (!p) return;
+    int wheel = 0;
+#ifdef BUTTON5_PRESSED
+    if (ev.bstate & BUTTON5_PRESSED) wheel = 3;
+#endif
+    if (ev.bstate & BUTTON4_PRESSED) wheel = -3;
+    if (wheel) {
+        if (p->cls->cursor) p->cls->cursor(a, p, p == &a->panel[TUI_P_CHARTS] ? wheel / 3 : wheel);
+        return;
+    }
+    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED))) return;
+    if (p->cls->cursor && (!p->cls->focusable || p->cls->focusable(a, p))) {
+        a->focus = (int)(p - a->panel);
+        a->vfocus[a->view] = a->focus;
+    }
+    if (p->cls->click) p->cls->click(a, p, ev.y, ev.x);
+}
+
+/* The table: sections in help order. Codes: ^B 2, ^D 4, ^F 6, ^L 12, ^U 21, Esc 27.
+ * Fields: codes, label, footer key, footer hint, help, handler, its argument, views (0: all),
+ * vim (1: only with vim keys, -1: only without), help section, views whose footer shows the hint. */
+#define ROWS (V(OVERVIEW) | V(LAYERS) | V(ALERTS))
 const tui_key tui_keys[] = {
-    { { '\t' }, "Tab", "Tab", "Panel", "focus the next panel", k_next },
-    { { KEY_BTAB }, "S-Tab", NULL, NULL, "focus the previous panel", k_prev },
-    { { KEY_UP, 'k' }, "Up k", NULL, NULL, "move the cursor up in the focused panel", k_up },
-    { { KEY_DOWN, 'j' }, "Down j", "jk", "Select", "move the cursor down in the focused panel", k_down },
-    { { KEY_PPAGE, 2 /* ^B */ }, "PgUp ^B", NULL, NULL, "one page up", k_pgup },
-    { { KEY_NPAGE, 6 /* ^F */ }, "PgDn ^F", NULL, NULL, "one page down", k_pgdn },
-    { { KEY_HOME, 'g' }, "Home g", NULL, NULL, "first row", k_home },
-    { { KEY_END, 'G' }, "End G", NULL, NULL, "last row", k_end },
-    { { '\n', '\r', KEY_ENTER }, "Enter", "Enter", "Open", "on a run: focus its layer table", k_enter },
-    { { 's' }, "s", "s", "Sort", "layer table: sort by the next column (order, name, each statistic)", k_sort },
-    { { 'S' }, "S", "S", "Reverse", "layer table: reverse the sort order", k_reverse },
-    { { 12 /* ^L */ }, "^L", NULL, NULL, "redraw the whole screen", k_redraw },
-    { { '?', KEY_F(1), 'h' }, "? F1 h", "?", "Help", "show or hide this help", k_help },
-    { { 'q', KEY_F(10) }, "q F10", "q", "Quit", "quit traintop", k_quit },
+    { { '?', KEY_F(1) }, "? F1", "?", "Help", "show or hide this help", k_help, 0, 0, 0, "General", 0 },
+    { { 'h' }, "h", NULL, NULL, "help, with vim keys off", k_help, 0, 0, -1, NULL, 0 },
+    { { 'q', KEY_F(10) }, "q F10", "q", "Quit", "quit traintop", k_quit, 0, 0, 0, NULL, 0 },
+    { { 'T' }, "T", NULL, NULL, "dark or light theme (saved)", k_theme, 0, 0, 0, NULL, 0 },
+    { { 12 }, "^L", NULL, NULL, "redraw the whole screen", k_redraw, 0, 0, 0, NULL, 0 },
+    { { 'p' }, "p", "p", "Pause", "pause the display (data keeps arriving); p again resumes", k_pause, 0, 0, 0, NULL, 0 },
+    { { 'L' }, "L", NULL, NULL, "overview layout: auto, side by side, stacked (saved)", k_layout, 0, V(OVERVIEW), 0, NULL, 0 },
+
+    { { '1' }, "1", "1-6", "View", "Overview: every run, the selected run's charts and layers", k_view, TUI_V_OVERVIEW, 0, 0, "Views", V(OVERVIEW) | V(ALERTS) },
+    { { '2' }, "2", NULL, NULL, "Charts: the selected run's scalars (cursor, zoom, pan)", k_view, TUI_V_CHARTS, 0, 0, NULL, 0 },
+    { { '3' }, "3", NULL, NULL, "Layers: every statistic; sort, filter, outliers", k_view, TUI_V_LAYERS, 0, 0, NULL, 0 },
+    { { '4' }, "4", NULL, NULL, "Heatmap: one statistic, layer x step", k_view, TUI_V_HEATMAP, 0, 0, NULL, 0 },
+    { { '5' }, "5", NULL, NULL, "Compare: one metric across the marked runs", k_view, TUI_V_COMPARE, 0, 0, NULL, 0 },
+    { { '6' }, "6", NULL, NULL, "Alerts: the rules that fired, newest first", k_view, TUI_V_ALERTS, 0, 0, NULL, 0 },
+    { { '\t' }, "Tab", "Tab", "Panel", "focus the next panel", k_focus, 1, V(OVERVIEW) | V(COMPARE), 0, NULL, 0 },
+    { { KEY_BTAB }, "S-Tab", NULL, NULL, "focus the previous panel", k_focus, -1, V(OVERVIEW) | V(COMPARE), 0, NULL, 0 },
+    { { ']' }, "]", NULL, NULL, "select the next run (in every view)", k_run, 1, 0, 0, NULL, 0 },
+    { { '[' }, "[", NULL, NULL, "select the previous run", k_run, -1, 0, 0, NULL, 0 },
+
+    { { KEY_UP, 'k' }, "Up k", NULL, NULL, "move the cursor up (charts: scroll the grid)", k_vert, -1, 0, 0, "Moving", 0 },
+    { { KEY_DOWN, 'j' }, "Down j", "jk", "Select", "move the cursor down", k_vert, 1, 0, 0, NULL, ROWS },
+    { { KEY_PPAGE, 2 }, "PgUp ^B", NULL, NULL, "one page up", k_vert, -MV_PAGE, 0, 0, NULL, 0 },
+    { { KEY_NPAGE, 6 }, "PgDn ^F", NULL, NULL, "one page down", k_vert, MV_PAGE, 0, 0, NULL, 0 },
+    { { 21 }, "^U", NULL, NULL, "half a page up (vim keys)", k_vert, -MV_HALF, 0, 1, NULL, 0 },
+    { { 4 }, "^D", NULL, NULL, "half a page down (vim keys)", k_vert, MV_HALF, 0, 1, NULL, 0 },
+    { { KEY_HOME, 'g' }, "Home g", NULL, NULL, "first row", k_vert, -MV_END, 0, 0, NULL, 0 },
+    { { KEY_END, 'G' }, "End G", NULL, NULL, "last row", k_vert, MV_END, 0, 0, NULL, 0 },
+    { { KEY_LEFT }, "Left", "Arrows", "Cursor", "cursor one column left (charts, heatmap); tables: scroll", k_horz, -1, 0, 0, NULL,
+      CHARTLIKE },
+    { { KEY_RIGHT }, "Right", NULL, NULL, "cursor one column right; tables: scroll right", k_horz, 1, 0, 0, NULL, 0 },
+    { { 'h' }, "h (vim)", NULL, NULL, "as Left, with vim keys on", k_horz, -1, 0, 1, NULL, 0 },
+    { { 'l' }, "l (vim)", NULL, NULL, "as Right, with vim keys on", k_horz, 1, 0, 1, NULL, 0 },
+    { { KEY_SLEFT }, "S-Left", NULL, NULL, "cursor ten columns left", k_horz, -10, 0, 0, NULL, 0 },
+    { { KEY_SRIGHT }, "S-Right", NULL, NULL, "cursor ten columns right", k_horz, 10, 0, 0, NULL, 0 },
+    { { '\n', '\r', KEY_ENTER }, "Enter", "Enter", "Open", "run: its layers; layer: its heatmap; alert: its chart", k_enter, 0, 0, 0,
+      NULL, ROWS },
+    { { ' ' }, "Space", "Space", "Mark", "compare: mark or unmark the run (Enter too)", k_mark, 0, V(COMPARE), 0, NULL, 0 },
+    { { 27 }, "Esc", NULL, NULL, "hide the chart cursor, else clear the layer filter", k_escape, 0, 0, 0, NULL, 0 },
+    { { KEY_MOUSE }, "Mouse", NULL, NULL, "click: select, sort, switch view; wheel: scroll", k_mouse, 0, 0, 0, NULL, 0 },
+
+    { { '+', '=' }, "+ =", "+-", "Zoom", "zoom in on the steps (around the cursor)", k_zoom, 1, CHARTLIKE, 0, "Charts and heatmap", 0 },
+    { { '-', '_' }, "- _", NULL, NULL, "zoom out (all the way: follow live again)", k_zoom, -1, CHARTLIKE, 0, NULL, 0 },
+    { { '<', ',' }, "< ,", "<>", "Pan", "pan a quarter window back in history", k_pan, -1, CHARTLIKE, 0, NULL, 0 },
+    { { '>', '.' }, "> .", NULL, NULL, "pan forward (to the end: follow live)", k_pan, 1, CHARTLIKE, 0, NULL, 0 },
+    { { '0' }, "0", "0", "All", "whole history, following live; cursor off", k_reset, 0, CHARTLIKE, 0, NULL, 0 },
+    { { 'y' }, "y", "y", "Log", "log scale: charts' y axis; heatmap colours (saved)", k_log, 0, CHARTLIKE, 0, NULL, 0 },
+    { { 'x' }, "x", "x", "Time", "x axis by step or by wall time (saved)", k_xtime, 0, V(CHARTS) | V(COMPARE), 0, NULL, 0 },
+    { { 'b' }, "b", NULL, NULL, "chart dots: braille, block, ASCII (saved)", k_style, 0, 0, 0, NULL, 0 },
+    { { 'm' }, "m", "m", "Metric", "next metric: heatmap statistic, compared scalar (saved)", k_metric, 1,
+      V(HEATMAP) | V(COMPARE), 0, NULL, 0 },
+    { { 'M' }, "M", NULL, NULL, "previous metric", k_metric, -1, V(HEATMAP) | V(COMPARE), 0, NULL, 0 },
+    { { 'n' }, "n", "n", "Rows", "heatmap: one colour scale per layer, or one for all (saved)", k_rows, 0, V(HEATMAP), 0, NULL, 0 },
+
+    { { 's' }, "s", "s", "Sort", "sort layers by the next column: order, name, each statistic", k_sort, 0, TABLES, 0, "Layers", 0 },
+    { { 'S' }, "S", NULL, NULL, "reverse the sort order", k_reverse, 0, TABLES, 0, NULL, 0 },
+    { { '/' }, "/", "/", "Filter", "filter layers by name: POSIX extended regex, as you type", k_filter, 0, TABLES, 0, NULL, 0 },
+    { { 'c' }, "c", "c", "Columns", "choose the layer table's columns (saved)", k_columns, 0, V(OVERVIEW) | V(LAYERS), 0, NULL,
+      V(LAYERS) },
+
 };
 const int tui_nkeys = (int)(sizeof tui_keys / sizeof tui_keys[0]);
 
-const tui_key *tui_key_find(int code)
+int tui_key_in_view(const tui_key *k, int view, int vim)
 {
-    for (int i = 0; i < tui_nkeys; i++)
+    if (k->views && !(k->views & TUI_VBIT(view))) return 0;
+    if (k->vim == 1 && !vim) return 0;
+    if (k->vim == -1 && vim) return 0;
+    return 1;
+}
+
+const tui_key *tui_key_lookup(int code, int view, int vim)
+{
+    if (code == 0) return NULL;
+    for (int i = 0; i < tui_nkeys; i++) {
+        if (!tui_key_in_view(&tui_keys[i], view, vim)) continue;
         for (int j = 0; j < TUI_KEY_MAX_CODES && tui_keys[i].codes[j]; j++)
             if (tui_keys[i].codes[j] == code) return &tui_keys[i];
+    }
+    return NULL;
+}
+
+const tui_key *tui_key_find(int code)
+{
+    for (int v = 0; v < TUI_NVIEWS; v++) {
+        const tui_key *k = tui_key_lookup(code, v, 0);
+        if (k) return k;
+    }
     return NULL;
 }
 
 int tui_key_dispatch(tui_app *a, int code)
 {
-    const tui_key *k = tui_key_find(code);
+    const tui_key *k = tui_key_lookup(code, a->view, a->cfg.vim);
     if (!k) return 0;
-    k->fn(a);
+    k->fn(a, k->arg);
     return 1;
 }

@@ -1,5 +1,7 @@
 /* panel_charts: the selected run's scalars as a grid of charts. Scalars that differ only by a
- * train_/val_/test_/eval_ prefix share a chart (loss with val_loss, train_acc with val_acc). */
+ * train_/val_/test_/eval_ prefix share a chart (loss with val_loss, train_acc with val_acc). In the
+ * charts view every chart shares one zoomable, pannable step window and one cursor whose values each
+ * legend reads out; in the overview the charts show the whole history. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include "app.h"
 #include "chart.h"
 #include "fmt.h"
+#include "freeze.h"
 #include "theme.h"
 
 #define MAX_GROUPS 32
@@ -111,28 +114,74 @@ static void grid(int n, int w, int h, int *gc, int *gr_visible)
     *gr_visible = r < rows_fit ? r : rows_fit;
 }
 
+/* The run's step extent: from its first scalar step to the latest step the display shows. */
+static void run_extent(tui_app *a, const tt_run *r, int64_t *lo, int64_t *hi)
+{
+    int64_t from = INT64_MAX, to = tui_app_step(a, r);
+    for (int i = 0; i < r->nscalars; i++) {
+        tt_point pt;
+        if (r->scalars[i].series && tui_query(r->scalars[i].series, INT64_MIN, INT64_MAX, 1, &pt) == 1)
+            if (pt.first < from) from = pt.first;
+    }
+    if (from == INT64_MAX) from = 0;
+    if (to < from) to = from;
+    *lo = from;
+    *hi = to;
+}
+
+static tui_chart_geom g_geom;     /* the first chart of the last frame, for clicks */
+
+/* The bottom line of the full-screen view: the window, the cursor, the scales. */
+static void status_line(tui_app *a, tui_panel *p, const tui_xview *v, const tui_chart_opts *co, int y)
+{
+    char win[64], a0[TUI_FMT_MAX], a1[TUI_FMT_MAX], cur[96] = "", line[320];
+    tui_fmt_count(a0, sizeof a0, v->from < 0 ? 0 : (uint64_t)v->from);
+    tui_fmt_count(a1, sizeof a1, v->to < 0 ? 0 : (uint64_t)v->to);
+    if (v->span <= 0) snprintf(win, sizeof win, "steps %s-%s (all%s)", a0, a1, a->paused ? ", paused" : ", live");
+    else snprintf(win, sizeof win, "steps %s-%s (zoom %.3gx%s)", a0, a1, tui_xview_factor(v), v->follow && !a->paused ? ", live" : "");
+    if (co->cursor_on) {
+        char c[TUI_FMT_MAX], t[16];
+        tui_fmt_count(c, sizeof c, co->cursor < 0 ? 0 : (uint64_t)co->cursor);
+        if (co->sec_per_step > 0) {
+            tui_fmt_duration(t, sizeof t, (double)(co->cursor - co->t0_step) * co->sec_per_step);
+            snprintf(cur, sizeof cur, "  cursor: step %s (~%s)", c, t);
+        } else {
+            snprintf(cur, sizeof cur, "  cursor: step %s", c);
+        }
+    }
+    snprintf(line, sizeof line, "%s%s  y %s  x %s  %s", win, cur, co->log_y ? "log" : "lin",
+             co->x_time ? "time" : a->cfg.x_time ? "step (no steps/s yet)" : "step", tui_chart_style_name(co->style));
+    tui_put(stdscr, y, p->x, p->w, line, tui_attr(TUI_A_DIM), TUI_LEFT, a->ascii);
+}
+
 static void charts_paint(tui_app *a, tui_panel *p)
 {
     tt_run *r = tui_app_run(a);
     char title[512];
+    memset(&g_geom, 0, sizeof g_geom);
     if (!r) {
         tui_app_title(a, p, "Charts");
         a->chart_rows = a->chart_rows_total = 0;
+        if (p->h >= 3) tui_put(stdscr, p->y + 1 + (p->h - 2) / 2, p->x, p->w, "waiting for runs...", tui_attr(TUI_A_DIM), TUI_CENTER, a->ascii);
         return;
     }
     char rate[TUI_FMT_MAX], up[16], step[TUI_FMT_MAX];
-    tui_fmt_num(rate, sizeof rate, r->steps_per_s);
+    int64_t rstep = tui_app_step(a, r);
+    tui_fmt_num(rate, sizeof rate, tui_app_rate(a, r));
     tui_fmt_duration(up, sizeof up, r->last_seen - r->first_seen);
-    tui_fmt_count(step, sizeof step, r->step < 0 ? 0 : (uint64_t)r->step);
+    tui_fmt_count(step, sizeof step, rstep < 0 ? 0 : (uint64_t)rstep);
+    int state = tui_app_state(a, r);
     snprintf(title, sizeof title, "%s%s%.*s  step %s  %s st/s  up %s  pid %lld@%s", r->name,
-             r->state == TT_RUN_RUNNING ? "" : " ", r->state == TT_RUN_RUNNING ? 0 : 32,
-             r->state == TT_RUN_RUNNING ? "" : (r->end_status[0] ? r->end_status : tt_run_state_name(r->state)),
+             state == TT_RUN_RUNNING ? "" : " ", state == TT_RUN_RUNNING ? 0 : 32,
+             state == TT_RUN_RUNNING ? "" : (r->end_status[0] ? r->end_status : tt_run_state_name((tt_run_state)state)),
              step, rate, up, (long long)r->pid, r->host);
     tui_app_title(a, p, title);
 
     group g[MAX_GROUPS];
     int ng = make_groups(r, g);
-    int ah = p->h - 1, aw = p->w;
+    int full = a->view == TUI_V_CHARTS;
+    int status = full && p->h >= 10;
+    int ah = p->h - 1 - status, aw = p->w;
     if (ng == 0 || ah < 2) {
         a->chart_rows = a->chart_rows_total = 0;
         if (ah >= 1) tui_put(stdscr, p->y + 1 + (ah - 1) / 2, p->x, p->w, "no scalars yet", tui_attr(TUI_A_DIM), TUI_CENTER, a->ascii);
@@ -146,16 +195,22 @@ static void charts_paint(tui_app *a, tui_panel *p)
     if (a->chart_top > total_rows - gr) a->chart_top = total_rows - gr;
     if (a->chart_top < 0) a->chart_top = 0;
 
-    /* one x range for every chart of the run: from its first scalar step to its latest */
-    int64_t from = INT64_MAX, to = r->step;
-    for (int i = 0; i < r->nscalars; i++) {
-        tt_point pt;
-        if (r->scalars[i].series && tt_series_query(r->scalars[i].series, INT64_MIN, INT64_MAX, 1, &pt) == 1) {
-            if (pt.first < from) from = pt.first;
-            if (pt.step > to) to = pt.step;
-        }
-    }
-    if (from == INT64_MAX) from = 0;
+    /* one x window for every chart of the run: the view's zoom and pan, or the whole history */
+    tui_xview whole, *v = full ? &a->xv_charts : &whole;
+    if (!full) tui_xview_reset(&whole);
+    int64_t lo, hi, from, to;
+    run_extent(a, r, &lo, &hi);
+    tui_xview_window(v, lo, hi, &from, &to);
+    double rt = tui_app_rate(a, r);
+    tui_chart_opts co = {
+        .style = tui_app_chart_style(a),
+        .log_y = a->cfg.log_y,
+        .x_time = a->cfg.x_time && rt > 0,
+        .sec_per_step = rt > 0 ? 1 / rt : 0,
+        .t0_step = lo,
+        .cursor_on = full && v->cursor_on,
+        .cursor = v->cursor,
+    };
 
     for (int vr = 0; vr < gr; vr++) {
         int row = a->chart_top + vr;
@@ -166,15 +221,19 @@ static void charts_paint(tui_app *a, tui_panel *p)
             int cx = p->x + c * aw / in_row, cw = (c + 1) * aw / in_row - c * aw / in_row;
             tui_chart_line lines[MAX_LINES];
             char labels[MAX_LINES][TT_NAME_MAX];
-            const char *title = label_lines(r, &g[gi], lines, labels);
+            co.title = label_lines(r, &g[gi], lines, labels);
+            for (int k = 0; k < g[gi].n; k++) lines[k].last = tui_app_scalar_last(a, r, g[gi].idx[k]);
+            tui_chart_geom geom;
             /* one column between charts, for a rule */
-            tui_chart_draw(stdscr, cy, cx, ch, cw - (c < in_row - 1), title, lines, g[gi].n, from, to, a->ascii,
-                           &a->chart_buf);
+            tui_chart_draw_ex(stdscr, cy, cx, ch, cw - (c < in_row - 1), lines, g[gi].n, from, to, &co, &a->chart_buf, &geom);
+            if (geom.pw > 0 && g_geom.pw == 0) g_geom = geom;
             if (c < in_row - 1)
                 for (int yy = cy; yy < cy + ch; yy++)
                     tui_puts(stdscr, yy, cx + cw - 1, 1, a->ascii ? "|" : "\u2502", tui_attr(TUI_A_DIM));
         }
     }
+    if (g_geom.pw > 0) v->steps_per_col = g_geom.steps_per_col;
+    if (status) status_line(a, p, v, &co, p->y + p->h - 1);
     if (total_rows > gr) {
         char more[48];
         snprintf(more, sizeof more, " %d-%d/%d ", a->chart_top + 1, a->chart_top + gr, total_rows);
@@ -194,11 +253,29 @@ static void charts_cursor(tui_app *a, tui_panel *p, int delta)
     a->chart_top = (int)t;
 }
 
-/* Focusable only when some charts are scrolled out of view. */
+static void charts_hmove(tui_app *a, tui_panel *p, int delta)
+{
+    (void)p;
+    if (a->view != TUI_V_CHARTS) return;
+    tui_xview_cursor(&a->xv_charts, delta == INT_MIN ? INT32_MIN : delta == INT_MAX ? INT32_MAX : delta);
+}
+
+static void charts_click(tui_app *a, tui_panel *p, int y, int x)
+{
+    (void)p;
+    (void)y;
+    if (a->view != TUI_V_CHARTS || g_geom.pw <= 0) return;
+    int col = x - g_geom.px;
+    if (col < 0 || col >= g_geom.pw) return;
+    a->xv_charts.cursor_on = 1;
+    a->xv_charts.cursor = tui_chart_col_step(g_geom.from, g_geom.to, g_geom.pw, col);
+}
+
+/* Focusable when some charts are scrolled out of view, or in the charts view. */
 static int charts_focusable(tui_app *a, tui_panel *p)
 {
     (void)p;
-    return a->chart_rows_total > a->chart_rows;
+    return a->view == TUI_V_CHARTS || a->chart_rows_total > a->chart_rows;
 }
 
 const tui_panel_class tui_panel_charts = {
@@ -207,4 +284,6 @@ const tui_panel_class tui_panel_charts = {
     .cursor = charts_cursor,
     .enter = NULL,
     .focusable = charts_focusable,
+    .hmove = charts_hmove,
+    .click = charts_click,
 };

@@ -1,5 +1,6 @@
-/* panel_runs: the runs list — name, state, step, steps/s, loss, val_acc; the cursor row is the
- * selected run whose charts and layers the other panels show. */
+/* panel_runs: the overview of every run — name, state, step, steps/s, loss, validation metrics, the
+ * alert count and a loss trend; the cursor row is the selected run whose charts and layers the other
+ * panels and views show. Under the list, the selected run's hyperparameters when there is room. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,19 +8,25 @@
 
 #include "app.h"
 #include "fmt.h"
+#include "freeze.h"
+#include "sparkline.h"
 #include "theme.h"
 
-typedef enum { RC_STATE, RC_STEP, RC_RATE, RC_LOSS, RC_ACC, RC_N } run_col;
+typedef enum { RC_STATE, RC_STEP, RC_RATE, RC_LOSS, RC_VLOSS, RC_ACC, RC_ALERTS, RC_TREND, RC_N } run_col;
 
 static const struct { const char *head; int width; } cols[RC_N] = {
     [RC_STATE] = { "state", 5 },
     [RC_STEP] = { "step", 7 },
     [RC_RATE] = { "st/s", 6 },
     [RC_LOSS] = { "loss", 8 },
+    [RC_VLOSS] = { "val_loss", 8 },
     [RC_ACC] = { "val_acc", 7 },
+    [RC_ALERTS] = { "alerts", 6 },
+    [RC_TREND] = { "loss trend", 10 },
 };
 /* dropped first when narrow */
-static const run_col drop_order[RC_N] = { RC_RATE, RC_ACC, RC_STEP, RC_LOSS, RC_STATE };
+static const run_col drop_order[RC_N] = { RC_TREND, RC_RATE, RC_VLOSS, RC_ALERTS, RC_ACC, RC_STEP, RC_LOSS, RC_STATE };
+#define TREND_MAX 40
 
 static void run_label(const tt_run *r, char *buf, size_t len)
 {
@@ -27,13 +34,7 @@ static void run_label(const tt_run *r, char *buf, size_t len)
     else snprintf(buf, len, "%s", r->name);
 }
 
-static double scalar_last(const tt_run *r, const char *name)
-{
-    const tt_named_series *s = tt_run_scalar(r, name);
-    return s ? s->last : NAN;
-}
-
-/* The selected run's hyperparameters in the rows the list leaves free (side-by-side layout). */
+/* The selected run's hyperparameters in the rows the list leaves free. */
 static void draw_hparams(tui_app *a, tui_panel *p, int y0, int rows)
 {
     tt_run *r = tui_app_run(a);
@@ -65,32 +66,80 @@ static void draw_hparams(tui_app *a, tui_panel *p, int y0, int rows)
     }
 }
 
+/* Index i of the store among the runs the display shows (paused: those there at the pause). */
+static int shown_runs(tui_app *a, int *idx, int max)
+{
+    int n = 0;
+    for (int i = 0; i < a->st->nruns && n < max; i++)
+        if (tui_app_run_shown(a, a->st->runs[i])) idx[n++] = i;
+    return n;
+}
+
+static void scalar_cell(tui_app *a, const tt_run *run, const char *name, char *num, size_t len, const char **s, attr_t *at)
+{
+    int k = tt_run_scalar_index(run, name);
+    if (k < 0) { *s = "-"; *at |= tui_attr(TUI_A_DIM); return; }
+    double v = tui_app_scalar_last(a, run, k);
+    tui_fmt_num(num, len, v);
+    *s = num;
+    if (!isfinite(v)) *at = tui_attr(TUI_A_BAD);
+}
+
+static void trend(tui_app *a, const tt_run *run, int y, int x, int w, attr_t base)
+{
+    const tt_named_series *ls = tt_run_scalar(run, "loss");
+    if (!ls || !ls->series || w <= 0) {
+        tui_put(stdscr, y, x, w, "-", base | tui_attr(TUI_A_DIM), TUI_LEFT, a->ascii);
+        return;
+    }
+    tt_point pts[TREND_MAX];
+    double vals[TREND_MAX];
+    int lev[TREND_MAX];
+    size_t np = tui_query(ls->series, INT64_MIN, tui_app_step(a, run), (size_t)w, pts);
+    for (size_t i = 0; i < np; i++) vals[i] = pts[i].finite ? (double)pts[i].mean : NAN;
+    tui_spark_levels(vals, np, lev, NULL, NULL);
+    attr_t sa = base ? base : tui_attr(tui_run_role(run->name));
+    for (size_t i = 0; i < np; i++)
+        tui_puts(stdscr, y, x + (int)i, 1, tui_spark_glyph(lev[i], a->ascii), pts[i].finite < pts[i].count ? tui_attr(TUI_A_BAD) : sa);
+}
+
 static void runs_paint(tui_app *a, tui_panel *p)
 {
     tt_store *st = a->st;
-    char title[64];
-    snprintf(title, sizeof title, "Runs (%d)", st->nruns);
+    int idx[1024];
+    int n = shown_runs(a, idx, 1024);
+    char title[96];
+    if (a->paused && n < st->nruns) snprintf(title, sizeof title, "Runs (%d, +%d since the pause)", n, st->nruns - n);
+    else snprintf(title, sizeof title, "Runs (%d)", n);
     tui_app_title(a, p, title);
     if (p->h < 3) return;
 
-    /* column layout: name gets what the numbers leave, at least 8 columns */
+    /* column layout: name gets what the numbers leave, at least 8 columns; the trend takes the slack */
     int name_w = 4;
-    for (int i = 0; i < st->nruns; i++) {
+    for (int i = 0; i < n; i++) {
         char lab[160];
-        run_label(st->runs[i], lab, sizeof lab);
+        run_label(st->runs[idx[i]], lab, sizeof lab);
         int w = tui_text_width(lab);
         if (w > name_w) name_w = w;
     }
     int show[RC_N];
     int used = 0;
     for (int c = 0; c < RC_N; c++) { show[c] = 1; used += cols[c].width + 1; }
-    for (int d = 0; d < RC_N && used + 8 > p->w; d++) {
+    int min_name = name_w < 8 ? name_w : 8;
+    for (int d = 0; d < RC_N && used + min_name > p->w; d++) {
         show[drop_order[d]] = 0;
         used -= cols[drop_order[d]].width + 1;
     }
     if (name_w > p->w - used) name_w = p->w - used;
     if (name_w < 4) name_w = 4;
-    int extra = p->w - used - name_w;        /* slack goes after the name */
+    int extra = p->w - used - name_w;          /* slack: the trend grows, then space after the name */
+    int trend_w = cols[RC_TREND].width;
+    if (show[RC_TREND] && extra > 0) {
+        int give = extra < TREND_MAX - trend_w ? extra : TREND_MAX - trend_w;
+        trend_w += give;
+        extra -= give;
+    }
+    if (extra < 0) extra = 0;
 
     int y = p->y + 1, x;
     attr_t ha = tui_attr(TUI_A_COLHEAD);
@@ -99,81 +148,111 @@ static void runs_paint(tui_app *a, tui_panel *p)
     x = p->x + name_w + extra;
     for (int c = 0; c < RC_N; c++) {
         if (!show[c]) continue;
-        tui_put(stdscr, y, x + 1, cols[c].width, cols[c].head, ha, c == RC_STATE ? TUI_LEFT : TUI_RIGHT, a->ascii);
-        x += cols[c].width + 1;
+        int cw = c == RC_TREND ? trend_w : cols[c].width;
+        tui_put(stdscr, y, x + 1, cw, cols[c].head, ha, c == RC_STATE || c == RC_TREND ? TUI_LEFT : TUI_RIGHT, a->ascii);
+        x += cw + 1;
     }
 
     int rows = p->h - 2;
-    if (a->run_cur >= st->nruns) a->run_cur = st->nruns - 1;
-    if (a->run_cur >= 0) {
-        if (a->run_cur < a->run_top) a->run_top = a->run_cur;
-        if (a->run_cur >= a->run_top + rows) a->run_top = a->run_cur - rows + 1;
+    int cur = -1;
+    tui_app_run(a);
+    for (int i = 0; i < n; i++) if (idx[i] == a->run_cur) cur = i;
+    if (cur >= 0) {
+        if (cur < a->run_top) a->run_top = cur;
+        if (cur >= a->run_top + rows) a->run_top = cur - rows + 1;
     }
-    if (a->run_top > st->nruns - rows) a->run_top = st->nruns - rows;
+    if (a->run_top > n - rows) a->run_top = n - rows;
     if (a->run_top < 0) a->run_top = 0;
 
-    if (st->nruns == 0) {
-        tui_put(stdscr, p->y + 2, p->x, p->w, "waiting for runs...", tui_attr(TUI_A_DIM), TUI_CENTER, a->ascii);
+    if (n == 0) {
+        tui_put(stdscr, p->y + 2, p->x, p->w, a->paused ? "no runs at the pause" : "waiting for runs...", tui_attr(TUI_A_DIM),
+                TUI_CENTER, a->ascii);
         return;
     }
-    for (int r = 0; r < rows && a->run_top + r < st->nruns; r++) {
-        int i = a->run_top + r;
+    for (int r = 0; r < rows && a->run_top + r < n; r++) {
+        int i = idx[a->run_top + r];
         const tt_run *run = st->runs[i];
-        int cur = i == a->run_cur;
-        attr_t base = cur ? tui_attr(a->focus == TUI_P_RUNS ? TUI_A_CURSOR : TUI_A_CURSOR_DIM) : 0;
+        int is_cur = i == a->run_cur;
+        attr_t base = is_cur ? tui_attr(a->focus == TUI_P_RUNS ? TUI_A_CURSOR : TUI_A_CURSOR_DIM) : 0;
         y = p->y + 2 + r;
         tui_fill(stdscr, y, p->x, p->w, base);
         char lab[160], num[TUI_FMT_MAX];
         run_label(run, lab, sizeof lab);
-        tui_put(stdscr, y, p->x, name_w, lab, base | (cur ? A_BOLD : 0), TUI_LEFT, a->ascii);
+        tui_put(stdscr, y, p->x, name_w, lab, base | (is_cur ? A_BOLD : 0), TUI_LEFT, a->ascii);
         x = p->x + name_w + extra;
         for (int c = 0; c < RC_N; c++) {
             if (!show[c]) continue;
             attr_t at = base;
             const char *s = num;
+            int cw = c == RC_TREND ? trend_w : cols[c].width;
             switch ((run_col)c) {
             case RC_STATE: {
                 int role;
-                s = tui_state_label(run->state, &role);
-                if (!cur) at = tui_attr((tui_role)role);
+                s = tui_state_label((tt_run_state)tui_app_state(a, run), &role);
+                if (!is_cur) at = tui_attr((tui_role)role);
                 break;
             }
-            case RC_STEP: tui_fmt_count(num, sizeof num, run->step < 0 ? 0 : (uint64_t)run->step); break;
-            case RC_RATE: tui_fmt_num(num, sizeof num, run->steps_per_s); break;
-            case RC_LOSS:
-            case RC_ACC: {
-                double v = scalar_last(run, c == RC_LOSS ? "loss" : "val_acc");
-                int have = tt_run_scalar(run, c == RC_LOSS ? "loss" : "val_acc") != NULL;
-                if (!have) s = "-";
-                else tui_fmt_num(num, sizeof num, v);
-                if (have && !isfinite(v)) at = tui_attr(TUI_A_BAD);
+            case RC_STEP: {
+                int64_t stp = tui_app_step(a, run);
+                tui_fmt_count(num, sizeof num, stp < 0 ? 0 : (uint64_t)stp);
                 break;
             }
+            case RC_RATE: tui_fmt_num(num, sizeof num, tui_app_rate(a, run)); break;
+            case RC_LOSS: scalar_cell(a, run, "loss", num, sizeof num, &s, &at); break;
+            case RC_VLOSS: scalar_cell(a, run, "val_loss", num, sizeof num, &s, &at); break;
+            case RC_ACC: scalar_cell(a, run, "val_acc", num, sizeof num, &s, &at); break;
+            case RC_ALERTS: {
+                int na = tui_app_alerts(a, run);
+                snprintf(num, sizeof num, "%d", na);
+                if (!is_cur) at = tui_attr(na > 0 ? TUI_A_WARN : TUI_A_DIM);
+                break;
+            }
+            case RC_TREND:
+                trend(a, run, y, x + 1, cw, base);
+                x += cw + 1;
+                continue;
             default: break;
             }
-            tui_put(stdscr, y, x + 1, cols[c].width, s, at, c == RC_STATE ? TUI_LEFT : TUI_RIGHT, a->ascii);
-            x += cols[c].width + 1;
+            tui_put(stdscr, y, x + 1, cw, s, at, c == RC_STATE ? TUI_LEFT : TUI_RIGHT, a->ascii);
+            x += cw + 1;
         }
     }
-    int shown = st->nruns - a->run_top < rows ? st->nruns - a->run_top : rows;
+    int shown = n - a->run_top < rows ? n - a->run_top : rows;
     if (rows - shown - 1 >= 3) draw_hparams(a, p, p->y + 2 + shown + 1, rows - shown - 1);
 }
 
 static void runs_cursor(tui_app *a, tui_panel *p, int delta)
 {
     (void)p;
-    int n = a->st->nruns;
+    int idx[1024];
+    int n = shown_runs(a, idx, 1024);
     if (n == 0) return;
-    long i = (long)(a->run_cur < 0 ? 0 : a->run_cur) + delta;
+    tui_app_run(a);
+    int cur = 0;
+    for (int i = 0; i < n; i++) if (idx[i] == a->run_cur) cur = i;
+    long i = (long)cur + delta;
     if (delta == INT_MIN || i < 0) i = 0;
     if (delta == INT_MAX || i >= n) i = n - 1;
-    if ((int)i != a->run_cur) tui_app_select_run(a, (int)i);
+    if (idx[i] != a->run_cur) tui_app_select_run(a, idx[i]);
 }
 
 static void runs_enter(tui_app *a, tui_panel *p)
 {
     (void)p;
-    if (a->run_cur >= 0 && a->panel[TUI_P_LAYERS].visible) a->focus = TUI_P_LAYERS;
+    if (a->run_cur >= 0 && a->panel[TUI_P_LAYERS].visible) {
+        a->focus = TUI_P_LAYERS;
+        a->vfocus[a->view] = TUI_P_LAYERS;
+    }
+}
+
+static void runs_click(tui_app *a, tui_panel *p, int y, int x)
+{
+    (void)x;
+    int row = y - p->y - 2;
+    if (row < 0) return;
+    int idx[1024];
+    int n = shown_runs(a, idx, 1024);
+    if (a->run_top + row < n) tui_app_select_run(a, idx[a->run_top + row]);
 }
 
 const tui_panel_class tui_panel_runs = {
@@ -182,4 +261,5 @@ const tui_panel_class tui_panel_runs = {
     .cursor = runs_cursor,
     .enter = runs_enter,
     .focusable = NULL,
+    .click = runs_click,
 };

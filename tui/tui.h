@@ -6,17 +6,24 @@
 
 typedef struct {
     const char *title;          /* shown in the header, e.g. "demo" or the endpoint */
-    int ascii;                  /* no Unicode drawing characters */
-    int no_color;               /* monochrome (also when NO_COLOR is set) */
-    int refresh_ms;             /* redraw interval while data changes (default 200) */
+    int ascii;                  /* no Unicode drawing characters (--ascii) */
+    int no_color;               /* monochrome (--no-color; also when NO_COLOR is set) */
+    int refresh_ms;             /* redraw interval while data changes (default: settings, else 200) */
     /* Called once per loop iteration (children reaping, etc.); a non-zero return ends the loop. */
     int (*on_tick)(void *ud);
     void *ud;
+    int no_mouse;               /* --no-mouse: leave the mouse to the terminal (copy and paste) */
+    const char *view;           /* --view NAME: the view to open (overview, charts, layers, heatmap,
+                                   compare, alerts); NULL: the settings' */
+    const char *config;         /* --config FILE: settings file instead of $XDG_CONFIG_HOME/traintop/
+                                   config.json; NULL: that one */
+    const char *clock;          /* the header's clock shown as this text (golden tests); NULL: the
+                                   TRAINTOP_CLOCK environment variable, else the wall clock */
 } tui_opts;
 
 /* Runs the dashboard until the user quits (q), or SIGINT/SIGTERM/SIGHUP arrives, or on_tick asks.
- * The terminal is restored on every path. Returns 0, or 1 with a message on stderr if the terminal
- * could not be set up. */
+ * The terminal is restored on every path, crash signals included. Returns 0, or 1 with a message on
+ * stderr if the terminal could not be set up. */
 int tui_run(tt_collector *c, const tui_opts *o);
 
 #endif

@@ -1,5 +1,5 @@
-/* tui/keys: the one key table — complete help, no key bound twice, the essential keys present, and
- * dispatch reaching the handlers. */
+/* tui/keys: the one key table — complete help, no key bound twice in any view (with vim keys on or
+ * off), the essential keys present everywhere, and dispatch reaching the handlers per view. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -35,15 +35,21 @@ static void test_every_binding_documented(void **state)
 static void test_no_duplicate_keys(void **state)
 {
     (void)state;
-    for (int i = 0; i < tui_nkeys; i++)
-        for (int j = 0; j < TUI_KEY_MAX_CODES && tui_keys[i].codes[j]; j++) {
-            int code = tui_keys[i].codes[j];
-            int seen = 0;
-            for (int k = 0; k < tui_nkeys; k++)
-                for (int m = 0; m < TUI_KEY_MAX_CODES && tui_keys[k].codes[m]; m++) seen += tui_keys[k].codes[m] == code;
-            if (seen != 1) fail_msg("key code %d is bound %d times", code, seen);
-            assert_ptr_equal(tui_key_find(code), &tui_keys[i]);
-        }
+    for (int vim = 0; vim <= 1; vim++)
+        for (int v = 0; v < TUI_NVIEWS; v++)
+            for (int i = 0; i < tui_nkeys; i++) {
+                if (!tui_key_in_view(&tui_keys[i], v, vim)) continue;
+                for (int j = 0; j < TUI_KEY_MAX_CODES && tui_keys[i].codes[j]; j++) {
+                    int code = tui_keys[i].codes[j];
+                    int seen = 0;
+                    for (int k = 0; k < tui_nkeys; k++) {
+                        if (!tui_key_in_view(&tui_keys[k], v, vim)) continue;
+                        for (int m = 0; m < TUI_KEY_MAX_CODES && tui_keys[k].codes[m]; m++) seen += tui_keys[k].codes[m] == code;
+                    }
+                    if (seen != 1) fail_msg("key code %d is bound %d times in view %d (vim %d)", code, seen, v, vim);
+                    assert_ptr_equal(tui_key_lookup(code, v, vim), &tui_keys[i]);
+                }
+            }
     for (int i = 0; i < tui_nkeys; i++)                 /* the footer and help labels are distinct too */
         for (int k = 0; k < i; k++) assert_string_not_equal(tui_keys[i].label, tui_keys[k].label);
 }
@@ -51,9 +57,28 @@ static void test_no_duplicate_keys(void **state)
 static void test_essential_keys(void **state)
 {
     (void)state;
-    const int need[] = { 'q', '?', '\t', 's', 'j', 'k', KEY_UP, KEY_DOWN, '\n', '\r', KEY_ENTER, KEY_NPAGE, KEY_PPAGE };
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-        if (!tui_key_find(need[i])) fail_msg("key code %d is unbound", need[i]);
+    const int need[] = { 'q', '?', 'j', 'k', 'p', KEY_UP, KEY_DOWN, KEY_NPAGE, KEY_PPAGE, KEY_HOME, KEY_END, KEY_LEFT, KEY_RIGHT,
+                         '1', '2', '3', '4', '5', '6', 27, KEY_MOUSE, ']', '[' };
+    for (int vim = 0; vim <= 1; vim++)
+        for (int v = 0; v < TUI_NVIEWS; v++)
+            for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+                if (!tui_key_lookup(need[i], v, vim)) fail_msg("key code %d is unbound in view %d", need[i], v);
+    /* per view */
+    assert_non_null(tui_key_lookup('s', TUI_V_LAYERS, 0));
+    assert_non_null(tui_key_lookup('/', TUI_V_LAYERS, 0));
+    assert_non_null(tui_key_lookup('/', TUI_V_HEATMAP, 0));
+    assert_non_null(tui_key_lookup('m', TUI_V_HEATMAP, 0));
+    assert_non_null(tui_key_lookup(' ', TUI_V_COMPARE, 0));
+    assert_non_null(tui_key_lookup('+', TUI_V_CHARTS, 0));
+    assert_non_null(tui_key_lookup('y', TUI_V_CHARTS, 0));
+    assert_non_null(tui_key_lookup('\t', TUI_V_OVERVIEW, 0));
+    assert_non_null(tui_key_lookup('\n', TUI_V_OVERVIEW, 0));
+    assert_null(tui_key_lookup('+', TUI_V_ALERTS, 0));   /* no time axis there */
+    /* vim keys: h is help without them, left with them */
+    assert_ptr_equal(tui_key_lookup('h', TUI_V_CHARTS, 0)->fn, tui_key_lookup('?', TUI_V_CHARTS, 0)->fn);
+    assert_ptr_equal(tui_key_lookup('h', TUI_V_CHARTS, 1)->fn, tui_key_lookup(KEY_LEFT, TUI_V_CHARTS, 1)->fn);
+    assert_null(tui_key_lookup(4, TUI_V_LAYERS, 0));       /* ^D only with vim keys */
+    assert_non_null(tui_key_lookup(4, TUI_V_LAYERS, 1));
     assert_null(tui_key_find('z'));
     assert_null(tui_key_find(0));
 }
@@ -86,6 +111,36 @@ static void test_dispatch(void **state)
     assert_string_equal(a.sort_key, "");
     tui_app_key(&a, 'S');
     assert_int_equal(a.sort_rev, 1);
+
+    /* views: 1-6, and keys scoped to a view do nothing elsewhere */
+    tui_app_key(&a, '3');
+    assert_int_equal(a.view, TUI_V_LAYERS);
+    tui_app_key(&a, '/');                                       /* the filter line takes the keys */
+    assert_int_equal(a.input, 1);
+    tui_app_key(&a, 'f');
+    tui_app_key(&a, 'c');
+    tui_app_key(&a, '[');                                       /* invalid: said, not applied */
+    assert_string_equal(a.filter.pattern, "fc[");
+    assert_string_equal(a.filter.active, "fc");
+    assert_true(a.filter.err[0] != 0);
+    tui_app_key(&a, '1');
+    tui_app_key(&a, ']');
+    assert_string_equal(a.filter.active, "fc[1]");
+    tui_app_key(&a, '\r');
+    assert_int_equal(a.input, 0);
+    assert_int_equal(a.view, TUI_V_LAYERS);                   /* typed, not dispatched */
+    tui_app_key(&a, 27);                                        /* Esc clears the filter */
+    assert_string_equal(a.filter.active, "");
+    tui_app_key(&a, '2');
+    assert_int_equal(a.view, TUI_V_CHARTS);
+    tui_app_key(&a, 'y');
+    assert_int_equal(a.cfg.log_y, 1);
+    tui_app_key(&a, '+');
+    tui_app_key(&a, '6');
+    assert_int_equal(a.view, TUI_V_ALERTS);
+    int before = a.cfg.log_y;
+    tui_app_key(&a, 'y');                                       /* unbound in the alerts view */
+    assert_int_equal(a.cfg.log_y, before);
 
     tui_app_key(&a, 'q');
     assert_int_equal(a.quit, 1);
