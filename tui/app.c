@@ -370,6 +370,7 @@ static const struct {
 } view_labels[TUI_NVIEWS] = {
     [TUI_V_OVERVIEW] = { "Overview", "Ovw" }, [TUI_V_CHARTS] = { "Charts", "Cht" }, [TUI_V_LAYERS] = { "Layers", "Lay" },
     [TUI_V_HEATMAP] = { "Heatmap", "Heat" }, [TUI_V_COMPARE] = { "Compare", "Cmp" }, [TUI_V_ALERTS] = { "Alerts", "Alr" },
+    [TUI_V_PLUGINS] = { "Panels", "Pnl" },
 };
 
 static void place(tui_panel *p, int y, int x, int h, int w)
@@ -453,6 +454,7 @@ static void layout(tui_app *a)
     }
     case TUI_V_HEATMAP: place(&a->panel[TUI_P_HEATMAP], top, 0, body, W); break;
     case TUI_V_ALERTS: place(&a->panel[TUI_P_ALERTS], top, 0, body, W); break;
+    case TUI_V_PLUGINS: place(&a->panel[TUI_P_PLUGIN], top, 0, body, W); break;
     case TUI_V_COMPARE: {
         int name = 8;
         for (int i = 0; i < a->st->nruns; i++) {
@@ -491,7 +493,8 @@ static void layout(tui_app *a)
 
 void tui_app_set_view(tui_app *a, int v)
 {
-    static const int first[TUI_NVIEWS] = { TUI_P_RUNS, TUI_P_CHARTS, TUI_P_LAYERS, TUI_P_HEATMAP, TUI_P_CMPRUNS, TUI_P_ALERTS };
+    static const int first[TUI_NVIEWS] = { TUI_P_RUNS, TUI_P_CHARTS, TUI_P_LAYERS, TUI_P_HEATMAP, TUI_P_CMPRUNS, TUI_P_ALERTS,
+                                           TUI_P_PLUGIN };
     if (v < 0 || v >= TUI_NVIEWS) return;
     a->vfocus[a->view] = a->focus;
     a->view = v;
@@ -764,6 +767,8 @@ int tui_app_init(tui_app *a, tt_collector *c, const tui_opts *o, int force_ascii
     a->panel[TUI_P_COMPARE].cls = &tui_panel_compare;
     a->panel[TUI_P_ALERTS].cls = &tui_panel_alerts;
     a->panel[TUI_P_LDETAIL].cls = &tui_panel_ldetail;
+    a->panel[TUI_P_PLUGIN].cls = &tui_panel_plugin;
+    tui_plugins_open(a);
     tui_xview_reset(&a->xv_charts);
     tui_xview_reset(&a->xv_heat);
     tui_xview_reset(&a->xv_cmp);
@@ -780,6 +785,7 @@ int tui_app_init(tui_app *a, tt_collector *c, const tui_opts *o, int force_ascii
 
 void tui_app_free(tui_app *a)
 {
+    tui_plugins_close(a);
     tui_buf_free(&a->order);
     tui_buf_free(&a->chart_buf);
     tui_buf_free(&a->spark_buf);

@@ -38,10 +38,11 @@ struct tui_panel {
     int visible;
 };
 
-enum { TUI_P_RUNS, TUI_P_CHARTS, TUI_P_LAYERS, TUI_P_HEATMAP, TUI_P_CMPRUNS, TUI_P_COMPARE, TUI_P_ALERTS, TUI_P_LDETAIL, TUI_NPANELS };
+enum { TUI_P_RUNS, TUI_P_CHARTS, TUI_P_LAYERS, TUI_P_HEATMAP, TUI_P_CMPRUNS, TUI_P_COMPARE, TUI_P_ALERTS, TUI_P_LDETAIL,
+       TUI_P_PLUGIN, TUI_NPANELS };
 
 extern const tui_panel_class tui_panel_runs, tui_panel_charts, tui_panel_layers, tui_panel_heatmap, tui_panel_cmpruns,
-    tui_panel_compare, tui_panel_alerts, tui_panel_ldetail;
+    tui_panel_compare, tui_panel_alerts, tui_panel_ldetail, tui_panel_plugin;
 
 #define TUI_MAX_LCOLS 64
 #define TUI_MAX_MARKS 64
@@ -61,6 +62,7 @@ typedef struct {
 } tui_frozen_run;
 
 struct tui_app {
+    struct tui_plugin_state *plug;   /* loaded plugin panels (panel_plugin.c) */
     tt_collector *c;
     tt_store *st;
     tui_opts o;
@@ -150,6 +152,12 @@ void tui_app_frame(tui_app *a);
 void tui_app_free(tui_app *a);
 /* Handles one key code as the loop does (help, the filter line and the column chooser take keys first). */
 void tui_app_key(tui_app *a, int code);
+/* Plugin panels: loaded at init (bundled, user's, --plugin), unloaded at free. */
+void tui_plugins_open(tui_app *a);
+void tui_plugins_close(tui_app *a);
+/* Cycles the plugin panel shown in the plugins view. */
+void tui_plugins_next(tui_app *a, int delta);
+
 /* Switches to view v (TUI_V_*). */
 void tui_app_set_view(tui_app *a, int v);
 /* Sets the colour roles up again for the settings' theme and colour mode (curses must be up). */

@@ -57,6 +57,13 @@ int cmd_tui_option(int ch, const char *arg, void *opts)
         o->view = arg;
         return 1;
     case 0x105: o->config = arg; return 1;
+    case 0x106: {
+        static const char *paths[32];
+        if (o->nplugins == 32) { fprintf(stderr, "traintop: at most 32 --plugin paths\n"); exit(2); }
+        paths[o->nplugins++] = arg;
+        o->plugins = paths;
+        return 1;
+    }
     }
     return 0;
 }

@@ -25,12 +25,14 @@ struct tui_opts_s;
 /* The dashboard's display options, shared by every command that opens it: --ascii, --no-color,
  * --no-mouse, --view NAME, --config FILE. Returns 1 when ch was one of them (applied to o). */
 #define CMD_TUI_LONGOPTS { "ascii", no_argument, 0, 0x101 }, { "no-color", no_argument, 0, 0x102 }, \
-    { "no-mouse", no_argument, 0, 0x103 }, { "view", required_argument, 0, 0x104 }, { "config", required_argument, 0, 0x105 }
+    { "no-mouse", no_argument, 0, 0x103 }, { "view", required_argument, 0, 0x104 }, { "config", required_argument, 0, 0x105 }, \
+    { "plugin", required_argument, 0, 0x106 }
 #define CMD_TUI_HELP "      --ascii        no Unicode drawing characters\n" \
     "      --no-color     monochrome (also when NO_COLOR is set)\n" \
     "      --no-mouse     leave the mouse to the terminal (copy and paste)\n" \
     "      --view NAME    open overview, charts, layers, heatmap, compare or alerts\n" \
-    "      --config FILE  settings instead of $XDG_CONFIG_HOME/traintop/config.json\n"
+    "      --config FILE  settings instead of $XDG_CONFIG_HOME/traintop/config.json\n" \
+    "      --plugin PATH  also load this plugin panel (view 7; repeatable)\n"
 int cmd_tui_option(int ch, const char *arg, void *tui_opts);
 
 /* The real path of rel taken from the directory of this binary (bin/), e.g. "../lib/traintop/plugins";

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const tui_view_names[TUI_NVIEWS] = { "overview", "charts", "layers", "heatmap", "compare", "alerts" };
+const char *const tui_view_names[TUI_NVIEWS] = { "overview", "charts", "layers", "heatmap", "compare", "alerts", "plugins" };
 
 int tui_view_by_name(const char *name)
 {

@@ -33,6 +33,7 @@ static void k_quit(tui_app *a, int arg) { (void)arg; a->quit = 1; }
 static void k_help(tui_app *a, int arg) { (void)arg; a->help = !a->help; a->help_top = 0; }
 static void k_redraw(tui_app *a, int arg) { (void)arg; a->redraw_all = 1; }
 static void k_view(tui_app *a, int v) { tui_app_set_view(a, v); }
+static void k_plugin(tui_app *a, int d) { tui_plugins_next(a, d); }
 
 static void k_vert(tui_app *a, int arg)
 {
@@ -270,12 +271,15 @@ const tui_key tui_keys[] = {
     { { 'p' }, "p", "p", "Pause", "pause the display (data keeps arriving); p again resumes", k_pause, 0, 0, 0, NULL, 0 },
     { { 'L' }, "L", NULL, NULL, "overview layout: auto, side by side, stacked (saved)", k_layout, 0, V(OVERVIEW), 0, NULL, 0 },
 
-    { { '1' }, "1", "1-6", "View", "Overview: every run, the selected run's charts and layers", k_view, TUI_V_OVERVIEW, 0, 0, "Views", V(OVERVIEW) | V(ALERTS) },
+    { { '1' }, "1", "1-7", "View", "Overview: every run, the selected run's charts and layers", k_view, TUI_V_OVERVIEW, 0, 0, "Views", V(OVERVIEW) | V(ALERTS) },
     { { '2' }, "2", NULL, NULL, "Charts: the selected run's scalars (cursor, zoom, pan)", k_view, TUI_V_CHARTS, 0, 0, NULL, 0 },
     { { '3' }, "3", NULL, NULL, "Layers: every statistic; sort, filter, outliers", k_view, TUI_V_LAYERS, 0, 0, NULL, 0 },
     { { '4' }, "4", NULL, NULL, "Heatmap: one statistic, layer x step", k_view, TUI_V_HEATMAP, 0, 0, NULL, 0 },
     { { '5' }, "5", NULL, NULL, "Compare: one metric across the marked runs", k_view, TUI_V_COMPARE, 0, 0, NULL, 0 },
     { { '6' }, "6", NULL, NULL, "Alerts: the rules that fired, newest first", k_view, TUI_V_ALERTS, 0, 0, NULL, 0 },
+    { { '7' }, "7", NULL, NULL, "Panels: plugin panels (spectrum, noise, gwa, yours)", k_view, TUI_V_PLUGINS, 0, 0, NULL, 0 },
+    { { 'm' }, "m", "m", "Panel", "plugins view: the next plugin panel (M: previous)", k_plugin, 1, V(PLUGINS), 0, NULL, 0 },
+    { { 'M' }, "M", NULL, NULL, "plugins view: the previous plugin panel", k_plugin, -1, V(PLUGINS), 0, NULL, 0 },
     { { '\t' }, "Tab", "Tab", "Panel", "focus the next panel", k_focus, 1, V(OVERVIEW) | V(COMPARE), 0, NULL, 0 },
     { { KEY_BTAB }, "S-Tab", NULL, NULL, "focus the previous panel", k_focus, -1, V(OVERVIEW) | V(COMPARE), 0, NULL, 0 },
     { { ']' }, "]", NULL, NULL, "select the next run (in every view)", k_run, 1, 0, 0, NULL, 0 },

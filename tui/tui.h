@@ -19,6 +19,9 @@ typedef struct {
                                    config.json; NULL: that one */
     const char *clock;          /* the header's clock shown as this text (golden tests); NULL: the
                                    TRAINTOP_CLOCK environment variable, else the wall clock */
+    const char *const *plugins; /* --plugin PATH…: plugin panels to load besides the bundled and the
+                                   user's ($XDG_DATA_HOME/traintop/plugins) */
+    int nplugins;
 } tui_opts;
 
 /* Runs the dashboard until the user quits (q), or SIGINT/SIGTERM/SIGHUP arrives, or on_tick asks.

@@ -1,4 +1,4 @@
-/* views: the dashboard's screens, each a layout of panels, switched with 1–6. */
+/* views: the dashboard's screens, each a layout of panels, switched with 1–7. */
 #ifndef TUI_VIEWS_H
 #define TUI_VIEWS_H
 
@@ -9,6 +9,7 @@ typedef enum {
     TUI_V_HEATMAP,       /* one statistic, layer × step */
     TUI_V_COMPARE,       /* one metric across runs */
     TUI_V_ALERTS,        /* the rules that fired */
+    TUI_V_PLUGINS,       /* plugin panels (.so), one at a time */
     TUI_NVIEWS
 } tui_view_id;
 
