@@ -33,7 +33,6 @@ static void k_quit(tui_app *a, int arg) { (void)arg; a->quit = 1; }
 static void k_help(tui_app *a, int arg) { (void)arg; a->help = !a->help; a->help_top = 0; }
 static void k_redraw(tui_app *a, int arg) { (void)arg; a->redraw_all = 1; }
 static void k_view(tui_app *a, int v) { tui_app_set_view(a, v); }
-static void k_plugin(tui_app *a, int d) { tui_plugins_next(a, d); }
 
 static void k_vert(tui_app *a, int arg)
 {
@@ -197,7 +196,8 @@ static void k_columns(tui_app *a, int arg)
 
 static void k_metric(tui_app *a, int dir)
 {
-    if (a->view == TUI_V_HEATMAP) tui_heatmap_next_metric(a, dir);
+    if (a->view == TUI_V_PLUGINS) tui_plugins_next(a, dir);
+    else if (a->view == TUI_V_HEATMAP) tui_heatmap_next_metric(a, dir);
     else if (a->view == TUI_V_COMPARE) tui_compare_next_metric(a, dir);
 }
 
@@ -278,8 +278,6 @@ const tui_key tui_keys[] = {
     { { '5' }, "5", NULL, NULL, "Compare: one metric across the marked runs", k_view, TUI_V_COMPARE, 0, 0, NULL, 0 },
     { { '6' }, "6", NULL, NULL, "Alerts: the rules that fired, newest first", k_view, TUI_V_ALERTS, 0, 0, NULL, 0 },
     { { '7' }, "7", NULL, NULL, "Panels: plugin panels (spectrum, noise, gwa, yours)", k_view, TUI_V_PLUGINS, 0, 0, NULL, 0 },
-    { { 'm' }, "m", "m", "Panel", "plugins view: the next plugin panel (M: previous)", k_plugin, 1, V(PLUGINS), 0, NULL, 0 },
-    { { 'M' }, "M", NULL, NULL, "plugins view: the previous plugin panel", k_plugin, -1, V(PLUGINS), 0, NULL, 0 },
     { { '\t' }, "Tab", "Tab", "Panel", "focus the next panel", k_focus, 1, V(OVERVIEW) | V(COMPARE), 0, NULL, 0 },
     { { KEY_BTAB }, "S-Tab", NULL, NULL, "focus the previous panel", k_focus, -1, V(OVERVIEW) | V(COMPARE), 0, NULL, 0 },
     { { ']' }, "]", NULL, NULL, "select the next run (in every view)", k_run, 1, 0, 0, NULL, 0 },
@@ -314,9 +312,9 @@ const tui_key tui_keys[] = {
     { { 'y' }, "y", "y", "Log", "log scale: charts' y axis; heatmap colours (saved)", k_log, 0, CHARTLIKE, 0, NULL, 0 },
     { { 'x' }, "x", "x", "Time", "x axis by step or by wall time (saved)", k_xtime, 0, V(CHARTS) | V(COMPARE), 0, NULL, 0 },
     { { 'b' }, "b", NULL, NULL, "chart dots: braille, block, ASCII (saved)", k_style, 0, 0, 0, NULL, 0 },
-    { { 'm' }, "m", "m", "Metric", "next metric: heatmap statistic, compared scalar (saved)", k_metric, 1,
-      V(HEATMAP) | V(COMPARE), 0, NULL, 0 },
-    { { 'M' }, "M", NULL, NULL, "previous metric", k_metric, -1, V(HEATMAP) | V(COMPARE), 0, NULL, 0 },
+    { { 'm' }, "m", "m", "Metric", "next metric (heatmap, compare; saved); view 7: next panel", k_metric, 1,
+      V(HEATMAP) | V(COMPARE) | V(PLUGINS), 0, NULL, 0 },
+    { { 'M' }, "M", NULL, NULL, "previous metric (panels view: previous panel)", k_metric, -1, V(HEATMAP) | V(COMPARE) | V(PLUGINS), 0, NULL, 0 },
     { { 'n' }, "n", "n", "Rows", "heatmap: one colour scale per layer, or one for all (saved)", k_rows, 0, V(HEATMAP), 0, NULL, 0 },
 
     { { 's' }, "s", "s", "Sort", "sort layers by the next column: order, name, each statistic", k_sort, 0, TABLES, 0, "Layers", 0 },

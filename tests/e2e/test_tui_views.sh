@@ -50,7 +50,7 @@ keys s s; sleep 0.3                                  # heatmap rows follow the t
 keys 3; wait_for 5 shows "sort: w_norm"; sleep 0.3
 golden layers-sorted-80x24
 keys 1; wait_for 5 shows "Runs (1)"
-tm send-keys -t tt -l $'\e[<0;29;2M'; tm send-keys -t tt -l $'\e[<0;29;2m'     # a click on the tab "3 Layers"
+tm send-keys -t tt -l $'\e[<0;21;2M'; tm send-keys -t tt -l $'\e[<0;21;2m'     # a click on the tab "3 Lay"
 wait_for 5 shows "Layers (6) of golden"; check "mouse: a click on a tab switches the view" shows "Layers (6) of golden"
 tm capture-pane -p -e -t tt > "$T/nocolor.txt"
 check "replay: NO_COLOR leaves no colour on screen" bash -c "! grep -qP '\x1b\\[(?:[0-9;]*;)?(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])[;m]' '$T/nocolor.txt'"
