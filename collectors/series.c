@@ -36,7 +36,7 @@ void tt_series_free(tt_series *s)
     free(s);
 }
 
-static void merge_into(tt_point *acc, const tt_point *p)
+void tt_point_merge(tt_point *acc, const tt_point *p)
 {
     if (acc->count == 0) { *acc = *p; return; }
     if (p->finite) {
@@ -67,7 +67,7 @@ static int push(tt_series *s, int li, const tt_point *p)
     }
     if (l->count == s->cap) {
         tt_point merged = *at(l, s->cap, 0);
-        merge_into(&merged, at(l, s->cap, 1));
+        tt_point_merge(&merged, at(l, s->cap, 1));
         l->head = (l->head + 2) % s->cap;
         l->count -= 2;
         if (push(s, li + 1, &merged)) return -1;
@@ -129,7 +129,7 @@ size_t tt_series_query(const tt_series *s, int64_t from, int64_t to, size_t max_
             size_t slot = total <= max_points ? k : (size_t)((double)k * (double)max_points / (double)total);
             k++;
             if ((int64_t)slot != prev) { out[slot].count = 0; n = slot + 1; prev = (int64_t)slot; }
-            merge_into(&out[slot], p);
+            tt_point_merge(&out[slot], p);
         }
     return n;
 }

@@ -16,6 +16,10 @@ typedef struct {
 
 typedef struct tt_series tt_series;
 
+/* Merges bucket p into acc (acc->count 0: acc becomes p): min, max, the finite-weighted mean, the last
+ * value by step, the steps covered, the counts. */
+void tt_point_merge(tt_point *acc, const tt_point *p);
+
 /* level_cap: buckets per resolution level (≥ 4); memory is at most level_cap × levels × sizeof(tt_point). */
 tt_series *tt_series_new(size_t level_cap);
 void tt_series_free(tt_series *s);

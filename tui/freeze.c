@@ -112,22 +112,6 @@ int tui_freeze_begin(const tt_store *st, const tt_run *first, size_t budget)
     return copied;
 }
 
-static void merge_into(tt_point *acc, const tt_point *p)
-{
-    if (acc->count == 0) { *acc = *p; return; }
-    if (p->finite) {
-        if (!acc->finite) { acc->min = p->min; acc->max = p->max; acc->mean = p->mean; }
-        else {
-            if (p->min < acc->min) acc->min = p->min;
-            if (p->max > acc->max) acc->max = p->max;
-            acc->mean = (float)(((double)acc->mean * acc->finite + (double)p->mean * p->finite) / (double)(acc->finite + p->finite));
-        }
-    }
-    if (p->first < acc->first) acc->first = p->first;
-    if (p->step >= acc->step) { acc->step = p->step; acc->last = p->last; }
-    acc->count += p->count;
-    acc->finite += p->finite;
-}
 
 size_t tui_query(const tt_series *s, int64_t from, int64_t to, size_t max_points, tt_point *out)
 {
@@ -145,7 +129,7 @@ size_t tui_query(const tt_series *s, int64_t from, int64_t to, size_t max_points
         size_t slot = total <= max_points ? k : (size_t)((double)k * (double)max_points / (double)total);
         k++;
         if ((int64_t)slot != prev) { out[slot].count = 0; n = slot + 1; prev = (int64_t)slot; }
-        merge_into(&out[slot], p);
+        tt_point_merge(&out[slot], p);
     }
     return n;
 }
