@@ -128,12 +128,13 @@ fuzz: build/fuzz/fuzz_ingest
 
 test: deps
 	$(MAKE) all
-	$(MAKE) unit-tests
-	$(MAKE) ref-tests
-	$(MAKE) fuzz
-	$(MAKE) py-tests
-	$(MAKE) e2e-tests
-	@echo "traintop: all test suites passed"
+	@mkdir -p build
+	@set -o pipefail; { $(MAKE) unit-tests && $(MAKE) ref-tests && $(MAKE) fuzz && $(MAKE) py-tests && $(MAKE) e2e-tests; } 2>&1 | tee build/test.log
+	@# one closing line over every suite: cmocka's "[  PASSED  ] N test(s)", pytest's and ours "N passed, M failed"
+	@awk '/^\[  PASSED  \] [0-9]+ test/ { p += $$4 } \
+	      /^[A-Za-z_0-9]*:? *[0-9]+ passed, [0-9]+ failed/ { for (i = 1; i <= NF; i++) if ($$i ~ /^passed,?$$/) p += $$(i-1); else if ($$i ~ /^failed/) f += $$(i-1) } \
+	      /^[0-9]+ passed in / { p += $$1 } \
+	      END { printf "traintop: %d passed, %d failed\n", p, f }' build/test.log
 
 demo: deps
 	$(MAKE) all
