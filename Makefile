@@ -36,7 +36,9 @@ TEST_PLUGINS := $(patsubst tests/plugins/%.c,build/test-plugins/%.so,$(wildcard 
 
 SHELL := /bin/bash
 .PHONY: all deps fuzz py-tests test unit-tests ref-tests e2e-tests demo bench install uninstall clean
-all: $(BINS) lib/libtraintop.a lib/libtraintop.so $(PLUGINS)
+# The GPU backend (probes/cuda): built when nvcc is found, `make CUDA=0` leaves it out.
+include probes/cuda/cuda.mk
+all: $(BINS) lib/libtraintop.a lib/libtraintop.so $(PLUGINS) $(if $(filter 1,$(CUDA_ENABLED)),lib/libtraintop_cuda.a lib/libtraintop_cuda.so)
 
 deps:
 	@bash scripts/install-deps.sh
@@ -129,7 +131,7 @@ fuzz: build/fuzz/fuzz_ingest
 test: deps
 	$(MAKE) all
 	@mkdir -p build
-	@set -o pipefail; { $(MAKE) unit-tests && $(MAKE) ref-tests && $(MAKE) fuzz && $(MAKE) py-tests && $(MAKE) e2e-tests; } 2>&1 | tee build/test.log
+	@set -o pipefail; { $(MAKE) unit-tests && $(MAKE) ref-tests && $(MAKE) fuzz && $(MAKE) py-tests && $(MAKE) cuda-tests && $(MAKE) e2e-tests; } 2>&1 | tee build/test.log
 	@# one closing line over every suite: cmocka's "[  PASSED  ] N test(s)", pytest's and ours "N passed, M failed"
 	@awk '/^\[  PASSED  \] [0-9]+ test/ { p += $$4 } \
 	      /^[A-Za-z_0-9]*:? *[0-9]+ passed, [0-9]+ failed/ { for (i = 1; i <= NF; i++) if ($$i ~ /^passed,?$$/) p += $$(i-1); else if ($$i ~ /^failed/) f += $$(i-1) } \

@@ -1,0 +1,139 @@
+/* traintop GPU backend: METRICS.md §1 layer statistics and §2 per-sample statistics of tensors that
+ * live in CUDA device memory, computed by fused kernels on the training stream and handed to a probe
+ * as external layers (tt_probe_add_external_layer / tt_probe_layer_stats), plus per-step GPU timing
+ * from CUPTI. Plain C: no CUDA type appears here (streams and device pointers are void *), so a C11
+ * program includes this with -Iinclude -Iprobes/cuda and links lib/libtraintop_cuda.{a,so}.
+ *
+ * Lifetime (one training thread, one stream):
+ *   c = tt_cuda_open(&opts)          opts.probe = the run's probe, opts.stream = the training stream
+ *   tt_cuda_add_layer(c, …)…         before the first step; snapshots W_0 and W_prev on the device
+ *   loop {
+ *     forward; backward;
+ *     tt_cuda_dense_persample(c, …)  optional, per dense layer: §2 on the device (before the update)
+ *     optimizer update
+ *     tt_cuda_step(c, step)          enqueues the fused statistics + ONE device→pinned copy + an event
+ *     tt_cuda_collect(c, 1)          waits for that event, calls tt_probe_layer_stats for every layer
+ *     tt_probe_step(probe, step)     publishes them (and the gpu_busy_ms/probe_gpu_ms scalars)
+ *   }
+ *   tt_cuda_close(c)
+ *
+ * Every function returns an error (-1 with one line in err, or NULL) instead of aborting; with no
+ * CUDA device or driver, tt_cuda_open fails with "no CUDA device: …" and nothing else needs a GPU. */
+#ifndef TRAINTOP_CUDA_H
+#define TRAINTOP_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traintop/probe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types of device tensors. */
+enum { TT_CUDA_F32 = 0, TT_CUDA_F16 = 1, TT_CUDA_BF16 = 2 };
+
+/* tt_cuda_collect results. */
+enum { TT_CUDA_OK = 0, TT_CUDA_NOT_READY = 1, TT_CUDA_ERROR = -1 };
+
+typedef struct tt_cuda tt_cuda;
+
+typedef struct {
+    tt_probe *probe;     /* statistics go to this probe at tt_cuda_collect (each layer registered in it
+                            with tt_probe_add_external_layer); NULL: read them with tt_cuda_layer_result */
+    int device;          /* CUDA device ordinal; -1: the calling thread's current device */
+    void *stream;        /* the training loop's cudaStream_t; NULL: the legacy default stream. Every kernel
+                            and copy of the backend is ordered on it, so the statistics read W and G after
+                            the work enqueued before them and before the work enqueued after them */
+    int every;           /* sampled steps: step % every == 0 — the probe's own `every` (0 means 1) */
+    int timing;          /* 1: per-step GPU timing with CUPTI (one backend per process can own it) */
+} tt_cuda_opts;
+
+/* Number of CUDA devices the runtime sees; 0 (and the reason in err) when there is no device or no
+ * driver. Never fails otherwise. */
+int tt_cuda_device_count(char *err, size_t errlen);
+
+/* Opens the backend on a device. NULL with err ("no CUDA device: …", a bad option, out of memory). */
+tt_cuda *tt_cuda_open(const tt_cuda_opts *opts, char *err, size_t errlen);
+
+/* Registers a parameter: rows × cols row-major elements at device pointer w (dtype w_dtype) and its
+ * gradient g (g_dtype: the same as w_dtype, or TT_CUDA_F32 — fp32 gradients of 16-bit weights). cols = 1
+ * is a vector (a bias, a norm gain): one row, so angle_rows = angle, as in the C probe. The backend keeps
+ * W_0 and W_prev on the device in w_dtype (exact copies: 2 × the parameter's bytes), taken now on the
+ * stream. With a probe, the layer is also registered there as an external layer of the same name and
+ * shape. Returns the backend's layer index (0, 1, …), or -1. Layers must be added before the first step. */
+int tt_cuda_add_layer(tt_cuda *c, const char *name, size_t rows, size_t cols, int w_dtype, const void *w,
+                      int g_dtype, const void *g, char *err, size_t errlen);
+
+/* Points a layer at new device buffers (the framework reallocated them); the snapshots stay. */
+int tt_cuda_rebind_layer(tt_cuda *c, int layer, const void *w, const void *g);
+
+/* After the optimizer update of `step` (steps increase): on a sampled step, enqueues the fused
+ * statistics of every layer (one kernel launch per step, whatever the number of layers) and ONE
+ * cudaMemcpyAsync of all results into pinned host memory, then records an event. On the step before a
+ * sampled one, W is copied into W_prev (fused into the statistics pass when both happen), so update
+ * statistics describe one optimizer step. Never waits for the device. 0, or -1 with err. */
+int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen);
+
+/* Completes the last tt_cuda_step: wait = 1 blocks on its event (only this backend's work and what was
+ * enqueued before it on the stream); wait = 0 returns TT_CUDA_NOT_READY at once if it has not finished.
+ * When done: with a probe, tt_probe_layer_stats for every layer of a sampled step and, with timing,
+ * tt_probe_scalar gpu_busy_ms, probe_gpu_ms and gpu_kernels; the per-sample outputs handed to
+ * tt_cuda_dense_persample since the previous collect are filled. TT_CUDA_OK (also when nothing was
+ * pending), TT_CUDA_NOT_READY, or TT_CUDA_ERROR with err (a CUDA error: the stream's work failed). */
+int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen);
+
+/* The statistics of the last collected sampled step (TT_LAYER_NSTATS values, the order of
+ * tt_probe_layer_stats), NaN before the first. 0, or -1 for a bad layer. */
+int tt_cuda_layer_result(const tt_cuda *c, int layer, double stats[TT_LAYER_NSTATS]);
+
+/* The GPU time of the last collected step, from CUPTI kernel activity records (all streams of the
+ * process): gpu_busy_ms = the union of all kernels' execution intervals delivered since the previous
+ * collect, probe_gpu_ms = that of the backend's own kernels (cuBLAS ones included), kernels = their
+ * count. Any pointer may be NULL. 0, or -1 (NaN/-1 written) when timing is off or was unavailable. */
+int tt_cuda_step_timing(tt_cuda *c, double *gpu_busy_ms, double *probe_gpu_ms, int *kernels);
+
+/* One dense layer's batch on the device, for METRICS.md §2 — the tt_dense of metrics/persample.h with
+ * device pointers and dtypes. Sample i has T rows a_it, δ_it; g_i = scale · Σ_t δ_it a_itᵀ. */
+typedef struct {
+    size_t B, T, d_in, d_out;    /* batch, tokens per sample (1 for plain inputs), layer shape */
+    int a_dtype;                 /* of A, D and Z (activations and output gradients) */
+    int w_dtype;                 /* of W and bias */
+    int g_dtype;                 /* of Gbar and bbar */
+    const void *A;               /* inputs, B×T×d_in */
+    const void *D;               /* output gradients δ, B×T×d_out (each sample's own loss: see scale) */
+    double scale;                /* B for δ of a mean-reduced loss, 1 for per-sample δ */
+    const void *W;               /* d_out×d_in */
+    const void *bias;            /* d_out, or NULL */
+    const void *Z;               /* pre-activations W a + bias, B×T×d_out, or NULL (then one more GEMM) */
+    const void *Gbar;            /* mean_i g_i (d_out×d_in), or NULL: ⟨g_i, Ḡ⟩ not computed */
+    const void *bbar;            /* mean_i b_i (d_out), or NULL */
+} tt_cuda_dense;
+
+/* Host outputs, the layout and meaning of tt_persample_out (metrics/persample.h): arrays of B doubles
+ * owned by the caller, each may be NULL; the scalars are always written. */
+typedef struct {
+    double *gw, *gg, *gG, *gamma;
+    double *bw, *bb, *bB, *bgamma;
+    double w_norm2, bias_norm2, gbar_norm2, bbar_norm2;
+    uint64_t nonfinite, bad_samples;
+} tt_cuda_ps_out;
+
+/* Enqueues §2 for one dense layer on the stream — ⟨g_i, W⟩ from Z (or a GEMM A·Wᵀ), ‖g_i‖² (T = 1:
+ * ‖δ_i‖²‖a_i‖²; T > 1: the Gram form, two batched GEMMs), ⟨g_i, Ḡ⟩ from one GEMM A·Ḡᵀ, the bias
+ * statistics and γ — with the semantics of tt_dense_persample (NaN rules included). out is filled
+ * at the next tt_cuda_collect (it must stay valid until then). Call it after the backward pass and
+ * before the optimizer update. 0, or -1 with err. */
+int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cuda_ps_out *out, char *err, size_t errlen);
+
+/* Device bytes the backend holds (snapshots, scratch, workspaces). */
+size_t tt_cuda_device_bytes(const tt_cuda *c);
+
+/* Waits for the stream, releases everything (CUPTI included). NULL-safe. */
+void tt_cuda_close(tt_cuda *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

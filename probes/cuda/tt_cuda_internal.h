@@ -1,0 +1,95 @@
+/* tt_cuda_internal: the backend's state, shared by tt_cuda.cu (statistics, runtime) and
+ * tt_cuda_ps.cu (per-sample statistics). CUDA C++ only. */
+#ifndef TT_CUDA_INTERNAL_H
+#define TT_CUDA_INTERNAL_H
+
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+
+#include "tt_cuda.h"
+#include "tt_cuda_host.h"
+#include "tt_cuda_math.h"
+
+#define TTC_PS_MAX_PENDING 256     /* per-sample requests between two collects */
+
+/* One per-sample request: its device results and their pinned host copy. Slot k serves the k-th
+ * request after each collect, so buffers are reused from step to step. */
+typedef struct {
+    double *d_res;                 /* TTC_PS_N × B outputs, then TTC_PS_NORMS doubles */
+    double *h_res;                 /* pinned copy */
+    double *d_raw;                 /* TTC_RAW_N × B raw sums, then the norm partials */
+    size_t capB;                   /* capacity in samples */
+    size_t B;                      /* of the pending request */
+    tt_cuda_ps_out *out;           /* where collect scatters the results */
+} ttc_ps_slot;
+
+/* Norms of W, bias, Gbar, bbar and their NaN/Inf counts, after the outputs. */
+enum { TTC_NORM_W, TTC_NORM_BIAS, TTC_NORM_GBAR, TTC_NORM_BBAR,
+       TTC_NF_W, TTC_NF_BIAS, TTC_NF_GBAR, TTC_NF_BBAR, TTC_PS_NORMS };
+
+struct tt_cuda {
+    tt_probe *probe;
+    int device, sm_count, every, timing, owns_stream;
+    cudaStream_t stream;
+    /* layers */
+    int nlayers, caplayers;
+    ttc_layer *layers;             /* host copy of the kernel's layer table */
+    int *probe_index;              /* the probe's external-layer index of each layer */
+    int planned, dirty, started, have_prev;
+    int64_t last_step;
+    size_t nitems;
+    ttc_layer *d_layers;
+    ttc_item *d_items;
+    double *d_part;                /* TTC_NPRIM per item */
+    unsigned *d_count;             /* per layer: items done this launch (reset by the finisher) */
+    double *d_out;                 /* 12 per layer */
+    double *h_out;                 /* pinned: the one copy per step lands here */
+    double *result;                /* last collected statistics (host, 12 per layer) */
+    /* completion */
+    cudaEvent_t ev;
+    int pending;                   /* work enqueued and not yet collected */
+    int ev_fresh;                  /* ev recorded after every pending enqueue */
+    int pending_sampled;
+    /* per-sample */
+    cublasHandle_t blas;
+    ttc_ps_slot ps[TTC_PS_MAX_PENDING];
+    int nps_alloc, nps_pending;
+    void *ws;                      /* GEMM workspace */
+    size_t ws_cap;
+    /* timing */
+    double t_busy, t_probe;
+    int t_kernels, t_valid;
+    size_t dev_bytes;
+};
+
+/* Makes the backend's device current for a call and restores the caller's afterwards. */
+struct ttc_devguard {
+    int old;
+    explicit ttc_devguard(int dev) : old(-1)
+    {
+        int cur;
+        if (cudaGetDevice(&cur) == cudaSuccess && cur != dev && cudaSetDevice(dev) == cudaSuccess) old = cur;
+    }
+    ~ttc_devguard() { if (old >= 0) cudaSetDevice(old); }
+};
+
+/* Error text helpers (tt_cuda.cu). */
+int ttc_fail(char *err, size_t errlen, const char *fmt, ...);
+int ttc_cuda_fail(char *err, size_t errlen, const char *what, cudaError_t e);
+/* Device allocation counted in dev_bytes. */
+int ttc_dmalloc(tt_cuda *c, void **p, size_t bytes, char *err, size_t errlen);
+void ttc_dfree(tt_cuda *c, void *p, size_t bytes);
+/* The per-sample slots' results into the callers' structures (after the event). */
+void ttc_ps_scatter(tt_cuda *c);
+void ttc_ps_free(tt_cuda *c);
+
+/* CUPTI (tt_cupti.c, C linkage). */
+extern "C" {
+int ttc_cupti_start(char *err, size_t errlen);
+void ttc_cupti_stop(void);
+void ttc_cupti_push(void);
+void ttc_cupti_pop(void);
+int ttc_cupti_step(double *busy_ms, double *probe_ms, int *kernels);
+}
+
+#endif

@@ -1,0 +1,448 @@
+/* tt_cuda_ps: METRICS.md §2 per-sample statistics of a dense layer on the device, never forming g_i —
+ * the device twin of metrics/persample.c (same outputs, same NaN rules, via ttc_ps_finish).
+ *
+ *   ‖g_i‖²     T = 1: ‖δ_i‖²·‖a_i‖² (a per-sample reduction in double);
+ *              T > 1: Σ_{t,s} (δ_it·δ_is)(a_it·a_is), the two T×T Gram matrices of each sample from two
+ *              strided-batched GEMMs (cublasGemmStridedBatchedEx, fp32 accumulation), their elementwise
+ *              product summed in double.
+ *   ⟨g_i, W⟩   from Z: Σ_t δ_it·(z_it − bias) in double, no GEMM; without Z: U = A·Wᵀ (cublasGemmEx),
+ *              then Σ δ·U per sample.
+ *   ⟨g_i, Ḡ⟩   U = A·Ḡᵀ, one cublasGemmEx over all B·T rows (in chunks when the workspace cap asks),
+ *              then Σ δ·U per sample.
+ *   bias       b_i = Σ_t δ_it per sample: ‖b_i‖², ⟨b_i, bias⟩, ⟨b_i, b̄⟩ in double.
+ * GEMMs run in fp32 accumulation (CUBLAS_COMPUTE_32F, no TF32) on the operands' own dtype when both
+ * match, else on fp32 copies. Results of a call go to the host with one copy, filled in at collect. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "tt_cuda_internal.h"
+
+/* raw per-sample sums, TTC_RAW_N arrays of B doubles */
+enum { R_A2, R_D2, R_GWZ, R_BW, R_BB, R_BBAR, R_NFAD, R_NFZ, R_GWU, R_GGU, R_GRAM, TTC_RAW_N };
+
+#define PS_THREADS 256
+#define NORM_BLOCKS 64                        /* blocks per norm (W, bias, Ḡ, b̄) */
+#define WS_BUDGET ((size_t)256 << 20)         /* GEMM workspace cap, bytes (one sample always fits) */
+
+__device__ __forceinline__ float ldx(const void *p, int dt, size_t i)
+{
+    if (dt == TT_CUDA_F32) return ((const float *)p)[i];
+    if (dt == TT_CUDA_F16) return __half2float(((const __half *)p)[i]);
+    return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+}
+
+/* Fixed-order sum over the block of N doubles; valid in thread 0. sh holds 32·N doubles. */
+template <int N> __device__ __forceinline__ void bsum(double v[N], double *sh)
+{
+    const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+#pragma unroll
+    for (int k = 0; k < N; k++)
+        for (int o = 16; o > 0; o /= 2) v[k] += __shfl_down_sync(0xffffffffu, v[k], o);
+    if (lane == 0)
+#pragma unroll
+        for (int k = 0; k < N; k++) sh[warp * N + k] = v[k];
+    __syncthreads();
+    if (warp == 0) {
+#pragma unroll
+        for (int k = 0; k < N; k++) {
+            v[k] = lane < nw ? sh[lane * N + k] : 0.0;
+            for (int o = 16; o > 0; o /= 2) v[k] += __shfl_down_sync(0xffffffffu, v[k], o);
+        }
+    }
+    __syncthreads();
+}
+
+struct PsArgs {
+    const void *A, *D, *Z, *W, *bias, *Gbar, *bbar;
+    int at, wt, gt;
+    uint64_t B, T, din, dout;
+    double *raw;          /* TTC_RAW_N × B, then 4 × NORM_BLOCKS × 2 norm partials */
+    double *res;          /* TTC_PS_N × B, then TTC_PS_NORMS */
+    int use_z, want_gw, want_gG, want_bias;
+    double scale;
+};
+
+/* One block per sample: ‖a_i‖², ‖δ_i‖², ⟨δ_i, z_i − bias⟩, the bias sums and the NaN/Inf counts. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_sample(PsArgs a)
+{
+    __shared__ double sh[32 * 8];
+    const uint64_t i = blockIdx.x, TA = a.T * a.din, TD = a.T * a.dout;
+    double v[8] = {0, 0, 0, 0, 0, 0, 0, 0};        /* a2 d2 gwz bw bb bB nfad nfz */
+    for (uint64_t j = threadIdx.x; j < TA; j += blockDim.x) {
+        float x = ldx(a.A, a.at, i * TA + j);
+        v[0] += (double)x * x;
+        v[6] += !isfinite(x);
+    }
+    for (uint64_t j = threadIdx.x; j < TD; j += blockDim.x) {
+        float d = ldx(a.D, a.at, i * TD + j);
+        v[1] += (double)d * d;
+        v[6] += !isfinite(d);
+        if (a.use_z) {
+            float z = ldx(a.Z, a.at, i * TD + j);
+            double b = a.bias ? (double)ldx(a.bias, a.wt, j % a.dout) : 0.0;
+            v[2] += (double)d * ((double)z - b);
+            v[7] += !isfinite(z);
+        }
+    }
+    for (uint64_t o = threadIdx.x; o < a.dout; o += blockDim.x) {
+        double s = 0;
+        for (uint64_t t = 0; t < a.T; t++) s += ldx(a.D, a.at, i * TD + t * a.dout + o);
+        v[4] += s * s;
+        if (a.bias) v[3] += s * ldx(a.bias, a.wt, o);
+        if (a.bbar) v[5] += s * ldx(a.bbar, a.gt, o);
+    }
+    bsum<8>(v, sh);
+    if (threadIdx.x == 0) {
+        const uint64_t B = a.B;
+        a.raw[R_A2 * B + i] = v[0]; a.raw[R_D2 * B + i] = v[1]; a.raw[R_GWZ * B + i] = v[2];
+        a.raw[R_BW * B + i] = v[3]; a.raw[R_BB * B + i] = v[4]; a.raw[R_BBAR * B + i] = v[5];
+        a.raw[R_NFAD * B + i] = v[6]; a.raw[R_NFZ * B + i] = v[7];
+    }
+}
+
+/* Σx² and the NaN/Inf count of W, bias, Ḡ, b̄ (blockIdx.y), NORM_BLOCKS partials each. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_norms(PsArgs a)
+{
+    __shared__ double sh[32 * 2];
+    const int k = blockIdx.y;
+    const void *p = k == 0 ? a.W : k == 1 ? a.bias : k == 2 ? a.Gbar : a.bbar;
+    const int dt = k < 2 ? a.wt : a.gt;
+    const uint64_t n = (k == 0 || k == 2) ? a.dout * a.din : a.dout;
+    double v[2] = {0, 0};
+    if (p)
+        for (uint64_t j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {
+            float x = ldx(p, dt, j);
+            v[0] += (double)x * x;
+            v[1] += !isfinite(x);
+        }
+    bsum<2>(v, sh);
+    if (threadIdx.x == 0) {
+        double *q = a.raw + TTC_RAW_N * a.B + ((size_t)k * gridDim.x + blockIdx.x) * 2;
+        q[0] = v[0];
+        q[1] = v[1];
+    }
+}
+
+/* Σ_{t,o} δ_ito·U_ito for the samples of a chunk (one block each) into raw[col]. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_rowdot(const void *D, int at, const float *U, uint64_t len,
+                                                            double *dst)
+{
+    __shared__ double sh[32];
+    const uint64_t i = blockIdx.x;
+    double v[1] = {0};
+    for (uint64_t j = threadIdx.x; j < len; j += blockDim.x)
+        v[0] += (double)ldx(D, at, i * len + j) * U[i * len + j];
+    bsum<1>(v, sh);
+    if (threadIdx.x == 0) dst[i] = v[0];
+}
+
+/* Σ Ka ⊙ Kd of each sample of a chunk (T×T each) into raw[R_GRAM]. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_gram(const float *Ka, const float *Kd, uint64_t TT, double *dst)
+{
+    __shared__ double sh[32];
+    const uint64_t i = blockIdx.x;
+    double v[1] = {0};
+    for (uint64_t j = threadIdx.x; j < TT; j += blockDim.x) v[0] += (double)Ka[i * TT + j] * Kd[i * TT + j];
+    bsum<1>(v, sh);
+    if (threadIdx.x == 0) dst[i] = v[0];
+}
+
+__global__ void ttk_ps_convert(const void *src, int dt, float *dst, uint64_t n)
+{
+    for (uint64_t j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x)
+        dst[j] = ldx(src, dt, j);
+}
+
+/* The norms, then every sample's outputs with the CPU's rules. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_final(PsArgs a)
+{
+    __shared__ double nrm[8];
+    if (threadIdx.x < 4) {
+        const int k = threadIdx.x;
+        const void *p = k == 0 ? a.W : k == 1 ? a.bias : k == 2 ? a.Gbar : a.bbar;
+        const double *q = a.raw + TTC_RAW_N * a.B + (size_t)k * NORM_BLOCKS * 2;
+        double s = 0, nf = 0;
+        for (int b = 0; b < NORM_BLOCKS; b++) { s += q[2 * b]; nf += q[2 * b + 1]; }
+        nrm[k] = p && isfinite(s) ? s : NAN;           /* norm2_counted: NaN when absent or not finite */
+        nrm[4 + k] = p && !isfinite(s) ? nf : 0;
+    }
+    __syncthreads();
+    const uint64_t B = a.B;
+    if (blockIdx.x == 0 && threadIdx.x < 8) a.res[TTC_PS_N * B + threadIdx.x] = nrm[threadIdx.x];
+    const uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= B) return;
+    const double *r = a.raw;
+    double gg = a.T == 1 ? r[R_A2 * B + i] * r[R_D2 * B + i] : r[R_GRAM * B + i];
+    double bb = a.T == 1 ? r[R_D2 * B + i] : r[R_BB * B + i];
+    double gw = a.use_z ? r[R_GWZ * B + i] : (a.want_gw ? r[R_GWU * B + i] : NAN);
+    double gG = a.want_gG ? r[R_GGU * B + i] : NAN;
+    double o[TTC_PS_N];
+    ttc_ps_finish(gg, bb, gw, gG, r[R_BW * B + i], r[R_BBAR * B + i], r[R_NFAD * B + i], r[R_NFZ * B + i],
+                  a.use_z, a.want_gw, !isfinite(nrm[0]), a.want_gG, a.bias != NULL, a.bbar != NULL,
+                  a.want_bias, a.scale, sqrt(nrm[0]), sqrt(nrm[1]), o);
+#pragma unroll
+    for (int k = 0; k < TTC_PS_N; k++) a.res[k * B + i] = o[k];
+}
+
+/* ---------------------------------------------------------------- host side */
+
+static cudaDataType cuda_type(int dt)
+{
+    return dt == TT_CUDA_F32 ? CUDA_R_32F : dt == TT_CUDA_F16 ? CUDA_R_16F : CUDA_R_16BF;
+}
+
+static const char *blas_name(cublasStatus_t s)
+{
+    switch (s) {
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    default: return "cuBLAS error";
+    }
+}
+
+static int slot_ready(tt_cuda *c, ttc_ps_slot *s, size_t B, char *err, size_t errlen)
+{
+    size_t need = B ? B : 1;
+    if (s->d_res && s->capB >= need) return 0;
+    cudaStreamSynchronize(c->stream);                /* rare: the first steps, or a bigger batch */
+    size_t old = s->capB;
+    ttc_dfree(c, s->d_res, (TTC_PS_N * old + TTC_PS_NORMS) * sizeof(double));
+    ttc_dfree(c, s->d_raw, (TTC_RAW_N * old + 8 * NORM_BLOCKS) * sizeof(double));
+    if (s->h_res) cudaFreeHost(s->h_res);
+    s->d_res = s->d_raw = s->h_res = NULL;
+    s->capB = 0;
+    size_t res = (TTC_PS_N * need + TTC_PS_NORMS) * sizeof(double), raw = (TTC_RAW_N * need + 8 * NORM_BLOCKS) * sizeof(double);
+    if (ttc_dmalloc(c, (void **)&s->d_res, res, err, errlen)) return -1;
+    if (ttc_dmalloc(c, (void **)&s->d_raw, raw, err, errlen)) { ttc_dfree(c, s->d_res, res); s->d_res = NULL; return -1; }
+    cudaError_t e = cudaMallocHost((void **)&s->h_res, res);
+    if (e != cudaSuccess) {
+        ttc_dfree(c, s->d_res, res);
+        ttc_dfree(c, s->d_raw, raw);
+        s->d_res = s->d_raw = s->h_res = NULL;
+        return ttc_cuda_fail(err, errlen, "cudaMallocHost", e);
+    }
+    s->capB = need;
+    return 0;
+}
+
+static int ws_ready(tt_cuda *c, size_t bytes, char *err, size_t errlen)
+{
+    if (bytes <= c->ws_cap) return 0;
+    cudaStreamSynchronize(c->stream);
+    ttc_dfree(c, c->ws, c->ws_cap);
+    c->ws = NULL;
+    c->ws_cap = 0;
+    if (ttc_dmalloc(c, &c->ws, bytes, err, errlen)) return -1;
+    c->ws_cap = bytes;
+    return 0;
+}
+
+static int launch_ok(const char *what, char *err, size_t errlen)
+{
+    cudaError_t e = cudaGetLastError();
+    return e == cudaSuccess ? 0 : ttc_cuda_fail(err, errlen, what, e);
+}
+
+static unsigned grid_for(uint64_t n)
+{
+    uint64_t b = (n + PS_THREADS - 1) / PS_THREADS;
+    return (unsigned)(b < 1 ? 1 : b > 4096 ? 4096 : b);
+}
+
+/* U = X·Mᵀ for `rows` rows of X (rows × din, row-major) and M (dout × din): column-major U' = Mᵀ'·X'. */
+static cublasStatus_t gemm_xmt(cublasHandle_t h, const void *X, const void *M, cudaDataType t, uint64_t rows,
+                               uint64_t din, uint64_t dout, float *U)
+{
+    const float one = 1.0f, zero = 0.0f;
+    return cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)dout, (int)rows, (int)din, &one, M, t, (int)din, X, t,
+                        (int)din, &zero, U, CUDA_R_32F, (int)dout, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
+/* The per-sample work of one request: everything but the slot bookkeeping. */
+static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const tt_cuda_ps_out *out, ttc_ps_slot *s, char *err, size_t errlen)
+{
+    const uint64_t B = L->B, T = L->T, din = L->d_in, dout = L->d_out;
+    const size_t asz = ttc_dtype_size(L->a_dtype);
+    PsArgs a;
+    memset(&a, 0, sizeof a);
+    a.A = L->A; a.D = L->D; a.Z = L->Z; a.W = L->W; a.bias = L->bias; a.Gbar = L->Gbar; a.bbar = L->bbar;
+    a.at = L->a_dtype; a.wt = L->w_dtype; a.gt = L->g_dtype;
+    a.B = B; a.T = T; a.din = din; a.dout = dout;
+    a.raw = s->d_raw;
+    a.res = s->d_res;
+    a.use_z = L->Z != NULL;
+    a.want_gw = out->gw || out->gamma;
+    a.want_gG = out->gG && L->Gbar;
+    a.want_bias = L->bias && (out->bw || out->bb || out->bgamma || (out->bB && L->bbar));
+    a.scale = L->scale;
+
+    ttk_ps_norms<<<dim3(NORM_BLOCKS, 4), PS_THREADS, 0, c->stream>>>(a);
+    if (launch_ok("per-sample norms", err, errlen)) return -1;
+    if (B) {
+        ttk_ps_sample<<<(unsigned)B, PS_THREADS, 0, c->stream>>>(a);
+        if (launch_ok("per-sample sums", err, errlen)) return -1;
+
+        const int need_w = a.want_gw && !a.use_z, need_g = a.want_gG;
+        if (need_w || need_g || T > 1) {
+            if (!c->blas) {
+                cublasStatus_t bs = cublasCreate(&c->blas);
+                if (bs != CUBLAS_STATUS_SUCCESS) { c->blas = NULL; return ttc_fail(err, errlen, "cublasCreate: %s", blas_name(bs)); }
+            }
+            cublasSetStream(c->blas, c->stream);
+            cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH);     /* fp32 GEMMs stay fp32: no TF32 */
+        }
+        if (need_w || need_g) {
+            /* operand types: the activations' own when every matrix has it, else everything in fp32 */
+            const int mixed = (need_w && L->w_dtype != L->a_dtype) || (need_g && L->g_dtype != L->a_dtype);
+            const int conv_a = mixed && L->a_dtype != TT_CUDA_F32;
+            const int conv_w = mixed && need_w && L->w_dtype != TT_CUDA_F32;
+            const int conv_g = mixed && need_g && L->g_dtype != TT_CUDA_F32;
+            size_t fixed = (conv_w ? dout * din * 4 : 0) + (conv_g ? dout * din * 4 : 0);
+            size_t per_sample = T * dout * 4 + (conv_a ? T * din * 4 : 0);
+            uint64_t cs = WS_BUDGET > fixed ? (WS_BUDGET - fixed) / per_sample : 1;
+            if (cs < 1) cs = 1;
+            if (cs > B) cs = B;
+            if (ws_ready(c, fixed + cs * per_sample, err, errlen)) return -1;
+            char *ws = (char *)c->ws;
+            float *U = (float *)ws, *Aconv = (float *)(ws + cs * T * dout * 4);
+            float *Wc = (float *)(ws + cs * per_sample), *Gc = Wc + (conv_w ? dout * din : 0);
+            if (conv_w) ttk_ps_convert<<<grid_for(dout * din), PS_THREADS, 0, c->stream>>>(L->W, L->w_dtype, Wc, dout * din);
+            if (conv_g) ttk_ps_convert<<<grid_for(dout * din), PS_THREADS, 0, c->stream>>>(L->Gbar, L->g_dtype, Gc, dout * din);
+            if (launch_ok("per-sample conversion", err, errlen)) return -1;
+            const void *Mw = conv_w ? (const void *)Wc : L->W, *Mg = conv_g ? (const void *)Gc : L->Gbar;
+            const cudaDataType t = mixed ? CUDA_R_32F : cuda_type(L->a_dtype);
+            for (uint64_t i0 = 0; i0 < B; i0 += cs) {
+                uint64_t n = B - i0 < cs ? B - i0 : cs, rows = n * T;
+                const void *X = (const char *)L->A + i0 * T * din * asz;
+                if (conv_a) {
+                    ttk_ps_convert<<<grid_for(rows * din), PS_THREADS, 0, c->stream>>>(X, L->a_dtype, Aconv, rows * din);
+                    if (launch_ok("per-sample conversion", err, errlen)) return -1;
+                    X = Aconv;
+                }
+                const void *Dc = (const char *)L->D + i0 * T * dout * asz;
+                for (int m = 0; m < 2; m++) {
+                    if (m == 0 && !need_w) continue;
+                    if (m == 1 && !need_g) continue;
+                    const void *M = m == 0 ? Mw : Mg;
+                    cublasStatus_t bs = gemm_xmt(c->blas, X, M, t, rows, din, dout, U);
+                    if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmEx (per-sample A·%sᵀ): %s", m ? "Ḡ" : "W", blas_name(bs));
+                    ttk_ps_rowdot<<<(unsigned)n, PS_THREADS, 0, c->stream>>>(Dc, L->a_dtype, U, T * dout,
+                                                                             s->d_raw + (m == 0 ? R_GWU : R_GGU) * B + i0);
+                    if (launch_ok("per-sample dot", err, errlen)) return -1;
+                }
+            }
+        }
+        if (T > 1) {
+            /* the Gram form: Ka = A_i A_iᵀ, Kd = D_i D_iᵀ per sample, strided-batched */
+            size_t per_sample = 2 * T * T * 4;
+            uint64_t cs = WS_BUDGET / per_sample;
+            if (cs < 1) cs = 1;
+            if (cs > B) cs = B;
+            if (ws_ready(c, cs * per_sample, err, errlen)) return -1;
+            float *Ka = (float *)c->ws, *Kd = Ka + cs * T * T;
+            const float one = 1.0f, zero = 0.0f;
+            const cudaDataType t = cuda_type(L->a_dtype);
+            for (uint64_t i0 = 0; i0 < B; i0 += cs) {
+                uint64_t n = B - i0 < cs ? B - i0 : cs;
+                const void *Ai = (const char *)L->A + i0 * T * din * asz, *Di = (const char *)L->D + i0 * T * dout * asz;
+                cublasStatus_t bs = cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)din, &one,
+                                                               Ai, t, (int)din, (long long)(T * din), Ai, t, (int)din, (long long)(T * din),
+                                                               &zero, Ka, CUDA_R_32F, (int)T, (long long)(T * T), (int)n,
+                                                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                if (bs == CUBLAS_STATUS_SUCCESS)
+                    bs = cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)dout, &one,
+                                                    Di, t, (int)dout, (long long)(T * dout), Di, t, (int)dout, (long long)(T * dout),
+                                                    &zero, Kd, CUDA_R_32F, (int)T, (long long)(T * T), (int)n,
+                                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmStridedBatchedEx (Gram matrices): %s", blas_name(bs));
+                ttk_ps_gram<<<(unsigned)n, PS_THREADS, 0, c->stream>>>(Ka, Kd, T * T, s->d_raw + R_GRAM * B + i0);
+                if (launch_ok("per-sample Gram sums", err, errlen)) return -1;
+            }
+        }
+    }
+    ttk_ps_final<<<grid_for(B), PS_THREADS, 0, c->stream>>>(a);
+    if (launch_ok("per-sample final", err, errlen)) return -1;
+    cudaError_t e = cudaMemcpyAsync(s->h_res, s->d_res, (TTC_PS_N * B + TTC_PS_NORMS) * sizeof(double),
+                                    cudaMemcpyDeviceToHost, c->stream);
+    if (e != cudaSuccess) return ttc_cuda_fail(err, errlen, "per-sample copy", e);
+    return 0;
+}
+
+extern "C" int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cuda_ps_out *out, char *err, size_t errlen)
+{
+    if (!c || !L || !out) return ttc_fail(err, errlen, "tt_cuda_dense_persample: NULL argument");
+    if (!L->A || !L->D || !L->W || !L->T || !L->d_in || !L->d_out)
+        return ttc_fail(err, errlen, "tt_cuda_dense_persample: expected A, D, W and positive T, d_in, d_out");
+    if (!ttc_dtype_size(L->a_dtype) || !ttc_dtype_size(L->w_dtype) || !ttc_dtype_size(L->g_dtype))
+        return ttc_fail(err, errlen, "tt_cuda_dense_persample: unknown dtype (a=%d w=%d g=%d)", L->a_dtype, L->w_dtype, L->g_dtype);
+    if (L->d_in > INT_MAX || L->d_out > INT_MAX || L->T > 46340 || L->B * L->T > INT_MAX || L->B > INT_MAX)
+        return ttc_fail(err, errlen, "tt_cuda_dense_persample: shape B=%zu T=%zu %zux%zu beyond the GEMM's int range",
+                        L->B, L->T, L->d_out, L->d_in);
+    if (c->nps_pending >= TTC_PS_MAX_PENDING)
+        return ttc_fail(err, errlen, "tt_cuda_dense_persample: %d requests pending: call tt_cuda_collect", TTC_PS_MAX_PENDING);
+    ttc_devguard guard(c->device);
+    ttc_ps_slot *s = &c->ps[c->nps_pending];
+    if (slot_ready(c, s, L->B, err, errlen)) return -1;
+    if (c->nps_pending >= c->nps_alloc) c->nps_alloc = c->nps_pending + 1;
+    if (c->timing) ttc_cupti_push();
+    int rc = enqueue(c, L, out, s, err, errlen);
+    if (c->timing) ttc_cupti_pop();
+    if (rc) return -1;
+    s->B = L->B;
+    s->out = out;
+    c->nps_pending++;
+    c->pending = 1;
+    c->ev_fresh = 0;
+    return 0;
+}
+
+void ttc_ps_scatter(tt_cuda *c)
+{
+    for (int k = 0; k < c->nps_pending; k++) {
+        ttc_ps_slot *s = &c->ps[k];
+        tt_cuda_ps_out *o = s->out;
+        const size_t B = s->B;
+        const double *r = s->h_res;
+        double *dst[8] = {o->gw, o->gg, o->gG, o->gamma, o->bw, o->bb, o->bB, o->bgamma};
+        for (int j = 0; j < 8; j++)
+            if (dst[j]) memcpy(dst[j], r + (size_t)j * B, B * sizeof(double));
+        const double *n = r + TTC_PS_N * B;
+        o->w_norm2 = n[TTC_NORM_W];
+        o->bias_norm2 = n[TTC_NORM_BIAS];
+        o->gbar_norm2 = n[TTC_NORM_GBAR];
+        o->bbar_norm2 = n[TTC_NORM_BBAR];
+        uint64_t nf = (uint64_t)(n[TTC_NF_W] + n[TTC_NF_BIAS] + n[TTC_NF_GBAR] + n[TTC_NF_BBAR]), bad = 0;
+        for (size_t i = 0; i < B; i++) {
+            double b = r[TTC_PS_BAD * B + i];
+            if (b > 0) { nf += (uint64_t)b; bad++; }
+        }
+        o->nonfinite = nf;
+        o->bad_samples = bad;
+    }
+    c->nps_pending = 0;
+}
+
+void ttc_ps_free(tt_cuda *c)
+{
+    for (int k = 0; k < c->nps_alloc; k++) {
+        ttc_ps_slot *s = &c->ps[k];
+        ttc_dfree(c, s->d_res, (TTC_PS_N * s->capB + TTC_PS_NORMS) * sizeof(double));
+        ttc_dfree(c, s->d_raw, (TTC_RAW_N * s->capB + 8 * NORM_BLOCKS) * sizeof(double));
+        if (s->h_res) cudaFreeHost(s->h_res);
+        memset(s, 0, sizeof *s);
+    }
+    ttc_dfree(c, c->ws, c->ws_cap);
+    c->ws = NULL;
+    c->ws_cap = 0;
+    if (c->blas) cublasDestroy(c->blas);
+    c->blas = NULL;
+}

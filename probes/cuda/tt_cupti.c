@@ -1,0 +1,117 @@
+/* tt_cupti: per-step GPU timing from the CUPTI activity API.
+ *
+ * CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL records give every kernel's start and end (ns, GPU clock)
+ * without serialising kernels; CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION records tie the API calls
+ * made between ttc_cupti_push and ttc_cupti_pop (the backend's own launches, cuBLAS's included) to
+ * our tag, so the probe's own kernels are known by correlation id. At each collect the buffers are
+ * flushed (forced) and the kernels delivered since the previous collect make the step: busy time is
+ * the union of their intervals, the probe's time the union of ours (tt_cuda_host.c does the sums).
+ * CUPTI is per process: one backend at a time owns it. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cupti.h>
+
+#include "tt_cuda_host.h"
+
+#define TTC_EXT_KIND CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0
+#define TTC_EXT_ID 0x7474637564610001ull           /* "ttcuda" + 1 */
+#define BUF_BYTES ((size_t)1 << 20)
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static ttc_timing agg;
+static int owned;
+
+static void CUPTIAPI buffer_requested(uint8_t **buffer, size_t *size, size_t *max_records)
+{
+    *buffer = aligned_alloc(8, BUF_BYTES);
+    *size = *buffer ? BUF_BYTES : 0;
+    *max_records = 0;
+}
+
+static void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t *buffer, size_t size, size_t valid)
+{
+    (void)ctx; (void)stream; (void)size;
+    CUpti_Activity *rec = NULL;
+    pthread_mutex_lock(&mu);
+    while (valid && cuptiActivityGetNextRecord(buffer, valid, &rec) == CUPTI_SUCCESS) {
+        if (rec->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || rec->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
+            const CUpti_ActivityKernel10 *k = (const CUpti_ActivityKernel10 *)rec;
+            if (k->start || k->end) ttc_timing_add_kernel(&agg, k->start, k->end, k->correlationId);
+        } else if (rec->kind == CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION) {
+            const CUpti_ActivityExternalCorrelation *x = (const CUpti_ActivityExternalCorrelation *)rec;
+            if (x->externalKind == TTC_EXT_KIND && x->externalId == TTC_EXT_ID) ttc_timing_add_ours(&agg, x->correlationId);
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    free(buffer);
+}
+
+static const char *cupti_msg(CUptiResult r)
+{
+    const char *s = NULL;
+    if (cuptiGetResultString(r, &s) != CUPTI_SUCCESS || !s) s = "unknown CUPTI error";
+    return s;
+}
+
+int ttc_cupti_start(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&mu);
+    if (owned) {
+        pthread_mutex_unlock(&mu);
+        if (err && errlen) snprintf(err, errlen, "CUPTI timing: another backend of this process owns it");
+        return -1;
+    }
+    CUptiResult r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
+    if (r == CUPTI_SUCCESS) r = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    if (r == CUPTI_SUCCESS) r = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+    if (r != CUPTI_SUCCESS) {
+        cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+        cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+        pthread_mutex_unlock(&mu);
+        if (err && errlen) snprintf(err, errlen, "CUPTI timing unavailable: %s", cupti_msg(r));
+        return -1;
+    }
+    ttc_timing_init(&agg);
+    owned = 1;
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+void ttc_cupti_stop(void)
+{
+    pthread_mutex_lock(&mu);
+    int was = owned;
+    pthread_mutex_unlock(&mu);
+    if (!was) return;
+    cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);   /* calls buffer_completed: not under mu */
+    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+    pthread_mutex_lock(&mu);
+    ttc_timing_free(&agg);
+    owned = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+void ttc_cupti_push(void)
+{
+    cuptiActivityPushExternalCorrelationId(TTC_EXT_KIND, TTC_EXT_ID);
+}
+
+void ttc_cupti_pop(void)
+{
+    uint64_t last;
+    cuptiActivityPopExternalCorrelationId(TTC_EXT_KIND, &last);
+}
+
+int ttc_cupti_step(double *busy_ms, double *probe_ms, int *kernels)
+{
+    if (cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED) != CUPTI_SUCCESS) return -1;
+    pthread_mutex_lock(&mu);
+    if (!owned) { pthread_mutex_unlock(&mu); return -1; }
+    ttc_timing_step(&agg, busy_ms, probe_ms, kernels);
+    pthread_mutex_unlock(&mu);
+    return 0;
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""The GPU backend against torch on the same device tensors.
+
+§1: parameters in fp32, fp16 and bf16 (gradients of the same dtype and fp32) on a CUDA device, trained a
+few SGD steps by torch on the current stream; after each step the backend's statistics are compared
+with an independent float64 torch reference on the same tensors (arccos of the clamped cosine for the
+angles — accurate at these step sizes —, torch.var for w_var, per-row arccos RMS for angle_rows).
+Tolerance 1e-9 relative (1e-7 for the angles: arccos near 1 loses ~1e-8 of relative precision).
+§2: per-sample statistics of a linear layer against per-sample gradients materialised by torch
+(einsum over the batch) in float64: double-accumulated outputs 1e-8, GEMM-based ones 2e-4 relative.
+
+Without torch or without a CUDA device: prints "skipped: no CUDA device" and exits 0.
+Runs as a script (`python3 tests/cuda/test_cuda_torch.py`) or under pytest.
+"""
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tt_cuda_ctypes as ttc  # noqa: E402
+
+_READY, _WHY = ttc.cuda_ready()
+
+
+def _ref_stats(w, g, prev, w0, rows, cols, have_prev):
+    """METRICS.md §1 in float64 torch, written from the definitions (not from layerstats.c)."""
+    import torch
+    r, c = (1, rows * cols) if cols == 1 or rows == 1 else (rows, cols)
+    w = w.detach().reshape(r, c).double()
+    g = g.detach().reshape(r, c).double()
+    n = r * c
+    nf = float((~torch.isfinite(w)).sum() + (~torch.isfinite(g)).sum())
+    if nf > 0:
+        return [math.nan] * 11 + [nf]
+    wn, gn = float(w.norm()), float(g.norm())
+    out = [wn, gn, wn / math.sqrt(n), gn / math.sqrt(n), float(w.reshape(-1).var(unbiased=False))]
+    if have_prev:
+        p = prev.detach().reshape(r, c).double()
+        dn, pn = float((w - p).norm()), float(p.norm())
+        cos = float((w * p).sum()) / (wn * pn) if wn > 0 and pn > 0 else math.nan
+        ang = math.acos(max(-1.0, min(1.0, cos))) if not math.isnan(cos) else math.nan
+        if r > 1:
+            rw, rp = w.norm(dim=1), p.norm(dim=1)
+            ok = (rw > 0) & (rp > 0)
+            rc = ((w * p).sum(1)[ok] / (rw[ok] * rp[ok])).clamp(-1, 1)
+            ra = torch.arccos(rc)
+            angle_rows = float(ra.pow(2).mean().sqrt()) if ok.any() else math.nan
+        else:
+            angle_rows = ang
+        out += [dn, dn / pn if pn > 0 else math.nan, ang, angle_rows]
+    else:
+        out += [math.nan] * 4
+    out += [-float((g * w).sum()) / (gn * wn) if gn > 0 and wn > 0 else math.nan,
+            float((w - w0.detach().reshape(r, c).double()).norm()), 0.0]
+    return out
+
+
+def _close(a, b, tol):
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= tol * max(abs(b), 1e-300)
+
+
+def _layerstats(dtype, gdtype, every):
+    import torch
+    torch.manual_seed(0)
+    dev = torch.device("cuda")
+    shapes = [(300, 1), (1, 777), (64, 64), (3, 5), (17, 768), (2, 8193), (3, 20000), (256, 1024)]
+    ps = [(torch.rand(r, c, device=dev) * 0.2 - 0.05).to(dtype) for r, c in shapes]
+    gs = [torch.zeros(r, c, device=dev, dtype=gdtype) for r, c in shapes]
+    lib = ttc.load()
+    be = ttc.Backend(lib, every=every)
+    for i, ((r, c), p, g) in enumerate(zip(shapes, ps, gs)):
+        be.add("l%d" % i, r, c, p, g)
+    w0 = [p.clone() for p in ps]
+    prev = [p.clone() for p in ps]
+    have_prev = True
+    bad = []
+    for step in range(6):
+        sampled, nxt = step % every == 0, (step + 1) % every == 0
+        if step:
+            for p, g in zip(ps, gs):
+                g.copy_((torch.randn_like(p, dtype=torch.float32) * 0.02).to(gdtype))
+                p.sub_((0.5 * g.float()).to(dtype))
+        be.step(step)
+        be.collect(1)
+        if sampled:
+            for i, ((r, c), p, g) in enumerate(zip(shapes, ps, gs)):
+                ref = _ref_stats(p, g, prev[i], w0[i], r, c, have_prev)
+                got = be.result(i)
+                for k, name in enumerate(ttc.STAT_NAMES):
+                    tol = 1e-7 if name in ("angle", "angle_rows") else 1e-9
+                    if not _close(got[k], ref[k], tol):
+                        bad.append("%s/%s every=%d step %d layer %dx%d %s: %.15g vs torch %.15g" % (
+                            dtype, gdtype, every, step, r, c, name, got[k], ref[k]))
+            have_prev = nxt
+        elif nxt:
+            have_prev = True
+        if nxt:
+            prev = [p.clone() for p in ps]
+    be.close()
+    return bad
+
+
+def _persample(T, with_z, dtype):
+    import torch
+    torch.manual_seed(1)
+    dev = torch.device("cuda")
+    B, din, dout = 12, 40, 24
+    A = torch.randn(B, T, din, device=dev).to(dtype)
+    D = (torch.randn(B, T, dout, device=dev) * 1e-2).to(dtype)
+    W = (torch.randn(dout, din, device=dev) * 0.1).to(dtype)
+    bias = (torch.randn(dout, device=dev) * 0.1).to(dtype)
+    Z = (A.double() @ W.double().t() + bias.double()).to(dtype) if with_z else None
+    gi = torch.einsum("bto,bti->boi", D.double(), A.double()) * B      # per-sample gradients of a mean loss
+    bi = D.double().sum(1) * B
+    Gbar, bbar = gi.mean(0), bi.mean(0)
+    Gd, bd = Gbar.to(dtype), bbar.to(dtype)
+    Gq, bq = Gd.double(), bd.double()
+    code = ttc.dtype_code(A)
+    L = ttc.Dense(B, T, din, dout, code, code, code, A.data_ptr(), D.data_ptr(), float(B), W.data_ptr(),
+                  bias.data_ptr(), Z.data_ptr() if with_z else None, Gd.data_ptr(), bd.data_ptr())
+    lib = ttc.load()
+    be = ttc.Backend(lib)
+    out, bufs = be.persample(L, B)
+    be.collect(1)
+    Wd = W.double()
+    if with_z:           # the backend reads W a from Z: the reference does the same
+        Wa = Z.double() - bias.double()
+        gw_ref = (D.double() * Wa).sum((1, 2)) * B
+    else:
+        gw_ref = (gi * Wd).sum((1, 2))
+    ref = {"gw": gw_ref, "gg": (gi * gi).sum((1, 2)), "gG": (gi * Gq).sum((1, 2)),
+           "bw": (bi * bias.double()).sum(1), "bb": (bi * bi).sum(1), "bB": (bi * bq).sum(1)}
+    ref["gamma"] = -ref["gw"] / (ref["gg"].sqrt() * float(Wd.norm()) + 1e-12)
+    ref["bgamma"] = -ref["bw"] / (ref["bb"].sqrt() * float(bias.double().norm()) + 1e-12)
+    bad = []
+    gemm = {"gG"} | ({"gw", "gamma"} if not with_z else set()) | ({"gg"} if T > 1 else set())
+    for name in ttc.PS_FIELDS:
+        tol = 2e-4 if name in gemm or dtype != torch.float32 else 1e-8
+        scale = float(ref[name].abs().max())
+        for i in range(B):
+            g, r = bufs[name][i], float(ref[name][i])
+            if not abs(g - r) <= tol * max(abs(r), 1e-3 * scale):
+                bad.append("T=%d z=%d %s %s[%d]: %.12g vs torch %.12g" % (T, with_z, dtype, name, i, g, r))
+    if not _close(out.w_norm2, float((Wd * Wd).sum()), 1e-10):
+        bad.append("w_norm2 %.15g vs %.15g" % (out.w_norm2, float((Wd * Wd).sum())))
+    be.close()
+    return bad
+
+
+CASES = []
+
+
+def _cases():
+    import torch
+    out = []
+    for dt, gdt in ((torch.float32, torch.float32), (torch.float16, torch.float16), (torch.bfloat16, torch.bfloat16),
+                    (torch.bfloat16, torch.float32), (torch.float16, torch.float32)):
+        for every in (1, 3):
+            out.append(("layerstats %s/%s every=%d" % (dt, gdt, every), lambda dt=dt, gdt=gdt, e=every: _layerstats(dt, gdt, e)))
+    for T in (1, 6):
+        for z in (True, False):
+            for dt in (torch.float32, torch.bfloat16):
+                out.append(("persample T=%d z=%d %s" % (T, z, dt), lambda T=T, z=z, dt=dt: _persample(T, z, dt)))
+    return out
+
+
+def test_cuda_torch():
+    import pytest
+    if not _READY:
+        pytest.skip(_WHY)
+    failures = []
+    for name, fn in _cases():
+        failures += fn()
+    assert not failures, "\n".join(failures[:20])
+
+
+def main():
+    if not _READY:
+        print("skipped: %s" % _WHY)
+        return 0
+    passed = failed = 0
+    for name, fn in _cases():
+        bad = fn()
+        if bad:
+            failed += 1
+            print("FAIL %s" % name)
+            for b in bad[:8]:
+                print("  " + b)
+        else:
+            passed += 1
+            print("ok   %s" % name)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
