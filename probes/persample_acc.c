@@ -64,6 +64,67 @@ static void layer_noise(size_t B, const double *gg, double gbar2, tt_psacc_layer
     o->norm_test = n.theta;
 }
 
+/* Makes sure the arrays hold a batch of B and that B is this step's batch size. */
+static int begin_layer(tt_psacc *a, size_t B, char *err, size_t errlen)
+{
+    if (!B) { snprintf(err, errlen, "per-sample statistics: expected a batch of at least one sample"); return -1; }
+    if (a->B && B != a->B) {
+        a->bad = 1;
+        snprintf(err, errlen, "dense batch of %zu samples: this step's other layers had %zu", B, a->B);
+        return -1;
+    }
+    if (reserve(a, B)) { snprintf(err, errlen, "out of memory for a batch of %zu", B); return -1; }
+    return 0;
+}
+
+/* The model sums (⟨g_i,W⟩, ‖g_i‖², ⟨g_i,Ḡ⟩ add over disjoint parameter blocks) and each layer's own γ
+ * and noise numbers, from one layer's per-sample sums however they were computed. */
+static void accumulate(tt_psacc *a, const tt_persample_sums *s, double gsnr, double bias_gsnr,
+                       tt_psacc_layer *weight_out, tt_psacc_layer *bias_out)
+{
+    const size_t B = s->batch;
+    const int has_bias = s->bw && s->bb;
+    if (!a->B) {
+        a->B = B;
+        memset(a->gw, 0, B * sizeof(double));
+        memset(a->gg, 0, B * sizeof(double));
+        memset(a->gG, 0, B * sizeof(double));
+    }
+    for (size_t i = 0; i < B; i++) {
+        a->gw[i] += s->gw[i] + (has_bias ? s->bw[i] : 0);
+        a->gg[i] += s->gg[i] + (has_bias ? s->bb[i] : 0);
+        if (a->full)   /* a layer without ⟨g_i,Ḡ⟩ leaves the model's unknown: NaN, not a partial sum */
+            a->gG[i] += (s->gG ? s->gG[i] : NAN) + (has_bias ? (s->bB ? s->bB[i] : NAN) : 0);
+    }
+    a->w2 += s->w_norm2 + (has_bias ? s->bias_norm2 : 0);
+    a->gbar2 += s->gbar_norm2 + (has_bias ? s->bbar_norm2 : 0);
+
+    if (weight_out) {
+        double wn = sqrt(s->w_norm2);
+        for (size_t i = 0; i < B; i++) a->lgamma[i] = -s->gw[i] / (sqrt(s->gg[i]) * wn + 1e-12);
+        weight_out->gamma_mean = mean_finite(a->lgamma, B);
+        layer_noise(B, s->gg, s->gbar_norm2, weight_out);
+        weight_out->gsnr = gsnr;
+    }
+    if (bias_out && has_bias) {
+        double bn = sqrt(s->bias_norm2);
+        for (size_t i = 0; i < B; i++) a->lgamma[i] = -s->bw[i] / (sqrt(s->bb[i]) * bn + 1e-12);
+        bias_out->gamma_mean = mean_finite(a->lgamma, B);
+        layer_noise(B, s->bb, s->bbar_norm2, bias_out);
+        bias_out->gsnr = bias_gsnr;
+    }
+}
+
+static int reserve_work(tt_psacc *a, size_t need, char *err, size_t errlen)
+{
+    if (need <= a->work_cap) return 0;
+    void *w = realloc(a->work, need);
+    if (!w) { snprintf(err, errlen, "out of memory for a per-sample workspace of %zu bytes", need); return -1; }
+    a->work = w;
+    a->work_cap = need;
+    return 0;
+}
+
 int tt_psacc_dense(tt_psacc *a, const tt_dense *L, double gbar_scale, tt_psacc_layer *weight_out,
                    tt_psacc_layer *bias_out, char *err, size_t errlen)
 {
@@ -72,68 +133,49 @@ int tt_psacc_dense(tt_psacc *a, const tt_dense *L, double gbar_scale, tt_psacc_l
         snprintf(err, errlen, "dense batch: expected inputs, output gradients, weights and positive B, T, d_in, d_out");
         return -1;
     }
-    if (a->B && L->B != a->B) {
-        a->bad = 1;
-        snprintf(err, errlen, "dense batch of %zu samples: this step's other layers had %zu", L->B, a->B);
+    if (begin_layer(a, L->B, err, errlen)) return -1;
+    if (reserve_work(a, tt_persample_work_size(L->B, L->T, L->d_out), err, errlen)) return -1;
+    if (a->full && L->T == 1 && L->Gbar && reserve_work(a, tt_gsnr_work_size(L->B, L->d_in, L->d_out), err, errlen))
         return -1;
-    }
-    if (reserve(a, L->B)) { snprintf(err, errlen, "out of memory for a batch of %zu", L->B); return -1; }
-    size_t need = tt_persample_work_size(L->B, L->T, L->d_out);
-    if (need > a->work_cap) {
-        void *w = realloc(a->work, need);
-        if (!w) { snprintf(err, errlen, "out of memory for per-sample workspace"); return -1; }
-        a->work = w;
-        a->work_cap = need;
-    }
-    if (a->full && L->T == 1 && L->Gbar) {
-        size_t gw = tt_gsnr_work_size(L->B, L->d_in, L->d_out);
-        if (gw > a->work_cap) {
-            void *w = realloc(a->work, gw);
-            if (!w) { snprintf(err, errlen, "out of memory for GSNR workspace"); return -1; }
-            a->work = w;
-            a->work_cap = gw;
-        }
-    }
     tt_dense l = *L;
     if (!a->full) l.Gbar = l.bbar = NULL;          /* ⟨g_i,Ḡ⟩ costs a GEMM: full mode only */
     int has_bias = L->bias != NULL;
-    tt_persample_out o = { .gw = a->lw, .gg = a->lg, .gG = a->full ? a->lG : NULL, .gamma = a->lgamma,
+    tt_persample_out o = { .gw = a->lw, .gg = a->lg, .gG = a->full ? a->lG : NULL,
                            .bw = has_bias ? a->bw : NULL, .bb = has_bias ? a->bb : NULL,
                            .bB = has_bias && a->full ? a->bB : NULL };
     if (tt_dense_persample(&l, a->work, &o)) { snprintf(err, errlen, "dense batch: per-sample statistics refused the shapes"); return -1; }
+    if (a->full)   /* ⟨g_i, gs·G⟩: the registered buffers hold Ḡ / gs */
+        for (size_t i = 0; i < L->B; i++) { a->lG[i] *= gs; if (has_bias) a->bB[i] *= gs; }
 
     /* ‖Ḡ‖² from the layer's gradient buffers: cheap, and needed by the noise scale in every mode. */
-    double gbar2 = L->Gbar ? gs * gs * sum_sq(L->Gbar, L->d_out * L->d_in) : 0, bbar2 = L->bbar ? gs * gs * sum_sq(L->bbar, L->d_out) : 0;
-    if (!a->B) {
-        a->B = L->B;
-        memset(a->gw, 0, L->B * sizeof(double));
-        memset(a->gg, 0, L->B * sizeof(double));
-        memset(a->gG, 0, L->B * sizeof(double));
-    }
-    for (size_t i = 0; i < L->B; i++) {
-        a->gw[i] += a->lw[i] + (has_bias ? a->bw[i] : 0);
-        a->gg[i] += a->lg[i] + (has_bias ? a->bb[i] : 0);
-        if (a->full) a->gG[i] += gs * (a->lG[i] + (has_bias ? a->bB[i] : 0));
-    }
-    a->w2 += o.w_norm2 + (has_bias ? o.bias_norm2 : 0);
-    a->gbar2 += gbar2 + (has_bias ? bbar2 : 0);
+    tt_persample_sums s = { .batch = L->B, .gw = a->lw, .gg = a->lg, .gG = a->full ? a->lG : NULL,
+                            .bw = has_bias ? a->bw : NULL, .bb = has_bias ? a->bb : NULL,
+                            .bB = has_bias && a->full ? a->bB : NULL,
+                            .w_norm2 = o.w_norm2, .bias_norm2 = has_bias ? o.bias_norm2 : 0,
+                            .gbar_norm2 = L->Gbar ? gs * gs * sum_sq(L->Gbar, L->d_out * L->d_in) : NAN,
+                            .bbar_norm2 = L->bbar ? gs * gs * sum_sq(L->bbar, L->d_out) : NAN };
+    size_t used;
+    double gsnr = weight_out && a->full && L->T == 1 && L->Gbar
+        ? tt_gsnr_dense(L->B, L->T, L->d_in, L->d_out, L->A, L->D, L->scale, L->Gbar, a->work, &used) : NAN;
+    double bias_gsnr = bias_out && has_bias && a->full && L->bbar
+        ? tt_gsnr_bias(L->B, L->T, L->d_out, L->D, L->scale, L->bbar, &used) : NAN;
+    accumulate(a, &s, gsnr, bias_gsnr, weight_out, bias_out);
+    return 0;
+}
 
-    if (weight_out) {
-        weight_out->gamma_mean = mean_finite(a->lgamma, L->B);
-        layer_noise(L->B, a->lg, L->Gbar ? gbar2 : NAN, weight_out);
-        size_t used;
-        weight_out->gsnr = a->full && L->T == 1 && L->Gbar
-            ? tt_gsnr_dense(L->B, L->T, L->d_in, L->d_out, L->A, L->D, L->scale, L->Gbar, a->work, &used) : NAN;
+int tt_psacc_sums(tt_psacc *a, const tt_persample_sums *s, double gsnr, double bias_gsnr,
+                  tt_psacc_layer *weight_out, tt_psacc_layer *bias_out, char *err, size_t errlen)
+{
+    if (!s->gw || !s->gg) {
+        snprintf(err, errlen, "per-sample sums: expected the per-sample arrays gw and gg");
+        return -1;
     }
-    if (bias_out && has_bias) {
-        /* the bias's own γ_i from its per-sample ⟨b_i, bias⟩ and ‖b_i‖² */
-        double bn = sqrt(o.bias_norm2);
-        for (size_t i = 0; i < L->B; i++) a->lgamma[i] = -a->bw[i] / (sqrt(a->bb[i]) * bn + 1e-12);
-        bias_out->gamma_mean = mean_finite(a->lgamma, L->B);
-        layer_noise(L->B, a->bb, L->bbar ? bbar2 : NAN, bias_out);
-        size_t used;
-        bias_out->gsnr = a->full && L->bbar ? tt_gsnr_bias(L->B, L->T, L->d_out, L->D, L->scale, L->bbar, &used) : NAN;
+    if (!s->bw != !s->bb) {
+        snprintf(err, errlen, "per-sample sums: expected both bias arrays bw and bb, or neither");
+        return -1;
     }
+    if (begin_layer(a, s->batch, err, errlen)) return -1;
+    accumulate(a, s, gsnr, bias_gsnr, weight_out, bias_out);
     return 0;
 }
 

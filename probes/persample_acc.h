@@ -9,6 +9,7 @@
 #include "../metrics/moments.h"
 #include "../metrics/noise.h"
 #include "../metrics/persample.h"
+#include "traintop/probe.h"
 
 /* One layer's own statistics for this step (NaN when not measured). */
 typedef struct {
@@ -51,6 +52,11 @@ void tt_psacc_free(tt_psacc *a);
  * statistics. Returns 0, or -1 with err (bad shapes, a batch size that differs from the step's, OOM). */
 int tt_psacc_dense(tt_psacc *a, const tt_dense *L, double gbar_scale, tt_psacc_layer *weight_out,
                    tt_psacc_layer *bias_out, char *err, size_t errlen);
+
+/* Adds one layer's per-sample sums computed elsewhere (a GPU): the same accumulation as tt_psacc_dense.
+ * gsnr / bias_gsnr are the layers' own GSNR (NaN: not computed). Returns 0, or -1 with err. */
+int tt_psacc_sums(tt_psacc *a, const tt_persample_sums *s, double gsnr, double bias_gsnr,
+                  tt_psacc_layer *weight_out, tt_psacc_layer *bias_out, char *err, size_t errlen);
 
 /* Closes the step: model γ_i into the window (reported every window_steps steps) and the noise
  * statistics; resets the per-step sums. */

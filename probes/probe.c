@@ -402,6 +402,26 @@ int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt
     return 0;
 }
 
+int tt_probe_persample_sums(tt_probe *p, int weight_layer, int bias_layer, const tt_persample_sums *s,
+                            char *err, size_t errlen)
+{
+    if (!p || !s) { snprintf(err, errlen, "per-sample sums: no probe or no sums"); return -1; }
+    if (weight_layer < 0 || weight_layer >= p->nlayers || bias_layer < -1 || bias_layer >= p->nlayers || bias_layer == weight_layer) {
+        snprintf(err, errlen, "per-sample sums: layers %d and %d: expected registered layer indices (bias -1 for none)", weight_layer, bias_layer);
+        return -1;
+    }
+    if ((bias_layer >= 0) != (s->bw != NULL)) {
+        snprintf(err, errlen, "per-sample sums for '%s': %s", p->layers[weight_layer].name,
+                 bias_layer >= 0 ? "a bias layer was named but bw/bb are missing" : "bias arrays given without a bias layer");
+        return -1;
+    }
+    tt_psacc_layer ws, bs;
+    if (tt_psacc_sums(&p->ps, s, NAN, NAN, &ws, bias_layer >= 0 ? &bs : NULL, err, errlen)) return -1;
+    layer_extras(p, weight_layer, &ws);
+    if (bias_layer >= 0) layer_extras(p, bias_layer, &bs);
+    return 0;
+}
+
 int tt_probe_rebind_layer(tt_probe *p, int layer_index, const float *w, const float *g)
 {
     if (!p || layer_index < 0 || layer_index >= p->nlayers || !w || !g || p->layers[layer_index].external) return -1;

@@ -72,6 +72,25 @@ typedef struct {
 int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt_dense_batch *b,
                          char *err, size_t errlen);
 
+/* A dense layer's per-sample sums computed elsewhere — by the GPU backend (probes/cuda), or any code
+ * that already has them — for the same model-level statistics as tt_probe_dense_batch. Arrays of
+ * `batch` doubles, sample i's entry NaN when the sample is bad; Ḡ and b̄ are the mean per-sample
+ * gradients (already scaled: the batch-mean gradient of a mean-reduced loss). */
+typedef struct {
+    size_t batch;
+    const double *gw, *gg, *gG;  /* the weight's ⟨g_i, W⟩, ‖g_i‖², ⟨g_i, Ḡ⟩ (gG may be NULL) */
+    const double *bw, *bb, *bB;  /* the bias's ⟨b_i, bias⟩, ‖b_i‖², ⟨b_i, b̄⟩ (NULL without a bias) */
+    double w_norm2, bias_norm2;  /* ‖W‖², ‖bias‖² */
+    double gbar_norm2, bbar_norm2; /* ‖Ḡ‖², ‖b̄‖² (NaN when unknown: no noise statistics then) */
+} tt_persample_sums;
+
+/* Hands in one dense layer's per-sample sums for the step about to be published; weight_layer and
+ * bias_layer (-1: none) may be external layers. Layers of one step must agree on the batch size. In
+ * full mode (persample_full) a layer without gG makes that step's inner/orthogonality tests NaN.
+ * Returns 0, or -1 with err. */
+int tt_probe_persample_sums(tt_probe *p, int weight_layer, int bias_layer, const tt_persample_sums *s,
+                            char *err, size_t errlen);
+
 /* Points a registered layer at new buffers (a framework replaced the tensor or its gradient); the
  * probe's W_prev and W_0 copies stay. Same shape required. 0, or -1. */
 int tt_probe_rebind_layer(tt_probe *p, int layer, const float *w, const float *g);

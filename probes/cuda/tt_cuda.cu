@@ -412,6 +412,9 @@ extern "C" int tt_cuda_add_layer(tt_cuda *c, const char *name, size_t rows, size
         int *pi = (int *)realloc(c->probe_index, (size_t)cap * sizeof *pi);
         if (!pi) return ttc_fail(err, errlen, "layer '%s': out of memory", name);
         c->probe_index = pi;
+        size_t *sh = (size_t *)realloc(c->shape, (size_t)cap * 2 * sizeof *sh);
+        if (!sh) return ttc_fail(err, errlen, "layer '%s': out of memory", name);
+        c->shape = sh;
         c->caplayers = cap;
     }
     int pidx = -1;
@@ -440,6 +443,8 @@ extern "C" int tt_cuda_add_layer(tt_cuda *c, const char *name, size_t rows, size
     l->gt = (uint8_t)g_dtype;
     ttc_layer_shape(l, rows, cols);
     c->probe_index[c->nlayers] = pidx;
+    c->shape[2 * c->nlayers] = rows;
+    c->shape[2 * c->nlayers + 1] = cols;
     return c->nlayers++;
 }
 
@@ -558,6 +563,7 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     if (e != cudaSuccess) {
         c->pending = 0;
         c->nps_pending = 0;
+        c->feed_B = 0;
         return ttc_cuda_fail(err, errlen, "tt_cuda_collect: the stream's work failed", e);
     }
     if (c->pending_sampled) {
@@ -626,5 +632,6 @@ extern "C" void tt_cuda_close(tt_cuda *c)
     free(c->result);
     free(c->layers);
     free(c->probe_index);
+    free(c->shape);
     free(c);
 }

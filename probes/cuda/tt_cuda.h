@@ -127,6 +127,28 @@ typedef struct {
  * before the optimizer update. 0, or -1 with err. */
 int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cuda_ps_out *out, char *err, size_t errlen);
 
+/* One dense layer's batch for the probe's model-level per-sample statistics (GWA, noise scale, the
+ * layers' own γ and noise numbers): the tt_dense_batch of traintop/probe.h with device pointers. W,
+ * Ḡ, bias and b̄ are the registered layers' tensors. */
+typedef struct {
+    size_t batch, tokens;        /* B, T (0 means 1) */
+    int a_dtype;                 /* of inputs, out_grads and preact */
+    const void *inputs;          /* B×T×cols of the weight layer */
+    const void *out_grads;       /* dL/dz, B×T×rows */
+    double grad_scale;           /* out_grads × grad_scale = each sample's own gradient: B for a mean loss */
+    const void *preact;          /* z = W a + b, B×T×rows, or NULL (one more GEMM) */
+    double gbar_scale;           /* the registered gradient × gbar_scale = the mean per-sample gradient (0 means 1) */
+    int full;                    /* also ⟨g_i, Ḡ⟩ (inner-product and orthogonality tests): one more GEMM —
+                                    pass the probe's persample_full */
+} tt_cuda_batch;
+
+/* Enqueues §2 for a dense layer whose weight (and bias: -1 for none) were added to this backend, on
+ * the stream, after the backward pass and before the optimizer update; at the next tt_cuda_collect
+ * the per-sample sums go to the probe (tt_probe_persample_sums), before tt_probe_step publishes the
+ * step. Needs a backend opened with a probe; all layers of a step must have the same batch size. 0,
+ * or -1 with err. */
+int tt_cuda_dense_batch(tt_cuda *c, int weight_layer, int bias_layer, const tt_cuda_batch *b, char *err, size_t errlen);
+
 /* Device bytes the backend holds (snapshots, scratch, workspaces). */
 size_t tt_cuda_device_bytes(const tt_cuda *c);
 

@@ -20,7 +20,10 @@ typedef struct {
     double *d_raw;                 /* TTC_RAW_N × B raw sums, then the norm partials */
     size_t capB;                   /* capacity in samples */
     size_t B;                      /* of the pending request */
-    tt_cuda_ps_out *out;           /* where collect scatters the results */
+    tt_cuda_ps_out *out;           /* where collect scatters the results (NULL: to the probe only) */
+    int feed_w, feed_b;            /* the probe's weight and bias layer (-1) the sums go to at collect */
+    int feed_gG;                   /* ⟨g_i,Ḡ⟩ was computed (full mode) */
+    double gbar_scale;             /* the registered gradient × gbar_scale = Ḡ */
 } ttc_ps_slot;
 
 /* Norms of W, bias, Gbar, bbar and their NaN/Inf counts, after the outputs. */
@@ -35,6 +38,8 @@ struct tt_cuda {
     int nlayers, caplayers;
     ttc_layer *layers;             /* host copy of the kernel's layer table */
     int *probe_index;              /* the probe's external-layer index of each layer */
+    size_t *shape;                 /* rows, cols of each layer as registered */
+    size_t feed_B;                 /* batch size of this step's probe-bound per-sample requests (0: none) */
     int planned, dirty, started, have_prev;
     int64_t last_step;
     size_t nitems;

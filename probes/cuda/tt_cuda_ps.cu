@@ -399,10 +399,78 @@ extern "C" int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cu
     if (rc) return -1;
     s->B = L->B;
     s->out = out;
+    s->feed_w = s->feed_b = -1;
     c->nps_pending++;
     c->pending = 1;
     c->ev_fresh = 0;
     return 0;
+}
+
+extern "C" int tt_cuda_dense_batch(tt_cuda *c, int weight_layer, int bias_layer, const tt_cuda_batch *b,
+                                   char *err, size_t errlen)
+{
+    if (!c || !b) return ttc_fail(err, errlen, "tt_cuda_dense_batch: NULL argument");
+    if (!c->probe) return ttc_fail(err, errlen, "tt_cuda_dense_batch: the backend was opened without a probe");
+    if (weight_layer < 0 || weight_layer >= c->nlayers || bias_layer < -1 || bias_layer >= c->nlayers || bias_layer == weight_layer)
+        return ttc_fail(err, errlen, "tt_cuda_dense_batch: layers %d and %d: expected backend layer indices (bias -1 for none)",
+                        weight_layer, bias_layer);
+    const ttc_layer *w = &c->layers[weight_layer], *bl = bias_layer >= 0 ? &c->layers[bias_layer] : NULL;
+    const size_t d_out = c->shape[2 * weight_layer], d_in = c->shape[2 * weight_layer + 1];
+    if (bl && (c->shape[2 * bias_layer] * c->shape[2 * bias_layer + 1] != d_out || bl->wt != w->wt || bl->gt != w->gt))
+        return ttc_fail(err, errlen, "tt_cuda_dense_batch: bias layer %d: expected %zu entries of the weight's dtypes (%s, gradient %s)",
+                        bias_layer, d_out, ttc_dtype_name(w->wt), ttc_dtype_name(w->gt));
+    if (!(b->grad_scale > 0) || !isfinite(b->grad_scale))
+        return ttc_fail(err, errlen, "tt_cuda_dense_batch: grad_scale %g: expected a positive number (B for a mean-reduced loss)",
+                        b->grad_scale);
+    if (!b->batch) return ttc_fail(err, errlen, "tt_cuda_dense_batch: expected a batch of at least one sample");
+    if (c->feed_B && b->batch != c->feed_B)
+        return ttc_fail(err, errlen, "tt_cuda_dense_batch: a batch of %zu samples: this step's other layers had %zu", b->batch, c->feed_B);
+    tt_cuda_dense L;
+    memset(&L, 0, sizeof L);
+    L.B = b->batch; L.T = b->tokens ? b->tokens : 1; L.d_in = d_in; L.d_out = d_out;
+    L.a_dtype = b->a_dtype; L.w_dtype = w->wt; L.g_dtype = w->gt;
+    L.A = b->inputs; L.D = b->out_grads; L.scale = b->grad_scale; L.Z = b->preact;
+    L.W = w->w; L.Gbar = w->g;
+    L.bias = bl ? bl->w : NULL; L.bbar = bl ? bl->g : NULL;
+    /* enqueue reads only which outputs are wanted; the results stay in the slot's pinned buffer */
+    double want;
+    tt_cuda_ps_out flags;
+    memset(&flags, 0, sizeof flags);
+    flags.gw = flags.gg = &want;
+    flags.gG = b->full ? &want : NULL;
+    if (bl) { flags.bw = flags.bb = &want; flags.bB = b->full ? &want : NULL; }
+    if (tt_cuda_dense_persample(c, &L, &flags, err, errlen)) return -1;
+    ttc_ps_slot *s = &c->ps[c->nps_pending - 1];
+    s->out = NULL;
+    s->feed_w = c->probe_index[weight_layer];
+    s->feed_b = bl ? c->probe_index[bias_layer] : -1;
+    s->feed_gG = b->full != 0;
+    s->gbar_scale = b->gbar_scale > 0 ? b->gbar_scale : 1;
+    c->feed_B = b->batch;
+    return 0;
+}
+
+/* A probe-bound request's sums into the probe, read in place from the slot's pinned buffer. */
+static void feed_probe(tt_cuda *c, ttc_ps_slot *s)
+{
+    const size_t B = s->B;
+    double *r = s->h_res;
+    const double *n = r + TTC_PS_N * B;
+    const double gs = s->gbar_scale;
+    if (s->feed_gG)                                  /* ⟨g_i, gs·G⟩: the layer's buffer holds Ḡ / gs */
+        for (size_t i = 0; i < B; i++) { r[TTC_PS_GBAR * B + i] *= gs; r[TTC_PS_BBAR * B + i] *= gs; }
+    tt_persample_sums sums;
+    memset(&sums, 0, sizeof sums);
+    sums.batch = B;
+    sums.gw = r + TTC_PS_GW * B; sums.gg = r + TTC_PS_GG * B; sums.gG = s->feed_gG ? r + TTC_PS_GBAR * B : NULL;
+    if (s->feed_b >= 0) { sums.bw = r + TTC_PS_BW * B; sums.bb = r + TTC_PS_BB * B; sums.bB = s->feed_gG ? r + TTC_PS_BBAR * B : NULL; }
+    sums.w_norm2 = n[TTC_NORM_W];
+    sums.bias_norm2 = s->feed_b >= 0 ? n[TTC_NORM_BIAS] : 0;
+    sums.gbar_norm2 = gs * gs * n[TTC_NORM_GBAR];
+    sums.bbar_norm2 = s->feed_b >= 0 ? gs * gs * n[TTC_NORM_BBAR] : NAN;
+    char err[256];
+    /* cannot fail on shapes (checked when enqueued); a refusal leaves the step without per-sample numbers */
+    tt_probe_persample_sums(c->probe, s->feed_w, s->feed_b, &sums, err, sizeof err);
 }
 
 void ttc_ps_scatter(tt_cuda *c)
@@ -412,6 +480,10 @@ void ttc_ps_scatter(tt_cuda *c)
         tt_cuda_ps_out *o = s->out;
         const size_t B = s->B;
         const double *r = s->h_res;
+        if (!o) {
+            if (c->probe && s->feed_w >= 0) feed_probe(c, s);
+            continue;
+        }
         double *dst[8] = {o->gw, o->gg, o->gG, o->gamma, o->bw, o->bb, o->bB, o->bgamma};
         for (int j = 0; j < 8; j++)
             if (dst[j]) memcpy(dst[j], r + (size_t)j * B, B * sizeof(double));
@@ -429,6 +501,7 @@ void ttc_ps_scatter(tt_cuda *c)
         o->bad_samples = bad;
     }
     c->nps_pending = 0;
+    c->feed_B = 0;
 }
 
 void ttc_ps_free(tt_cuda *c)

@@ -393,6 +393,116 @@ static void test_persample(size_t B, size_t T, size_t din, size_t dout, int at, 
     free(A); free(D); free(W); free(bias); free(Z); free(Gbar); free(bbar); free(gout); free(rout); free(work);
 }
 
+/* The values of one scalar by step in a probe's spool file (NaN where absent). */
+static void spool_scalar(const char *path, const char *name, double *out, int nsteps)
+{
+    for (int k = 0; k < nsteps; k++) out[k] = NAN;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    static char line[1 << 16];
+    while (fgets(line, sizeof line, f)) {
+        cJSON *m = cJSON_Parse(line);
+        if (!m) continue;
+        cJSON *step = cJSON_GetObjectItem(m, "step"), *v = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "scalars"), name);
+        if (cJSON_IsNumber(step) && step->valueint >= 1 && step->valueint <= nsteps && cJSON_IsNumber(v))
+            out[step->valueint - 1] = v->valuedouble;
+        cJSON_Delete(m);
+    }
+    fclose(f);
+}
+
+/* tt_cuda_dense_batch feeds the probe's model statistics (GWA, noise scale, tests) the same numbers as
+ * the CPU probe's own tt_probe_dense_batch over the same batches: two layers, bias, tokens, full mode. */
+static void test_probe_persample(int T)
+{
+    enum { B = 12, STEPS = 6, NL = 2 };
+    const size_t din[NL] = {40, 24}, dout[NL] = {24, 10};
+    char err[256], spool[2][128], ep[160];
+    tt_probe *p[2];
+    for (int k = 0; k < 2; k++) {
+        snprintf(spool[k], sizeof spool[k], "/tmp/tt_cuda_ps_%d_%d.jsonl", (int)getpid(), k);
+        unlink(spool[k]);
+        snprintf(ep, sizeof ep, "ipc:///tmp/tt_cuda_ps_%d.sock", (int)getpid());
+        tt_probe_opts po;
+        memset(&po, 0, sizeof po);
+        po.run = k ? "gpu" : "cpu"; po.endpoint = ep; po.spool = spool[k]; po.persample_full = 1; po.gwa_window = 2;
+        p[k] = tt_probe_open(&po, err, sizeof err);
+        if (!p[k]) { CHECK(0, "tt_probe_open: %s", err); return; }
+    }
+    tt_cuda_opts o = {p[1], -1, NULL, 1, 0};
+    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
+    if (!c) { CHECK(0, "tt_cuda_open: %s", err); return; }
+    float *W[NL], *G[NL], *bias[NL], *gb[NL], *A[NL], *D[NL];
+    void *dW[NL], *dG[NL], *db[NL], *dgb[NL], *dA[NL], *dD[NL];
+    for (int l = 0; l < NL; l++) {
+        W[l] = malloc(dout[l] * din[l] * 4); G[l] = malloc(dout[l] * din[l] * 4);
+        bias[l] = malloc(dout[l] * 4); gb[l] = malloc(dout[l] * 4);
+        A[l] = malloc(B * T * din[l] * 4); D[l] = malloc(B * T * dout[l] * 4);
+        for (size_t j = 0; j < dout[l] * din[l]; j++) W[l][j] = frand(-0.3f, 0.3f);
+        for (size_t j = 0; j < dout[l]; j++) bias[l][j] = frand(-0.1f, 0.1f);
+        dW[l] = dev_copy(W[l], dout[l] * din[l], TT_CUDA_F32); dG[l] = dev_copy(G[l], dout[l] * din[l], TT_CUDA_F32);
+        db[l] = dev_copy(bias[l], dout[l], TT_CUDA_F32); dgb[l] = dev_copy(gb[l], dout[l], TT_CUDA_F32);
+        dA[l] = dev_copy(A[l], B * T * din[l], TT_CUDA_F32); dD[l] = dev_copy(D[l], B * T * dout[l], TT_CUDA_F32);
+        char name[32];
+        snprintf(name, sizeof name, "fc%d.weight", l);
+        CHECK(tt_probe_add_layer(p[0], name, dout[l], din[l], W[l], G[l], err, sizeof err) == 2 * l, "%s", err);
+        CHECK(tt_cuda_add_layer(c, name, dout[l], din[l], TT_CUDA_F32, dW[l], TT_CUDA_F32, dG[l], err, sizeof err) == 2 * l, "%s", err);
+        snprintf(name, sizeof name, "fc%d.bias", l);
+        CHECK(tt_probe_add_layer(p[0], name, dout[l], 1, bias[l], gb[l], err, sizeof err) == 2 * l + 1, "%s", err);
+        CHECK(tt_cuda_add_layer(c, name, dout[l], 1, TT_CUDA_F32, db[l], TT_CUDA_F32, dgb[l], err, sizeof err) == 2 * l + 1, "%s", err);
+    }
+    for (int step = 1; step <= STEPS; step++) {
+        for (int l = 0; l < NL; l++) {
+            for (size_t j = 0; j < B * T * din[l]; j++) A[l][j] = frand(-1, 1);
+            for (size_t j = 0; j < B * T * dout[l]; j++) D[l][j] = frand(-0.05f, 0.05f);
+            tt_persample_mean_grad(B, T, din[l], dout[l], A[l], D[l], (double)B, G[l], gb[l]);
+            to_device(A[l], TT_CUDA_F32, dA[l], B * T * din[l]); to_device(D[l], TT_CUDA_F32, dD[l], B * T * dout[l]);
+            to_device(G[l], TT_CUDA_F32, dG[l], dout[l] * din[l]); to_device(gb[l], TT_CUDA_F32, dgb[l], dout[l]);
+            tt_dense_batch hb = {B, (size_t)T, A[l], D[l], (double)B, NULL, 0};
+            CHECK(tt_probe_dense_batch(p[0], 2 * l, 2 * l + 1, &hb, err, sizeof err) == 0, "%s", err);
+            tt_cuda_batch cb = {B, (size_t)T, TT_CUDA_F32, dA[l], dD[l], (double)B, NULL, 0, 1};
+            CHECK(tt_cuda_dense_batch(c, 2 * l, 2 * l + 1, &cb, err, sizeof err) == 0, "tt_cuda_dense_batch: %s", err);
+        }
+        if (step == 1) {     /* a different batch size in the same step is refused, as on the CPU */
+            tt_cuda_batch bad = {B - 1, (size_t)T, TT_CUDA_F32, dA[0], dD[0], (double)B, NULL, 0, 1};
+            CHECK(tt_cuda_dense_batch(c, 0, 1, &bad, err, sizeof err) == -1 && strstr(err, "other layers had"),
+                  "a second batch size in one step is refused (%s)", err);
+        }
+        CHECK(tt_cuda_step(c, step, err, sizeof err) == 0, "%s", err);
+        CHECK(tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK, "%s", err);
+        tt_probe_step(p[0], step);
+        tt_probe_step(p[1], step);
+        for (int l = 0; l < NL; l++) {
+            for (size_t j = 0; j < dout[l] * din[l]; j++) W[l][j] -= 0.1f * G[l][j];
+            to_device(W[l], TT_CUDA_F32, dW[l], dout[l] * din[l]);
+        }
+    }
+    tt_cuda_close(c);
+    tt_probe_close(p[0], "finished", 0);
+    tt_probe_close(p[1], "finished", 0);
+    static const char *names[] = {"gamma_mean", "noise_scale_raw", "trace_sigma", "grad_sq", "norm_test", "inner_test",
+                                  "ortho_test", "gwa"};
+    int bad = 0;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        double cpu[STEPS], gpu[STEPS];
+        spool_scalar(spool[0], names[k], cpu, STEPS);
+        spool_scalar(spool[1], names[k], gpu, STEPS);
+        for (int s = 0; s < STEPS; s++)
+            if ((isnan(cpu[s]) != isnan(gpu[s])) || (!isnan(cpu[s]) && fabs(gpu[s] - cpu[s]) > 1e-4 * fabs(cpu[s]) + 1e-9)) {
+                if (bad++ < 5) printf("  T=%d step %d %s: GPU %.10g, CPU %.10g\n", T, s + 1, names[k], gpu[s], cpu[s]);
+            }
+        if (isnan(cpu[STEPS - 1]) && strcmp(names[k], "gwa")) { bad++; printf("  %s never published\n", names[k]); }
+    }
+    CHECK(bad == 0, "per-sample sums through tt_cuda_dense_batch match the CPU probe (T=%d): %d mismatches", T, bad);
+    if (!bad) printf("ok  probe per-sample path T=%d: GWA, noise scale and tests match the CPU probe\n", T);
+    for (int l = 0; l < NL; l++) {
+        free(W[l]); free(G[l]); free(bias[l]); free(gb[l]); free(A[l]); free(D[l]);
+        cudaFree(dW[l]); cudaFree(dG[l]); cudaFree(db[l]); cudaFree(dgb[l]); cudaFree(dA[l]); cudaFree(dD[l]);
+    }
+    unlink(spool[0]);
+    unlink(spool[1]);
+}
+
 int main(void)
 {
     char why[256];
@@ -426,6 +536,8 @@ int main(void)
     test_persample(9, 4, 30, 8, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 0, 1, "inf_d");
     test_persample(300, 1, 256, 128, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 1, 1, NULL);
     test_persample(0, 1, 16, 8, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 1, 1, NULL);      /* an empty batch: norms only */
+    test_probe_persample(1);
+    test_probe_persample(4);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -599,6 +599,11 @@ static void test_no_device_path(void **state)
     memset(&L, 0, sizeof L);
     tt_cuda_ps_out po;
     assert_int_equal(tt_cuda_dense_persample(NULL, &L, &po, err, sizeof err), -1);
+    tt_cuda_batch b;
+    memset(&b, 0, sizeof b);
+    err[0] = 0;
+    assert_int_equal(tt_cuda_dense_batch(NULL, 0, -1, &b, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tt_cuda_dense_batch"));
     assert_int_equal(tt_cuda_device_bytes(NULL), 0);
     tt_cuda_close(NULL);
     assert_int_equal(tt_cuda_step(NULL, 0, NULL, 0), -1);             /* no error buffer: still fine */

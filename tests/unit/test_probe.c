@@ -273,6 +273,104 @@ static void persample_and_spectral_statistics_arrive(void **state)
     tt_collector_close(c);
 }
 
+/* Per-sample sums computed elsewhere (what the GPU backend hands in, on external layers) give the same
+ * model and layer statistics as the probe's own dense-batch path over the same batches. */
+static int close_rel(double a, double b, double rtol)
+{
+    if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+    return fabs(a - b) <= rtol * fabs(b) + 1e-12;
+}
+
+static void persample_sums_match_dense_batch(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_probe_opts oh = { .run = "r-host", .endpoint = endpoint, .gwa_window = 3, .persample_full = 1 };
+    tt_probe_opts oe = { .run = "r-sums", .endpoint = endpoint, .gwa_window = 3, .persample_full = 1 };
+    tt_probe *ph = tt_probe_open(&oh, err, sizeof err), *pe = tt_probe_open(&oe, err, sizeof err);
+    assert_non_null(ph);
+    assert_non_null(pe);
+    enum { B = 6, T = 3, DIN = 20, DOUT = 12, STEPS = 9 };
+    static float w[DOUT * DIN], g[DOUT * DIN], b[DOUT], gb[DOUT], A[B * T * DIN], D[B * T * DOUT];
+    unsigned seed = 11;
+#define RND(scale) ((float)((seed = seed * 1103515245u + 12345u) % 2001) / 1000.0f - 1.0f) * (scale)
+    for (int i = 0; i < DOUT * DIN; i++) w[i] = RND(0.5f);
+    for (int i = 0; i < DOUT; i++) b[i] = RND(0.1f);
+    assert_int_equal(tt_probe_add_layer(ph, "fc.weight", DOUT, DIN, w, g, err, sizeof err), 0);
+    assert_int_equal(tt_probe_add_layer(ph, "fc.bias", DOUT, 1, b, gb, err, sizeof err), 1);
+    assert_int_equal(tt_probe_add_external_layer(pe, "fc.weight", DOUT, DIN, err, sizeof err), 0);
+    assert_int_equal(tt_probe_add_external_layer(pe, "fc.bias", DOUT, 1, err, sizeof err), 1);
+    void *work = malloc(tt_persample_work_size(B, T, DOUT) + 1);
+    for (int s = 1; s <= STEPS; s++) {
+        for (int i = 0; i < B * T * DIN; i++) A[i] = RND(1.0f);
+        for (int i = 0; i < B * T * DOUT; i++) D[i] = RND(0.2f);
+        tt_persample_mean_grad(B, T, DIN, DOUT, A, D, B, g, gb);
+        tt_dense_batch db = { .batch = B, .tokens = T, .inputs = A, .out_grads = D, .grad_scale = B };
+        assert_int_equal(tt_probe_dense_batch(ph, 0, 1, &db, err, sizeof err), 0);
+
+        double gw[B], gg[B], gG[B], bw[B], bb[B], bB[B];
+        tt_dense L = { .B = B, .T = T, .d_in = DIN, .d_out = DOUT, .A = A, .D = D, .scale = B, .W = w, .bias = b,
+                       .Gbar = g, .bbar = gb };
+        tt_persample_out po = { .gw = gw, .gg = gg, .gG = gG, .bw = bw, .bb = bb, .bB = bB };
+        assert_int_equal(tt_dense_persample(&L, work, &po), 0);
+        tt_persample_sums ps = { .batch = B, .gw = gw, .gg = gg, .gG = gG, .bw = bw, .bb = bb, .bB = bB,
+                                 .w_norm2 = po.w_norm2, .bias_norm2 = po.bias_norm2,
+                                 .gbar_norm2 = po.gbar_norm2, .bbar_norm2 = po.bbar_norm2 };
+        assert_int_equal(tt_probe_persample_sums(pe, 0, 1, &ps, err, sizeof err), 0);
+        assert_int_equal(tt_probe_step(ph, s), 0);
+        assert_int_equal(tt_probe_step(pe, s), 0);
+        for (int i = 0; i < DOUT * DIN; i++) w[i] -= 0.05f * g[i];
+        tt_collector_process(c, 1000);
+    }
+    free(work);
+#undef RND
+    /* refusals: missing arrays, a bias named without its arrays, bias arrays without a bias layer */
+    double x[B] = { 0 };
+    tt_persample_sums none = { .batch = B };
+    assert_int_equal(tt_probe_persample_sums(pe, 0, -1, &none, err, sizeof err), -1);
+    assert_non_null(strstr(err, "gw and gg"));
+    tt_persample_sums nobias = { .batch = B, .gw = x, .gg = x };
+    assert_int_equal(tt_probe_persample_sums(pe, 0, 1, &nobias, err, sizeof err), -1);
+    assert_non_null(strstr(err, "bw/bb are missing"));
+    tt_persample_sums extra = { .batch = B, .gw = x, .gg = x, .bw = x, .bb = x };
+    assert_int_equal(tt_probe_persample_sums(pe, 0, -1, &extra, err, sizeof err), -1);
+    assert_int_equal(tt_probe_persample_sums(pe, 7, -1, &extra, err, sizeof err), -1);
+    assert_int_equal(tt_probe_persample_sums(NULL, 0, -1, &extra, err, sizeof err), -1);
+
+    double t0 = mono();
+    tt_run *rh = NULL, *re = NULL;
+    while (mono() - t0 < 5 && (!(rh = tt_store_find(tt_collector_store(c), "r-host", 0)) || rh->steps_received < STEPS ||
+                               !(re = tt_store_find(tt_collector_store(c), "r-sums", 0)) || re->steps_received < STEPS)) {
+        tt_probe_should_stop(ph, NULL, 0);          /* lets the probes send what they queued */
+        tt_probe_should_stop(pe, NULL, 0);
+        tt_collector_wait(c, 10);
+    }
+    assert_non_null(rh);
+    assert_non_null(re);
+    const char *scalars[] = { "gwa", "gwa_gamma_std", "gamma_mean", "noise_scale", "noise_scale_raw", "trace_sigma",
+                              "grad_sq", "norm_test", "inner_test", "ortho_test" };
+    for (size_t k = 0; k < sizeof scalars / sizeof *scalars; k++) {
+        const tt_named_series *h = tt_run_scalar(rh, scalars[k]), *e = tt_run_scalar(re, scalars[k]);
+        if (!h || !e) fail_msg("scalar %s missing (host %p, sums %p)", scalars[k], (void *)h, (void *)e);
+        assert_int_equal(tt_series_count(h->series), tt_series_count(e->series));
+        if (!close_rel(e->last, h->last, 1e-6)) fail_msg("%s: sums %.10g, dense batch %.10g", scalars[k], e->last, h->last);
+    }
+    const char *stats[] = { "gamma_mean", "trace_sigma", "noise_scale", "norm_test" };
+    for (size_t k = 0; k < sizeof stats / sizeof *stats; k++) {
+        int ih = tt_run_stat_index(rh, stats[k]), ie = tt_run_stat_index(re, stats[k]);
+        assert_true(ih >= 0 && ie >= 0);
+        for (int l = 0; l < 2; l++)
+            if (!close_rel(re->layers[l].last[ie], rh->layers[l].last[ih], 1e-6))
+                fail_msg("layer %d %s: sums %.10g, dense batch %.10g", l, stats[k], re->layers[l].last[ie], rh->layers[l].last[ih]);
+    }
+    tt_probe_close(ph, NULL, 0);
+    tt_probe_close(pe, NULL, 0);
+    tt_collector_close(c);
+}
+
 /* Statistics computed elsewhere (GPU, torch) go out exactly as handed in; a step without them is NaN. */
 static void external_layer_statistics(void **state)
 {
@@ -329,6 +427,7 @@ int main(void)
         cmocka_unit_test(steps_arrive_with_exact_stats),
         cmocka_unit_test(persample_and_spectral_statistics_arrive),
         cmocka_unit_test(external_layer_statistics),
+        cmocka_unit_test(persample_sums_match_dense_batch),
         cmocka_unit_test(second_collector_on_same_endpoint_is_refused),
     };
     return cmocka_run_group_tests_name("probe", tests, setup, NULL);
