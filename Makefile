@@ -168,6 +168,8 @@ install: all
 	install -m 755 lib/libtraintop.so $(DESTDIR)$(PREFIX)/lib/libtraintop.so.0
 	ln -sf libtraintop.so.0 $(DESTDIR)$(PREFIX)/lib/libtraintop.so
 	install -m 644 include/traintop/*.h $(DESTDIR)$(PREFIX)/include/traintop/
+	$(if $(filter 1,$(CUDA_ENABLED)),install -m 755 lib/libtraintop_cuda.so $(DESTDIR)$(PREFIX)/lib/libtraintop_cuda.so.0 && \
+	  ln -sf libtraintop_cuda.so.0 $(DESTDIR)$(PREFIX)/lib/libtraintop_cuda.so,@echo "  (GPU backend not built: nvcc not found)")
 	install -d $(DESTDIR)$(PREFIX)/lib/traintop/plugins
 	install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/traintop/plugins/
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: traintop\nDescription: traintop probe library (training-dynamics statistics)\nVersion: %s\nLibs: -L$${libdir} -ltraintop\nLibs.private: %s\nCflags: -I$${includedir}\n' \
@@ -176,7 +178,7 @@ install: all
 	@if [ -f docs/traintop.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 644 docs/traintop.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) $(DESTDIR)$(PREFIX)/lib/libtraintop.* \
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) $(DESTDIR)$(PREFIX)/lib/libtraintop.* $(DESTDIR)$(PREFIX)/lib/libtraintop_cuda.* \
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/traintop.pc $(DESTDIR)$(PREFIX)/share/man/man1/traintop.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/traintop $(DESTDIR)$(PREFIX)/lib/traintop
 

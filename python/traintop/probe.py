@@ -50,6 +50,11 @@ class Probe:
         rebind = _lib.optional("tt_probe_rebind_layer")
         self.can_rebind = rebind is not None
 
+    @property
+    def handle(self):
+        """The C tt_probe pointer (for the GPU backend, which hands statistics to this probe)."""
+        return self._p
+
     # -- set-up (before the first step) --
     def hparam(self, key, value):
         """A hyperparameter (number, bool or string; anything else as its str()). Returns False if refused."""

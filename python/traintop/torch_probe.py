@@ -15,14 +15,20 @@ How the pieces fit:
   sampled step (one read and one write of the gradient; ``tt.counters()["grad_copies"]``). A
   gradient changed in place after backward (clipping) is noticed through its version counter and
   copied again. A None gradient reads as zeros.
-  Any other parameter (CUDA, float64/bfloat16/float16, non-contiguous) is an "external" layer: the
-  same statistics are computed with torch ops on its device (torch_stats.py), all layers' numbers
-  leave the device in one transfer, and tt_probe_layer_stats hands them to the C probe.
+  A contiguous CUDA parameter (float32, float16, bfloat16) goes to the GPU backend (cuda.py,
+  probes/cuda): one fused kernel launch per sampled step for all of them, enqueued on the training
+  stream right after the optimizer step, one device→host copy, collected when the step is published.
+  Any other parameter (float64, non-contiguous, or CUDA ones when libtraintop_cuda is missing or
+  gpu_backend=False) is an "external" layer: the same statistics are computed with torch ops on its
+  device (torch_stats.py), all layers' numbers leave the device in one transfer, and
+  tt_probe_layer_stats hands them to the C probe.
 
 * §2 per-sample statistics for nn.Linear: a forward hook keeps the input a and the output z (and
   registers a tensor hook on z that keeps dL/dz); at the end of the backward pass (an autograd final
   callback, queued by the first hook that fires) every Linear's batch goes to tt_probe_dense_batch,
-  before the optimizer changes the weights, as the C API requires.
+  before the optimizer changes the weights, as the C API requires. For a Linear whose parameters are
+  on the GPU backend the same sums are computed there (tt_cuda_dense_batch) and reach the probe at
+  collect.
 
 * Publishing. Explicit: step() reads everything and publishes. Automatic (an optimizer with
   register_step_post_hook): the post-step hook reads what must be read right after the update
@@ -45,6 +51,7 @@ import torch.nn as nn
 from .probe import Probe
 from ._lib import TraintopError
 from .torch_stats import TorchLayerStats, fetch_scalars
+from . import cuda as _cuda
 
 __all__ = ["watch", "Watch"]
 
@@ -195,7 +202,8 @@ class Watch:
 
     def __init__(self, model, optimizer=None, run=None, every=1, endpoint=None, hparams=None,
                  spectral_every=0, persample=True, persample_full=False, gwa_window=50,
-                 loss_reduction="mean", auto_step=None, spool=None, linger_ms=500):
+                 loss_reduction="mean", auto_step=None, spool=None, linger_ms=500, gpu_backend=True,
+                 gpu_timing=True):
         if every < 1:
             raise ValueError("every=%r: expected a positive sampling interval" % (every,))
         if loss_reduction not in ("mean", "sum") and not (isinstance(loss_reduction, (int, float)) and loss_reduction > 0):
@@ -245,6 +253,10 @@ class Watch:
         self._warned = set()
         self.grad_copies = 0
         self._handles = []
+        self._gpu = {}                     # torch.device -> cuda.GpuLayers
+        self.gpu_backend = bool(gpu_backend)
+        self.gpu_timing = bool(gpu_timing) and os.environ.get("TRAINTOP_GPU_TIMING", "1") != "0"
+        self.persample_full = bool(persample_full)
 
         try:
             self._send_hparams(hparams)
@@ -254,6 +266,7 @@ class Watch:
         except BaseException:
             for h in self._handles:
                 h.remove()
+            self._close_gpu()
             self._closed = True
             self.probe.close(None, 0)        # no run_start was sent: nothing to end
             _LIVE.discard(self)
@@ -283,6 +296,7 @@ class Watch:
     def _register_layers(self):
         self._layers = []                   # _Layer, read in place
         self._by_param = {}                 # id(param) -> C layer index (in-place ones only)
+        self._gpu_index = {}                # id(param) -> (GpuLayers, backend layer index)
         ext = []
         self._ext_index = []
         # parameters with sparse gradients must not get a dense .grad from us
@@ -307,12 +321,43 @@ class Watch:
                 idx = self.probe.add_layer(name, rows, cols, p.data_ptr(), gbuf.data_ptr())
                 self._layers.append(_Layer(name, p, idx, gbuf))
                 self._by_param[id(p)] = idx
+            elif self._gpu_add(name, p, rows, cols):
+                pass
             else:
                 idx = self.probe.add_external_layer(name, rows, cols)
                 ext.append((p, rows, cols))
                 self._ext_index.append(idx)
         self._ext = TorchLayerStats(ext) if ext else None
         self._ext_params = [p for p, _, _ in ext]
+
+    def _gpu_add(self, name, p, rows, cols):
+        """Registers a CUDA parameter with the GPU backend of its device; False: use torch ops instead."""
+        if not self.gpu_backend or p.device.type != "cuda" or not p.is_contiguous() or p.numel() == 0 \
+                or p.layout != torch.strided or _cuda.dtype_code(p.dtype) is None:
+            return False
+        why = _cuda.why_unavailable()
+        if why:
+            self._warn("gpu", "traintop: GPU parameters use torch ops, not the GPU backend: %s" % why)
+            return False
+        gl = self._gpu.get(p.device)
+        if gl is None:
+            try:
+                gl = _cuda.GpuLayers(self.probe.handle, p.device, self.every, timing=self.gpu_timing and not self._gpu,
+                                     full=self.persample_full)
+            except TraintopError as e:
+                self._warn("gpu", "traintop: GPU backend unavailable (%s): using torch ops" % e)
+                self.gpu_backend = False
+                return False
+            if self.gpu_timing and not gl.timing and not self._gpu:
+                self._warn("gpu-timing", "traintop: no GPU timing (gpu_busy_ms): %s" % getattr(gl, "timing_error", "?"))
+            self._gpu[p.device] = gl
+        self._gpu_index[id(p)] = (gl, gl.add(name, p, rows, cols))
+        return True
+
+    def _close_gpu(self):
+        for gl in self._gpu.values():
+            gl.close()
+        self._gpu = {}
 
     def _register_persample(self, persample):
         self._linear = {}                   # module -> (weight index, bias index)
@@ -332,15 +377,19 @@ class Watch:
                 continue
             wi = self._by_param.get(id(m.weight), -1)
             bi = self._by_param.get(id(m.bias), -1) if m.bias is not None else -1
+            gw, gb = self._gpu_index.get(id(m.weight)), self._gpu_index.get(id(m.bias)) if m.bias is not None else None
+            where = "cpu"
+            if wi < 0 and gw is not None and (m.bias is None or (gb is not None and gb[0] is gw[0])):
+                where, wi, bi = gw[0], gw[1], gb[1] if gb is not None else -1
             why = None
             if wi < 0 or (m.bias is not None and bi < 0):
-                why = "not a contiguous float32 CPU tensor"
+                why = "neither a contiguous float32 CPU tensor nor on the GPU backend"
             elif uses.get(id(m.weight), 0) > 1 or (m.bias is not None and uses.get(id(m.bias), 0) > 1):
                 why = "parameter shared with another module"
             if why:
                 self.persample_skipped[name] = why
                 continue
-            self._linear[m] = (wi, bi)
+            self._linear[m] = (where, wi, bi)
             self.persample_layers.append(name)
             self._handles.append(m.register_forward_hook(_Hook(self._on_linear_forward)))
 
@@ -413,6 +462,8 @@ class Watch:
                 return
             with torch.no_grad():
                 self._sync_grads()
+                for gl in self._gpu.values():
+                    gl.sync_grads()
                 if self._n_backward > 1:
                     if saved:
                         self._warn("accum", "traintop: several backward passes per step (gradient accumulation): "
@@ -425,7 +476,7 @@ class Watch:
         entries = [e for e in entries if e[3] is not None]
         if not entries:
             return
-        wi, bi = self._linear[module]
+        where, wi, bi = self._linear[module]
         d_in, d_out = module.in_features, module.out_features
         parts_a, parts_d, parts_z = [], [], []
         B = None
@@ -440,12 +491,20 @@ class Watch:
             parts_a.append(a.reshape(b, -1, d_in))
             parts_d.append(dz.detach().reshape(b, -1, d_out))
             parts_z.append(z.detach().reshape(b, -1, d_out) if z._version == zver else None)
-        if any(t.device.type != "cpu" for t in parts_a + parts_d):
+        want = "cpu" if where == "cpu" else "cuda"
+        if any(t.device.type != want for t in parts_a + parts_d):
             return
+        # one element type for A, D and Z: the backend's (the CPU's is float32); under autocast the
+        # input is float32 and the output float16, so mixed batches go to float32
+        dtype = torch.float32
+        if where != "cpu":
+            kinds = {t.dtype for t in parts_a + parts_d + [z for z in parts_z if z is not None]}
+            if len(kinds) == 1 and _cuda.dtype_code(next(iter(kinds))) is not None:
+                dtype = next(iter(kinds))
         cat = (lambda xs: xs[0]) if len(parts_a) == 1 else (lambda xs: torch.cat(xs, dim=1))
-        A = cat(parts_a).to(torch.float32).contiguous()
-        D = cat(parts_d).to(torch.float32).contiguous()
-        Z = None if any(z is None for z in parts_z) else cat(parts_z).to(torch.float32).contiguous()
+        A = cat(parts_a).to(dtype).contiguous()
+        D = cat(parts_d).to(dtype).contiguous()
+        Z = None if any(z is None for z in parts_z) else cat(parts_z).to(dtype).contiguous()
         T = A.shape[1]
         if A.shape[0] != B or D.shape[1] != T:
             return
@@ -459,8 +518,11 @@ class Watch:
         else:
             scale, gbar_scale = float(self.loss_reduction), 0.0
         try:
-            self.probe.dense_batch(wi, bi, B, T, A.data_ptr(), D.data_ptr(), scale, Z.data_ptr() if Z is not None else None,
-                                   gbar_scale)
+            if where == "cpu":
+                self.probe.dense_batch(wi, bi, B, T, A.data_ptr(), D.data_ptr(), scale,
+                                       Z.data_ptr() if Z is not None else None, gbar_scale)
+            else:
+                where.dense_batch(wi, bi, A, D, Z, scale, gbar_scale)
         except TraintopError as e:
             self._warn("dense:" + str(e)[:40], "traintop: per-sample statistics: %s" % e)
 
@@ -543,6 +605,15 @@ class Watch:
                 extras.append(self._local_sq)
                 self._local_sq = None
             ext_stats = None
+            for gl in list(self._gpu.values()):
+                if gl.failed:
+                    continue
+                try:
+                    if sampled:
+                        gl.sync_grads()
+                    gl.step(step)           # enqueued on the stream after the update; waited for at _emit
+                except TraintopError as e:
+                    self._warn("gpu-fail", "traintop: GPU statistics stopped: %s" % e)
             if self._ext is not None:
                 ext_stats, values = self._ext.compute([p.grad for p in self._ext_params], sampled, next_sampled, extras)
             else:
@@ -560,6 +631,13 @@ class Watch:
         for name, value in list(prep["logged"].items()) + list(scalars.items()):
             if not p.scalar(name, value):
                 self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
+        for gl in self._gpu.values():
+            if gl.failed:
+                continue
+            try:
+                gl.collect()                # tt_probe_layer_stats, per-sample sums, gpu_busy_ms
+            except TraintopError as e:
+                self._warn("gpu-fail", "traintop: GPU statistics stopped: %s" % e)
         if prep["ext"] is not None:
             for idx, st in zip(self._ext_index, prep["ext"]):
                 if st is not None:
@@ -642,6 +720,8 @@ class Watch:
         """The C probe's counters (sent, dropped, steps, stats_seconds, …) and grad_copies."""
         c = self.probe.counters() if not self._closed else {}
         c["grad_copies"] = self.grad_copies
+        c["gpu_layers"] = sum(len(gl.params) for gl in self._gpu.values())
+        c["gpu_device_bytes"] = sum(gl.device_bytes() for gl in self._gpu.values())
         return c
 
     def close(self, status=None):
@@ -662,6 +742,7 @@ class Watch:
             self._closed = True                 # the DDP comm hook (not removable) passes through from now on
             if status is None:
                 status = "stopped" if self._stop else "finished"
+            self._close_gpu()                   # before the probe it feeds
             self.probe.close(status, self.linger_ms)
             self._layers = []                   # the C code no longer reads these buffers
             self._ext = None
@@ -697,7 +778,9 @@ def watch(model, optimizer=None, run=None, every=1, endpoint=None, hparams=None,
         tt.step(loss=loss)
 
     More keywords: loss_reduction ("mean" | "sum" | a number: the per-sample gradient scale),
-    auto_step (None: publish from the optimizer's post-step hook where torch has it), spool, linger_ms."""
+    auto_step (None: publish from the optimizer's post-step hook where torch has it), spool, linger_ms,
+    gpu_backend (False: CUDA parameters through torch ops instead of libtraintop_cuda), gpu_timing
+    (False, or TRAINTOP_GPU_TIMING=0: no CUPTI gpu_busy_ms/probe_gpu_ms)."""
     return Watch(model, optimizer=optimizer, run=run, every=every, endpoint=endpoint, hparams=hparams,
                  spectral_every=spectral_every, persample=persample, persample_full=persample_full,
                  gwa_window=gwa_window, **kwargs)

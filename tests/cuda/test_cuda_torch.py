@@ -9,6 +9,10 @@ Tolerance 1e-9 relative (1e-7 for the angles: arccos near 1 loses ~1e-8 of relat
 §2: per-sample statistics of a linear layer against per-sample gradients materialised by torch
 (einsum over the batch) in float64: double-accumulated outputs 1e-8, GEMM-based ones 2e-4 relative.
 
+traintop.watch() on a CUDA model: the GPU backend's layer statistics equal the torch-ops path's on
+the same run (1e-6 relative), with gpu_busy_ms ≥ probe_gpu_ms > 0 every step, and its per-sample
+statistics (GWA, noise scale, tests) equal the CPU probe's on the same model and data (1e-3).
+
 Without torch or without a CUDA device: prints "skipped: no CUDA device" and exits 0.
 Runs as a script (`python3 tests/cuda/test_cuda_torch.py`) or under pytest.
 """
@@ -149,6 +153,107 @@ def _persample(T, with_z, dtype):
     return bad
 
 
+# ---------------------------------------------------------------- traintop.watch() on a CUDA model
+
+def _spooled_steps(path):
+    """{step: message} of a probe's spool (the collector was never there: every message is in it)."""
+    import json
+    out = {}
+    with open(path) as f:
+        for line in f:
+            try:
+                m = json.loads(line)
+            except ValueError:
+                continue
+            if m.get("type") == "step":
+                out[m["step"]] = m
+    return out
+
+
+def _watch_run(device, dtype, gpu_backend, steps=5, gwa_window=2, seed=0):
+    """Trains a small MLP on `device` under traintop.watch with a spool and no collector; returns
+    ({step: message}, counters, the model's first weight at the end)."""
+    import tempfile
+    import torch
+    import torch.nn as nn
+    import traintop
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(48, 96), nn.ReLU(), nn.Linear(96, 10)).to(dtype).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    g = torch.Generator().manual_seed(seed + 1)
+    data = [(torch.randn(32, 48, generator=g), torch.randint(0, 10, (32,), generator=g)) for _ in range(steps)]
+    d = tempfile.mkdtemp(prefix="tt-cuda-watch-")
+    spool = os.path.join(d, "spool.jsonl")
+    w = traintop.watch(model, opt, run="cuda-watch", endpoint="ipc://%s/none.sock" % d, spool=spool,
+                       gwa_window=gwa_window, persample_full=True, gpu_backend=gpu_backend, auto_step=False,
+                       linger_ms=0)
+    for x, y in data:
+        x, y = x.to(device).to(dtype), y.to(device)
+        opt.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(x).float(), y)
+        loss.backward()
+        opt.step()
+        w.step(loss=loss)
+    counters = w.counters()
+    w.close()
+    msgs = _spooled_steps(spool)
+    os.unlink(spool)
+    os.rmdir(d)
+    return msgs, counters, model[0].weight.detach().float().cpu()
+
+
+def _watch_gpu_vs_torch_ops(dtype):
+    """The GPU backend's layer rows equal the torch-ops path's on the same run (same device, same data)."""
+    import torch
+    bad = []
+    gpu, cg, w1 = _watch_run("cuda", dtype, True)
+    ops, co, w2 = _watch_run("cuda", dtype, False)
+    if cg["gpu_layers"] != 4 or co["gpu_layers"] != 0:
+        bad.append("gpu_layers: %d with the backend (want 4), %d without (want 0)" % (cg["gpu_layers"], co["gpu_layers"]))
+    if not torch.equal(w1, w2):
+        bad.append("the probe changed training: final weights differ")
+    tol = 1e-6
+    for step in sorted(ops):
+        rg, ro = gpu.get(step, {}).get("layers"), ops[step].get("layers")
+        if not rg or not ro:
+            bad.append("step %d: layer rows missing (gpu %s, torch ops %s)" % (step, bool(rg), bool(ro)))
+            continue
+        for li, (a, b) in enumerate(zip(rg, ro)):
+            for k, (x, y) in enumerate(zip(a[:ttc.NSTATS], b[:ttc.NSTATS])):
+                x = math.nan if x is None else x
+                y = math.nan if y is None else y
+                if not _close(x, y, tol) and not (abs(x - y) < 1e-12):
+                    bad.append("step %d layer %d %s: GPU backend %r, torch ops %r" % (step, li, ttc.STAT_NAMES[k], x, y))
+        sc = gpu.get(step, {}).get("scalars", {})
+        if "probe_gpu_ms" not in sc or "gpu_busy_ms" not in sc:
+            bad.append("step %d: no gpu_busy_ms / probe_gpu_ms scalars" % step)
+        elif not (0 < sc["probe_gpu_ms"] <= sc["gpu_busy_ms"]):
+            bad.append("step %d: probe_gpu_ms %r, gpu_busy_ms %r" % (step, sc["probe_gpu_ms"], sc["gpu_busy_ms"]))
+    return bad
+
+
+def _watch_persample_gpu_vs_cpu():
+    """GWA, the noise scale and the tests of a CUDA model (per-sample sums on the GPU) equal the CPU
+    probe's on the same model and data. Different GEMMs: 1e-3 relative."""
+    import torch
+    gpu, _, _ = _watch_run("cuda", torch.float32, True)
+    cpu, _, _ = _watch_run("cpu", torch.float32, True)
+    bad = []
+    names = ("gamma_mean", "noise_scale_raw", "trace_sigma", "grad_sq", "norm_test", "inner_test", "ortho_test", "gwa")
+    for step in sorted(cpu):
+        a, b = gpu.get(step, {}).get("scalars", {}), cpu[step].get("scalars", {})
+        for n in names:
+            if n not in b:
+                if n != "gwa":
+                    bad.append("step %d: CPU probe has no %s" % (step, n))
+                continue
+            if n not in a:
+                bad.append("step %d: GPU probe has no %s" % (step, n))
+            elif not _close(a[n], b[n], 1e-3) and abs(a[n] - b[n]) > 1e-9:
+                bad.append("step %d %s: GPU %r, CPU %r" % (step, n, a[n], b[n]))
+    return bad
+
+
 CASES = []
 
 
@@ -163,6 +268,9 @@ def _cases():
         for z in (True, False):
             for dt in (torch.float32, torch.bfloat16):
                 out.append(("persample T=%d z=%d %s" % (T, z, dt), lambda T=T, z=z, dt=dt: _persample(T, z, dt)))
+    for dt in (torch.float32, torch.bfloat16):
+        out.append(("watch: GPU backend = torch ops %s" % dt, lambda dt=dt: _watch_gpu_vs_torch_ops(dt)))
+    out.append(("watch: per-sample on the GPU = CPU probe", _watch_persample_gpu_vs_cpu))
     return out
 
 

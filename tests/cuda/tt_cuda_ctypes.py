@@ -1,71 +1,16 @@
-"""ctypes bindings onto lib/libtraintop_cuda.so (probes/cuda/tt_cuda.h), for the torch test and bench.
-
-The library is found at $TRAINTOP_CUDA_LIB, else <repo>/lib/libtraintop_cuda.so. It needs libtraintop.so.0
-beside it (the cuda.mk rule makes the link) for the probe functions it calls.
+"""The GPU backend's ctypes bindings (python/traintop/cuda.py) plus a small direct driver, for the torch
+test and bench. The library is found as the package finds it: $TRAINTOP_CUDA_LIB, else beside the
+libtraintop it loaded (<repo>/lib).
 """
 import ctypes
 import math
 import os
+import sys
 
-NSTATS = 12
-STAT_NAMES = ("w_norm", "g_norm", "w_rms", "g_rms", "w_var", "update_norm", "update_ratio",
-              "angle", "angle_rows", "gw_cos", "dist_init", "nonfinite")
-F32, F16, BF16 = 0, 1, 2
-OK, NOT_READY, ERROR = 0, 1, -1
-
-
-class Opts(ctypes.Structure):
-    _fields_ = [("probe", ctypes.c_void_p), ("device", ctypes.c_int), ("stream", ctypes.c_void_p),
-                ("every", ctypes.c_int), ("timing", ctypes.c_int)]
-
-
-class Dense(ctypes.Structure):
-    _fields_ = [("B", ctypes.c_size_t), ("T", ctypes.c_size_t), ("d_in", ctypes.c_size_t), ("d_out", ctypes.c_size_t),
-                ("a_dtype", ctypes.c_int), ("w_dtype", ctypes.c_int), ("g_dtype", ctypes.c_int),
-                ("A", ctypes.c_void_p), ("D", ctypes.c_void_p), ("scale", ctypes.c_double),
-                ("W", ctypes.c_void_p), ("bias", ctypes.c_void_p), ("Z", ctypes.c_void_p),
-                ("Gbar", ctypes.c_void_p), ("bbar", ctypes.c_void_p)]
-
-
-_DP = ctypes.POINTER(ctypes.c_double)
-PS_FIELDS = ("gw", "gg", "gG", "gamma", "bw", "bb", "bB", "bgamma")
-
-
-class PsOut(ctypes.Structure):
-    _fields_ = [(n, _DP) for n in PS_FIELDS] + [
-        ("w_norm2", ctypes.c_double), ("bias_norm2", ctypes.c_double), ("gbar_norm2", ctypes.c_double),
-        ("bbar_norm2", ctypes.c_double), ("nonfinite", ctypes.c_uint64), ("bad_samples", ctypes.c_uint64)]
-
-
-def library_path():
-    p = os.environ.get("TRAINTOP_CUDA_LIB")
-    if p:
-        return os.path.abspath(p)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(root, "lib", "libtraintop_cuda.so")
-
-
-def load():
-    lib = ctypes.CDLL(library_path())
-    V, I, S, E = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t, (ctypes.c_char_p, ctypes.c_size_t)
-    protos = {
-        "tt_cuda_device_count": (I, [*E]),
-        "tt_cuda_open": (V, [ctypes.POINTER(Opts), *E]),
-        "tt_cuda_add_layer": (I, [V, ctypes.c_char_p, S, S, I, V, I, V, *E]),
-        "tt_cuda_rebind_layer": (I, [V, I, V, V]),
-        "tt_cuda_step": (I, [V, ctypes.c_int64, *E]),
-        "tt_cuda_collect": (I, [V, I, *E]),
-        "tt_cuda_layer_result": (I, [V, I, _DP]),
-        "tt_cuda_step_timing": (I, [V, _DP, _DP, ctypes.POINTER(ctypes.c_int)]),
-        "tt_cuda_dense_persample": (I, [V, ctypes.POINTER(Dense), ctypes.POINTER(PsOut), *E]),
-        "tt_cuda_device_bytes": (S, [V]),
-        "tt_cuda_close": (None, [V]),
-    }
-    for name, (res, args) in protos.items():
-        f = getattr(lib, name)
-        f.restype = res
-        f.argtypes = args
-    return lib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "python"))
+from traintop._lib import NSTATS, STAT_NAMES  # noqa: E402,F401
+from traintop.cuda import (Opts, Dense, PsOut, PS_FIELDS, F32, F16, BF16, OK, NOT_READY, ERROR,  # noqa: E402,F401
+                           _DP, load, library_path)
 
 
 class Backend:
@@ -127,6 +72,14 @@ def dtype_code(t):
     return {torch.float32: F32, torch.float16: F16, torch.bfloat16: BF16}[t.dtype]
 
 
+def _library_present():
+    try:
+        library_path()
+        return True
+    except Exception:
+        return False
+
+
 def cuda_ready():
     """(True, '') when torch sees a CUDA device and the library loads, else (False, why)."""
     try:
@@ -135,6 +88,6 @@ def cuda_ready():
         return False, "no CUDA device (torch is not installed: %s)" % e
     if not torch.cuda.is_available():
         return False, "no CUDA device (torch %s: torch.cuda.is_available() is False)" % torch.__version__
-    if not os.path.exists(library_path()):
-        return False, "library %s not built" % library_path()
+    if not _library_present():
+        return False, "libtraintop_cuda not built (make with nvcc present)"
     return True, ""

@@ -99,3 +99,33 @@ def test_offline_pip_install(tmp_path):
     code = "import sys; sys.path.insert(0, %r); import traintop; print(traintop.__file__, traintop.library_path())" % str(target)
     r = run_py(code, {"TRAINTOP_LIB": os.path.join(ROOT, "lib", "libtraintop.so")})
     assert r.returncode == 0 and str(target) in r.stdout, r.stderr
+
+
+def test_gpu_backend_lookup_and_reasons():
+    """libtraintop_cuda is found beside the libtraintop the package loaded (or at $TRAINTOP_CUDA_LIB);
+    where it cannot be used, the one-line reason says why, and a CPU model never touches it."""
+    pkg = os.path.join(ROOT, "python")
+    built = os.path.exists(os.path.join(ROOT, "lib", "libtraintop_cuda.so"))
+    code = ("import sys; sys.path.insert(0, %r); from traintop import cuda\n"
+            "try:\n    print(cuda.library_path())\nexcept Exception as e:\n    print('ERR', e)\n"
+            "print('WHY', cuda.why_unavailable())" % pkg)
+    r = run_py(code)
+    assert r.returncode == 0, r.stderr
+    first, why = r.stdout.splitlines()[0], r.stdout.splitlines()[-1]
+    if built:
+        assert first == os.path.join(ROOT, "lib", "libtraintop_cuda.so")
+    else:
+        assert first.startswith("ERR libtraintop_cuda not found")
+    import torch
+    if not torch.cuda.is_available():
+        assert why.startswith("WHY ") and why != "WHY None" and len(why.splitlines()) == 1
+    r = run_py(code, env={"TRAINTOP_CUDA_LIB": "/nonexistent/libtraintop_cuda.so"})
+    assert "ERR libtraintop_cuda not found" in r.stdout and "/nonexistent/libtraintop_cuda.so (missing)" in r.stdout
+
+
+def test_cpu_model_has_no_gpu_layers(collector):
+    import torch.nn as nn
+    model = nn.Linear(4, 3)
+    with traintop.watch(model, run="no-gpu", endpoint=collector.endpoint) as w:
+        assert w.counters()["gpu_layers"] == 0
+        assert w.counters()["gpu_device_bytes"] == 0
