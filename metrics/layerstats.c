@@ -3,6 +3,7 @@
  * reductions, so it runs at memory speed without -ffast-math. NaN/Inf are found from the sums:
  * only when a sum is not finite does a second pass count the offending entries. */
 #include "layerstats.h"
+#include "angle.h"
 
 #include <math.h>
 
@@ -13,24 +14,7 @@ const char *const tt_stat_names[TT_NSTATS] = {
 
 double tt_angle_from_norms(double na, double nb, double ndiff)
 {
-    if (!(na > 0) || !(nb > 0) || !isfinite(na) || !isfinite(nb) || !isfinite(ndiff))
-        return NAN;
-    /* ‖â − b̂‖² = (‖a−b‖² − (‖a‖−‖b‖)²) / (‖a‖‖b‖); angle = 2·asin(‖â − b̂‖/2). */
-    double dn = na - nb;
-    double chord2 = (ndiff * ndiff - dn * dn) / (na * nb);
-    if (chord2 < 0) chord2 = 0;
-    double c = sqrt(chord2);
-    /* 2·asin(c/2) = c + c³/24 + 3c⁵/640 + …: the series is exact to 1e-16 below c = 1e-3, and asin
-     * costs more than the rest of a short row */
-    if (c < 1e-3) return c * (1 + chord2 / 24);
-    double half = c / 2;
-    if (half > 1) half = 1;
-    return 2 * asin(half);
-}
-
-static double safe_div(double a, double b)
-{
-    return (b != 0 && isfinite(a) && isfinite(b)) ? a / b : NAN;
+    return tt_angle_inline(na, nb, ndiff);
 }
 
 static size_t count_nonfinite(const float *x, size_t n)
@@ -142,7 +126,7 @@ TT_CLONES void tt_layer_stats(const float *w, const float *g, const float *w_pre
         out[TT_W_VAR] = NAN;
     }
     out[TT_UPDATE_NORM] = (w_prev && n) ? dn : NAN;
-    out[TT_UPDATE_RATIO] = w_prev ? safe_div(dn, pn) : NAN;
+    out[TT_UPDATE_RATIO] = w_prev ? tt_safe_div_inline(dn, pn) : NAN;
     out[TT_ANGLE] = w_prev ? tt_angle_from_norms(pn, wn, dn) : NAN;
     if (!w_prev)
         out[TT_ANGLE_ROWS] = NAN;
@@ -150,7 +134,7 @@ TT_CLONES void tt_layer_stats(const float *w, const float *g, const float *w_pre
         out[TT_ANGLE_ROWS] = row_angles ? sqrt(row_angle2 / (double)row_angles) : NAN;
     else
         out[TT_ANGLE_ROWS] = out[TT_ANGLE];
-    out[TT_GW_COS] = safe_div(-t.gw, gn * wn);
+    out[TT_GW_COS] = tt_safe_div_inline(-t.gw, gn * wn);
     out[TT_DIST_INIT] = (w0 && n) ? sqrt(t.d0) : NAN;
     out[TT_NONFINITE] = 0;
 }

@@ -1,6 +1,6 @@
 /* tt_cuda_math: the arithmetic the device kernels share with the host — per-element accumulation of
- * METRICS.md §1 sums, the 12 statistics from those sums (metrics/layerstats.c's guards and stable
- * angle, line for line), and the per-sample finishing rules of metrics/persample.c. Compiled both by
+ * METRICS.md §1 sums, the 12 statistics from those sums (metrics/layerstats.c's guards; the stable
+ * angle is metrics/angle.h, shared with it), and the per-sample finishing rules of metrics/persample.c. Compiled both by
  * nvcc (__host__ __device__) and by the C compiler, so the host tests check the very code the
  * kernels run. Internal header. */
 #ifndef TT_CUDA_MATH_H
@@ -8,6 +8,8 @@
 
 #include <math.h>
 #include <stdint.h>
+
+#include "../../metrics/angle.h"
 
 #ifdef __CUDACC__
 #define TTC_HD static __host__ __device__ __forceinline__
@@ -54,25 +56,9 @@ TTC_HD void ttc_elem(ttc_rowsums *r, ttc_elsums *e, float w, float g, float p, f
     e->nf += (unsigned)!isfinite(w) + (unsigned)!isfinite(g);
 }
 
-/* tt_angle_from_norms of metrics/layerstats.c. */
-TTC_HD double ttc_angle(double na, double nb, double ndiff)
-{
-    if (!(na > 0) || !(nb > 0) || !isfinite(na) || !isfinite(nb) || !isfinite(ndiff))
-        return NAN;
-    double dn = na - nb;
-    double chord2 = (ndiff * ndiff - dn * dn) / (na * nb);
-    if (chord2 < 0) chord2 = 0;
-    double c = sqrt(chord2);
-    if (c < 1e-3) return c * (1 + chord2 / 24);
-    double half = c / 2;
-    if (half > 1) half = 1;
-    return 2 * asin(half);
-}
-
-TTC_HD double ttc_safe_div(double a, double b)
-{
-    return (b != 0 && isfinite(a) && isfinite(b)) ? a / b : NAN;
-}
+/* The CPU pass's own angle and division (metrics/angle.h), so both compute the same numbers. */
+#define ttc_angle tt_angle_inline
+#define ttc_safe_div tt_safe_div_inline
 
 /* Adds a finished row's angle (rows > 1 only): the per-row part of angle_rows. */
 TTC_HD void ttc_row_angle(double *ra2, double *ran, double pp, double ww, double dd)
