@@ -181,7 +181,8 @@ class GpuLayers:
             raise TraintopError(self.err.value.decode(errors="replace"))
         self.params = []              # per backend layer: the parameter
         self.gptr = []                # the gradient pointer the backend reads now
-        self.keep = {}                # layer -> a contiguous gradient copy kept alive until collect
+        self.gkeep = {}               # layer -> a contiguous gradient copy, alive until the next rebind
+        self.keep = {}                # per-sample inputs of this step, alive until collect
         self._zeros = None            # zero gradient for parameters without one
         self._batch = Batch()
         self.failed = None            # set once a CUDA error made the backend unusable
@@ -218,11 +219,14 @@ class GpuLayers:
         """Points every layer at its parameter's current gradient: p.grad is recreated by
         zero_grad(set_to_none=True), so its address changes between steps. A None gradient reads as
         zeros, a non-contiguous one through a contiguous copy (kept until collect)."""
-        self.keep = {}
+        self.gkeep = {}
+        # sized before any layer points at it: growing it later would leave earlier layers on freed memory
+        need = max((p.numel() * p.element_size() for p in self.params if p.grad is None), default=0)
+        zeros = self._zero_buffer(need) if need else None
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
-                ptr = self._zero_buffer(p.numel() * p.element_size())
+                ptr = zeros
             elif self._grad_ok(p, g):
                 ptr = g.data_ptr()
             else:
@@ -230,7 +234,7 @@ class GpuLayers:
                 if c.layout != self.torch.strided:
                     c = c.to_dense()
                 c = c.to(p.dtype).contiguous()
-                self.keep[i] = c
+                self.gkeep[i] = c
                 ptr = c.data_ptr()
             if ptr != self.gptr[i]:
                 self.lib.tt_cuda_rebind_layer(self.h, i, p.data_ptr(), ptr)
@@ -278,4 +282,5 @@ class GpuLayers:
             self.lib.tt_cuda_close(self.h)
             self.h = None
         self.keep = {}
+        self.gkeep = {}
         self.params = []
