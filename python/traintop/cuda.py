@@ -167,7 +167,8 @@ class GpuLayers:
         self.device = torch.device(device)
         self.full = bool(full)
         self.err = ctypes.create_string_buffer(_ERRLEN)
-        stream = torch.cuda.current_stream(self.device).cuda_stream
+        self.stream = torch.cuda.current_stream(self.device)
+        stream = self.stream.cuda_stream
         self.timing = False
         self.h = None
         for t in ((1, 0) if timing else (0,)):
@@ -240,6 +241,19 @@ class GpuLayers:
                 self.lib.tt_cuda_rebind_layer(self.h, i, p.data_ptr(), ptr)
                 self.gptr[i] = ptr
 
+    def _ordered(self, enqueue):
+        """Runs enqueue() on the backend's stream ordered with the caller's current stream: when the
+        training moved to another stream, ours waits for its work before and it waits for ours after
+        (two event waits, no host synchronisation)."""
+        cur = self.torch.cuda.current_stream(self.device)
+        if cur == self.stream:
+            return enqueue()
+        self.stream.wait_stream(cur)
+        try:
+            return enqueue()
+        finally:
+            cur.wait_stream(self.stream)
+
     def dense_batch(self, weight_layer, bias_layer, A, D, Z, scale, gbar_scale):
         """Per-sample sums of one Linear's batch (device tensors B×T×d, one dtype) for the probe."""
         b = self._batch
@@ -247,12 +261,13 @@ class GpuLayers:
         b.inputs, b.out_grads = A.data_ptr(), D.data_ptr()
         b.grad_scale, b.gbar_scale, b.full = scale, gbar_scale, 1 if self.full else 0
         b.preact = Z.data_ptr() if Z is not None else None
-        if self.lib.tt_cuda_dense_batch(self.h, weight_layer, bias_layer, ctypes.byref(b), self.err, _ERRLEN) != 0:
+        if self._ordered(lambda: self.lib.tt_cuda_dense_batch(self.h, weight_layer, bias_layer, ctypes.byref(b),
+                                                              self.err, _ERRLEN)) != 0:
             raise TraintopError(self.err.value.decode(errors="replace"))
         self.keep[("ps", weight_layer)] = (A, D, Z)      # alive until collect, whatever the caller does
 
     def step(self, step):
-        if self.lib.tt_cuda_step(self.h, int(step), self.err, _ERRLEN) != 0:
+        if self._ordered(lambda: self.lib.tt_cuda_step(self.h, int(step), self.err, _ERRLEN)) != 0:
             self._fail("GPU statistics of step %d" % step)
 
     def collect(self):
