@@ -96,6 +96,7 @@ struct tt_probe {
     char token[128];                  /* $TRAINTOP_TOKEN: sent with every message when set */
     FILE *spool;                      /* opened at the first message that cannot be sent */
     tt_psacc ps;                      /* per-sample statistics of the step being built */
+    double ps_seconds;                /* time in the per-sample calls of the step being built */
     char opt_kind[16];                /* the optimizer as last told by tt_probe_optimizer */
     double opt_lr, opt_wd, opt_momentum;
 };
@@ -396,7 +397,10 @@ int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt
                    .A = b->inputs, .D = b->out_grads, .scale = b->grad_scale, .W = w->w,
                    .bias = bl ? bl->w : NULL, .Z = b->preact, .Gbar = w->g, .bbar = bl ? bl->g : NULL };
     tt_psacc_layer ws, bs;
-    if (tt_psacc_dense(&p->ps, &L, b->gbar_scale, &ws, bl ? &bs : NULL, err, errlen)) return -1;
+    double t0 = now_mono();
+    int rc = tt_psacc_dense(&p->ps, &L, b->gbar_scale, &ws, bl ? &bs : NULL, err, errlen);
+    p->ps_seconds += now_mono() - t0;
+    if (rc) return -1;
     layer_extras(p, weight_layer, &ws);
     if (bl) layer_extras(p, bias_layer, &bs);
     return 0;
@@ -637,14 +641,6 @@ int tt_probe_step(tt_probe *p, int64_t step)
     persample_scalars(p);
     header(p, &p->w, "step");
     jw_key(&p->w, "step"); jw_int(&p->w, step);
-    jw_key(&p->w, "scalars"); jw_raw(&p->w, "{");
-    for (int i = 0; i < p->nscalars; i++) {
-        if (!p->scalars[i].set) continue;
-        jw_key(&p->w, p->scalars[i].name);
-        jw_num(&p->w, p->scalars[i].value);
-        p->scalars[i].set = 0;
-    }
-    jw_raw(&p->w, "}");
     double t1 = now_mono();
     if (sampled) {
         jw_key(&p->w, "layers"); jw_raw(&p->w, "[");
@@ -675,6 +671,18 @@ int tt_probe_step(tt_probe *p, int64_t step)
     spectral_step(p, step);
     write_extras(p);
     double t2 = now_mono();
+    /* Scalars last, so the step's own probe cost is one of them: per-sample work, statistics and
+     * encoding up to here (what remains — these few scalars and the send — is microseconds). */
+    tt_probe_scalar(p, "probe_ms", (p->ps_seconds + (t2 - t0)) * 1e3);
+    p->ps_seconds = 0;
+    jw_key(&p->w, "scalars"); jw_raw(&p->w, "{");
+    for (int i = 0; i < p->nscalars; i++) {
+        if (!p->scalars[i].set) continue;
+        jw_key(&p->w, p->scalars[i].name);
+        jw_num(&p->w, p->scalars[i].value);
+        p->scalars[i].set = 0;
+    }
+    jw_raw(&p->w, "}");
     jw_raw(&p->w, "}");
     send_writer(p);
     p->c.stats_seconds += t2 - t1;

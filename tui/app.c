@@ -304,6 +304,15 @@ double tui_app_rate(tui_app *a, const tt_run *r)
     return f ? f->steps_per_s : r->steps_per_s;
 }
 
+/* The probe's share of a step: its own probe_ms against the step time from steps/s (NaN until both are
+ * known). A sampled step costs more than the others; the latest is what the run pays now. */
+double tui_app_probe_pct(tui_app *a, const tt_run *r)
+{
+    int k = tt_run_scalar_index(r, "probe_ms");
+    double rate = tui_app_rate(a, r), ms = k >= 0 ? tui_app_scalar_last(a, r, k) : NAN;
+    return rate > 0 && isfinite(ms) ? ms * rate / 10.0 : NAN;      /* ms × steps/s / 1000 × 100 */
+}
+
 int tui_app_state(tui_app *a, const tt_run *r)
 {
     const tui_frozen_run *f = frozen_of(a, r);

@@ -79,6 +79,16 @@ char *tui_fmt_count(char *buf, size_t len, uint64_t v)
     return buf;
 }
 
+char *tui_fmt_pct(char *buf, size_t len, double pct)
+{
+    if (!buf || len == 0) return buf;
+    if (!(pct >= 0) || !isfinite(pct)) snprintf(buf, len, "-");
+    else if (pct < 9.95) snprintf(buf, len, "%.1f%%", pct);
+    else if (pct < 1e6) snprintf(buf, len, "%.0f%%", pct);
+    else snprintf(buf, len, ">1e6%%");
+    return buf;
+}
+
 char *tui_fmt_duration(char *buf, size_t len, double s)
 {
     if (!buf || len == 0) return buf;

@@ -18,6 +18,9 @@ char *tui_fmt_num(char *buf, size_t len, double v);
 /* Counters: exact below 100000 ("99999"), then 4 significant digits with a suffix ("123.5k"). */
 char *tui_fmt_count(char *buf, size_t len, uint64_t v);
 
+/* A percentage: one decimal below 10 ("0.8%"), whole above ("23%", "1234%"). Negative or NaN → "-". */
+char *tui_fmt_pct(char *buf, size_t len, double pct);
+
 /* Seconds as a short duration: "42s", "3m05s", "2h07m", "3d04h". Negative or NaN → "-". */
 char *tui_fmt_duration(char *buf, size_t len, double seconds);
 

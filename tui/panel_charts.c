@@ -171,10 +171,17 @@ static void charts_paint(tui_app *a, tui_panel *p)
     tui_fmt_duration(up, sizeof up, r->last_seen - r->first_seen);
     tui_fmt_count(step, sizeof step, rstep < 0 ? 0 : (uint64_t)rstep);
     int state = tui_app_state(a, r);
-    snprintf(title, sizeof title, "%s%s%.*s  step %s  %s st/s  up %s  pid %lld@%s", r->name,
+    char probe[32] = "";
+    double pct = tui_app_probe_pct(a, r);
+    if (isfinite(pct)) {
+        char v[TUI_FMT_MAX];
+        tui_fmt_pct(v, sizeof v, pct);
+        snprintf(probe, sizeof probe, "  probe %s", v);
+    }
+    snprintf(title, sizeof title, "%s%s%.*s  step %s  %s st/s%s  up %s  pid %lld@%s", r->name,
              state == TT_RUN_RUNNING ? "" : " ", state == TT_RUN_RUNNING ? 0 : 32,
              state == TT_RUN_RUNNING ? "" : (r->end_status[0] ? r->end_status : tt_run_state_name((tt_run_state)state)),
-             step, rate, up, (long long)r->pid, r->host);
+             step, rate, probe, up, (long long)r->pid, r->host);
     tui_app_title(a, p, title);
 
     group g[MAX_GROUPS];

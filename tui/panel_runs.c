@@ -1,5 +1,5 @@
 /* panel_runs: the overview of every run — name, state, step, steps/s, loss, validation metrics, the
- * alert count and a loss trend; the cursor row is the selected run whose charts and layers the other
+ * alert count, what the probe costs the run and a loss trend; the cursor row is the selected run whose charts and layers the other
  * panels and views show. Under the list, the selected run's hyperparameters when there is room. */
 #include <limits.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include "sparkline.h"
 #include "theme.h"
 
-typedef enum { RC_STATE, RC_STEP, RC_RATE, RC_LOSS, RC_VLOSS, RC_ACC, RC_ALERTS, RC_TREND, RC_N } run_col;
+typedef enum { RC_STATE, RC_STEP, RC_RATE, RC_LOSS, RC_VLOSS, RC_ACC, RC_ALERTS, RC_PROBE, RC_TREND, RC_N } run_col;
 
 static const struct { const char *head; int width; } cols[RC_N] = {
     [RC_STATE] = { "state", 5 },
@@ -22,10 +22,11 @@ static const struct { const char *head; int width; } cols[RC_N] = {
     [RC_VLOSS] = { "val_loss", 8 },
     [RC_ACC] = { "val_acc", 7 },
     [RC_ALERTS] = { "alerts", 6 },
+    [RC_PROBE] = { "probe", 6 },
     [RC_TREND] = { "loss trend", 10 },
 };
 /* dropped first when narrow */
-static const run_col drop_order[RC_N] = { RC_TREND, RC_RATE, RC_VLOSS, RC_ALERTS, RC_ACC, RC_STEP, RC_LOSS, RC_STATE };
+static const run_col drop_order[RC_N] = { RC_PROBE, RC_TREND, RC_RATE, RC_VLOSS, RC_ALERTS, RC_ACC, RC_STEP, RC_LOSS, RC_STATE };
 #define TREND_MAX 40
 
 static void run_label(const tt_run *r, char *buf, size_t len)
@@ -85,6 +86,15 @@ static void scalar_cell(tui_app *a, const tt_run *run, const char *name, char *n
     if (!isfinite(v)) *at = tui_attr(TUI_A_BAD);
 }
 
+static void probe_cell(tui_app *a, const tt_run *run, char *num, size_t len, const char **s, attr_t *at)
+{
+    double pct = tui_app_probe_pct(a, run);
+    if (!isfinite(pct)) { *s = "-"; *at |= tui_attr(TUI_A_DIM); return; }
+    tui_fmt_pct(num, len, pct);
+    *s = num;
+    if (pct >= 10) *at |= tui_attr(TUI_A_WARN);
+}
+
 static void trend(tui_app *a, const tt_run *run, int y, int x, int w, attr_t base)
 {
     const tt_named_series *ls = tt_run_scalar(run, "loss");
@@ -130,6 +140,8 @@ static void runs_paint(tui_app *a, tui_panel *p)
         show[drop_order[d]] = 0;
         used -= cols[drop_order[d]].width + 1;
     }
+    /* the probe column is a luxury: it goes before any run name is cut */
+    if (show[RC_PROBE] && name_w > p->w - used) { show[RC_PROBE] = 0; used -= cols[RC_PROBE].width + 1; }
     if (name_w > p->w - used) name_w = p->w - used;
     if (name_w < 4) name_w = 4;
     int extra = p->w - used - name_w;          /* slack: the trend grows, then space after the name */
@@ -201,6 +213,7 @@ static void runs_paint(tui_app *a, tui_panel *p)
             case RC_LOSS: scalar_cell(a, run, "loss", num, sizeof num, &s, &at); break;
             case RC_VLOSS: scalar_cell(a, run, "val_loss", num, sizeof num, &s, &at); break;
             case RC_ACC: scalar_cell(a, run, "val_acc", num, sizeof num, &s, &at); break;
+            case RC_PROBE: probe_cell(a, run, num, sizeof num, &s, &at); break;
             case RC_ALERTS: {
                 int na = tui_app_alerts(a, run);
                 snprintf(num, sizeof num, "%d", na);

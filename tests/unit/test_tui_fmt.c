@@ -126,6 +126,14 @@ static void test_count_and_duration(void **state)
     assert_string_equal(tui_fmt_duration(b, sizeof b, 273600), "3d04h");
     assert_string_equal(tui_fmt_duration(b, sizeof b, -1), "-");
     assert_string_equal(tui_fmt_duration(b, sizeof b, NAN), "-");
+    assert_string_equal(tui_fmt_pct(b, sizeof b, 0.8123), "0.8%");
+    assert_string_equal(tui_fmt_pct(b, sizeof b, 9.94), "9.9%");
+    assert_string_equal(tui_fmt_pct(b, sizeof b, 9.96), "10%");
+    assert_string_equal(tui_fmt_pct(b, sizeof b, 142.4), "142%");
+    assert_string_equal(tui_fmt_pct(b, sizeof b, 3e9), ">1e6%");
+    assert_string_equal(tui_fmt_pct(b, sizeof b, -1), "-");
+    assert_string_equal(tui_fmt_pct(b, sizeof b, NAN), "-");
+    assert_true(strlen(tui_fmt_pct(b, sizeof b, 999999)) < TUI_FMT_MAX);
 }
 
 int main(void)
