@@ -1,6 +1,8 @@
 /* alerts: rules are kept with one state per (run, rank, layer); an exec hook is a child process with
  * an argument vector and a deadline, never a shell. */
 #include "alerts.h"
+#include "rulespec.h"
+#include "suggest.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -15,11 +17,13 @@
 typedef struct {
     char run[TT_NAME_MAX];
     int rank, nlayers;
+    double first_seen;         /* tells a new incarnation of the run (another layer table) from the old */
     tt_rule_state *st;         /* [0]: the run scalar; [1 + l]: layer l */
 } run_states;
 
 typedef struct {
     tt_rule rule;
+    char origin[200];          /* where it was defined, for a duplicate's message */
     run_states *runs;
     int nruns;
 } rule_slot;
@@ -29,6 +33,7 @@ typedef struct { pid_t pid; double deadline; } hook;
 struct tt_alerts {
     rule_slot *v;
     int n;
+    int unreadable;            /* sources that could not be read at all */
     hook hooks[32];
     int nhooks;
 };
@@ -42,19 +47,20 @@ static double mono(void)
 
 tt_alerts *tt_alerts_new(void) { return calloc(1, sizeof(tt_alerts)); }
 
-static void free_rule(tt_rule *r)
+static void free_states(rule_slot *s)
 {
-    for (int i = 0; r->exec[i]; i++) free(r->exec[i]);
-    r->exec[0] = NULL;
+    for (int k = 0; k < s->nruns; k++) free(s->runs[k].st);
+    free(s->runs);
+    s->runs = NULL;
+    s->nruns = 0;
 }
 
 void tt_alerts_free(tt_alerts *a)
 {
     if (!a) return;
     for (int i = 0; i < a->n; i++) {
-        free_rule(&a->v[i].rule);
-        for (int k = 0; k < a->v[i].nruns; k++) free(a->v[i].runs[k].st);
-        free(a->v[i].runs);
+        tt_rulespec_free(&a->v[i].rule);
+        free_states(&a->v[i]);
     }
     free(a->v);
     free(a);
@@ -62,198 +68,174 @@ void tt_alerts_free(tt_alerts *a)
 
 int tt_alerts_count(const tt_alerts *a) { return a->n; }
 const tt_rule *tt_alerts_rule(const tt_alerts *a, int i) { return i >= 0 && i < a->n ? &a->v[i].rule : NULL; }
+int tt_alerts_unreadable(const tt_alerts *a) { return a->unreadable; }
 
-static int add_rule(tt_alerts *a, const tt_rule *r, char *err, size_t errlen)
+static rule_slot *slot_named(const tt_alerts *a, const char *name)
 {
     for (int i = 0; i < a->n; i++)
-        if (!strcmp(a->v[i].rule.name, r->name)) { snprintf(err, errlen, "name: '%s' is already a rule", r->name); return -1; }
+        if (!strcmp(a->v[i].rule.name, name)) return &a->v[i];
+    return NULL;
+}
+
+/* Takes r (and its exec argv) on success; on failure r is still the caller's. */
+static int add_rule(tt_alerts *a, const tt_rule *r, const char *origin, char *err, size_t errlen)
+{
+    const rule_slot *dup = slot_named(a, r->name);
+    if (dup) { snprintf(err, errlen, "already used by %s (names must be unique)", dup->origin); return -1; }
     rule_slot *nv = realloc(a->v, (size_t)(a->n + 1) * sizeof *nv);
     if (!nv) { snprintf(err, errlen, "out of memory"); return -1; }
     a->v = nv;
-    memset(&a->v[a->n], 0, sizeof *a->v);
-    a->v[a->n++].rule = *r;
+    rule_slot *s = &a->v[a->n++];
+    memset(s, 0, sizeof *s);
+    s->rule = *r;
+    snprintf(s->origin, sizeof s->origin, "%s", origin);
     return 0;
 }
 
-/* ---- the JSON form ---- */
+/* ---- rules files (one rule: rulespec.c) ---- */
 
-static const char *const known[] = { "name", "kind", "monitor", "layer", "mode", "min_delta", "patience", "baseline",
-    "start_step", "stopping_threshold", "divergence_threshold", "check_finite", "op", "threshold", "for_steps", "factor",
-    "alpha", "warmup", "window", "relative", "seconds", "actions", "exec", "exec_timeout", "once", "enabled", NULL };
+static const char *const top_words[] = { "rules", "defaults", NULL };
+static const char *const default_words[] = { "nonfinite_loss", "nonfinite_grad", "stalled", NULL };
+static const char *const default_names[] = { "default:nonfinite-loss", "default:nonfinite-grad", "default:stalled" };
 
-static int parse_op(const char *s, tt_rule_op *op)
+static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
+/* How a message names a rule: by its name when it has a valid one, else by its place. */
+static void rule_label(char *out, size_t len, const cJSON *o, int i)
 {
-    if (!strcmp(s, ">")) *op = TT_OP_GT;
-    else if (!strcmp(s, ">=")) *op = TT_OP_GE;
-    else if (!strcmp(s, "<")) *op = TT_OP_LT;
-    else if (!strcmp(s, "<=")) *op = TT_OP_LE;
-    else return -1;
-    return 0;
+    const cJSON *nm = cJSON_IsObject(o) ? get(o, "name") : NULL;
+    if (cJSON_IsString(nm) && nm->valuestring[0] && strlen(nm->valuestring) < TT_RULE_NAME) snprintf(out, len, "rule \"%s\"", nm->valuestring);
+    else snprintf(out, len, "rules[%d]", i);
 }
 
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); free_rule(r); return -1; } while (0)
-
-static int num_field(const cJSON *o, const char *k, double lo, double hi, double *out, char *err, size_t errlen)
+static char *read_all(const char *path, size_t *len)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v) return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
-        char *txt = cJSON_PrintUnformatted(v);
-        snprintf(err, errlen, "%s: expected a number in %g..%g, got %.40s", k, lo, hi, txt ? txt : "?");
-        free(txt);
-        return -1;
-    }
-    *out = v->valuedouble;
-    return 0;
-}
-
-static int rule_from_json(const cJSON *o, tt_rule *r, char *err, size_t errlen)
-{
-    tt_rule_defaults(r);
-    if (!cJSON_IsObject(o)) { snprintf(err, errlen, "expected an object"); return -1; }
-    for (const cJSON *f = o->child; f; f = f->next) {
-        int ok = 0;
-        for (int i = 0; known[i]; i++) ok |= !strcmp(f->string, known[i]);
-        if (!ok) FAIL("%.60s: unknown field (a typo would silently disable the rule)", f->string);
-    }
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name"), *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
-    const cJSON *mon = cJSON_GetObjectItemCaseSensitive(o, "monitor"), *layer = cJSON_GetObjectItemCaseSensitive(o, "layer");
-    if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= TT_RULE_NAME) FAIL("name: expected a string of 1-63 characters");
-    snprintf(r->name, sizeof r->name, "%s", name->valuestring);
-    if (!cJSON_IsString(kind)) FAIL("kind: expected early_stop, threshold, spike, window_change or stalled");
-    int k;
-    for (k = 0; k < 5 && strcmp(kind->valuestring, tt_rule_kind_name((tt_rule_kind)k)); k++) {}
-    if (k == 5) FAIL("kind '%.40s': expected early_stop, threshold, spike, window_change or stalled", kind->valuestring);
-    r->kind = (tt_rule_kind)k;
-    if (r->kind != TT_RULE_STALLED) {
-        if (!cJSON_IsString(mon) || !mon->valuestring[0] || strlen(mon->valuestring) >= sizeof r->monitor) FAIL("monitor: expected a metric name");
-        snprintf(r->monitor, sizeof r->monitor, "%s", mon->valuestring);
-    } else {
-        snprintf(r->monitor, sizeof r->monitor, "stalled");
-    }
-    if (layer && (!cJSON_IsString(layer) || strlen(layer->valuestring) >= sizeof r->layer)) FAIL("layer: expected \"*\", a layer name or a pattern");
-    if (layer) snprintf(r->layer, sizeof r->layer, "%s", layer->valuestring);
-    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
-    if (mode && (!cJSON_IsString(mode) || (strcmp(mode->valuestring, "min") && strcmp(mode->valuestring, "max")))) FAIL("mode: expected \"min\" or \"max\"");
-    r->mode_max = mode && !strcmp(mode->valuestring, "max");
-    double d, start = 0, patience = 0, for_steps = 1, warmup = r->warmup, window = r->window;
-    if (num_field(o, "min_delta", 0, 1e300, &r->min_delta, err, errlen) || num_field(o, "patience", 0, 1e9, &patience, err, errlen) ||
-        num_field(o, "baseline", -1e300, 1e300, &r->baseline, err, errlen) || num_field(o, "start_step", 0, 9e15, &start, err, errlen) ||
-        num_field(o, "stopping_threshold", -1e300, 1e300, &r->stopping_threshold, err, errlen) ||
-        num_field(o, "divergence_threshold", -1e300, 1e300, &r->divergence_threshold, err, errlen) ||
-        num_field(o, "threshold", -1e300, 1e300, &r->threshold, err, errlen) || num_field(o, "for_steps", 1, 1e9, &for_steps, err, errlen) ||
-        num_field(o, "factor", 1e-300, 1e300, &r->factor, err, errlen) || num_field(o, "alpha", 1e-6, 1, &r->alpha, err, errlen) ||
-        num_field(o, "warmup", 0, 1e9, &warmup, err, errlen) || num_field(o, "window", 2, TT_RULE_MAX_WINDOW, &window, err, errlen) ||
-        num_field(o, "seconds", 0.001, 1e9, &r->seconds, err, errlen) || num_field(o, "exec_timeout", 0.001, 3600, &r->exec_timeout, err, errlen)) {
-        free_rule(r);
-        return -1;
-    }
-    r->patience = (int)patience;
-    r->start_step = (int64_t)start;
-    r->for_steps = (int)for_steps;
-    r->warmup = (int)warmup;
-    r->window = (int)window;
-    (void)d;
-    static const char *const bools[] = { "check_finite", "relative", "once", "enabled" };
-    int *bool_dst[] = { &r->check_finite, &r->relative, &r->once, &r->enabled };
-    for (int i = 0; i < 4; i++) {
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, bools[i]);
-        if (b && !cJSON_IsBool(b)) FAIL("%s: expected true or false", bools[i]);
-        if (b) *bool_dst[i] = cJSON_IsTrue(b);
-    }
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "op");
-    if (op && (!cJSON_IsString(op) || parse_op(op->valuestring, &r->op))) FAIL("op: expected \">\", \">=\", \"<\" or \"<=\"");
-    if ((r->kind == TT_RULE_THRESHOLD || r->kind == TT_RULE_WINDOW_CHANGE) && (!op || !cJSON_GetObjectItemCaseSensitive(o, "threshold")))
-        FAIL("op and threshold: a %s rule needs both", kind->valuestring);
-    const cJSON *acts = cJSON_GetObjectItemCaseSensitive(o, "actions");
-    if (acts && !cJSON_IsArray(acts)) FAIL("actions: expected an array of \"stop\", \"bell\", \"alert\"");
-    for (const cJSON *x = acts ? acts->child : NULL; x; x = x->next) {
-        if (cJSON_IsString(x) && !strcmp(x->valuestring, "stop")) r->actions |= TT_ACT_STOP;
-        else if (cJSON_IsString(x) && !strcmp(x->valuestring, "bell")) r->actions |= TT_ACT_BELL;
-        else if (cJSON_IsString(x) && !strcmp(x->valuestring, "alert")) {}
-        else FAIL("actions: expected \"stop\", \"bell\" or \"alert\" entries");
-    }
-    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(o, "exec");
-    if (ex) {
-        int n = 0;
-        if (!cJSON_IsArray(ex) || cJSON_GetArraySize(ex) < 1 || cJSON_GetArraySize(ex) > TT_RULE_MAX_EXEC)
-            FAIL("exec: expected an argument vector [\"/path/program\", \"arg\", …] of 1-%d strings", TT_RULE_MAX_EXEC);
-        for (const cJSON *x = ex->child; x; x = x->next) {
-            if (!cJSON_IsString(x)) FAIL("exec[%d]: expected a string", n);
-            if (!(r->exec[n++] = strdup(x->valuestring))) FAIL("out of memory");
-            r->exec[n] = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n;
+    char chunk[4096];
+    *len = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (*len + n + 1 > cap) {
+            cap = (*len + n + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) { free(buf); fclose(f); errno = ENOMEM; return NULL; }
+            buf = nb;
         }
-        if (r->exec[0][0] != '/') FAIL("exec[0] '%.60s': expected an absolute path (no shell, no PATH search)", r->exec[0]);
-        r->actions |= TT_ACT_EXEC;
+        memcpy(buf + *len, chunk, n);
+        *len += n;
     }
-    return 0;
+    int failed = ferror(f), e = errno;        /* a directory opens, then fails to read */
+    fclose(f);
+    if (failed) { free(buf); errno = e; return NULL; }
+    if (!buf && (buf = malloc(1))) buf[0] = 0;   /* an empty file: "not valid JSON", not "cannot read" */
+    return buf;
 }
 
-static int defaults_wanted(const cJSON *root, const char *which)
+static cJSON *parse_file(const char *path, FILE *errs)
 {
-    const cJSON *d = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "defaults") : NULL;
-    if (!d) return 1;
-    if (cJSON_IsBool(d)) return cJSON_IsTrue(d);
-    const cJSON *one = cJSON_GetObjectItemCaseSensitive(d, which);
-    return !one || cJSON_IsTrue(one);
+    size_t len;
+    char *buf = read_all(path, &len);
+    if (!buf) { fprintf(errs, "traintop: %s: cannot read: %s\n", path, strerror(errno)); return NULL; }
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long line = 1;
+        for (const char *p = buf; at && p < at && p < buf + len; p++) line += *p == '\n';
+        fprintf(errs, "traintop: %s: not valid JSON (near line %ld)\n", path, line);
+    }
+    free(buf);
+    return root;
+}
+
+/* Top-level fields besides "rules" and "defaults" are mistakes ("rule" for "rules" would drop them all). */
+static int check_top(const cJSON *root, const char *path, FILE *errs)
+{
+    int bad = 0;
+    for (const cJSON *f = cJSON_IsObject(root) ? root->child : NULL; f; f = f->next) {
+        if (tt_word_index(top_words, f->string) >= 0) continue;
+        char dym[120];
+        tt_did_you_mean(dym, sizeof dym, f->string, top_words);
+        fprintf(errs, "traintop: %s: field \"%.60s\": unknown%s\n", path, f->string, dym[0] ? dym : " (expected \"rules\" and \"defaults\")");
+        bad++;
+    }
+    return bad;
+}
+
+/* "defaults": true/false, or {"nonfinite_loss": bool, "nonfinite_grad": bool, "stalled": bool}. Turns
+ * off the defaults already in a; returns the mistakes. */
+static int apply_defaults(tt_alerts *a, const cJSON *root, const char *path, FILE *errs)
+{
+    const cJSON *d = cJSON_IsObject(root) ? get(root, "defaults") : NULL;
+    int keep[3] = { 1, 1, 1 }, bad = 0;
+    if (!d) return 0;
+    if (cJSON_IsBool(d)) {
+        keep[0] = keep[1] = keep[2] = cJSON_IsTrue(d);
+    } else if (cJSON_IsObject(d)) {
+        for (const cJSON *f = d->child; f; f = f->next) {
+            int k = tt_word_index(default_words, f->string);
+            char dym[120] = "";
+            if (k < 0) tt_did_you_mean(dym, sizeof dym, f->string, default_words);
+            if (k < 0) fprintf(errs, "traintop: %s: field \"defaults\": \"%.60s\": unknown%s\n", path, f->string, dym[0] ? dym : " (expected \"nonfinite_loss\", \"nonfinite_grad\" or \"stalled\")");
+            else if (!cJSON_IsBool(f)) fprintf(errs, "traintop: %s: field \"defaults\": \"%s\": expected true or false\n", path, f->string);
+            else { keep[k] = cJSON_IsTrue(f); continue; }
+            bad++;
+        }
+    } else {
+        fprintf(errs, "traintop: %s: field \"defaults\": expected true, false or {\"nonfinite_loss\", \"nonfinite_grad\", \"stalled\": true or false}\n", path);
+        return 1;
+    }
+    for (int k = 0; k < 3; k++) {
+        rule_slot *s = keep[k] ? NULL : slot_named(a, default_names[k]);
+        if (s) s->rule.enabled = 0;
+    }
+    return bad;
+}
+
+/* One rule of a file: added, or one line saying why not. 1 when added. */
+static int load_rule(tt_alerts *a, const cJSON *o, int i, const char *path, FILE *errs)
+{
+    tt_rule r;
+    char err[400], label[96], origin[200], warn[300];
+    rule_label(label, sizeof label, o, i);
+    snprintf(origin, sizeof origin, "rules[%d] in %.160s", i, path);
+    if (tt_rulespec_json(o, &r, err, sizeof err)) {
+        fprintf(errs, "traintop: %s: %s: %s\n", path, label, err);
+        return 0;
+    }
+    if (add_rule(a, &r, origin, err, sizeof err)) {
+        fprintf(errs, "traintop: %s: %s: field \"name\": %s\n", path, label, err);
+        tt_rulespec_free(&r);
+        return 0;
+    }
+    if (tt_rulespec_metric_warning(&r, warn, sizeof warn)) fprintf(errs, "traintop: %s: %s: warning: field \"monitor\": %s\n", path, label, warn);
+    return 1;
 }
 
 int tt_alerts_load_file(tt_alerts *a, const char *path, FILE *errs, int *mistakes)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) { fprintf(errs, "traintop: rules file %s: %s\n", path, strerror(errno)); return -1; }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) { cap = (len + n + 1) * 2; char *nb = realloc(buf, cap); if (!nb) { free(buf); fclose(f); return -1; } buf = nb; }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    cJSON *root = buf ? cJSON_ParseWithLength(buf, len) : NULL;
-    if (!root) {
-        long at = buf && cJSON_GetErrorPtr() ? (long)(cJSON_GetErrorPtr() - buf) : 0;
-        long line = 1;
-        for (long i = 0; buf && i < at && i < (long)len; i++) line += buf[i] == '\n';
-        fprintf(errs, "traintop: rules file %s: not valid JSON (near line %ld)\n", path, line);
-        free(buf);
-        return -1;
-    }
-    free(buf);
-    const cJSON *rules = cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "rules");
-    if (!cJSON_IsArray(rules)) {
-        fprintf(errs, "traintop: rules file %s: expected {\"rules\": [...]} or an array of rules\n", path);
+    cJSON *root = parse_file(path, errs);
+    if (!root) { a->unreadable++; return -1; }
+    const cJSON *rules = cJSON_IsArray(root) ? root : get(root, "rules");
+    int bad = check_top(root, path, errs);
+    /* a file may only turn defaults off; one with neither key says nothing the user meant */
+    if (rules ? !cJSON_IsArray(rules) : (!cJSON_IsObject(root) || !get(root, "defaults"))) {
+        fprintf(errs, "traintop: %s: expected {\"rules\": [...], \"defaults\": …} or an array of rules\n", path);
         cJSON_Delete(root);
+        a->unreadable++;
+        if (mistakes) *mistakes += bad;
         return -1;
     }
     int added = 0, i = 0;
-    for (const cJSON *o = rules->child; o; o = o->next, i++) {
-        tt_rule r;
-        char err[300];
-        const cJSON *nm = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, "name") : NULL;
-        if (rule_from_json(o, &r, err, sizeof err) || add_rule(a, &r, err, sizeof err)) {
-            fprintf(errs, "traintop: rules file %s: rule %d '%s': %s\n", path, i, cJSON_IsString(nm) ? nm->valuestring : "?", err);
-            if (err[0] && strstr(err, "already a rule")) free_rule(&r);
-            if (mistakes) (*mistakes)++;
-            continue;
-        }
-        added++;
+    for (const cJSON *o = rules ? rules->child : NULL; o; o = o->next, i++) {
+        int ok = load_rule(a, o, i, path, errs);
+        added += ok;
+        bad += !ok;
     }
-    /* defaults: on unless "defaults": false (or {"nonfinite_loss": false, …}) */
-    if (defaults_wanted(root, "nonfinite_loss") || defaults_wanted(root, "nonfinite_grad") || defaults_wanted(root, "stalled")) {
-        int keep[3] = { defaults_wanted(root, "nonfinite_loss"), defaults_wanted(root, "nonfinite_grad"), defaults_wanted(root, "stalled") };
-        static const char *const names[3] = { "default:nonfinite-loss", "default:nonfinite-grad", "default:stalled" };
-        for (int d = 0; d < 3; d++)
-            if (!keep[d])
-                for (int k = 0; k < a->n; k++)
-                    if (!strcmp(a->v[k].rule.name, names[d])) a->v[k].rule.enabled = 0;
-    } else {
-        for (int k = 0; k < a->n; k++)
-            if (!strncmp(a->v[k].rule.name, "default:", 8)) a->v[k].rule.enabled = 0;
-    }
+    bad += apply_defaults(a, root, path, errs);
     cJSON_Delete(root);
+    if (mistakes) *mistakes += bad;
     return added;
 }
 
@@ -262,136 +244,75 @@ void tt_alerts_add_defaults(tt_alerts *a)
     char err[128];
     tt_rule r;
     tt_rule_defaults(&r);
-    snprintf(r.name, sizeof r.name, "default:nonfinite-loss");
+    snprintf(r.name, sizeof r.name, "%s", default_names[0]);
     r.kind = TT_RULE_THRESHOLD;            /* NaN/Inf only: a finite loss never satisfies "> +inf" */
     snprintf(r.monitor, sizeof r.monitor, "loss");
     r.op = TT_OP_GT;
     r.threshold = INFINITY;
-    add_rule(a, &r, err, sizeof err);
+    add_rule(a, &r, "the default rules", err, sizeof err);
     tt_rule_defaults(&r);
-    snprintf(r.name, sizeof r.name, "default:nonfinite-grad");
+    snprintf(r.name, sizeof r.name, "%s", default_names[1]);
     r.kind = TT_RULE_THRESHOLD;
     snprintf(r.monitor, sizeof r.monitor, "nonfinite");
     snprintf(r.layer, sizeof r.layer, "*");
     r.op = TT_OP_GT;
     r.threshold = 0;
-    add_rule(a, &r, err, sizeof err);
+    add_rule(a, &r, "the default rules", err, sizeof err);
     tt_rule_defaults(&r);
-    snprintf(r.name, sizeof r.name, "default:stalled");
+    snprintf(r.name, sizeof r.name, "%s", default_names[2]);
     r.kind = TT_RULE_STALLED;
     snprintf(r.monitor, sizeof r.monitor, "stalled");
     r.seconds = 120;
-    add_rule(a, &r, err, sizeof err);
+    add_rule(a, &r, "the default rules", err, sizeof err);
 }
 
-/* ---- the command-line form (docs/alerts.md) ---- */
-
-int tt_alerts_add_spec(tt_alerts *a, const char *spec, char *err, size_t errlen)
+int tt_alerts_add_spec(tt_alerts *a, const char *spec, FILE *errs)
 {
-    tt_rule rr, *r = &rr;
-    tt_rule_defaults(r);
-    char buf[512];
-    if (!spec || strlen(spec) >= sizeof buf) { snprintf(err, errlen, "--alert: expected a rule of at most 511 characters"); return -1; }
-    snprintf(buf, sizeof buf, "%s", spec);
-    /* "change<1%" and ">0.5" may be glued: space out the operators */
-    char sp[1100];
-    size_t o = 0;
-    for (const char *p = buf; *p && o < sizeof sp - 4; p++) {
-        if ((*p == '<' || *p == '>') && o && sp[o - 1] != ' ') sp[o++] = ' ';
-        sp[o++] = *p;
-        if ((*p == '<' || *p == '>') && p[1] != '=' && p[1] != ' ') sp[o++] = ' ';
-        if (*p == '=' && o >= 2 && (sp[o - 2] == '<' || sp[o - 2] == '>') && p[1] != ' ') sp[o++] = ' ';
+    tt_rule r;
+    char err[400], origin[200], warn[300];
+    if (!spec) spec = "";
+    snprintf(origin, sizeof origin, "--alert '%.160s'", spec);
+    if (tt_rulespec_text(spec, &r, err, sizeof err)) {
+        fprintf(errs, "traintop: --alert '%s': %s\n", spec, err);
+        return -1;
     }
-    sp[o] = 0;
-    char *save = NULL, *tok = strtok_r(sp, " \t", &save);
-    if (!tok) { snprintf(err, errlen, "--alert '%s': empty", spec); return -1; }
-    char *colon = strchr(tok, ':');
-    if (colon && colon[1]) { *colon = 0; snprintf(r->name, sizeof r->name, "%s", tok); tok = colon + 1; }
-    char *br = strchr(tok, '[');
-    if (br) {
-        char *end = strchr(br, ']');
-        if (!end || end[1]) FAIL("--alert '%s': '%s': expected METRIC[LAYER]", spec, tok);
-        *end = 0;
-        snprintf(r->layer, sizeof r->layer, "%s", br + 1);
-        *br = 0;
+    if (add_rule(a, &r, origin, err, sizeof err)) {
+        fprintf(errs, "traintop: --alert '%s': name \"%s\": %s\n", spec, r.name, err);
+        tt_rulespec_free(&r);
+        return -1;
     }
-    snprintf(r->monitor, sizeof r->monitor, "%s", tok);
-    int have_kind = 0;
-    if (!strcmp(tok, "stalled")) { r->kind = TT_RULE_STALLED; have_kind = 1; }
-    while ((tok = strtok_r(NULL, " \t", &save))) {
-        tt_rule_op op;
-        char *eq = strchr(tok, '=');
-        if (!strcmp(tok, "min") || !strcmp(tok, "max")) { r->kind = TT_RULE_EARLY_STOP; r->mode_max = tok[1] == 'a'; have_kind = 1; }
-        else if (!strcmp(tok, "spike")) { r->kind = TT_RULE_SPIKE; have_kind = 1; }
-        else if (!strcmp(tok, "change")) { r->kind = TT_RULE_WINDOW_CHANGE; have_kind = 1; }
-        else if (!parse_op(tok, &op)) {
-            char *v = strtok_r(NULL, " \t", &save), *end;
-            if (!v) FAIL("--alert '%s': '%s' needs a number after it", spec, tok);
-            r->op = op;
-            r->threshold = strtod(v, &end);
-            if (*end == '%' && !end[1]) { r->threshold /= 100; r->relative = 1; }
-            else if (*end || end == v) FAIL("--alert '%s': '%s': expected a number", spec, v);
-            if (!have_kind) { r->kind = TT_RULE_THRESHOLD; have_kind = 1; }
-        }
-        else if (!strcmp(tok, "stop")) r->actions |= TT_ACT_STOP;
-        else if (!strcmp(tok, "bell")) r->actions |= TT_ACT_BELL;
-        else if (!strcmp(tok, "relative")) r->relative = 1;
-        else if (r->kind == TT_RULE_STALLED && tok[strlen(tok) - 1] == 's' && strtod(tok, NULL) > 0) r->seconds = strtod(tok, NULL);
-        else if (eq) {
-            *eq = 0;
-            const char *k = tok, *v = eq + 1;
-            char *end;
-            double d = strtod(v, &end);
-            int isnum = end != v && !*end;
-            if (!strcmp(k, "exec")) {
-                int n = 0;
-                char *s2 = NULL;
-                for (char *t = strtok_r((char *)v, ",", &s2); t && n < TT_RULE_MAX_EXEC; t = strtok_r(NULL, ",", &s2)) r->exec[n++] = strdup(t);
-                r->exec[n] = NULL;
-                if (!n || r->exec[0][0] != '/') FAIL("--alert '%s': exec: expected an absolute path (no shell, no PATH search)", spec);
-                r->actions |= TT_ACT_EXEC;
-            }
-            else if (!isnum) FAIL("--alert '%s': %s: expected a number, got '%s'", spec, k, v);
-            else if (!strcmp(k, "patience") && d >= 0) r->patience = (int)d;
-            else if (!strcmp(k, "min_delta") && d >= 0) r->min_delta = d;
-            else if (!strcmp(k, "baseline")) r->baseline = d;
-            else if (!strcmp(k, "start") && d >= 0) r->start_step = (int64_t)d;
-            else if (!strcmp(k, "stop_at")) r->stopping_threshold = d;
-            else if (!strcmp(k, "diverge")) r->divergence_threshold = d;
-            else if (!strcmp(k, "for") && d >= 1) r->for_steps = (int)d;
-            else if (!strcmp(k, "factor") && d > 0) r->factor = d;
-            else if (!strcmp(k, "alpha") && d > 0 && d <= 1) r->alpha = d;
-            else if (!strcmp(k, "warmup") && d >= 0) r->warmup = (int)d;
-            else if (!strcmp(k, "window") && d >= 2 && d <= TT_RULE_MAX_WINDOW) r->window = (int)d;
-            else if (!strcmp(k, "seconds") && d > 0) r->seconds = d;
-            else if (!strcmp(k, "timeout") && d > 0) r->exec_timeout = d;
-            else FAIL("--alert '%s': %s=%s: unknown key or value out of range", spec, k, v);
-        }
-        else FAIL("--alert '%s': '%s': expected min, max, spike, change, an operator, stop, bell or KEY=VALUE", spec, tok);
-    }
-    if (!have_kind) FAIL("--alert '%s': expected min, max, spike, change or an operator after the metric", spec);
-    if (!r->name[0]) snprintf(r->name, sizeof r->name, "%.40s", spec);
-    if (add_rule(a, r, err, errlen)) { free_rule(r); return -1; }
+    if (tt_rulespec_metric_warning(&r, warn, sizeof warn)) fprintf(errs, "traintop: --alert '%s': warning: %s\n", spec, warn);
     return 0;
 }
 
 /* ---- evaluation ---- */
 
+/* One state set per (run, rank), made when the run is first seen and made again for a new incarnation
+ * of the run (another layer table): a rule over layers that match nothing yet simply has none. */
 static tt_rule_state *states_for(rule_slot *s, const tt_run *r)
 {
-    for (int i = 0; i < s->nruns; i++)
-        if (s->runs[i].rank == r->rank && !strcmp(s->runs[i].run, r->name) && s->runs[i].nlayers == r->nlayers) return s->runs[i].st;
-    run_states *nv = realloc(s->runs, (size_t)(s->nruns + 1) * sizeof *nv);
-    if (!nv) return NULL;
-    s->runs = nv;
-    run_states *rs = &s->runs[s->nruns];
-    snprintf(rs->run, sizeof rs->run, "%s", r->name);
-    rs->rank = r->rank;
+    run_states *rs = NULL;
+    for (int i = 0; i < s->nruns && !rs; i++)
+        if (s->runs[i].rank == r->rank && !strcmp(s->runs[i].run, r->name)) rs = &s->runs[i];
+    if (rs && rs->nlayers == r->nlayers && rs->first_seen == r->first_seen) return rs->st;
+    if (!rs) {
+        run_states *nv = realloc(s->runs, (size_t)(s->nruns + 1) * sizeof *nv);
+        if (!nv) return NULL;
+        s->runs = nv;
+        rs = &s->runs[s->nruns++];
+        memset(rs, 0, sizeof *rs);
+        snprintf(rs->run, sizeof rs->run, "%s", r->name);
+        rs->rank = r->rank;
+    }
+    /* a run-scalar rule needs one state, not one per layer (a state holds a 16 KiB window) */
+    int n = s->rule.layer[0] ? r->nlayers + 1 : 1;
+    tt_rule_state *st = realloc(rs->st, (size_t)n * sizeof *st);
+    if (!st) return NULL;
+    rs->st = st;
     rs->nlayers = r->nlayers;
-    if (!(rs->st = malloc((size_t)(r->nlayers + 1) * sizeof *rs->st))) return NULL;
-    for (int i = 0; i <= r->nlayers; i++) tt_rule_state_init(&rs->st[i]);
-    s->nruns++;
-    return rs->st;
+    rs->first_seen = r->first_seen;
+    for (int i = 0; i < n; i++) tt_rule_state_init(&st[i]);
+    return st;
 }
 
 static void fill(tt_alert *al, const tt_run *r, const tt_rule *rule, const char *layer, const tt_rule_event *ev)
@@ -520,25 +441,69 @@ void tt_alert_write_json(const tt_alert *al, FILE *f)
     cJSON_Delete(o);
 }
 
-tt_alerts *tt_alerts_build(const char *const *files, int nfiles, const char *const *specs, int nspecs, int defaults,
-                           FILE *errs, int *errors)
+/* ---- building and reloading ---- */
+
+tt_alerts *tt_alerts_build(const tt_alerts_sources *src, FILE *errs, int *errors)
 {
     tt_alerts *a = tt_alerts_new();
     if (!a) return NULL;
     *errors = 0;
-    if (defaults) tt_alerts_add_defaults(a);
-    /* the user's standing rules, then the ones named for this collector */
+    if (src->defaults) tt_alerts_add_defaults(a);
+    /* the user's standing rules, then the ones named for this collector; a file that exists but
+     * cannot be read is reported, not skipped */
     char user[600];
     const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     if (xdg && *xdg) snprintf(user, sizeof user, "%s/traintop/rules.json", xdg);
     else if (home && *home) snprintf(user, sizeof user, "%s/.config/traintop/rules.json", home);
     else user[0] = 0;
-    if (user[0] && access(user, R_OK) == 0 && tt_alerts_load_file(a, user, errs, errors) < 0) (*errors)++;
-    for (int i = 0; i < nfiles; i++)
-        if (tt_alerts_load_file(a, files[i], errs, errors) < 0) (*errors)++;
-    for (int i = 0; i < nspecs; i++) {
-        char err[400];
-        if (tt_alerts_add_spec(a, specs[i], err, sizeof err)) { fprintf(errs, "traintop: %s\n", err); (*errors)++; }
-    }
+    if (user[0] && access(user, F_OK) == 0 && tt_alerts_load_file(a, user, errs, errors) < 0) (*errors)++;
+    for (int i = 0; i < src->nfiles; i++)
+        if (tt_alerts_load_file(a, src->files[i], errs, errors) < 0) (*errors)++;
+    for (int i = 0; i < src->nspecs; i++)
+        if (tt_alerts_add_spec(a, src->specs[i], errs)) (*errors)++;
     return a;
+}
+
+int tt_alerts_take_state(tt_alerts *to, tt_alerts *from)
+{
+    int kept = 0;
+    for (int i = 0; i < to->n; i++) {
+        rule_slot *t = &to->v[i], *f = slot_named(from, t->rule.name);
+        if (!f || !tt_rule_same_params(&t->rule, &f->rule)) continue;
+        free_states(t);
+        t->runs = f->runs;
+        t->nruns = f->nruns;
+        f->runs = NULL;
+        f->nruns = 0;
+        kept++;
+    }
+    /* hooks still running must still be reaped and killed at their deadline */
+    while (from->nhooks && to->nhooks < (int)(sizeof to->hooks / sizeof *to->hooks))
+        to->hooks[to->nhooks++] = from->hooks[--from->nhooks];
+    return kept;
+}
+
+static int count_named_in(const tt_alerts *a, const tt_alerts *b)
+{
+    int n = 0;
+    for (int i = 0; i < a->n; i++) n += slot_named(b, a->v[i].rule.name) != NULL;
+    return n;
+}
+
+tt_alerts *tt_alerts_reload(tt_alerts *cur, const tt_alerts_sources *src, FILE *errs)
+{
+    int mistakes = 0, in_use = cur ? cur->n : 0;
+    tt_alerts *next = tt_alerts_build(src, errs, &mistakes);
+    if (!next || next->unreadable) {
+        /* a half-saved or deleted file must not silently drop every rule it held */
+        if (next) fprintf(errs, "traintop: rules not reloaded: %d rules file%s could not be read (above); keeping the %d rules in use, with their state\n",
+                          next->unreadable, next->unreadable == 1 ? "" : "s", in_use);
+        else fprintf(errs, "traintop: rules not reloaded: out of memory; keeping the %d rules in use\n", in_use);
+        tt_alerts_free(next);
+        return cur;
+    }
+    int common = cur ? count_named_in(next, cur) : 0, kept = cur ? tt_alerts_take_state(next, cur) : 0;
+    fprintf(errs, "traintop: rules reloaded: %d rules, %d mistake%s; %d kept their state, %d changed, %d new, %d removed\n",
+            next->n, mistakes, mistakes == 1 ? "" : "s", kept, common - kept, next->n - common, in_use - common);
+    return next;
 }

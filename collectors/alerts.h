@@ -25,23 +25,48 @@ typedef struct {
 
 tt_alerts *tt_alerts_new(void);
 void tt_alerts_free(tt_alerts *a);
+
+/* Every mistake is one line on errs: "traintop: WHERE: WHAT", WHERE the file and the rule
+ * (`r.json: rule "x"`, `r.json: rules[3]` when it has no valid name) or the --alert spec, WHAT the
+ * field or token and what was expected, with `; did you mean "…"?` when the user misspelt a known
+ * word. A doubtful metric name is a warning ("…: warning: …"), not a mistake: runs may send their own. */
+
 /* Adds rules from a JSON file ({"rules": [...], "defaults": bool|{...}} or a bare array). Invalid
- * rules are skipped, each reported as one line on errs naming the file, the rule and the field.
- * Returns the number of rules added (*mistakes += the rules skipped), or -1 when the file cannot be
- * read or is not JSON. */
+ * rules are skipped, each reported as one line. Returns the number of rules added (*mistakes += the
+ * rules and top-level fields skipped), or -1 when the file cannot be read or holds no rules list (it
+ * then counts as unreadable: tt_alerts_unreadable). */
 int tt_alerts_load_file(tt_alerts *a, const char *path, FILE *errs, int *mistakes);
-/* Adds one rule from the command-line grammar (docs/alerts.md). 0, or -1 with err. */
-int tt_alerts_add_spec(tt_alerts *a, const char *spec, char *err, size_t errlen);
+/* Adds one rule from the command-line grammar (docs/alerts.md). 0, or -1 after one line on errs. */
+int tt_alerts_add_spec(tt_alerts *a, const char *spec, FILE *errs);
 /* The default rules (non-finite loss, non-finite gradients, stalled run), unless turned off. */
 void tt_alerts_add_defaults(tt_alerts *a);
 int tt_alerts_count(const tt_alerts *a);
 const tt_rule *tt_alerts_rule(const tt_alerts *a, int i);
+/* Sources that could not be read at all (missing, not JSON, no rules list) while building a. */
+int tt_alerts_unreadable(const tt_alerts *a);
+
+typedef struct {
+    const char *const *files;  /* --rules FILE */
+    int nfiles;
+    const char *const *specs;  /* --alert SPEC */
+    int nspecs;
+    int defaults;              /* 0: --no-default-rules */
+} tt_alerts_sources;
 
 /* Every source in order: the defaults (when defaults), $XDG_CONFIG_HOME/traintop/rules.json if it
  * exists, the files, the --alert specs. Mistakes are reported on errs and counted in *errors; the
  * valid rules are kept. NULL only when out of memory. */
-tt_alerts *tt_alerts_build(const char *const *files, int nfiles, const char *const *specs, int nspecs, int defaults,
-                           FILE *errs, int *errors);
+tt_alerts *tt_alerts_build(const tt_alerts_sources *src, FILE *errs, int *errors);
+
+/* Moves the state (per run, rank and layer) of every rule of from that to has unchanged — the same
+ * name and tt_rule_same_params — into to, and the exec hooks still running. Returns how many rules
+ * kept their state. from keeps its rules, with fresh state. */
+int tt_alerts_take_state(tt_alerts *to, tt_alerts *from);
+/* SIGHUP: builds the rules again from src. When a source cannot be read at all, the reload is
+ * refused: cur is returned untouched, state and all. Otherwise the new set takes cur's state
+ * (tt_alerts_take_state) and is returned; the caller puts it in place of cur and frees cur. Either
+ * way one summary line goes to errs. */
+tt_alerts *tt_alerts_reload(tt_alerts *cur, const tt_alerts_sources *src, FILE *errs);
 
 /* Evaluates every rule against run r's latest message (the step it just accepted). Fired alerts are
  * written to out (up to max); returns how many fired. */

@@ -322,6 +322,8 @@ void tt_collector_set_alerts(tt_collector *c, tt_alerts *a)
     c->alerts = a;
 }
 
+tt_alerts *tt_collector_alerts(const tt_collector *c) { return c->alerts; }
+
 int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err, size_t errlen)
 {
     tt_ingest_result r;

@@ -60,6 +60,8 @@ long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errl
 
 /* Replaces the rules (SIGHUP reload): the collector owns the new set and frees the old one. */
 void tt_collector_set_alerts(tt_collector *c, struct tt_alerts *a);
+/* The rules in use (the collector's; NULL: none), e.g. to reload from them (tt_alerts_reload). */
+struct tt_alerts *tt_collector_alerts(const tt_collector *c);
 
 /* Loads several files holding parts of the same runs (a recording and a probe's spool), merged by step. */
 long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, char *err, size_t errlen);

@@ -32,7 +32,8 @@ static void usage(FILE *f)
         "  -F, --forward-to HEAD   relay: pass every probe message on to the collector at HEAD and its\n"
         "                          control messages back (nanomsg devices); keeps no history itself\n"
         "      --rules FILE        alert and early-stopping rules (docs/alerts.md); also read:\n"
-        "                          $XDG_CONFIG_HOME/traintop/rules.json. SIGHUP reloads them\n"
+        "                          $XDG_CONFIG_HOME/traintop/rules.json. SIGHUP reloads them;\n"
+        "                          unchanged rules keep their state, an unreadable file keeps them all\n"
         "      --alert SPEC        one rule in the short form, e.g. 'val_loss min patience=10 stop'\n"
         "      --no-default-rules  no alerts for non-finite loss/gradients and stalled runs\n"
         "      --allow-remote      permit tcp:// on a non-loopback address (warns; set TRAINTOP_TOKEN)\n"
@@ -105,7 +106,8 @@ int main(int argc, char **argv)
     FILE *log = NULL;
     if (forward_to) return relay_main(o.endpoint, forward_to);
     int rule_errors;
-    o.alerts = tt_alerts_build(rule_files, nrule_files, specs, nspecs, defaults, stderr, &rule_errors);
+    const tt_alerts_sources rules = { rule_files, nrule_files, specs, nspecs, defaults };
+    o.alerts = tt_alerts_build(&rules, stderr, &rule_errors);
     if (log_path && !(log = fopen(log_path, "a"))) { fprintf(stderr, "traintopd: --log %s: %s\n", log_path, strerror(errno)); return 1; }
     if (log) { setvbuf(log, NULL, _IOLBF, 0); o.log = log; }
     tt_collector *c = tt_collector_open(&o, err, sizeof err);
@@ -132,11 +134,10 @@ int main(int argc, char **argv)
     fprintf(out, "traintopd: listening on %s\n", tt_collector_endpoint(c));
     while (!quit) {
         tt_collector_wait(c, 500);
-        if (reload) {                /* SIGHUP: the rules again, from every source; mistakes keep the valid ones */
+        if (reload) {                /* SIGHUP: the rules again, from every source; unchanged rules keep their state */
             reload = 0;
-            tt_alerts *na = tt_alerts_build(rule_files, nrule_files, specs, nspecs, defaults, out, &rule_errors);
-            if (na) tt_collector_set_alerts(c, na);
-            fprintf(out, "traintopd: rules reloaded: %d rules, %d mistakes\n", na ? tt_alerts_count(na) : 0, rule_errors);
+            tt_alerts *cur = tt_collector_alerts(c), *next = tt_alerts_reload(cur, &rules, out);
+            if (next != cur) tt_collector_set_alerts(c, next);
             fflush(out);
         }
     }

@@ -38,7 +38,21 @@ int tt_rule_matches_layer(const tt_rule *r, const char *layer)
 {
     if (!r->layer[0]) return !layer || !layer[0];
     if (!layer || !layer[0]) return 0;
-    return !strcmp(r->layer, "*") || fnmatch(r->layer, layer, 0) == 0;
+    return !strcmp(r->layer, "*") || !strcmp(r->layer, layer) || fnmatch(r->layer, layer, 0) == 0;
+}
+
+static int same_num(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+int tt_rule_same_params(const tt_rule *a, const tt_rule *b)
+{
+    return a->kind == b->kind && !strcmp(a->monitor, b->monitor) && !strcmp(a->layer, b->layer) &&
+           a->enabled == b->enabled && a->once == b->once && a->mode_max == b->mode_max &&
+           same_num(a->min_delta, b->min_delta) && a->patience == b->patience && same_num(a->baseline, b->baseline) &&
+           a->start_step == b->start_step && same_num(a->stopping_threshold, b->stopping_threshold) &&
+           same_num(a->divergence_threshold, b->divergence_threshold) && a->check_finite == b->check_finite &&
+           a->op == b->op && same_num(a->threshold, b->threshold) && a->for_steps == b->for_steps &&
+           same_num(a->factor, b->factor) && same_num(a->alpha, b->alpha) && a->warmup == b->warmup &&
+           a->window == b->window && a->relative == b->relative && same_num(a->seconds, b->seconds);
 }
 
 static int holds(tt_rule_op op, double v, double t)

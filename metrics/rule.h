@@ -75,8 +75,12 @@ void tt_rule_state_init(tt_rule_state *s);
 int tt_rule_check(const tt_rule *r, tt_rule_state *s, int64_t step, double value, tt_rule_event *ev);
 /* The stalled kind, on a clock: seconds since the run's last message. */
 int tt_rule_tick(const tt_rule *r, tt_rule_state *s, double idle_seconds, int64_t step, tt_rule_event *ev);
-/* Whether the rule watches this layer ("" and NULL: a run scalar). */
+/* Whether the rule watches this layer ("" and NULL: a run scalar). The rule's layer matches as an
+ * fnmatch pattern or as the exact name (a name with brackets is no pattern of itself). */
 int tt_rule_matches_layer(const tt_rule *r, const char *layer);
+/* Whether two rules count the same way — every parameter the evaluation reads is equal (the name and
+ * the actions are not compared) — so that one's state is valid for the other. */
+int tt_rule_same_params(const tt_rule *a, const tt_rule *b);
 const char *tt_rule_kind_name(tt_rule_kind k);
 
 #endif

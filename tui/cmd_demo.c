@@ -204,8 +204,8 @@ static int demo_exec(int argc, char **argv)
     }
     if (remote && (nrule_files || nspecs)) { fprintf(stderr, "traintop demo: --rules/--alert belong to the collector at %s (traintopd --rules)\n", remote); return 2; }
     int rule_errors = 0;
-    tt_collector_opts co = { .endpoint = endpoint, .quiet = !headless,
-                             .alerts = remote ? NULL : tt_alerts_build(rule_files, nrule_files, specs, nspecs, 1, stderr, &rule_errors) };
+    const tt_alerts_sources rules = { rule_files, nrule_files, specs, nspecs, 1 };
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = !headless, .alerts = remote ? NULL : tt_alerts_build(&rules, stderr, &rule_errors) };
     if (rule_errors) { tt_alerts_free(co.alerts); return 2; }
     tt_collector *c = remote ? NULL : tt_collector_open(&co, err, sizeof err);
     if (!c && !remote) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
