@@ -372,21 +372,31 @@ static void layer_extras(tt_probe *p, int li, const tt_psacc_layer *s)
     if (p->ps.full) add_extra(p, li, X_GSNR, s->gsnr, STEP_PENDING);
 }
 
+/* A dense layer's weight and bias (-1: none) for per-sample work: registered, distinct, bias of the
+ * weight's row count. 0, or -1 with err naming `what`. */
+static int dense_layers_ok(const tt_probe *p, int weight_layer, int bias_layer, const char *what, char *err, size_t errlen)
+{
+    if (weight_layer < 0 || weight_layer >= p->nlayers || bias_layer < -1 || bias_layer >= p->nlayers || bias_layer == weight_layer) {
+        snprintf(err, errlen, "%s: layers %d and %d: expected registered layer indices (bias -1 for none)", what, weight_layer, bias_layer);
+        return -1;
+    }
+    const layer *w = &p->layers[weight_layer], *bl = bias_layer >= 0 ? &p->layers[bias_layer] : NULL;
+    if (bl && bl->rows * bl->cols != w->rows) {
+        snprintf(err, errlen, "%s: bias '%s' has %zu entries: expected %zu, the rows of '%s'", what, bl->name, bl->rows * bl->cols, w->rows, w->name);
+        return -1;
+    }
+    return 0;
+}
+
 int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt_dense_batch *b,
                          char *err, size_t errlen)
 {
     if (!p || !b) { snprintf(err, errlen, "dense batch: no probe or no batch"); return -1; }
-    if (weight_layer < 0 || weight_layer >= p->nlayers || bias_layer < -1 || bias_layer >= p->nlayers || bias_layer == weight_layer) {
-        snprintf(err, errlen, "dense batch: layers %d and %d: expected registered layer indices (bias -1 for none)", weight_layer, bias_layer);
-        return -1;
-    }
+    if (dense_layers_ok(p, weight_layer, bias_layer, "dense batch", err, errlen)) return -1;
     const layer *w = &p->layers[weight_layer], *bl = bias_layer >= 0 ? &p->layers[bias_layer] : NULL;
     if (w->external || (bl && bl->external)) {
-        snprintf(err, errlen, "dense batch for '%s': its statistics are external: per-sample statistics need the weights in host memory", w->name);
-        return -1;
-    }
-    if (bl && bl->rows * bl->cols != w->rows) {
-        snprintf(err, errlen, "dense batch: bias '%s' has %zu entries: expected %zu, the rows of '%s'", bl->name, bl->rows * bl->cols, w->rows, w->name);
+        snprintf(err, errlen, "dense batch for '%s': its statistics are external: hand in per-sample sums computed where "
+                 "the weights are (tt_probe_persample_sums)", w->name);
         return -1;
     }
     if (!(b->grad_scale > 0) || !isfinite(b->grad_scale)) {
@@ -410,10 +420,7 @@ int tt_probe_persample_sums(tt_probe *p, int weight_layer, int bias_layer, const
                             char *err, size_t errlen)
 {
     if (!p || !s) { snprintf(err, errlen, "per-sample sums: no probe or no sums"); return -1; }
-    if (weight_layer < 0 || weight_layer >= p->nlayers || bias_layer < -1 || bias_layer >= p->nlayers || bias_layer == weight_layer) {
-        snprintf(err, errlen, "per-sample sums: layers %d and %d: expected registered layer indices (bias -1 for none)", weight_layer, bias_layer);
-        return -1;
-    }
+    if (dense_layers_ok(p, weight_layer, bias_layer, "per-sample sums", err, errlen)) return -1;
     if ((bias_layer >= 0) != (s->bw != NULL)) {
         snprintf(err, errlen, "per-sample sums for '%s': %s", p->layers[weight_layer].name,
                  bias_layer >= 0 ? "a bias layer was named but bw/bb are missing" : "bias arrays given without a bias layer");

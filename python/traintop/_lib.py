@@ -96,13 +96,11 @@ def _candidates():
         yield os.path.join(prefix, "lib", "libtraintop.so.0")
 
 
-def load():
-    """Loads libtraintop once and returns the ctypes.CDLL. Raises TraintopError when it is nowhere."""
-    global _lib, _path
-    if _lib is not None:
-        return _lib
+def open_first(candidates, protos, optional_protos=None, target="lib/libtraintop.so"):
+    """The first candidate library that loads, with the prototypes set: (CDLL, path), or (None, the
+    list of what was tried and why). A library without one of `protos` is an error (rebuild target)."""
     tried = []
-    for cand in _candidates():
+    for cand in candidates:
         if os.sep in cand and not os.path.exists(cand):
             tried.append(cand + " (missing)")
             continue
@@ -111,20 +109,30 @@ def load():
         except OSError as e:
             tried.append("%s (%s)" % (cand, e))
             continue
-        for name, (res, args) in _PROTOS.items():
-            try:
-                fn = getattr(lib, name)
-            except AttributeError:
-                raise TraintopError("%s lacks %s: rebuild it (make lib/libtraintop.so)" % (cand, name))
+        for name, (res, args) in protos.items():
+            fn = getattr(lib, name, None)
+            if fn is None:
+                raise TraintopError("%s lacks %s: rebuild it (make %s)" % (cand, name, target))
             fn.restype, fn.argtypes = res, args
-        for name, (res, args) in _OPTIONAL.items():
+        for name, (res, args) in (optional_protos or {}).items():
             fn = getattr(lib, name, None)
             if fn is not None:
                 fn.restype, fn.argtypes = res, args
-        _lib, _path = lib, cand
-        return lib
-    raise TraintopError("libtraintop not found; set TRAINTOP_LIB=/path/to/libtraintop.so, or build it with "
-                        "`make lib/libtraintop.so`, or `make install`. Tried: " + "; ".join(tried))
+        return lib, cand
+    return None, tried
+
+
+def load():
+    """Loads libtraintop once and returns the ctypes.CDLL. Raises TraintopError when it is nowhere."""
+    global _lib, _path
+    if _lib is not None:
+        return _lib
+    lib, where = open_first(_candidates(), _PROTOS, _OPTIONAL)
+    if lib is None:
+        raise TraintopError("libtraintop not found; set TRAINTOP_LIB=/path/to/libtraintop.so, or build it with "
+                            "`make lib/libtraintop.so`, or `make install`. Tried: " + "; ".join(where))
+    _lib, _path = lib, where
+    return lib
 
 
 def optional(name):

@@ -96,25 +96,12 @@ def load():
     if _state["lib"] is not None:
         return _state["lib"]
     _lib.load()                      # first, so the backend's libtraintop.so.0 is this one
-    tried = []
-    for cand in _candidates():
-        if not os.path.exists(cand):
-            tried.append(cand + " (missing)")
-            continue
-        try:
-            lib = ctypes.CDLL(cand)
-        except OSError as e:
-            tried.append("%s (%s)" % (cand, e))
-            continue
-        for name, (res, args) in _PROTOS.items():
-            fn = getattr(lib, name, None)
-            if fn is None:
-                raise TraintopError("%s lacks %s: rebuild it (make lib/libtraintop_cuda.so)" % (cand, name))
-            fn.restype, fn.argtypes = res, args
-        _state["lib"], _state["path"] = lib, cand
-        return lib
-    raise TraintopError("libtraintop_cuda not found (built when nvcc is found: make; or set TRAINTOP_CUDA_LIB). "
-                        "Tried: " + "; ".join(tried))
+    lib, where = _lib.open_first(_candidates(), _PROTOS, target="lib/libtraintop_cuda.so")
+    if lib is None:
+        raise TraintopError("libtraintop_cuda not found (built when nvcc is found: make; or set TRAINTOP_CUDA_LIB). "
+                            "Tried: " + "; ".join(where))
+    _state["lib"], _state["path"] = lib, where
+    return lib
 
 
 def library_path():
