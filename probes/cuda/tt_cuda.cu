@@ -327,6 +327,20 @@ __global__ void __launch_bounds__(TTC_BLOCK) ttk_refresh(const ttc_layer *layers
 
 /* ---------------------------------------------------------------- runtime */
 
+/* Whether the stream is being captured into a CUDA graph (or may not be used because another stream
+ * captures in global mode). Nothing may be enqueued or waited for then: a graph replay runs no host
+ * code, so the statistics could never be collected, and a synchronisation would end the capture. */
+int ttc_capturing(tt_cuda *c)
+{
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    cudaError_t e = cudaStreamIsCapturing(c->stream, &st);
+    if (e == cudaErrorStreamCaptureImplicit) {       /* the legacy stream while another one captures */
+        cudaGetLastError();                          /* not sticky: clear it */
+        return 1;
+    }
+    return e == cudaSuccess && st != cudaStreamCaptureStatusNone;   /* other errors: the caller's next call reports them */
+}
+
 extern "C" int tt_cuda_device_count(char *err, size_t errlen)
 {
     int n = 0;
@@ -513,6 +527,13 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
     if (!c->nlayers) return 0;
     cudaError_t e;
     ttc_devguard guard(c->device);
+    if (ttc_capturing(c)) {
+        /* skipped: a W_prev refresh that does not happen leaves no valid W_prev */
+        ttc_step_plan sp = ttc_step_decide(step, c->every, &c->have_prev);
+        if (sp.sampled || sp.refresh) c->have_prev = 0;
+        return ttc_fail(err, errlen, "tt_cuda_step: step %lld: the stream is being captured into a CUDA graph; "
+                        "statistics are taken only outside capture", (long long)step);
+    }
     if (!c->planned && plan(c, err, errlen)) return -1;
     if (c->dirty) {
         if ((e = cudaMemcpyAsync(c->d_layers, c->layers, (size_t)c->nlayers * sizeof(ttc_layer), cudaMemcpyHostToDevice, c->stream)) != cudaSuccess)
@@ -550,6 +571,10 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     if (!c->pending) return TT_CUDA_OK;
     cudaError_t e;
     ttc_devguard guard(c->device);
+    if (ttc_capturing(c)) {                          /* not even an event record: it would join the graph */
+        ttc_fail(err, errlen, "tt_cuda_collect: the stream is being captured into a CUDA graph; collect after the capture");
+        return TT_CUDA_NOT_READY;
+    }
     if (!c->ev_fresh) {                              /* per-sample work enqueued after the last step */
         if ((e = cudaEventRecord(c->ev, c->stream)) != cudaSuccess) return ttc_cuda_fail(err, errlen, "cudaEventRecord", e);
         c->ev_fresh = 1;

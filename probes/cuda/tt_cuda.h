@@ -81,7 +81,9 @@ int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen);
  * When done: with a probe, tt_probe_layer_stats for every layer of a sampled step and, with timing,
  * tt_probe_scalar gpu_busy_ms, probe_gpu_ms and gpu_kernels; the per-sample outputs handed to
  * tt_cuda_dense_persample since the previous collect are filled. TT_CUDA_OK (also when nothing was
- * pending), TT_CUDA_NOT_READY, or TT_CUDA_ERROR with err (a CUDA error: the stream's work failed). */
+ * pending), TT_CUDA_NOT_READY, or TT_CUDA_ERROR with err (a CUDA error: the stream's work failed).
+ * While the stream is being captured into a CUDA graph, tt_cuda_step and tt_cuda_dense_persample refuse
+ * (-1, nothing enqueued) and tt_cuda_collect returns TT_CUDA_NOT_READY with err set: collect after it. */
 int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen);
 
 /* The statistics of the last collected sampled step (TT_LAYER_NSTATS values, the order of

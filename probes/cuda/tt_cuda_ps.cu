@@ -390,6 +390,9 @@ extern "C" int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cu
     if (c->nps_pending >= TTC_PS_MAX_PENDING)
         return ttc_fail(err, errlen, "tt_cuda_dense_persample: %d requests pending: call tt_cuda_collect", TTC_PS_MAX_PENDING);
     ttc_devguard guard(c->device);
+    if (ttc_capturing(c))
+        return ttc_fail(err, errlen, "tt_cuda_dense_persample: the stream is being captured into a CUDA graph; "
+                        "per-sample statistics are taken only outside capture");
     ttc_ps_slot *s = &c->ps[c->nps_pending];
     if (slot_ready(c, s, L->B, err, errlen)) return -1;
     if (c->nps_pending >= c->nps_alloc) c->nps_alloc = c->nps_pending + 1;

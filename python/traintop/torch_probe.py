@@ -119,6 +119,20 @@ def default_run_name():
     return "%s-%s" % (stem[:100], time.strftime("%Y%m%d-%H%M%S"))
 
 
+def _capturing():
+    """A CUDA graph is being captured on the current stream. A replay runs no Python and no host
+    reads may happen during capture, so the probe does nothing then: it reads the step when tt.step()
+    is called after the replay (the graph's static parameters and gradients are read in place)."""
+    try:
+        return torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing()
+    except (AttributeError, RuntimeError):
+        return False
+
+
+_CAPTURE_MSG = ("traintop: CUDA graph capture: the probe skips captured hooks; call tt.step() after each "
+                "replay to publish the step (no per-sample statistics for replayed steps)")
+
+
 def _shape2d(p):
     if p.dim() == 0:
         return 1, 1
@@ -241,6 +255,7 @@ class Watch:
         post = getattr(optimizer, "register_step_post_hook", None) if optimizer is not None else None
         self.auto_step = bool(post) if auto_step is None else bool(auto_step and post)
         self._hook_quiet = False           # step() came with no optimizer step pending: the hook stays quiet
+        self._after_capture = False        # the optimizer hook met a CUDA graph capture
         self._pending = False              # an optimizer step is prepared and not yet published
         self._prepared = None
         self._step = 0                     # the last published step
@@ -428,6 +443,9 @@ class Watch:
     def _on_linear_forward(self, module, inputs, output):
         if self._closed or not torch.is_grad_enabled() or not isinstance(output, torch.Tensor) or not output.requires_grad:
             return
+        if _capturing():
+            self._warn("capture", _CAPTURE_MSG)
+            return
         if not self._sampled(self._upcoming()) or not inputs or not isinstance(inputs[0], torch.Tensor):
             return
         saved = self._saved.setdefault(module, {})
@@ -440,7 +458,7 @@ class Watch:
         output.register_hook(_GradKeeper(self, module, self._key))
 
     def _ensure_callback(self):
-        if self._cb_queued:
+        if self._cb_queued or _capturing():
             return
         if self._pending:
             self._emit_pending()            # before this backward overwrites anything
@@ -552,11 +570,16 @@ class Watch:
 
     def _on_optimizer_pre_step(self, optimizer, args, kwargs):
         # the pending step's weights are read in place: publish it before they change
-        if not self._closed and self._pending:
+        if not self._closed and self._pending and not _capturing():
             self._emit_pending()
 
     def _on_optimizer_step(self, optimizer, args, kwargs):
         if self._closed or self._hook_quiet:
+            return
+        if _capturing():
+            self._warn("capture", _CAPTURE_MSG)
+            self._hook_quiet = True          # replays run no hooks: from now on tt.step() publishes
+            self._after_capture = True
             return
         with self._lock:
             if self._pending:
@@ -681,7 +704,14 @@ class Watch:
             raise TraintopError("run %r is closed" % self.run)
         if loss is not None:
             scalars["loss"] = loss
+        if _capturing():
+            self._warn("capture-step", "traintop: tt.step() during a CUDA graph capture is ignored: call it after each replay")
+            return self._stop
         with self._lock:
+            if self._pending and self._after_capture:
+                self._pending = False           # read before the capture: published on its own first
+                self._emit({})
+            self._after_capture = False
             if self._pending:                   # the optimizer hook already read gradients and statistics
                 self._pending = False
                 if step is not None:

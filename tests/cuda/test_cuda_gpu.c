@@ -300,6 +300,50 @@ static void test_rebind_and_errors(void)
     printf("ok  errors, rebind, non-blocking collect\n");
 }
 
+/* A CUDA graph capture on the backend's stream: step and per-sample requests are refused without
+ * touching the stream (the capture stays valid and captures nothing of ours), collect is NOT_READY,
+ * and after the capture everything works; the skipped refresh leaves no W_prev (NaN update). */
+static void test_graph_capture(void)
+{
+    char err[256];
+    cudaStream_t st;
+    CU(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    tt_cuda_opts o = {NULL, -1, st, 1, 0};
+    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
+    if (!c) { CHECK(0, "%s", err); cudaStreamDestroy(st); return; }
+    layer L;
+    if (layer_init(&L, 16, 12, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return; }
+    CHECK(tt_cuda_add_layer(c, "a", 16, 12, TT_CUDA_F32, L.dw, TT_CUDA_F32, L.dg, err, sizeof err) == 0, "%s", err);
+    CHECK(tt_cuda_step(c, 0, err, sizeof err) == 0, "%s", err);                 /* pending, not collected */
+    CU(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+    CHECK(tt_cuda_step(c, 1, err, sizeof err) < 0 && strstr(err, "captured"), "step during capture: %s", err);
+    CHECK(tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_NOT_READY && strstr(err, "captured"), "collect during capture: %s", err);
+    float *d;
+    CU(cudaMalloc((void **)&d, 64));
+    tt_cuda_dense D = {0};
+    D.B = 1; D.T = 1; D.d_in = 12; D.d_out = 16; D.A = d; D.D = d; D.W = L.dw;
+    double gw[1];
+    tt_cuda_ps_out out = {0};
+    out.gw = gw;
+    CHECK(tt_cuda_dense_persample(c, &D, &out, err, sizeof err) < 0 && strstr(err, "captured"), "per-sample during capture: %s", err);
+    cudaGraph_t g = NULL;
+    CHECK(cudaStreamEndCapture(st, &g) == cudaSuccess && g, "the capture survived");
+    size_t nodes = 1;
+    if (g) { cudaGraphGetNodes(g, NULL, &nodes); cudaGraphDestroy(g); }
+    CHECK(nodes == 0, "nothing of ours was captured (%zu nodes)", nodes);
+    CHECK(tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK, "collect after the capture: %s", err);
+    CHECK(tt_cuda_step(c, 2, err, sizeof err) == 0 && tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK, "%s", err);
+    double got[TT_NSTATS];
+    tt_cuda_layer_result(c, 0, got);
+    CHECK(isnan(got[TT_UPDATE_NORM]) && !isnan(got[TT_W_NORM]), "step 2 after a skipped refresh: update NaN (%g), w_norm %g",
+          got[TT_UPDATE_NORM], got[TT_W_NORM]);
+    tt_cuda_close(c);
+    cudaFree(d);
+    layer_free(&L);
+    cudaStreamDestroy(st);
+    printf("ok  CUDA graph capture: refused, capture intact, collected after\n");
+}
+
 /* ------------------------------------------------------------------ §2 */
 
 static void *dev_copy(const float *x, size_t n, int dt)
@@ -523,6 +567,7 @@ int main(void)
     test_layerstats(TT_CUDA_BF16, TT_CUDA_BF16, 1, 1, "inf_g");
     test_probe_path();
     test_rebind_and_errors();
+    test_graph_capture();
     for (int dt = 0; dt < 3; dt++) {
         test_persample(8, 1, 24, 10, dt, dt, dt, 1, 1, NULL);
         test_persample(8, 1, 24, 10, dt, dt, dt, 0, 1, NULL);

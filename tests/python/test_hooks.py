@@ -196,3 +196,58 @@ def test_skipped_layers_are_reported():
     assert tt.persample_layers == ["ok"]
     assert set(tt.persample_skipped) == {"head", "f64"}
     tt.close()
+
+
+def test_cuda_graph_capture_is_skipped(collector, monkeypatch):
+    """Hooks that fire while a CUDA graph is captured do nothing (no host reads, no enqueued work);
+    tt.step() after each replay publishes the step. Capture is simulated on the CPU: the probe asks
+    torch.cuda whether the current stream is capturing, through traintop.torch_probe._capturing; the
+    capture itself runs nothing (weights restored), replays run no hooks. float64 parameters take the
+    path CUDA parameters take without the GPU backend: statistics read when the step is prepared."""
+    from traintop import torch_probe
+    model, x, y = model_and_data(2)
+    model, x = model.double(), x.double()
+    opt = PostHookSGD(model.parameters(), lr=0.1)
+    names = [n for n, _ in model.named_parameters()]
+    tt = traintop.watch(model, opt, run="capture", endpoint=collector.endpoint)
+    w0 = {n: as2d(p) for n, p in model.named_parameters()}
+
+    def iteration():
+        prev = {n: as2d(p) for n, p in model.named_parameters()}
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return {n: (as2d(p), as2d(p.grad), prev[n]) for n, p in model.named_parameters()}, float(loss)
+
+    def capturing(on):
+        monkeypatch.setattr(torch_probe, "_capturing", lambda: on)
+
+    snaps = {}
+    for step in (1, 2):                                  # eager warm-up, published by the optimizer hook
+        snaps[step], _ = iteration()
+    capturing(True)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.warns(RuntimeWarning, match="CUDA graph capture"):
+        iteration()
+        assert tt.step(loss=1.0) is False                # ignored while capturing
+    with torch.no_grad():                                # a capture executes nothing
+        for p, b in zip(model.parameters(), before):
+            p.copy_(b)
+    losses = {}
+    for step in (3, 4, 5):                               # replays: no hooks run, then tt.step()
+        capturing(True)
+        snaps[step], losses[step] = iteration()
+        capturing(False)
+        tt.step(loss=losses[step])
+    tt.close()
+    r = Run(collector.messages("capture"))
+    assert sorted(r.steps) == [1, 2, 3, 4, 5]
+    for step, snap in snaps.items():
+        if step in losses:
+            assert r.scalar(step, "loss") == pytest.approx(losses[step], rel=1e-9)
+        for n in names:
+            W, G, P = snap[n]
+            want, got = layer_stats(W, G, P, w0[n]), r.layer(step, n)
+            for s in STATS:
+                assert close(got[s], want[s], 1e-8, 1e-13), (step, n, s, got[s], want[s])
