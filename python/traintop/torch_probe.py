@@ -484,8 +484,9 @@ class Watch:
                     gl.sync_grads()
                 if self._n_backward > 1:
                     if saved:
-                        self._warn("accum", "traintop: several backward passes per step (gradient accumulation): "
-                                            "per-sample statistics describe the first one only")
+                        self._warn("accum", "traintop: several backward passes before one optimizer step (gradient "
+                                            "accumulation, or a step a loss scaler skipped): per-sample statistics "
+                                            "describe the first one only")
                     return
                 for module, entries in saved.items():
                     self._dense_batch(module, [e for e in entries.values() if e[4] == upcoming])
