@@ -3,16 +3,23 @@
  * in W, G, W_prev and W_0 read the same N (and write W_prev back, N/4, in the probe's configuration).
  *   cuda_stats_bandwidth_fraction = (N / t_stats) / (N / t_copy)      target >= 0.75
  * Also: the same without the W_prev refresh, per dtype; CUPTI's probe_gpu_ms against event timing;
- * per-sample statistics against the layer's forward GEMM. Prints `name value unit (…)` lines, or
+ * per-sample statistics against the layer's forward GEMM; against a naive per-tensor version (one cuBLAS
+ * call or kernel per operation, as eager frameworks run them; bench/cuda/pertensor.cu), which needs no
+ * torch:
+ *   cuda_stats_vs_pertensor_speedup = t_pertensor / t_fused (host time to results, fp32)
+ * Prints `name value unit (…)` lines, or
  * "skipped: no CUDA device" without a GPU. --quick: fewer layers and repetitions. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include "pertensor.h"
 #include "tt_cuda.h"
 #include "tt_cuda_host.h"
 
@@ -176,6 +183,71 @@ static void bench_persample(int reps)
     cudaEventDestroy(a); cudaEventDestroy(b);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* The fused step against the per-tensor baseline on the same fp32 tensors: host time from the call
+ * to the statistics being on the host, medians; and a check that both computed the same norms. */
+static void bench_vs_pertensor(int nl, size_t rows, size_t cols, int reps)
+{
+    char err[256];
+    const size_t n = rows * cols;
+    cudaStream_t s;
+    CU(cudaStreamCreate(&s));
+    float **w = calloc((size_t)nl, sizeof *w), **g = calloc((size_t)nl, sizeof *g);
+    tt_cuda_opts o = {NULL, -1, s, 1, 0};
+    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
+    if (!c || !w || !g) { fprintf(stderr, "bench_cuda: %s\n", c ? "out of memory" : err); exit(1); }
+    for (int l = 0; l < nl; l++) {
+        CU(cudaMalloc((void **)&w[l], n * 4));
+        CU(cudaMalloc((void **)&g[l], n * 4));
+        fill_dev(w[l], n, TT_CUDA_F32, 1.0f + 0.01f * (float)l);
+        fill_dev(g[l], n, TT_CUDA_F32, 1e-3f);
+        if (tt_cuda_add_layer(c, "layer", rows, cols, TT_CUDA_F32, w[l], TT_CUDA_F32, g[l], err, sizeof err) < 0) {
+            fprintf(stderr, "bench_cuda: %s\n", err);
+            exit(1);
+        }
+    }
+    tt_pertensor *pt = tt_pertensor_open((const float *const *)w, (const float *const *)g, nl, rows, cols, s, err, sizeof err);
+    if (!pt) { fprintf(stderr, "bench_cuda: %s\n", err); exit(1); }
+    double *tf = malloc((size_t)reps * sizeof *tf), *tp = malloc((size_t)reps * sizeof *tp);
+    for (int r = -2; r < reps; r++) {
+        double t0 = now_ms();
+        if (tt_cuda_step(c, r + 2, err, sizeof err) || tt_cuda_collect(c, 1, err, sizeof err)) { fprintf(stderr, "bench_cuda: %s\n", err); exit(1); }
+        double t1 = now_ms();
+        if (tt_pertensor_step(pt, err, sizeof err)) { fprintf(stderr, "bench_cuda: %s\n", err); exit(1); }
+        double t2 = now_ms();
+        if (r >= 0) { tf[r] = t1 - t0; tp[r] = t2 - t1; }
+    }
+    /* the norms both must agree on (fp32 sums in the baseline: ~1e-6) */
+    double worst = 0;
+    const int cmp[] = {0, 1, 2, 3, 9};
+    for (int l = 0; l < nl; l++) {
+        double ours[12];
+        tt_cuda_layer_result(c, l, ours);
+        const float *base = tt_pertensor_result(pt, l);
+        for (int k = 0; k < 5; k++) {
+            double a = ours[cmp[k]], b = base[cmp[k]], d = fabs(a - b) / fmax(fabs(a), 1e-30);
+            if (!(d <= worst)) worst = d;            /* NaN wins */
+        }
+    }
+    double f = median(tf, reps), p = median(tp, reps);
+    printf("cuda_pertensor_ms %.4f ms (naive: %d fp32 layers of %zux%zu, ~18 cuBLAS calls and kernels per tensor, one host copy)\n",
+           p, nl, rows, cols);
+    printf("cuda_stats_vs_pertensor_speedup %.2f x (fused step + collect %.4f ms; the torch comparison is bench_cuda_torch.py)\n",
+           p / f, f);
+    printf("check_pertensor_max_rel_diff %.2e ratio (w_norm, grad_norm, w_rms, g_rms, gw_cos: fp32 baseline vs the kernel)\n", worst);
+    tt_pertensor_close(pt);
+    tt_cuda_close(c);
+    for (int l = 0; l < nl; l++) { cudaFree(w[l]); cudaFree(g[l]); }
+    free(w); free(g); free(tf); free(tp);
+    cudaStreamDestroy(s);
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
@@ -215,6 +287,7 @@ int main(int argc, char **argv)
     /* CUPTI's view of the probe's own GPU time against the events' */
     double tt = time_stats(TT_CUDA_F32, TT_CUDA_F32, rows, cols, nl, 1, reps, 1, &probe_cupti, &bytes);
     printf("cuda_probe_gpu_ms_cupti %.4f ms (event-timed step: %.4f ms; the kernel alone is counted by CUPTI)\n", probe_cupti, tt);
+    bench_vs_pertensor(nl, rows, cols, reps);
     bench_persample(reps);
     return 0;
 }

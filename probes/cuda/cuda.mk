@@ -90,14 +90,16 @@ build/tests/test_cuda_gpu: tests/cuda/test_cuda_gpu.c $(wildcard probes/cuda/*.h
 	@mkdir -p build/tests
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Iprobes/cuda -I$(CUDA_HOME)/include -o $@ \
 	  $< lib/libtraintop_cuda.a lib/libtraintop.a $(CUDA_LIBS) $(LIBS)
-build/bench/bench_cuda: bench/cuda/bench_cuda.c $(wildcard probes/cuda/*.h) lib/libtraintop_cuda.a lib/libtraintop.a
+# The bench's torch-free baseline (per-tensor operations) is CUDA code of its own.
+build/bench/bench_cuda: bench/cuda/bench_cuda.c build/cuda/bench/cuda/pertensor.o $(wildcard probes/cuda/*.h) lib/libtraintop_cuda.a lib/libtraintop.a
 	@mkdir -p build/bench
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Iprobes/cuda -I$(CUDA_HOME)/include -o $@ \
-	  $< lib/libtraintop_cuda.a lib/libtraintop.a $(CUDA_LIBS) $(LIBS)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Iprobes/cuda -Ibench/cuda -I$(CUDA_HOME)/include -o $@ \
+	  $< build/cuda/bench/cuda/pertensor.o lib/libtraintop_cuda.a lib/libtraintop.a $(CUDA_LIBS) $(LIBS)
 
 .PHONY: cuda-all cuda-tests cuda-bench cuda-clean
 cuda-all: lib/libtraintop_cuda.a lib/libtraintop_cuda.so
-cuda-tests: cuda-all $(CUDA_TESTS)
+# The benches are built here too (not run), so `make test` keeps them compiling.
+cuda-tests: cuda-all $(CUDA_TESTS) $(CUDA_BENCHES)
 	@failed=""; for t in $(CUDA_TESTS); do echo "== $$t"; \
 	   ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 $$t || failed="$$failed $$t"; done; \
 	 echo "== tests/cuda/test_cuda_torch.py"; \
