@@ -12,7 +12,7 @@
 
 #include "pertensor.h"
 
-#define T 256
+#define PT_THREADS 256
 
 /* out = a − b */
 __global__ void k_sub(float *out, const float *a, const float *b, size_t n)
@@ -24,13 +24,13 @@ __global__ void k_sub(float *out, const float *a, const float *b, size_t n)
 /* out[r] = Σ_c x[r,c]·y[r,c], one block per row (norm(dim=1)² and (w*p).sum(1)) */
 __global__ void k_rowdot(float *out, const float *x, const float *y, size_t cols)
 {
-    __shared__ float sh[T];
+    __shared__ float sh[PT_THREADS];
     const float *xr = x + (size_t)blockIdx.x * cols, *yr = y + (size_t)blockIdx.x * cols;
     float s = 0;
-    for (size_t c = threadIdx.x; c < cols; c += T) s += xr[c] * yr[c];
+    for (size_t c = threadIdx.x; c < cols; c += PT_THREADS) s += xr[c] * yr[c];
     sh[threadIdx.x] = s;
     __syncthreads();
-    for (int o = T / 2; o > 0; o /= 2) {
+    for (int o = PT_THREADS / 2; o > 0; o /= 2) {
         if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
         __syncthreads();
     }
@@ -40,9 +40,9 @@ __global__ void k_rowdot(float *out, const float *x, const float *y, size_t cols
 /* sqrt(mean over rows of acos(clamp(cos_r))²), one block (acos(rc.clamp).pow(2).mean().sqrt()) */
 __global__ void k_rowangle(float *out, const float *ww, const float *pp, const float *wp, size_t rows)
 {
-    __shared__ float sh[T];
+    __shared__ float sh[PT_THREADS];
     float s = 0;
-    for (size_t r = threadIdx.x; r < rows; r += T) {
+    for (size_t r = threadIdx.x; r < rows; r += PT_THREADS) {
         float c = wp[r] / (sqrtf(ww[r]) * sqrtf(pp[r]));
         c = fminf(1.0f, fmaxf(-1.0f, c));
         float a = acosf(c);
@@ -50,7 +50,7 @@ __global__ void k_rowangle(float *out, const float *ww, const float *pp, const f
     }
     sh[threadIdx.x] = s;
     __syncthreads();
-    for (int o = T / 2; o > 0; o /= 2) {
+    for (int o = PT_THREADS / 2; o > 0; o /= 2) {
         if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
         __syncthreads();
     }
@@ -93,7 +93,7 @@ __global__ void k_finish(float *out, const float *r, size_t n)
 
 static unsigned blocks(size_t n)
 {
-    size_t b = (n + T - 1) / T;
+    size_t b = (n + PT_THREADS - 1) / PT_THREADS;
     return (unsigned)(b > 4096 ? 4096 : b < 1 ? 1 : b);
 }
 
@@ -139,7 +139,7 @@ tt_pertensor *tt_pertensor_open(const float *const *w, const float *const *g, in
     if (e == cudaSuccess) e = cudaMalloc((void **)&p->out, (size_t)nl * 12 * 4);
     if (e == cudaSuccess) e = cudaMallocHost((void **)&p->h_out, (size_t)nl * 12 * 4);
     if (e != cudaSuccess) { fail(err, errlen, "allocation", e); tt_pertensor_close(p); return NULL; }
-    k_fill<<<blocks(p->n), T>>>(p->ones, 1.0f, p->n);
+    k_fill<<<blocks(p->n), PT_THREADS>>>(p->ones, 1.0f, p->n);
     if (cublasCreate(&p->h) != CUBLAS_STATUS_SUCCESS) {
         snprintf(err, errlen, "pertensor: cublasCreate failed");
         p->h = NULL;
@@ -164,19 +164,19 @@ int tt_pertensor_step(tt_pertensor *p, char *err, size_t errlen)
         cublasSnrm2(p->h, n, w, 1, r + R_WN);
         cublasSnrm2(p->h, n, g, 1, r + R_GN);
         cublasSnrm2(p->h, n, prev, 1, r + R_PN);
-        k_sub<<<blocks(p->n), T, 0, p->s>>>(p->tmp, w, prev, p->n);
+        k_sub<<<blocks(p->n), PT_THREADS, 0, p->s>>>(p->tmp, w, prev, p->n);
         cublasSnrm2(p->h, n, p->tmp, 1, r + R_DN);
         cublasSdot(p->h, n, w, 1, prev, 1, r + R_WP);
-        k_rowdot<<<(unsigned)rows, T, 0, p->s>>>(rw, w, w, p->cols);
-        k_rowdot<<<(unsigned)rows, T, 0, p->s>>>(rp, prev, prev, p->cols);
-        k_rowdot<<<(unsigned)rows, T, 0, p->s>>>(rwp, w, prev, p->cols);
-        k_rowangle<<<1, T, 0, p->s>>>(r + R_RA, rw, rp, rwp, rows);
+        k_rowdot<<<(unsigned)rows, PT_THREADS, 0, p->s>>>(rw, w, w, p->cols);
+        k_rowdot<<<(unsigned)rows, PT_THREADS, 0, p->s>>>(rp, prev, prev, p->cols);
+        k_rowdot<<<(unsigned)rows, PT_THREADS, 0, p->s>>>(rwp, w, prev, p->cols);
+        k_rowangle<<<1, PT_THREADS, 0, p->s>>>(r + R_RA, rw, rp, rwp, rows);
         cublasSdot(p->h, n, g, 1, w, 1, r + R_GW);
         cublasSdot(p->h, n, w, 1, p->ones, 1, r + R_SUM);
-        k_sub<<<blocks(p->n), T, 0, p->s>>>(p->tmp, w, p->w0[l], p->n);
+        k_sub<<<blocks(p->n), PT_THREADS, 0, p->s>>>(p->tmp, w, p->w0[l], p->n);
         cublasSnrm2(p->h, n, p->tmp, 1, r + R_D0);
         cudaMemsetAsync(r + R_NF, 0, 4, p->s);
-        k_nonfinite<<<blocks(p->n), T, 0, p->s>>>(r + R_NF, w, g, p->n);
+        k_nonfinite<<<blocks(p->n), PT_THREADS, 0, p->s>>>(r + R_NF, w, g, p->n);
         k_finish<<<1, 1, 0, p->s>>>(p->out + (size_t)l * 12, r, p->n);
         cudaMemcpyAsync(prev, w, p->n * 4, cudaMemcpyDeviceToDevice, p->s);
     }
