@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# gpu-check.sh — the GPU backend's device checks as one short run on a borrowed GPU machine that has
+# CUDA and torch but none of this project's Debian libraries and no network.
+#
+#   scripts/gpu-check.sh pack   here: build the libraries, the GPU test and bench, and copy them with
+#                               the shared libraries they need beyond glibc, libstdc++ and CUDA into
+#                               .gpucheck/ (one folder, ~58 MB: under the tool's 64 MiB with the tree)
+#   scripts/gpu-check.sh run    there: test_cuda_gpu, test_cuda_torch.py, bench_cuda --quick,
+#                               bench_cuda_torch.py --quick; every step runs (one failing does not stop
+#                               the others), the log goes to $OUT/gpu-check.log when OUT is set
+#
+# With the project's `device` tool: pack here, then run with
+#   carry = [".gpucheck"]
+#   command = "bash scripts/gpu-check.sh run"        (about 2 minutes on an H200)
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+pack() {
+    set -e
+    make -j2 lib/libtraintop.so cuda-all build/tests/test_cuda_gpu build/bench/bench_cuda
+    rm -rf .gpucheck
+    mkdir .gpucheck
+    cp build/tests/test_cuda_gpu build/bench/bench_cuda lib/libtraintop_cuda.so .gpucheck/
+    cp lib/libtraintop.so .gpucheck/libtraintop.so.0     # by its soname: what libtraintop_cuda.so asks for
+    local f
+    for f in $(ldd lib/libtraintop.so lib/libtraintop_cuda.so build/tests/test_cuda_gpu build/bench/bench_cuda |
+               awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
+        case "$(basename "$f")" in
+            libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libutil.so*|libgcc_s.so*|libstdc++.so*) continue ;;
+            libcu*|libnv*|libtraintop*) continue ;;           # the machine's own CUDA; ours are copied above
+        esac
+        cp -L "$f" .gpucheck/
+    done
+    grep -qx '/.gpucheck/' .git/info/exclude 2>/dev/null || echo '/.gpucheck/' >>.git/info/exclude
+    echo "gpu-check: packed $(ls .gpucheck | wc -l) files into .gpucheck ($(du -sh .gpucheck | cut -f1)): $(ls .gpucheck | tr '\n' ' ')"
+}
+
+step() {    # step NAME SECONDS COMMAND...: runs it, records its status, never stops the script
+    local name=$1 secs=$2
+    shift 2
+    echo "== $name"
+    timeout "$secs" "$@"
+    local rc=$?
+    echo "== $name: exit $rc"
+    [ "$rc" -eq 0 ] || failed="$failed $name"
+}
+
+run() {
+    [ -d .gpucheck ] || { echo "gpu-check: .gpucheck/ missing: run 'scripts/gpu-check.sh pack' here first and carry it" >&2; exit 2; }
+    local d=$PWD/.gpucheck py=${PY:-python3} log=${OUT:-/tmp}/gpu-check.log
+    export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export TRAINTOP_LIB="$d/libtraintop.so.0" TRAINTOP_CUDA_LIB="$d/libtraintop_cuda.so" PYTHONUNBUFFERED=1
+    failed=""
+    {
+        nvidia-smi -L 2>&1 || true
+        "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1
+        ldd "$d/test_cuda_gpu" "$d/libtraintop_cuda.so" | grep "not found" && failed="$failed libraries"
+        step test_cuda_gpu 240 "$d/test_cuda_gpu"
+        step test_cuda_torch 240 "$py" tests/cuda/test_cuda_torch.py
+        step bench_cuda 180 "$d/bench_cuda" --quick
+        step bench_cuda_torch 180 "$py" bench/cuda/bench_cuda_torch.py --quick
+        if [ -n "$failed" ]; then echo "gpu-check: failed:$failed"; else echo "gpu-check: all steps passed"; fi
+    } 2>&1 | tee "$log"
+    grep -q "^gpu-check: all steps passed" "$log"
+}
+
+case "${1:-}" in
+    pack) pack ;;
+    run) run ;;
+    *) echo "usage: scripts/gpu-check.sh pack|run (pack here, run on the GPU machine)" >&2; exit 2 ;;
+esac
