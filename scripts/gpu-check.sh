@@ -6,12 +6,13 @@
 #                               the shared libraries they need beyond glibc, libstdc++ and CUDA into
 #                               .gpucheck/ (one folder, ~58 MB: under the tool's 64 MiB with the tree)
 #   scripts/gpu-check.sh run    there: test_cuda_gpu, test_cuda_torch.py, bench_cuda --quick,
-#                               bench_cuda_torch.py --quick; every step runs (one failing does not stop
-#                               the others), the log goes to $OUT/gpu-check.log when OUT is set
+#                               bench_cuda_torch.py --quick, test_cuda_gpu under compute-sanitizer's
+#                               memcheck; every step runs (one failing does not stop the others), the
+#                               log goes to $OUT/gpu-check.log when OUT is set
 #
 # With the project's `device` tool: pack here, then run with
 #   carry = [".gpucheck"]
-#   command = "bash scripts/gpu-check.sh run"        (about 2 minutes on an H200)
+#   command = "bash scripts/gpu-check.sh run", timeout_s = 600   (expected: a few minutes on an H200)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -55,10 +56,15 @@ run() {
         nvidia-smi -L 2>&1 || true
         "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1
         ldd "$d/test_cuda_gpu" "$d/libtraintop_cuda.so" | grep "not found" && failed="$failed libraries"
-        step test_cuda_gpu 240 "$d/test_cuda_gpu"
-        step test_cuda_torch 240 "$py" tests/cuda/test_cuda_torch.py
-        step bench_cuda 180 "$d/bench_cuda" --quick
-        step bench_cuda_torch 180 "$py" bench/cuda/bench_cuda_torch.py --quick
+        # timeouts add up to 540 s: inside one 600 s device call
+        step test_cuda_gpu 90 "$d/test_cuda_gpu"
+        step test_cuda_torch 150 "$py" tests/cuda/test_cuda_torch.py
+        step bench_cuda 60 "$d/bench_cuda" --quick
+        step bench_cuda_torch 120 "$py" bench/cuda/bench_cuda_torch.py --quick
+        # the kernels had never run before: out-of-bounds and misaligned accesses, last
+        local san
+        san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+        step memcheck 120 "$san" --tool memcheck --error-exitcode 1 "$d/test_cuda_gpu"
         if [ -n "$failed" ]; then echo "gpu-check: failed:$failed"; else echo "gpu-check: all steps passed"; fi
     } 2>&1 | tee "$log"
     grep -q "^gpu-check: all steps passed" "$log"
