@@ -304,13 +304,25 @@ double tui_app_rate(tui_app *a, const tt_run *r)
     return f ? f->steps_per_s : r->steps_per_s;
 }
 
-/* The probe's share of a step: its own probe_ms against the step time from steps/s (NaN until both are
- * known). A sampled step costs more than the others; the latest is what the run pays now. */
-double tui_app_probe_pct(tui_app *a, const tt_run *r)
+/* A per-step time scalar (ms) as a share of the step time from steps/s (NaN until both are known). A
+ * sampled step costs more than the others; the latest is what the run pays now. */
+static double step_share_pct(tui_app *a, const tt_run *r, const char *scalar)
 {
-    int k = tt_run_scalar_index(r, "probe_ms");
+    int k = tt_run_scalar_index(r, scalar);
     double rate = tui_app_rate(a, r), ms = k >= 0 ? tui_app_scalar_last(a, r, k) : NAN;
     return rate > 0 && isfinite(ms) ? ms * rate / 10.0 : NAN;      /* ms × steps/s / 1000 × 100 */
+}
+
+double tui_app_probe_pct(tui_app *a, const tt_run *r)
+{
+    return step_share_pct(a, r, "probe_ms");
+}
+
+/* The probe's kernels run on the training stream, so their time (CUPTI's probe_gpu_ms) adds to a
+ * GPU-bound step. */
+double tui_app_probe_gpu_pct(tui_app *a, const tt_run *r)
+{
+    return step_share_pct(a, r, "probe_gpu_ms");
 }
 
 int tui_app_state(tui_app *a, const tt_run *r)

@@ -186,6 +186,7 @@ int64_t tui_app_step(tui_app *a, const tt_run *r);
 int64_t tui_app_layer_step(tui_app *a, const tt_run *r);
 double tui_app_rate(tui_app *a, const tt_run *r);
 double tui_app_probe_pct(tui_app *a, const tt_run *r);  /* probe_ms as % of the step time, NaN unknown */
+double tui_app_probe_gpu_pct(tui_app *a, const tt_run *r);  /* probe_gpu_ms (CUPTI) likewise */
 int tui_app_state(tui_app *a, const tt_run *r);
 int tui_app_alerts(tui_app *a, const tt_run *r);      /* the alert-count hook: tt_run.alerts */
 int tui_app_nlayers(tui_app *a, const tt_run *r);

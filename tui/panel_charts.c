@@ -171,12 +171,14 @@ static void charts_paint(tui_app *a, tui_panel *p)
     tui_fmt_duration(up, sizeof up, r->last_seen - r->first_seen);
     tui_fmt_count(step, sizeof step, rstep < 0 ? 0 : (uint64_t)rstep);
     int state = tui_app_state(a, r);
-    char probe[32] = "";
-    double pct = tui_app_probe_pct(a, r);
-    if (isfinite(pct)) {
-        char v[TUI_FMT_MAX];
-        tui_fmt_pct(v, sizeof v, pct);
-        snprintf(probe, sizeof probe, "  probe %s", v);
+    char probe[64] = "";
+    double pct = tui_app_probe_pct(a, r), gpct = tui_app_probe_gpu_pct(a, r);
+    if (isfinite(pct) || isfinite(gpct)) {
+        char v[TUI_FMT_MAX] = "-", g[TUI_FMT_MAX];
+        if (isfinite(pct)) tui_fmt_pct(v, sizeof v, pct);
+        if (isfinite(gpct)) tui_fmt_pct(g, sizeof g, gpct);
+        if (isfinite(gpct)) snprintf(probe, sizeof probe, "  probe cpu %s gpu %s", v, g);
+        else snprintf(probe, sizeof probe, "  probe %s", v);
     }
     snprintf(title, sizeof title, "%s%s%.*s  step %s  %s st/s%s  up %s  pid %lld@%s", r->name,
              state == TT_RUN_RUNNING ? "" : " ", state == TT_RUN_RUNNING ? 0 : 32,

@@ -86,9 +86,11 @@ static void scalar_cell(tui_app *a, const tt_run *run, const char *name, char *n
     if (!isfinite(v)) *at = tui_attr(TUI_A_BAD);
 }
 
+/* The larger of the probe's CPU and GPU shares of the step: what it costs a CPU- or GPU-bound run. */
 static void probe_cell(tui_app *a, const tt_run *run, char *num, size_t len, const char **s, attr_t *at)
 {
-    double pct = tui_app_probe_pct(a, run);
+    double pct = tui_app_probe_pct(a, run), gpct = tui_app_probe_gpu_pct(a, run);
+    if (isfinite(gpct) && !(pct >= gpct)) pct = gpct;
     if (!isfinite(pct)) { *s = "-"; *at |= tui_attr(TUI_A_DIM); return; }
     tui_fmt_pct(num, len, pct);
     *s = num;

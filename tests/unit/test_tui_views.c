@@ -602,6 +602,38 @@ static int count_glyphs(unsigned lo, unsigned hi)
     return n;
 }
 
+/* The probe's cost: probe_ms (CPU) and probe_gpu_ms (CUPTI) as shares of the step time from steps/s,
+ * both in the chart title. */
+static void test_probe_share(void **state)
+{
+    fixture *f = *state;
+    setlocale(LC_ALL, "C.UTF-8");
+    const char *runs[] = { "gpurun", "cpurun" };
+    for (int r = 0; r < 2; r++) {
+        run_start(f, runs[r], 2);
+        for (int step = 1; step <= 3; step++) {
+            snprintf(f->buf, f->cap, "{\"v\":1,\"type\":\"step\",\"run\":\"%s\",\"rank\":0,\"step\":%d,"
+                     "\"scalars\":{\"loss\":1.5,\"probe_ms\":0.2%s}}", runs[r], step, r ? "" : ",\"probe_gpu_ms\":0.5");
+            ingest(f, f->buf);
+        }
+        tt_store_find(tt_collector_store(f->c), runs[r], 0)->steps_per_s = 100;   /* a 10 ms step */
+    }
+    term_open(f, 200, 60);
+    tui_app *a = app(f, 0);
+    tui_app_key(a, '2');
+    tui_app_paint(a);
+    expect("gpurun  step 3");
+    expect("probe cpu 2.0% gpu 5.0%");
+    assert_true(fabs(tui_app_probe_gpu_pct(a, tt_store_find(tt_collector_store(f->c), "gpurun", 0)) - 5.0) < 1e-9);
+    tui_app_key(a, ']');                                         /* the next run: no GPU scalar */
+    tui_app_paint(a);
+    expect("cpurun  step 3");
+    expect("probe 2.0%");
+    expect_not("gpu");
+    assert_true(fabs(tui_app_probe_pct(a, tt_store_find(tt_collector_store(f->c), "cpurun", 0)) - 2.0) < 1e-9);
+    assert_true(isnan(tui_app_probe_gpu_pct(a, tt_store_find(tt_collector_store(f->c), "cpurun", 0))));
+}
+
 static void test_chart_styles_and_cursor(void **state)
 {
     fixture *f = *state;
@@ -659,6 +691,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pause_freezes_display, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts_view_and_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chart_styles_and_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_share, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
