@@ -1,0 +1,138 @@
+"""traintop.cuda.GpuLayers' bookkeeping without a GPU: which gradient buffer each backend layer reads.
+
+The backend reads W and G through raw device pointers, so the Python side must hand it, at every
+sampled step, a pointer to memory that holds the parameter's current gradient and stays alive until
+the step is collected: p.grad itself when it is contiguous and of the parameter's dtype, a zero buffer
+(large enough before any layer points at it) when it is None, a contiguous copy otherwise. Here a
+stand-in for libtraintop_cuda records every binding, and the test reads the bytes behind each bound
+pointer (CPU tensors stand in for device memory) and compares them with the gradient."""
+import ctypes
+import gc
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from traintop import cuda as tcuda  # noqa: E402
+
+
+class FakeBackend:
+    """The C functions GpuLayers calls, recording what each layer reads."""
+
+    def __init__(self):
+        self.layers = []          # [w_ptr, g_ptr, nbytes]
+        self.rebinds = 0
+        self.closed = False
+
+    def tt_cuda_open(self, opts, err, errlen):
+        return 1
+
+    def tt_cuda_add_layer(self, h, name, rows, cols, wdt, w, gdt, g, err, errlen):
+        self.layers.append([w, g, rows * cols * (4 if wdt == tcuda.F32 else 2)])
+        return len(self.layers) - 1
+
+    def tt_cuda_rebind_layer(self, h, i, w, g):
+        self.layers[i][0], self.layers[i][1] = w, g
+        self.rebinds += 1
+        return 0
+
+    def tt_cuda_device_bytes(self, h):
+        return 0
+
+    def tt_cuda_close(self, h):
+        self.closed = True
+
+    def grad_bytes(self, i):
+        _, g, n = self.layers[i]
+        return ctypes.string_at(g, n)
+
+
+class FakeStream:
+    cuda_stream = 0
+
+    def wait_stream(self, other):
+        pass
+
+
+@pytest.fixture
+def backend(monkeypatch):
+    fake = FakeBackend()
+    monkeypatch.setattr(tcuda, "load", lambda: fake)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeStream())
+    return fake
+
+
+def as_bytes(t):
+    t = t.detach().contiguous()
+    return ctypes.string_at(t.data_ptr(), t.numel() * t.element_size())
+
+
+def test_gradient_bindings_follow_the_parameters(backend):
+    torch.manual_seed(0)
+    a = torch.nn.Parameter(torch.randn(6, 5))
+    b = torch.nn.Parameter(torch.randn(7).to(torch.bfloat16))
+    c = torch.nn.Parameter(torch.randn(40, 3))           # the largest: the zero buffer must fit it
+    gl = tcuda.GpuLayers(None, "cpu", every=1, timing=False)
+    for name, p in (("a", a), ("b", b), ("c", c)):
+        rows, cols = (p.shape[0], p.shape[1]) if p.dim() == 2 else (1, p.numel())
+        gl.add(name, p, rows, cols)
+
+    # no gradients yet: every layer reads zeros, from a buffer big enough for the largest
+    gl.sync_grads()
+    for i, p in enumerate((a, b, c)):
+        assert backend.grad_bytes(i) == b"\0" * (p.numel() * p.element_size())
+
+    # contiguous gradients of the parameter's dtype are read in place
+    a.grad = torch.randn(6, 5)
+    b.grad = torch.randn(7).to(torch.bfloat16)
+    c.grad = torch.randn(40, 3)
+    gl.sync_grads()
+    assert [l[1] for l in backend.layers] == [a.grad.data_ptr(), b.grad.data_ptr(), c.grad.data_ptr()]
+    n = backend.rebinds
+    gl.sync_grads()                                        # nothing moved: no rebind
+    assert backend.rebinds == n
+
+    # zero_grad(set_to_none=True) then new gradients: new addresses, bound again
+    a.grad = None
+    a.grad = torch.randn(6, 5) * 3
+    gl.sync_grads()
+    assert backend.grad_bytes(0) == as_bytes(a.grad)
+
+    # a non-contiguous gradient and a sparse one (nn.Embedding(sparse=True)): dense contiguous
+    # copies, alive until the next sync even when nothing else holds them
+    c.grad = torch.randn(3, 40).t()
+    a.grad = torch.randn(6, 5).to_sparse()
+    gl.sync_grads()
+    gc.collect()
+    junk = [torch.full((40, 3), 7.0) for _ in range(8)] + [torch.full((6, 5), 7.0) for _ in range(8)]  # reuse freed memory
+    assert backend.grad_bytes(2) == as_bytes(c.grad)
+    assert backend.grad_bytes(0) == as_bytes(a.grad.to_dense())
+    del junk
+
+    # a gradient goes away again: zeros
+    c.grad = None
+    gl.sync_grads()
+    assert backend.grad_bytes(2) == b"\0" * (c.numel() * 4)
+    gl.close()
+    assert backend.closed
+
+
+def test_zero_buffer_grows_before_binding(backend):
+    """A larger parameter losing its gradient after a smaller one: every layer on zeros must point
+    into the new, larger buffer (pointing at the old one would read freed memory)."""
+    small = torch.nn.Parameter(torch.randn(4, 4))
+    big = torch.nn.Parameter(torch.randn(64, 64))
+    gl = tcuda.GpuLayers(None, "cpu", every=1, timing=False)
+    gl.add("small", small, 4, 4)
+    gl.add("big", big, 64, 64)
+    big.grad = torch.randn(64, 64)
+    gl.sync_grads()                                        # zero buffer sized for `small` only
+    big.grad = None
+    gl.sync_grads()
+    gc.collect()
+    junk = [torch.full((4,), 7.0) for _ in range(8)]        # reuse freed memory
+    assert backend.layers[0][1] == backend.layers[1][1]    # one zero buffer
+    assert backend.grad_bytes(0) == b"\0" * 64
+    assert backend.grad_bytes(1) == b"\0" * (64 * 64 * 4)
+    del junk
+    gl.close()
