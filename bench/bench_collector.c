@@ -37,7 +37,13 @@ static char *step_msg(jsonw *w, int64_t step, int nlayers, int nstats, size_t *l
 
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    int quick = 0, hl = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--history-layers") && i + 1 < argc) hl = atoi(argv[++i]);
+        else { fprintf(stderr, "bench_collector: unknown option '%s' (expected --quick, --history-layers N)\n", argv[i]); return 2; }
+    }
+    if (!hl) hl = quick ? 50 : 100;   /* layers of the late viewer's run */
     const int nlayers = 1000, nstats = 12, msgs = quick ? 40 : 200;
     char err[512];
     tt_store st;
@@ -99,7 +105,6 @@ int main(int argc, char **argv)
 
     /* The whole request at step 100,000 as a late viewer makes it: the collector encodes every series
      * of the run downsampled, the viewer ingests it into its own store. */
-    const int hl = quick ? 50 : 100;
     tt_store_init(&st, 0);
     jw_reset(&w);
     jw_raw(&w, "{\"v\":1,\"type\":\"run_start\",\"run\":\"hist\",\"rank\":0,\"world\":1,\"stats\":[");
