@@ -122,10 +122,12 @@ int main(int argc, char **argv)
         snprintf(msg, sizeof msg, "{\"v\":1,\"type\":\"step\",\"run\":\"hist\",\"rank\":0,\"step\":%d,\"scalars\":{\"%s\":1}}", i + 1, names[i]);
         tt_ingest(&st, msg, strlen(msg), 1, &r, err, sizeof err);
     }
-    for (int64_t i = 7; i <= 100000; i++) {
-        for (int k = 0; k < run->nscalars; k++) tt_series_append(run->scalars[k].series, i, 1.0 / (double)i);
-        for (int l = 0; l < hl; l++) for (int k = 0; k < nstats; k++) tt_series_append(run->layers[l].stat[k], i, (double)(i % 1000));
-    }
+    /* series by series: the same store as step by step, without a cache miss a point (1000 layers: 12 s, not 90) */
+    for (int k = 0; k < run->nscalars; k++)
+        for (int64_t i = 7; i <= 100000; i++) tt_series_append(run->scalars[k].series, i, 1.0 / (double)i);
+    for (int l = 0; l < hl; l++)
+        for (int k = 0; k < nstats; k++)
+            for (int64_t i = 7; i <= 100000; i++) tt_series_append(run->layers[l].stat[k], i, (double)(i % 1000));
     run->step = 100000;
     t0 = now();
     size_t hlen;
