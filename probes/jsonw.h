@@ -16,7 +16,8 @@ void jw_free(jsonw *w);
 void jw_reset(jsonw *w);
 void jw_raw(jsonw *w, const char *s);
 void jw_str(jsonw *w, const char *s);          /* quoted and escaped */
-void jw_num(jsonw *w, double v);                /* %.10g, or a string for NaN/Inf */
+void jw_num(jsonw *w, double v);                /* as %.10g, or a string for NaN/Inf */
+void jw_float(jsonw *w, float v);               /* as %.9g (a float comes back exactly), or a string */
 void jw_int(jsonw *w, int64_t v);
 void jw_time(jsonw *w, double t);             /* seconds since the epoch, to the microsecond */
 void jw_key(jsonw *w, const char *k);          /* "k": with a comma before it when needed */
