@@ -10,12 +10,14 @@
 #define MAX_LEVELS 40
 
 typedef struct {
-    tt_point *b;         /* ring of cap buckets, allocated on first use */
-    size_t head, count;
+    uint32_t head, count;   /* a ring of cap buckets: b + level index × cap */
 } level;
 
+/* Every level's ring in one block, grown by one level when the top one overflows: one allocation a
+ * series instead of one a level, and a smaller header. */
 struct tt_series {
-    size_t cap;
+    tt_point *b;
+    uint32_t cap;
     int nlevels;
     size_t appended;
     level lv[MAX_LEVELS];
@@ -25,14 +27,14 @@ tt_series *tt_series_new(size_t level_cap)
 {
     tt_series *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->cap = level_cap < 4 ? 4 : level_cap;
+    s->cap = level_cap < 4 ? 4 : level_cap > (1u << 30) ? (1u << 30) : (uint32_t)level_cap;
     return s;
 }
 
 void tt_series_free(tt_series *s)
 {
     if (!s) return;
-    for (int i = 0; i < s->nlevels; i++) free(s->lv[i].b);
+    free(s->b);
     free(s);
 }
 
@@ -54,25 +56,36 @@ void tt_point_merge(tt_point *acc, const tt_point *p)
     acc->finite += p->finite;
 }
 
-static tt_point *at(const level *l, size_t cap, size_t i) { return &l->b[(l->head + i) % cap]; }
+/* Bucket i (0 = oldest) of level li; no division: head and i are both below cap. */
+static tt_point *at(const tt_series *s, int li, size_t i)
+{
+    size_t k = s->lv[li].head + i;
+    if (k >= s->cap) k -= s->cap;
+    return &s->b[(size_t)li * s->cap + k];
+}
+
+static int add_level(tt_series *s)
+{
+    tt_point *nb = realloc(s->b, (size_t)(s->nlevels + 1) * s->cap * sizeof *nb);
+    if (!nb) return -1;
+    s->b = nb;
+    s->nlevels++;
+    return 0;
+}
 
 static int push(tt_series *s, int li, const tt_point *p)
 {
     if (li >= MAX_LEVELS) return 0;            /* 2^40 × cap steps: unreachable in practice */
+    if (li >= s->nlevels && add_level(s)) return -1;
     level *l = &s->lv[li];
-    if (!l->b) {
-        l->b = malloc(s->cap * sizeof *l->b);
-        if (!l->b) return -1;
-        if (li >= s->nlevels) s->nlevels = li + 1;
-    }
     if (l->count == s->cap) {
-        tt_point merged = *at(l, s->cap, 0);
-        tt_point_merge(&merged, at(l, s->cap, 1));
-        l->head = (l->head + 2) % s->cap;
+        tt_point merged = *at(s, li, 0);
+        tt_point_merge(&merged, at(s, li, 1));
+        l->head = l->head + 2 >= s->cap ? l->head + 2 - s->cap : l->head + 2;
         l->count -= 2;
         if (push(s, li + 1, &merged)) return -1;
     }
-    *at(l, s->cap, l->count) = *p;
+    *at(s, li, l->count) = *p;
     l->count++;
     return 0;
 }
@@ -91,21 +104,17 @@ size_t tt_series_count(const tt_series *s) { return s->appended; }
 
 double tt_series_last(const tt_series *s)
 {
-    const level *l = &s->lv[0];
-    return l->count ? at(l, s->cap, l->count - 1)->last : NAN;
+    return s->lv[0].count ? at(s, 0, s->lv[0].count - 1)->last : NAN;
 }
 
 int64_t tt_series_last_step(const tt_series *s)
 {
-    const level *l = &s->lv[0];
-    return l->count ? at(l, s->cap, l->count - 1)->step : -1;
+    return s->lv[0].count ? at(s, 0, s->lv[0].count - 1)->step : -1;
 }
 
 size_t tt_series_bytes(const tt_series *s)
 {
-    size_t b = sizeof *s;
-    for (int i = 0; i < s->nlevels; i++) if (s->lv[i].b) b += s->cap * sizeof(tt_point);
-    return b;
+    return sizeof *s + (size_t)s->nlevels * s->cap * sizeof(tt_point);
 }
 
 size_t tt_series_query(const tt_series *s, int64_t from, int64_t to, size_t max_points, tt_point *out)
@@ -115,7 +124,7 @@ size_t tt_series_query(const tt_series *s, int64_t from, int64_t to, size_t max_
     size_t total = 0;
     for (int li = s->nlevels - 1; li >= 0; li--)
         for (size_t i = 0; i < s->lv[li].count; i++) {
-            const tt_point *p = at(&s->lv[li], s->cap, i);
+            const tt_point *p = at(s, li, i);
             if (p->step >= from && p->first <= to) total++;
         }
     if (!total) return 0;
@@ -124,7 +133,7 @@ size_t tt_series_query(const tt_series *s, int64_t from, int64_t to, size_t max_
     int64_t prev = -1;
     for (int li = s->nlevels - 1; li >= 0; li--)
         for (size_t i = 0; i < s->lv[li].count; i++) {
-            const tt_point *p = at(&s->lv[li], s->cap, i);
+            const tt_point *p = at(s, li, i);
             if (p->step < from || p->first > to) continue;
             size_t slot = total <= max_points ? k : (size_t)((double)k * (double)max_points / (double)total);
             k++;
