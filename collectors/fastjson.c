@@ -1,6 +1,6 @@
 /* fastjson: one pass over the bytes, numbers parsed in place (Clinger's exact fast path: up to 15
  * significant digits and a power of ten ≤ 22 is one correctly rounded multiplication or division;
- * anything longer goes to strtod). No allocation but the reusable value buffer. */
+ * anything longer goes to strtod). No allocation but the reusable value and extra-entry buffers. */
 #include "fastjson.h"
 
 #include <math.h>
@@ -147,6 +147,39 @@ static int layers(cur *c, tt_fast_step *s)
     return 0;
 }
 
+static int push_extra(tt_fast_step *s, const tt_fast_extra *e)
+{
+    if (s->nextra >= TT_FAST_MAX_EXTRA) return -1;
+    if ((size_t)s->nextra == s->extra_cap) {
+        size_t cap = s->extra_cap ? 2 * s->extra_cap : 256;
+        tt_fast_extra *ne = realloc(s->extra, cap * sizeof *ne);
+        if (!ne) return -1;
+        s->extra = ne;
+        s->extra_cap = cap;
+    }
+    s->extra[s->nextra++] = *e;
+    return 0;
+}
+
+/* [[layer, stat, value, step?], ...]: numbers where the general validator wants integers are kept as
+ * read, so it and fast_step apply the same checks to the same doubles. */
+static int extras(cur *c, tt_fast_step *s)
+{
+    if (!lit(c, '[')) return -1;
+    if (lit(c, ']')) return 0;
+    do {
+        tt_fast_extra e = { 0 };
+        if (!lit(c, '[') || num(c, &e.layer) || !lit(c, ',') || num(c, &e.stat) || !lit(c, ',') || metric(c, &e.value))
+            return -1;
+        if (lit(c, ',')) {
+            if (num(c, &e.step)) return -1;
+            e.has_step = 1;
+        }
+        if (!lit(c, ']') || push_extra(s, &e)) return -1;
+    } while (lit(c, ','));
+    return lit(c, ']') ? 0 : -1;
+}
+
 static int scalars(cur *c, tt_fast_step *s)
 {
     if (!lit(c, '{')) return -1;
@@ -169,6 +202,7 @@ int tt_fast_step_scan(const char *msg, size_t len, tt_fast_step *s)
     s->rank = 0;
     s->has_time = s->has_layers = 0;
     s->nscalars = 0;
+    s->nextra = 0;
     s->nrows = 0;
     if (!lit(&c, '{')) return -1;
     do {
@@ -189,7 +223,8 @@ int tt_fast_step_scan(const char *msg, size_t len, tt_fast_step *s)
         else if (KEY("scalars", 64u)) { if (scalars(&c, s)) return -1; }
         else if (KEY("layers", 128u)) { if (layers(&c, s)) return -1; }
         else if (KEY("token", 256u)) { if (str(&c, &s->token, &s->token_len)) return -1; }
-        else return -1;                          /* "extra", a repeated key, anything unusual */
+        else if (KEY("extra", 512u)) { if (extras(&c, s)) return -1; }
+        else return -1;                          /* a repeated key, anything unusual */
 #undef KEY
     } while (lit(&c, ','));
     if (!lit(&c, '}')) return -1;

@@ -373,6 +373,23 @@ static int run_end(ctx *c, tt_store *st, const cJSON *m, double now)
     return 0;
 }
 
+/* An integral double in [lo, hi]: is_int's test on a number the fast scanner read. */
+static int int_in(double d, double lo, double hi) { return d == floor(d) && d >= lo && d <= hi; }
+
+/* The fast path's extra entries: every check of check_extra, against the store before any is applied. */
+static int fast_extras_ok(const tt_run *r, const tt_fast_step *f)
+{
+    for (int i = 0; i < f->nextra; i++) {
+        const tt_fast_extra *e = &f->extra[i];
+        if (!int_in(e->layer, 0, MAX_LAYERS) || !int_in(e->stat, 0, MAX_STATS)) return 0;
+        if (e->has_step && !int_in(e->step, 0, (double)f->step)) return 0;
+        int li = (int)e->layer, k = (int)e->stat;
+        if (li >= r->nlayers || k >= r->nstats) return 0;
+        if ((e->has_step ? (int64_t)e->step : f->step) < tt_series_last_step(r->layers[li].stat[k])) return 0;
+    }
+    return 1;
+}
+
 /* The fast path for a plain, valid step message: every check of step_msg, on the scanned values.
  * Returns 0 when applied, -1 to hand the message to the general path (which reports any error). */
 static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_ingest_result *res)
@@ -390,6 +407,7 @@ static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_i
     tt_run *r = tt_store_find(st, run, (int)f->rank);
     if (!r || f->step <= r->step) return -1;
     if (f->has_layers && (f->nrows != r->nlayers || (r->nlayers && f->row_len != r->row_stats))) return -1;
+    if (!fast_extras_ok(r, f)) return -1;
     char names[TT_FAST_MAX_SCALARS][TT_NAME_MAX];
     for (int i = 0; i < f->nscalars; i++) {
         if (f->scalar_len[i] >= TT_NAME_MAX) return -1;
@@ -403,6 +421,7 @@ static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_i
         if (k < 0 || tt_series_append(r->scalars[k].series, step, f->scalar[i])) return -1;
         update_scalar(&r->scalars[k], step, f->scalar[i]);
     }
+    res->layer_records = 0;
     if (f->has_layers) {
         const double *v = f->vals;
         for (int i = 0; i < r->nlayers; i++)
@@ -413,6 +432,13 @@ static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_i
         r->last_layer_step = step;
         res->layer_records = (uint64_t)r->nlayers;
     }
+    for (int i = 0; i < f->nextra; i++) {      /* in message order, after the rows, as step_msg does */
+        const tt_fast_extra *e = &f->extra[i];
+        tt_layer *ly = &r->layers[(int)e->layer];
+        if (tt_series_append(ly->stat[(int)e->stat], e->has_step ? (int64_t)e->step : step, e->value)) return -1;
+        ly->last[(int)e->stat] = e->value;
+    }
+    res->layer_records += (uint64_t)f->nextra;
     r->step = step;
     r->steps_received++;
     if (r->state == TT_RUN_STALLED) r->state = TT_RUN_RUNNING;

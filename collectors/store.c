@@ -40,6 +40,7 @@ void tt_store_free(tt_store *st)
     for (int i = 0; i < st->nruns; i++) run_free(st->runs[i]);
     free(st->runs);
     free(st->fast.vals);
+    free(st->fast.extra);
     memset(st, 0, sizeof *st);
 }
 

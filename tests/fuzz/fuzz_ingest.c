@@ -38,7 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rcg = tt_ingest(&gen, (const char *)data, size, 1.0, &rg, eg, sizeof eg);
     if (rc != rcg || st.nruns != gen.nruns || (rc == 0 && r.layer_records != rg.layer_records)) __builtin_trap();
     for (int i = 0; i < st.nruns; i++)
-        if (st.runs[i]->step != gen.runs[i]->step || st.runs[i]->steps_received != gen.runs[i]->steps_received) __builtin_trap();
+        if (st.runs[i]->step != gen.runs[i]->step || st.runs[i]->steps_received != gen.runs[i]->steps_received ||
+            st.runs[i]->last_layer_step != gen.runs[i]->last_layer_step) __builtin_trap();
+    /* the same values in the same series: rows and extra entries alike */
+    for (int i = 0; i < st.nruns; i++)
+        for (int l = 0; l < st.runs[i]->nlayers && l < gen.runs[i]->nlayers; l++)
+            for (int k = 0; k < st.runs[i]->nstats && k < gen.runs[i]->nstats; k++) {
+                const tt_layer *a = &st.runs[i]->layers[l], *b = &gen.runs[i]->layers[l];
+                if (memcmp(&a->last[k], &b->last[k], sizeof a->last[k]) ||
+                    tt_series_count(a->stat[k]) != tt_series_count(b->stat[k]) ||
+                    tt_series_last_step(a->stat[k]) != tt_series_last_step(b->stat[k])) __builtin_trap();
+            }
     for (int i = 0; i < st.nruns; i++)
         for (int l = 0; l < st.runs[i]->nlayers; l++)
             if (!st.runs[i]->layers[l].stat && st.runs[i]->nstats) __builtin_trap();

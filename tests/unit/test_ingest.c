@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../collectors/ingest.h"
@@ -160,6 +161,68 @@ static void extra_statistics(void **state)
     tt_store_free(&st);
 }
 
+/* The fast path takes step messages with extra entries too, and keeps every decision and every value
+ * of the general validator's: each message goes to a fast store and to a general-only one. */
+static void extra_fast_path_matches_general(void **state)
+{
+    (void)state;
+    tt_store fast, gen;
+    tt_store_init(&fast, 8);
+    tt_store_init(&gen, 8);
+    gen.no_fast = 1;
+    static const char *const msgs[] = {
+        "{\"v\":1,\"type\":\"run_start\",\"run\":\"x\",\"rank\":0,\"world\":1,\"row_stats\":1,"
+        "\"stats\":[\"w_norm\",\"alpha\"],\"layers\":[{\"name\":\"a\",\"rows\":4,\"cols\":4},{\"name\":\"b\",\"rows\":4,\"cols\":1}]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":10,\"layers\":[[1],[2]],\"extra\":[[0,1,3.5,7],[1,1,\"-Inf\"]]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":11,\"extra\":[]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"extra\":[[0,0,1e-3],[0,1,2,11.0]],\"step\":12}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0,1,3,10]]}",      /* before the series' last */
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0,1,3,14]]}",      /* after the message */
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[2,0,3]]}",         /* no layer 2 */
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0,2,3]]}",         /* no stat 2 */
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0.5,0,3]]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[-1,0,3]]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0,0,3,-1]]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0,0]]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0,0,1,13,5]]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0,0,\"nan\"]]}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":{}}",
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":13,\"extra\":[[0,0,1]],\"extra\":[[0,0,2]]}",   /* the general path reads the first */
+        "{\"v\":1,\"type\":\"step\",\"run\":\"x\",\"rank\":0,\"step\":14,\"layers\":[[5],[6]],\"extra\":[[0,0,7,14],[1,1,-0.0,14]]}",
+    };
+    for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
+        tt_ingest_result rf, rg;
+        char ef[512], eg[512];
+        int a = feed(&fast, msgs[i], &rf, ef), b = feed(&gen, msgs[i], &rg, eg);
+        if (a != b) fail_msg("message %zu: fast path %d, general %d", i, a, b);
+        if (a) { assert_string_equal(rf.cause, rg.cause); assert_string_equal(ef, eg); continue; }
+        assert_int_equal(rf.layer_records, rg.layer_records);
+        const tt_run *x = fast.runs[0], *y = gen.runs[0];
+        assert_int_equal(x->step, y->step);
+        assert_int_equal(x->last_layer_step, y->last_layer_step);
+        for (int l = 0; l < x->nlayers; l++)
+            for (int k = 0; k < x->nstats; k++) {
+                assert_memory_equal(&x->layers[l].last[k], &y->layers[l].last[k], sizeof(double));
+                assert_int_equal(tt_series_count(x->layers[l].stat[k]), tt_series_count(y->layers[l].stat[k]));
+                assert_int_equal(tt_series_last_step(x->layers[l].stat[k]), tt_series_last_step(y->layers[l].stat[k]));
+            }
+    }
+    const tt_run *x = fast.runs[0];
+    assert_int_equal(x->step, 14);
+    assert_true(x->layers[1].last[1] == 0 && signbit(x->layers[1].last[1]));   /* -0.0 at 14 replaced -Inf */
+    assert_true(x->layers[0].last[0] == 7 && x->layers[0].last[1] == 2);
+    /* the scanner takes them itself, not through the general path */
+    tt_fast_step f;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(tt_fast_step_scan(msgs[1], strlen(msgs[1]), &f), 0);
+    assert_int_equal(f.nextra, 2);
+    assert_true(f.extra[0].has_step && f.extra[0].step == 7 && !f.extra[1].has_step && isinf(f.extra[1].value));
+    free(f.vals);
+    free(f.extra);
+    tt_store_free(&fast);
+    tt_store_free(&gen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +231,7 @@ int main(void)
         cmocka_unit_test(truncated_prefixes_never_crash),
         cmocka_unit_test(finished_run_restarted_with_new_layout),
         cmocka_unit_test(extra_statistics),
+        cmocka_unit_test(extra_fast_path_matches_general),
     };
     return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }
