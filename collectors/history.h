@@ -6,10 +6,11 @@
 #include <stddef.h>
 #include "store.h"
 
-/* JSON lines: a run_start per run, then step messages whose scalars and "extra" entries carry each
- * series' buckets — at most scalar_points buckets per scalar and layer_points per layer statistic,
- * each bucket as its minimum (first step), maximum (middle step) and last value (last step), so
- * spikes survive. Returns a malloc'd NUL-terminated text (length in *len), or NULL on OOM. */
+/* JSON lines: a run_start per run, then one step message per distinct step carrying each series'
+ * buckets — at most scalar_points buckets per scalar and layer_points per layer statistic, each bucket
+ * as its minimum (first step), maximum (middle step) and last value (last step), so spikes survive.
+ * Layer points go as full rows where every layer has every row statistic at the step, else as extra
+ * entries (docs/protocol.md). Returns a malloc'd NUL-terminated text (length in *len), or NULL on OOM. */
 char *tt_history_encode(const tt_store *st, size_t scalar_points, size_t layer_points, size_t *len);
 
 #endif
