@@ -3,7 +3,11 @@
  * CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL records give every kernel's start and end (ns, GPU clock)
  * without serialising kernels; CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION records tie the API calls
  * made between ttc_cupti_push and ttc_cupti_pop (the backend's own launches, cuBLAS's included) to
- * our tag, so the probe's own kernels are known by correlation id. At each collect the buffers are
+ * our tag, so the probe's own kernels are known by correlation id. CUPTI writes an external
+ * correlation record only in front of an API activity record (cupti_activity.h, at
+ * cuptiActivityPushExternalCorrelationId), so the runtime and driver API kinds are enabled too, and
+ * their records dropped: a kernel carries the correlation id of the runtime or driver call that
+ * launched it (cuBLAS may launch through either). At each collect the buffers are
  * flushed (forced) and the kernels delivered since the previous collect make the step: busy time is
  * the union of their intervals, the probe's time the union of ours (tt_cuda_host.c does the sums).
  * CUPTI is per process: one backend at a time owns it. */
@@ -19,6 +23,11 @@
 #define TTC_EXT_KIND CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0
 #define TTC_EXT_ID 0x7474637564610001ull           /* "ttcuda" + 1 */
 #define BUF_BYTES ((size_t)1 << 20)
+
+/* kernels; our tags; the API records the tags are written in front of */
+static const CUpti_ActivityKind kinds[] = { CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION,
+                                            CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER };
+#define NKINDS (sizeof kinds / sizeof kinds[0])
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static ttc_timing agg;
@@ -65,11 +74,9 @@ int ttc_cupti_start(char *err, size_t errlen)
         return -1;
     }
     CUptiResult r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
-    if (r == CUPTI_SUCCESS) r = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
-    if (r == CUPTI_SUCCESS) r = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+    for (size_t k = 0; r == CUPTI_SUCCESS && k < NKINDS; k++) r = cuptiActivityEnable(kinds[k]);
     if (r != CUPTI_SUCCESS) {
-        cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
-        cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+        for (size_t k = 0; k < NKINDS; k++) cuptiActivityDisable(kinds[k]);
         pthread_mutex_unlock(&mu);
         if (err && errlen) snprintf(err, errlen, "CUPTI timing unavailable: %s", cupti_msg(r));
         return -1;
@@ -87,8 +94,7 @@ void ttc_cupti_stop(void)
     pthread_mutex_unlock(&mu);
     if (!was) return;
     cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);   /* calls buffer_completed: not under mu */
-    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
-    cuptiActivityDisable(CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION);
+    for (size_t k = 0; k < NKINDS; k++) cuptiActivityDisable(kinds[k]);
     pthread_mutex_lock(&mu);
     ttc_timing_free(&agg);
     owned = 0;
