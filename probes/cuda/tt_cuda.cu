@@ -341,6 +341,14 @@ int ttc_capturing(tt_cuda *c)
     return e == cudaSuccess && st != cudaStreamCaptureStatusNone;   /* other errors: the caller's next call reports them */
 }
 
+/* A query that found work unfinished (ours, torch's, the user's) may leave cudaErrorNotReady as the
+ * thread's last error; it is not an error, and the cudaGetLastError after our launches must not
+ * take it for one. Any other pending error stays, to be reported. */
+void ttc_clear_not_ready(void)
+{
+    if (cudaPeekAtLastError() == cudaErrorNotReady) cudaGetLastError();
+}
+
 extern "C" int tt_cuda_device_count(char *err, size_t errlen)
 {
     int n = 0;
@@ -534,6 +542,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
         return ttc_fail(err, errlen, "tt_cuda_step: step %lld: the stream is being captured into a CUDA graph; "
                         "statistics are taken only outside capture", (long long)step);
     }
+    ttc_clear_not_ready();
     if (!c->planned && plan(c, err, errlen)) return -1;
     if (c->dirty) {
         if ((e = cudaMemcpyAsync(c->d_layers, c->layers, (size_t)c->nlayers * sizeof(ttc_layer), cudaMemcpyHostToDevice, c->stream)) != cudaSuccess)
@@ -581,7 +590,7 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     }
     if (!wait) {
         e = cudaEventQuery(c->ev);
-        if (e == cudaErrorNotReady) return TT_CUDA_NOT_READY;
+        if (e == cudaErrorNotReady) { ttc_clear_not_ready(); return TT_CUDA_NOT_READY; }
     } else {
         e = cudaEventSynchronize(c->ev);
     }

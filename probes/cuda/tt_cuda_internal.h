@@ -86,6 +86,8 @@ int ttc_dmalloc(tt_cuda *c, void **p, size_t bytes, char *err, size_t errlen);
 void ttc_dfree(tt_cuda *c, void *p, size_t bytes);
 /* The backend's stream is being captured into a CUDA graph (tt_cuda.cu). */
 int ttc_capturing(tt_cuda *c);
+/* Clears a pending cudaErrorNotReady (from anyone's query) before launches are checked. */
+void ttc_clear_not_ready(void);
 /* The per-sample slots' results into the callers' structures (after the event). */
 void ttc_ps_scatter(tt_cuda *c);
 void ttc_ps_free(tt_cuda *c);

@@ -393,6 +393,7 @@ extern "C" int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cu
     if (ttc_capturing(c))
         return ttc_fail(err, errlen, "tt_cuda_dense_persample: the stream is being captured into a CUDA graph; "
                         "per-sample statistics are taken only outside capture");
+    ttc_clear_not_ready();
     ttc_ps_slot *s = &c->ps[c->nps_pending];
     if (slot_ready(c, s, L->B, err, errlen)) return -1;
     if (c->nps_pending >= c->nps_alloc) c->nps_alloc = c->nps_pending + 1;

@@ -344,6 +344,49 @@ static void test_graph_capture(void)
     printf("ok  CUDA graph capture: refused, capture intact, collected after\n");
 }
 
+/* Someone's query of unfinished work leaves cudaErrorNotReady as the thread's last error: the next
+ * step and per-sample request must not take it for a launch failure. */
+static void test_pending_not_ready(void)
+{
+    char err[256];
+    tt_cuda_opts o = {NULL, -1, NULL, 1, 0};
+    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
+    if (!c) { CHECK(0, "%s", err); return; }
+    layer L;
+    if (layer_init(&L, 16, 12, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return; }
+    CHECK(tt_cuda_add_layer(c, "a", 16, 12, TT_CUDA_F32, L.dw, TT_CUDA_F32, L.dg, err, sizeof err) == 0, "%s", err);
+    const size_t big = (size_t)1 << 30;
+    void *src = NULL, *dst = NULL;
+    cudaEvent_t ev;
+    CU(cudaEventCreate(&ev));
+    int tried = 0, left = 0;
+    if (cudaMalloc(&src, big) == cudaSuccess && cudaMalloc(&dst, big) == cudaSuccess) {
+        for (int k = 0; k < 8 && !left; k++) {            /* a 1 GiB copy: the query comes before its end */
+            cudaMemcpyAsync(dst, src, big, cudaMemcpyDeviceToDevice, 0);
+            cudaEventRecord(ev, 0);
+            tried = 1;
+            left = cudaEventQuery(ev) == cudaErrorNotReady && cudaPeekAtLastError() == cudaErrorNotReady;
+            cudaDeviceSynchronize();
+            if (!left) cudaGetLastError();
+            else {                                          /* the query's leftover, again, for the step */
+                cudaMemcpyAsync(dst, src, big, cudaMemcpyDeviceToDevice, 0);
+                cudaEventRecord(ev, 0);
+                cudaEventQuery(ev);
+            }
+        }
+    }
+    CHECK(tt_cuda_step(c, 0, err, sizeof err) == 0 && tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK,
+          "a step after a query left cudaErrorNotReady pending: %s", err);
+    printf("ok  a pending cudaErrorNotReady is not a launch failure (%s)\n",
+           left ? "the runtime left it pending, and it was cleared" : tried ? "this runtime does not leave it pending" : "no memory for the copy");
+    cudaDeviceSynchronize();
+    cudaGetLastError();
+    cudaFree(src); cudaFree(dst);
+    cudaEventDestroy(ev);
+    tt_cuda_close(c);
+    layer_free(&L);
+}
+
 /* ------------------------------------------------------------------ §2 */
 
 static void *dev_copy(const float *x, size_t n, int dt)
@@ -568,6 +611,7 @@ int main(void)
     test_probe_path();
     test_rebind_and_errors();
     test_graph_capture();
+    test_pending_not_ready();
     for (int dt = 0; dt < 3; dt++) {
         test_persample(8, 1, 24, 10, dt, dt, dt, 1, 1, NULL);
         test_persample(8, 1, 24, 10, dt, dt, dt, 0, 1, NULL);
