@@ -148,7 +148,7 @@ static void bench_persample(int reps)
     memset(&po, 0, sizeof po);
     double **pp = &po.gw;
     for (int k = 0; k < 8; k++) pp[k] = out + k * B;
-    tt_cuda_dense L = {B, 1, din, dout, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, A, D, (double)B, W, bias, Z, G, bb};
+    tt_cuda_dense L = {B, 1, din, dout, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, A, D, (double)B, W, bias, Z, G, bb, NULL};
     cublasHandle_t h;
     cublasCreate(&h);
     const float one = 1, zero = 0;

@@ -111,6 +111,9 @@ typedef struct {
     const void *Z;               /* pre-activations W a + bias, B×T×d_out, or NULL (then one more GEMM) */
     const void *Gbar;            /* mean_i g_i (d_out×d_in), or NULL: ⟨g_i, Ḡ⟩ not computed */
     const void *bbar;            /* mean_i b_i (d_out), or NULL */
+    const float *loss_scale;     /* device pointer to the loss scale S the backward pass ran with (mixed
+                                    precision: GradScaler's scale tensor), or NULL for 1. D, Gbar and bbar
+                                    then hold S × their values, and are divided by S on the device */
 } tt_cuda_dense;
 
 /* Host outputs, the layout and meaning of tt_persample_out (metrics/persample.h): arrays of B doubles
@@ -142,6 +145,8 @@ typedef struct {
     double gbar_scale;           /* the registered gradient × gbar_scale = the mean per-sample gradient (0 means 1) */
     int full;                    /* also ⟨g_i, Ḡ⟩ (inner-product and orthogonality tests): one more GEMM —
                                     pass the probe's persample_full */
+    const float *loss_scale;     /* device pointer to the loss scale S (GradScaler's), or NULL: out_grads and
+                                    the registered gradients are S × the loss's own; read on the device */
 } tt_cuda_batch;
 
 /* Enqueues §2 for a dense layer whose weight (and bias: -1 for none) were added to this backend, on

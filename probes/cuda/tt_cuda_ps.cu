@@ -65,6 +65,7 @@ struct PsArgs {
     double *res;          /* TTC_PS_N × B, then TTC_PS_NORMS */
     int use_z, want_gw, want_gG, want_bias;
     double scale;
+    const float *loss_scale;    /* device, or NULL */
 };
 
 /* One block per sample: ‖a_i‖², ‖δ_i‖², ⟨δ_i, z_i − bias⟩, the bias sums and the NaN/Inf counts. */
@@ -158,16 +159,19 @@ __global__ void ttk_ps_convert(const void *src, int dt, float *dst, uint64_t n)
         dst[j] = ldx(src, dt, j);
 }
 
-/* The norms, then every sample's outputs with the CPU's rules. */
+/* The norms, then every sample's outputs with the CPU's rules. A loss scale S (mixed precision)
+ * multiplied δ, Ḡ and b̄: quantities linear in δ are divided by S, those of δ and Ḡ (or b̄) by S². */
 __global__ void __launch_bounds__(PS_THREADS) ttk_ps_final(PsArgs a)
 {
     __shared__ double nrm[8];
+    const double S = a.loss_scale ? (double)*a.loss_scale : 1.0;
     if (threadIdx.x < 4) {
         const int k = threadIdx.x;
         const void *p = k == 0 ? a.W : k == 1 ? a.bias : k == 2 ? a.Gbar : a.bbar;
         const double *q = a.raw + TTC_RAW_N * a.B + (size_t)k * NORM_BLOCKS * 2;
         double s = 0, nf = 0;
         for (int b = 0; b < NORM_BLOCKS; b++) { s += q[2 * b]; nf += q[2 * b + 1]; }
+        if (k >= 2) s /= S * S;                        /* Ḡ, b̄ */
         nrm[k] = p && isfinite(s) ? s : NAN;           /* norm2_counted: NaN when absent or not finite */
         nrm[4 + k] = p && !isfinite(s) ? nf : 0;
     }
@@ -180,11 +184,11 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_final(PsArgs a)
     double gg = a.T == 1 ? r[R_A2 * B + i] * r[R_D2 * B + i] : r[R_GRAM * B + i];
     double bb = a.T == 1 ? r[R_D2 * B + i] : r[R_BB * B + i];
     double gw = a.use_z ? r[R_GWZ * B + i] : (a.want_gw ? r[R_GWU * B + i] : NAN);
-    double gG = a.want_gG ? r[R_GGU * B + i] : NAN;
+    double gG = a.want_gG ? r[R_GGU * B + i] / S : NAN;
     double o[TTC_PS_N];
-    ttc_ps_finish(gg, bb, gw, gG, r[R_BW * B + i], r[R_BBAR * B + i], r[R_NFAD * B + i], r[R_NFZ * B + i],
+    ttc_ps_finish(gg, bb, gw, gG, r[R_BW * B + i], r[R_BBAR * B + i] / S, r[R_NFAD * B + i], r[R_NFZ * B + i],
                   a.use_z, a.want_gw, !isfinite(nrm[0]), a.want_gG, a.bias != NULL, a.bbar != NULL,
-                  a.want_bias, a.scale, sqrt(nrm[0]), sqrt(nrm[1]), o);
+                  a.want_bias, a.scale / S, sqrt(nrm[0]), sqrt(nrm[1]), o);
 #pragma unroll
     for (int k = 0; k < TTC_PS_N; k++) a.res[k * B + i] = o[k];
 }
@@ -284,6 +288,7 @@ static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const tt_cuda_ps_out *out
     a.want_gG = out->gG && L->Gbar;
     a.want_bias = L->bias && (out->bw || out->bb || out->bgamma || (out->bB && L->bbar));
     a.scale = L->scale;
+    a.loss_scale = L->loss_scale;
 
     ttk_ps_norms<<<dim3(NORM_BLOCKS, 4), PS_THREADS, 0, c->stream>>>(a);
     if (launch_ok("per-sample norms", err, errlen)) return -1;
@@ -435,6 +440,7 @@ extern "C" int tt_cuda_dense_batch(tt_cuda *c, int weight_layer, int bias_layer,
     L.a_dtype = b->a_dtype; L.w_dtype = w->wt; L.g_dtype = w->gt;
     L.A = b->inputs; L.D = b->out_grads; L.scale = b->grad_scale; L.Z = b->preact;
     L.W = w->w; L.Gbar = w->g;
+    L.loss_scale = b->loss_scale;
     L.bias = bl ? bl->w : NULL; L.bbar = bl ? bl->g : NULL;
     /* enqueue reads only which outputs are wanted; the results stay in the slot's pinned buffer */
     double want;

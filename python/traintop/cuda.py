@@ -35,13 +35,14 @@ class Dense(ctypes.Structure):
                 ("a_dtype", ctypes.c_int), ("w_dtype", ctypes.c_int), ("g_dtype", ctypes.c_int),
                 ("A", ctypes.c_void_p), ("D", ctypes.c_void_p), ("scale", ctypes.c_double),
                 ("W", ctypes.c_void_p), ("bias", ctypes.c_void_p), ("Z", ctypes.c_void_p),
-                ("Gbar", ctypes.c_void_p), ("bbar", ctypes.c_void_p)]
+                ("Gbar", ctypes.c_void_p), ("bbar", ctypes.c_void_p), ("loss_scale", ctypes.c_void_p)]
 
 
 class Batch(ctypes.Structure):
     _fields_ = [("batch", ctypes.c_size_t), ("tokens", ctypes.c_size_t), ("a_dtype", ctypes.c_int),
                 ("inputs", ctypes.c_void_p), ("out_grads", ctypes.c_void_p), ("grad_scale", ctypes.c_double),
-                ("preact", ctypes.c_void_p), ("gbar_scale", ctypes.c_double), ("full", ctypes.c_int)]
+                ("preact", ctypes.c_void_p), ("gbar_scale", ctypes.c_double), ("full", ctypes.c_int),
+                ("loss_scale", ctypes.c_void_p)]
 
 
 _DP = ctypes.POINTER(ctypes.c_double)
@@ -241,17 +242,20 @@ class GpuLayers:
         finally:
             cur.wait_stream(self.stream)
 
-    def dense_batch(self, weight_layer, bias_layer, A, D, Z, scale, gbar_scale):
-        """Per-sample sums of one Linear's batch (device tensors B×T×d, one dtype) for the probe."""
+    def dense_batch(self, weight_layer, bias_layer, A, D, Z, scale, gbar_scale, loss_scale=None):
+        """Per-sample sums of one Linear's batch (device tensors B×T×d, one dtype) for the probe.
+        loss_scale: a float32 scalar tensor on this device that D and the gradients were scaled by
+        (GradScaler's), read by the kernels: no host synchronisation."""
         b = self._batch
         b.batch, b.tokens, b.a_dtype = A.shape[0], A.shape[1], dtype_code(A.dtype)
         b.inputs, b.out_grads = A.data_ptr(), D.data_ptr()
         b.grad_scale, b.gbar_scale, b.full = scale, gbar_scale, 1 if self.full else 0
         b.preact = Z.data_ptr() if Z is not None else None
+        b.loss_scale = loss_scale.data_ptr() if loss_scale is not None else None
         if self._ordered(lambda: self.lib.tt_cuda_dense_batch(self.h, weight_layer, bias_layer, ctypes.byref(b),
                                                               self.err, _ERRLEN)) != 0:
             raise TraintopError(self.err.value.decode(errors="replace"))
-        self.keep[("ps", weight_layer)] = (A, D, Z)      # alive until collect, whatever the caller does
+        self.keep[("ps", weight_layer)] = (A, D, Z, loss_scale)   # alive until collect, whatever the caller does
 
     def step(self, step):
         if self._ordered(lambda: self.lib.tt_cuda_step(self.h, int(step), self.err, _ERRLEN)) != 0:

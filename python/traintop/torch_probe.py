@@ -217,7 +217,7 @@ class Watch:
     def __init__(self, model, optimizer=None, run=None, every=1, endpoint=None, hparams=None,
                  spectral_every=0, persample=True, persample_full=False, gwa_window=50,
                  loss_reduction="mean", auto_step=None, spool=None, linger_ms=500, gpu_backend=True,
-                 gpu_timing=True):
+                 gpu_timing=True, scaler=None):
         if every < 1:
             raise ValueError("every=%r: expected a positive sampling interval" % (every,))
         if loss_reduction not in ("mean", "sum") and not (isinstance(loss_reduction, (int, float)) and loss_reduction > 0):
@@ -226,6 +226,7 @@ class Watch:
         self._lock = threading.RLock()
         self.every = int(every)
         self.loss_reduction = loss_reduction
+        self.scaler = scaler               # a GradScaler: per-sample sums are taken on the scaled loss
         self.linger_ms = int(linger_ms)
         self.optimizer = optimizer
         self._ddp = None
@@ -536,14 +537,31 @@ class Watch:
             scale, gbar_scale = 1.0, 1.0 / B
         else:
             scale, gbar_scale = float(self.loss_reduction), 0.0
+        # Under a loss scaler the backward pass ran on S × loss: δ and the gradient read now are S times
+        # the loss's own (scaler.step() unscales the gradient later). On the GPU the kernels read S from
+        # the scaler's own tensor; elsewhere S is read on the host.
+        S, S_dev = self._loss_scale(A.device if where != "cpu" else None)
+        if S != 1.0:
+            scale, gbar_scale = scale / S, (gbar_scale if gbar_scale > 0 else 1.0) / S
         try:
             if where == "cpu":
                 self.probe.dense_batch(wi, bi, B, T, A.data_ptr(), D.data_ptr(), scale,
                                        Z.data_ptr() if Z is not None else None, gbar_scale)
             else:
-                where.dense_batch(wi, bi, A, D, Z, scale, gbar_scale)
+                where.dense_batch(wi, bi, A, D, Z, scale, gbar_scale, loss_scale=S_dev)
         except TraintopError as e:
             self._warn("dense:" + str(e)[:40], "traintop: per-sample statistics: %s" % e)
+
+    def _loss_scale(self, device):
+        """(S, None) with S read on the host, or (1.0, the scaler's float32 scale tensor on `device`)."""
+        sc = self.scaler
+        if sc is None or not sc.is_enabled():
+            return 1.0, None
+        t = getattr(sc, "_scale", None)
+        if (device is not None and isinstance(t, torch.Tensor) and t.device == device and t.dtype == torch.float32
+                and t.numel() == 1):
+            return 1.0, t
+        return float(sc.get_scale()), None
 
     def _sync_grads(self):
         """Makes every registered gradient buffer hold the parameter's current gradient."""
@@ -811,7 +829,8 @@ def watch(model, optimizer=None, run=None, every=1, endpoint=None, hparams=None,
     More keywords: loss_reduction ("mean" | "sum" | a number: the per-sample gradient scale),
     auto_step (None: publish from the optimizer's post-step hook where torch has it), spool, linger_ms,
     gpu_backend (False: CUDA parameters through torch ops instead of libtraintop_cuda), gpu_timing
-    (False, or TRAINTOP_GPU_TIMING=0: no CUPTI gpu_busy_ms/probe_gpu_ms)."""
+    (False, or TRAINTOP_GPU_TIMING=0: no CUPTI gpu_busy_ms/probe_gpu_ms), scaler (the
+    torch.cuda.amp.GradScaler of mixed-precision training, so per-sample statistics are unscaled)."""
     return Watch(model, optimizer=optimizer, run=run, every=every, endpoint=endpoint, hparams=hparams,
                  spectral_every=spectral_every, persample=persample, persample_full=persample_full,
                  gwa_window=gwa_window, **kwargs)

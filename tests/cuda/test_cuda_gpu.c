@@ -443,7 +443,7 @@ static void test_persample(size_t B, size_t T, size_t din, size_t dout, int at, 
     memset(&ro, 0, sizeof ro);
     double **gp = &go.gw, **rp = &ro.gw;
     for (int k = 0; k < 8; k++) { gp[k] = gout + k * B; rp[k] = rout + k * B; }
-    tt_cuda_dense L = {B, T, din, dout, at, wt, gt, dA, dD, (double)B, dW, db, dZ, dG, dbb};
+    tt_cuda_dense L = {B, T, din, dout, at, wt, gt, dA, dD, (double)B, dW, db, dZ, dG, dbb, NULL};
     int rc = tt_cuda_dense_persample(c, &L, &go, err, sizeof err);
     CHECK(rc == 0, "tt_cuda_dense_persample: %s", err);
     CHECK(tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK, "collect: %s", err);
@@ -475,6 +475,37 @@ static void test_persample(size_t B, size_t T, size_t din, size_t dout, int at, 
           ttc_dtype_name(wt), ttc_dtype_name(gt), with_z, with_bias, inject ? inject : "", bad);
     if (!bad) printf("ok  §2 B=%zu T=%zu %zux%zu a=%s w=%s g=%s z=%d bias=%d %s\n", B, T, dout, din, ttc_dtype_name(at),
                      ttc_dtype_name(wt), ttc_dtype_name(gt), with_z, with_bias, inject ? inject : "");
+    if (!inject && B) {
+        /* mixed precision: δ, Ḡ and b̄ scaled by a loss scale S = 1024 (exact in every dtype here), S handed over
+         * as a device scalar: the same outputs, to rounding of the final divisions */
+        const float S = 1024.0f;
+        float *Ds = malloc(R * dout * 4), *Gs = malloc(dout * din * 4), *bs = malloc(dout * 4);
+        for (size_t j = 0; j < R * dout; j++) Ds[j] = D[j] * S;
+        for (size_t j = 0; j < dout * din; j++) Gs[j] = Gbar[j] * S;
+        for (size_t j = 0; j < dout; j++) bs[j] = bbar[j] * S;
+        void *dDs = dev_copy(Ds, R * dout, at), *dGs = dev_copy(Gs, dout * din, gt), *dbs = dev_copy(bs, dout, gt), *dS = NULL;
+        cudaMalloc(&dS, sizeof S);
+        cudaMemcpy(dS, &S, sizeof S, cudaMemcpyHostToDevice);
+        double *sout = malloc(8 * B * sizeof(double));
+        tt_cuda_ps_out so = go;
+        double **sp = &so.gw;
+        for (int k = 0; k < 8; k++) sp[k] = sout + k * B;
+        tt_cuda_dense Ls = L;
+        Ls.D = dDs; Ls.Gbar = dGs; Ls.bbar = dbs; Ls.loss_scale = (const float *)dS;
+        int srcs = tt_cuda_dense_persample(c, &Ls, &so, err, sizeof err) == 0 && tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK;
+        int sbad = !srcs;
+        for (int k = 0; k < 8 && srcs; k++)
+            for (size_t i = 0; i < B; i++) {
+                double a = sp[k][i], b = gp[k][i];
+                if (!((isnan(a) && isnan(b)) || fabs(a - b) <= 1e-12 * fmax(fabs(b), fabs(gp[1][i]) * 1e-3) + 1e-300)) {
+                    if (sbad++ < 3) printf("  loss scale: %s[%zu] = %.17g, unscaled %.17g\n", names[k], i, a, b);
+                }
+            }
+        if (srcs && (!close_rel(so.gbar_norm2, go.gbar_norm2, 1e-12) || !close_rel(so.bbar_norm2, go.bbar_norm2, 1e-12))) sbad++;
+        CHECK(sbad == 0, "§2 with a loss scale, B=%zu T=%zu %s: %d mismatches (%s)", B, T, ttc_dtype_name(at), sbad, err);
+        cudaFree(dDs); cudaFree(dGs); cudaFree(dbs); cudaFree(dS);
+        free(Ds); free(Gs); free(bs); free(sout);
+    }
     tt_cuda_close(c);
     cudaFree(dA); cudaFree(dD); cudaFree(dW); cudaFree(dZ); cudaFree(db); cudaFree(dG); cudaFree(dbb);
     free(A); free(D); free(W); free(bias); free(Z); free(Gbar); free(bbar); free(gout); free(rout); free(work);
@@ -547,11 +578,11 @@ static void test_probe_persample(int T)
             to_device(G[l], TT_CUDA_F32, dG[l], dout[l] * din[l]); to_device(gb[l], TT_CUDA_F32, dgb[l], dout[l]);
             tt_dense_batch hb = {B, (size_t)T, A[l], D[l], (double)B, NULL, 0};
             CHECK(tt_probe_dense_batch(p[0], 2 * l, 2 * l + 1, &hb, err, sizeof err) == 0, "%s", err);
-            tt_cuda_batch cb = {B, (size_t)T, TT_CUDA_F32, dA[l], dD[l], (double)B, NULL, 0, 1};
+            tt_cuda_batch cb = {B, (size_t)T, TT_CUDA_F32, dA[l], dD[l], (double)B, NULL, 0, 1, NULL};
             CHECK(tt_cuda_dense_batch(c, 2 * l, 2 * l + 1, &cb, err, sizeof err) == 0, "tt_cuda_dense_batch: %s", err);
         }
         if (step == 1) {     /* a different batch size in the same step is refused, as on the CPU */
-            tt_cuda_batch bad = {B - 1, (size_t)T, TT_CUDA_F32, dA[0], dD[0], (double)B, NULL, 0, 1};
+            tt_cuda_batch bad = {B - 1, (size_t)T, TT_CUDA_F32, dA[0], dD[0], (double)B, NULL, 0, 1, NULL};
             CHECK(tt_cuda_dense_batch(c, 0, 1, &bad, err, sizeof err) == -1 && strstr(err, "other layers had"),
                   "a second batch size in one step is refused (%s)", err);
         }

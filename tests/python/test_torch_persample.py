@@ -184,3 +184,57 @@ def test_persample_every_2_and_off(collector):
         has = [r.scalar(s, "gamma_mean") is not None for s in range(1, 5)]
         assert has == ([False, True, False, True] if run == "ps-every2" else [False] * 4)
         assert math.isfinite(r.layer(4, "fc1.weight")["g_norm"])
+
+
+class FakeScaler:
+    """The parts of torch.cuda.amp.GradScaler the probe reads, for a CPU run: a fixed scale S."""
+
+    def __init__(self, S):
+        self.S = S
+        self._scale = torch.full((1,), S)
+
+    def is_enabled(self):
+        return True
+
+    def get_scale(self):
+        return self.S
+
+
+def scaled_run(collector, run, S, scaler, full=True, steps=4):
+    """Mixed-precision loss scaling by hand: backward on S × loss, gradients divided by S before the
+    optimizer step (what GradScaler.step does). S a power of two: training is bit-identical to S = 1."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.randn(10, 6, generator=g), torch.randint(0, 4, (10,), generator=g)
+    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, persample_full=full, gwa_window=2,
+                        auto_step=False, scaler=scaler)
+    for _ in range(steps):
+        opt.zero_grad()
+        (F.cross_entropy(model(x), y) * S).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.grad.div_(S)
+        opt.step()
+        tt.step()
+    tt.close()
+    return Run(collector.messages(run))
+
+
+def test_loss_scaler(collector):
+    """With scaler=, every per-sample statistic of a loss-scaled run equals the unscaled run's; without
+    it the absolute ones (trace_sigma, grad_sq) are S² too large, the ratios unchanged."""
+    S = 1024.0
+    base = scaled_run(collector, "ls-base", 1.0, None)
+    told = scaled_run(collector, "ls-told", S, FakeScaler(S))
+    blind = scaled_run(collector, "ls-blind", S, None)
+    names = ("gamma_mean", "trace_sigma", "grad_sq", "noise_scale", "norm_test", "inner_test", "ortho_test")
+    for step in sorted(base.steps):
+        for n in names:
+            b, t = base.scalar(step, n), told.scalar(step, n)
+            assert b is not None and math.isclose(t, b, rel_tol=1e-9, abs_tol=1e-300), (step, n, t, b)
+        for n in ("trace_sigma", "grad_sq"):
+            assert math.isclose(blind.scalar(step, n), S * S * base.scalar(step, n), rel_tol=1e-9), (step, n)
+        for n in ("gamma_mean", "noise_scale"):
+            assert math.isclose(blind.scalar(step, n), base.scalar(step, n), rel_tol=1e-9), (step, n)
