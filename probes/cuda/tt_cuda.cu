@@ -439,17 +439,13 @@ extern "C" int tt_cuda_add_layer(tt_cuda *c, const char *name, size_t rows, size
         c->shape = sh;
         c->caplayers = cap;
     }
-    int pidx = -1;
-    if (c->probe) {
-        pidx = tt_probe_add_external_layer(c->probe, name, rows, cols, err, errlen);
-        if (pidx < 0) return -1;
-    }
+    /* device memory first: when it fails, nothing is registered in the probe, so the caller can still
+     * give the parameter another path (the Python probe falls back to torch ops) */
     size_t bytes = rows * cols * ttc_dtype_size(w_dtype);
     void *prev = NULL, *w0 = NULL;
     if (ttc_dmalloc(c, &prev, bytes, err, errlen) || ttc_dmalloc(c, &w0, bytes, err, errlen)) {
         ttc_dfree(c, prev, bytes);
         return -1;
-        /* the probe's external layer stays registered: it publishes NaN, as any layer without stats */
     }
     cudaError_t e;
     if ((e = cudaMemcpyAsync(prev, w, bytes, cudaMemcpyDeviceToDevice, c->stream)) != cudaSuccess ||
@@ -457,6 +453,13 @@ extern "C" int tt_cuda_add_layer(tt_cuda *c, const char *name, size_t rows, size
         ttc_dfree(c, prev, bytes);
         ttc_dfree(c, w0, bytes);
         return ttc_cuda_fail(err, errlen, "snapshot copy", e);
+    }
+    int pidx = -1;
+    if (c->probe && (pidx = tt_probe_add_external_layer(c->probe, name, rows, cols, err, errlen)) < 0) {
+        cudaStreamSynchronize(c->stream);            /* the snapshot copies still read w */
+        ttc_dfree(c, prev, bytes);
+        ttc_dfree(c, w0, bytes);
+        return -1;
     }
     ttc_layer *l = &c->layers[c->nlayers];
     memset(l, 0, sizeof *l);

@@ -188,8 +188,8 @@ class GpuLayers:
         gptr = g.data_ptr() if self._grad_ok(param, g) else param.data_ptr()   # rebound before any read
         i = self.lib.tt_cuda_add_layer(self.h, name.encode(), rows, cols, dt, param.data_ptr(), dt, gptr,
                                        self.err, _ERRLEN)
-        if i < 0:
-            self._fail("GPU layer " + name)
+        if i < 0:                        # this layer only (out of device memory, say): the backend goes on
+            raise TraintopError("GPU layer %s: %s" % (name, self.err.value.decode(errors="replace")))
         self.params.append(param)
         self.gptr.append(gptr)
         return i

@@ -367,7 +367,11 @@ class Watch:
             if self.gpu_timing and not gl.timing and not self._gpu:
                 self._warn("gpu-timing", "traintop: no GPU timing (gpu_busy_ms): %s" % getattr(gl, "timing_error", "?"))
             self._gpu[p.device] = gl
-        self._gpu_index[id(p)] = (gl, gl.add(name, p, rows, cols))
+        try:
+            self._gpu_index[id(p)] = (gl, gl.add(name, p, rows, cols))
+        except TraintopError as e:
+            self._warn("gpu-add", "traintop: %s: using torch ops for it (and any other such layer)" % e)
+            return False
         return True
 
     def _close_gpu(self):

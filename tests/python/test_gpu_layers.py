@@ -23,11 +23,15 @@ class FakeBackend:
         self.layers = []          # [w_ptr, g_ptr, nbytes]
         self.rebinds = 0
         self.closed = False
+        self.refuse = set()       # layer names whose registration fails (out of device memory, say)
 
     def tt_cuda_open(self, opts, err, errlen):
         return 1
 
     def tt_cuda_add_layer(self, h, name, rows, cols, wdt, w, gdt, g, err, errlen):
+        if name.decode() in self.refuse:
+            err.value = b"cudaMalloc of 1024 bytes: out of memory"
+            return -1
         self.layers.append([w, g, rows * cols * (4 if wdt == tcuda.F32 else 2)])
         return len(self.layers) - 1
 
@@ -135,4 +139,20 @@ def test_zero_buffer_grows_before_binding(backend):
     assert backend.grad_bytes(0) == b"\0" * 64
     assert backend.grad_bytes(1) == b"\0" * (64 * 64 * 4)
     del junk
+    gl.close()
+
+
+def test_a_refused_layer_leaves_the_backend_working(backend):
+    """One layer the backend cannot take (no device memory for its snapshots): add() raises for it,
+    with the backend's reason, and the backend goes on serving the others (the probe then gives that
+    parameter the torch-ops path)."""
+    a, b, c = (torch.nn.Parameter(torch.randn(4, 4)) for _ in range(3))
+    backend.refuse.add("b")
+    gl = tcuda.GpuLayers(None, "cpu", every=1, timing=False)
+    assert gl.add("a", a, 4, 4) == 0
+    with pytest.raises(tcuda.TraintopError, match="GPU layer b: cudaMalloc of 1024 bytes: out of memory"):
+        gl.add("b", b, 4, 4)
+    assert gl.failed is None
+    assert gl.add("c", c, 4, 4) == 1
+    assert gl.params == [a, c]
     gl.close()
