@@ -167,7 +167,9 @@ class _Layer:
 
 
 class _Hook:
-    """A callable hook torch will not try to serialise (torch.save of a module with hooks stays quiet)."""
+    """A callable hook torch will not try to serialise (torch.save of a module with hooks stays quiet).
+    A probe never takes the training down: whatever the hook raises (out of memory in a copy, a bug)
+    is reported once as a warning and the hook's work for that call is skipped."""
     __torch_unserializable__ = True
     __slots__ = ("fn", "__weakref__")
 
@@ -175,7 +177,17 @@ class _Hook:
         self.fn = fn
 
     def __call__(self, *args):
-        return self.fn(*args)
+        try:
+            return self.fn(*args)
+        except Exception as e:
+            _hook_failed(getattr(self.fn, "__self__", None), e)
+            return None
+
+
+def _hook_failed(watcher, e):
+    if watcher is not None:
+        watcher._warn("hook:%s:%s" % (type(e).__name__, str(e)[:80]),
+                      "traintop: a probe hook failed and was skipped, training goes on: %s: %s" % (type(e).__name__, e))
 
 
 class _GradKeeper:
@@ -189,10 +201,13 @@ class _GradKeeper:
         w = self.watcher()
         if w is None or w._closed:
             return
-        entry = w._saved.get(self.module(), {}).get(self.key)
-        if entry is not None:
-            entry[3] = g
-            w._ensure_callback()
+        try:
+            entry = w._saved.get(self.module(), {}).get(self.key)
+            if entry is not None:
+                entry[3] = g
+                w._ensure_callback()
+        except Exception as e:
+            _hook_failed(w, e)
 
 
 class _CommState:
@@ -469,7 +484,7 @@ class Watch:
             self._emit_pending()            # before this backward overwrites anything
         self._cb_queued = True
         try:
-            torch.autograd.Variable._execution_engine.queue_callback(self._backward_end)
+            torch.autograd.Variable._execution_engine.queue_callback(_Hook(self._backward_end))
         except RuntimeError:
             self._cb_queued = False
 

@@ -251,3 +251,35 @@ def test_cuda_graph_capture_is_skipped(collector, monkeypatch):
             want, got = layer_stats(W, G, P, w0[n]), r.layer(step, n)
             for s in STATS:
                 assert close(got[s], want[s], 1e-8, 1e-13), (step, n, s, got[s], want[s])
+
+
+def test_a_failing_hook_never_stops_training(collector, monkeypatch):
+    """Whatever a probe hook raises (here a simulated out-of-memory in the per-sample work, then in the
+    optimizer hook), backward() and optimizer.step() go on, one warning says what failed, and the
+    steps that could be published are."""
+    from traintop import torch_probe
+
+    def oom(*a, **kw):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    model, x, y = model_and_data(4)
+    opt = PostHookSGD(model.parameters(), lr=0.1)
+    tt = traintop.watch(model, opt, run="failing", endpoint=collector.endpoint)
+    monkeypatch.setattr(torch_probe.Watch, "_dense_batch", oom)
+    with pytest.warns(RuntimeWarning, match="probe hook failed.*simulated"):
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+    monkeypatch.undo()
+    before = [p.detach().clone() for p in model.parameters()]
+    monkeypatch.setattr(torch_probe.Watch, "_prepare", oom)
+    opt.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    opt.step()                                            # the post-step hook fails inside
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))   # the update happened
+    monkeypatch.undo()
+    tt.close()
+    r = Run(collector.messages("failing"))
+    assert sorted(r.steps)[:3] == [1, 2, 3]               # published without per-sample numbers
+    assert r.layer(1, "0.weight") is not None and r.scalar(1, "gamma_mean") is None
