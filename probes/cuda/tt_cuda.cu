@@ -535,6 +535,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
     if (step <= c->last_step || step < 0) return ttc_fail(err, errlen, "tt_cuda_step: step %lld after %lld: steps must increase", (long long)step, (long long)c->last_step);
     c->last_step = step;
     c->started = 1;
+    c->t_steps++;
     if (!c->nlayers) return 0;
     cudaError_t e;
     ttc_devguard guard(c->device);
@@ -612,6 +613,8 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     ttc_ps_scatter(c);
     if (c->timing) {
         c->t_valid = ttc_cupti_step(&c->t_busy, &c->t_probe, &c->t_kernels) == 0;
+        if (c->t_valid) ttc_timing_per_step(c->t_steps, &c->t_busy, &c->t_probe, &c->t_kernels);
+        c->t_steps = 0;
         if (c->t_valid && c->probe) {
             tt_probe_scalar(c->probe, "gpu_busy_ms", c->t_busy);
             tt_probe_scalar(c->probe, "probe_gpu_ms", c->t_probe);

@@ -200,6 +200,14 @@ void ttc_timing_step(ttc_timing *t, double *busy_ms, double *probe_ms, int *kern
     t->ours_prev = t->nours;
 }
 
+void ttc_timing_per_step(int steps, double *busy_ms, double *probe_ms, int *kernels)
+{
+    if (steps <= 1) return;
+    *busy_ms /= steps;
+    *probe_ms /= steps;
+    *kernels = (*kernels + steps / 2) / steps;
+}
+
 /* IEEE binary16 */
 float ttc_h2f(uint16_t h)
 {

@@ -89,6 +89,9 @@ void ttc_timing_add_kernel(ttc_timing *t, uint64_t start, uint64_t end, uint32_t
 /* Closes a step: the union of all kernel intervals (busy), of ours (probe), and the kernel count;
  * clears the kernels and keeps this step's tagged ids one more step (their records may come late). */
 void ttc_timing_step(ttc_timing *t, double *busy_ms, double *probe_ms, int *kernels);
+/* What one step's numbers become when the flush covered `steps` training steps (every > 1: the
+ * backend collects only on sampled steps and the refresh step before them): the mean per step. */
+void ttc_timing_per_step(int steps, double *busy_ms, double *probe_ms, int *kernels);
 
 /* Length (ns) of the union of intervals, sorting them in place. */
 uint64_t ttc_union_ns(ttc_kernel_rec *k, size_t n);

@@ -64,6 +64,7 @@ struct tt_cuda {
     /* timing */
     double t_busy, t_probe;
     int t_kernels, t_valid;
+    int t_steps;                   /* tt_cuda_step calls since the last timing flush */
     size_t dev_bytes;
 };
 

@@ -559,6 +559,12 @@ static void test_timing(void **state)
     assert_int_equal(n, 5000);
     assert_true(fabs(busy - 5000 * 5e-6) < 1e-9);
     ttc_timing_free(&t);
+    /* a flush that covered 4 training steps (every = 4): the mean per step */
+    busy = 8.0, probe = 2.0, n = 10;
+    ttc_timing_per_step(4, &busy, &probe, &n);
+    assert_true(busy == 2.0 && probe == 0.5 && n == 3);
+    ttc_timing_per_step(1, &busy, &probe, &n);
+    assert_true(busy == 2.0 && probe == 0.5 && n == 3);
 }
 
 /* ------------------------------------------------------------------ runtime without a device */
