@@ -53,3 +53,22 @@ def test_rank_and_world_from_environment(collector, monkeypatch):
     assert (tt.rank, tt.world_size) == (1, 3)
     r = Run(collector.messages("env-rank", ranks=(1,)), rank=1)
     assert r.start["world"] == 3 and not r.start.get("hparams")      # metadata comes from rank 0 only
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
+@pytest.mark.parametrize("bucket_view", [False, True])
+def test_bucket_view_warning(collector, bucket_view, recwarn):
+    """Per-sample statistics read p.grad at the end of backward: DDP's default keeps the local gradient
+    there until its own end of backward; with gradient_as_bucket_view=True it may be mid-all-reduce,
+    and watch() says so."""
+    import torch.nn as nn
+    import traintop
+    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % free_port(), rank=0, world_size=1)
+    try:
+        ddp = nn.parallel.DistributedDataParallel(nn.Sequential(nn.Linear(4, 3)), gradient_as_bucket_view=bucket_view)
+        tt = traintop.watch(ddp, run="bv-%d" % bucket_view, endpoint=collector.endpoint)
+        tt.close()
+    finally:
+        dist.destroy_process_group()
+    said = [str(w.message) for w in recwarn if "gradient_as_bucket_view" in str(w.message)]
+    assert bool(said) == bucket_view
