@@ -442,8 +442,9 @@ class Watch:
                 self._ddp.register_comm_hook(_CommState(self), _comm_hook)
             except Exception as e:       # one comm hook per model: the user may have their own
                 self._warn("comm", "traintop: no per-rank gradient norms (local_grad_sq): %s" % e)
-            # The per-sample work reads p.grad at the end of backward (docs/python.md, Distributed); a
-            # view of the bucket being all-reduced in place is neither the local nor the mean gradient.
+            # The per-sample work reads p.grad at the end of backward, before DDP's end-of-backward
+            # callback copies the averaged gradients back (docs/python.md, Distributed); a view of the
+            # bucket being all-reduced in place is neither the local nor the mean gradient.
             if self._linear and getattr(self._ddp, "gradient_as_bucket_view", False):
                 self._warn("bucket-view", "traintop: DDP with gradient_as_bucket_view=True: the per-sample noise "
                                           "statistics may read a gradient being all-reduced (gamma and GWA are unaffected)")
