@@ -41,10 +41,13 @@ static int fail(ctx *c, const char *cause, const char *fmt, ...)
 
 static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
+/* An integral number in [lo, hi] (finite bounds, so Inf and NaN fail): the test is_int applies to a JSON
+ * number and the fast path to a number its scanner read. */
+static int int_in(double d, double lo, double hi) { return d == floor(d) && d >= lo && d <= hi; }
+
 static int is_int(const cJSON *v, double lo, double hi)
 {
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble) &&
-           v->valuedouble >= lo && v->valuedouble <= hi;
+    return cJSON_IsNumber(v) && int_in(v->valuedouble, lo, hi);
 }
 
 /* A metric value: a JSON number, or one of the strings "NaN", "Inf", "-Inf". */
@@ -372,9 +375,6 @@ static int run_end(ctx *c, tt_store *st, const cJSON *m, double now)
         r->steps_per_s = (double)r->steps_received / (t - r->first_sent);
     return 0;
 }
-
-/* An integral double in [lo, hi]: is_int's test on a number the fast scanner read. */
-static int int_in(double d, double lo, double hi) { return d == floor(d) && d >= lo && d <= hi; }
 
 /* The fast path's extra entries: every check of check_extra, against the store before any is applied. */
 static int fast_extras_ok(const tt_run *r, const tt_fast_step *f)
