@@ -21,26 +21,32 @@ __global__ void k_sub(float *out, const float *a, const float *b, size_t n)
         out[i] = a[i] - b[i];
 }
 
-/* out[r] = Σ_c x[r,c]·y[r,c], one block per row (norm(dim=1)² and (w*p).sum(1)) */
-__global__ void k_rowdot(float *out, const float *x, const float *y, size_t cols)
+/* The block's sum of every thread's s, in float as eager frameworks reduce; valid in thread 0. */
+static __device__ float block_sum(float s)
 {
     __shared__ float sh[PT_THREADS];
-    const float *xr = x + (size_t)blockIdx.x * cols, *yr = y + (size_t)blockIdx.x * cols;
-    float s = 0;
-    for (size_t c = threadIdx.x; c < cols; c += PT_THREADS) s += xr[c] * yr[c];
     sh[threadIdx.x] = s;
     __syncthreads();
     for (int o = PT_THREADS / 2; o > 0; o /= 2) {
         if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
         __syncthreads();
     }
-    if (threadIdx.x == 0) out[blockIdx.x] = sh[0];
+    return sh[0];
+}
+
+/* out[r] = Σ_c x[r,c]·y[r,c], one block per row (norm(dim=1)² and (w*p).sum(1)) */
+__global__ void k_rowdot(float *out, const float *x, const float *y, size_t cols)
+{
+    const float *xr = x + (size_t)blockIdx.x * cols, *yr = y + (size_t)blockIdx.x * cols;
+    float s = 0;
+    for (size_t c = threadIdx.x; c < cols; c += PT_THREADS) s += xr[c] * yr[c];
+    s = block_sum(s);
+    if (threadIdx.x == 0) out[blockIdx.x] = s;
 }
 
 /* sqrt(mean over rows of acos(clamp(cos_r))²), one block (acos(rc.clamp).pow(2).mean().sqrt()) */
 __global__ void k_rowangle(float *out, const float *ww, const float *pp, const float *wp, size_t rows)
 {
-    __shared__ float sh[PT_THREADS];
     float s = 0;
     for (size_t r = threadIdx.x; r < rows; r += PT_THREADS) {
         float c = wp[r] / (sqrtf(ww[r]) * sqrtf(pp[r]));
@@ -48,13 +54,8 @@ __global__ void k_rowangle(float *out, const float *ww, const float *pp, const f
         float a = acosf(c);
         s += a * a;
     }
-    sh[threadIdx.x] = s;
-    __syncthreads();
-    for (int o = PT_THREADS / 2; o > 0; o /= 2) {
-        if ((int)threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) *out = sqrtf(sh[0] / (float)rows);
+    s = block_sum(s);
+    if (threadIdx.x == 0) *out = sqrtf(s / (float)rows);
 }
 
 /* NaN/Inf entries of w and g ((~isfinite(w)).sum() + (~isfinite(g)).sum()) */
