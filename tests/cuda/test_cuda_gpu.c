@@ -300,6 +300,23 @@ static void test_rebind_and_errors(void)
     printf("ok  errors, rebind, non-blocking collect\n");
 }
 
+/* A backend on `stream` with one fp32 16×12 layer L; NULL (a failed check) when it cannot be made. */
+static tt_cuda *one_layer_backend(void *stream, layer *L)
+{
+    char err[256];
+    tt_cuda_opts o = {NULL, -1, stream, 1, 0};
+    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
+    if (!c) { CHECK(0, "%s", err); return NULL; }
+    if (layer_init(L, 16, 12, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return NULL; }
+    if (tt_cuda_add_layer(c, "a", 16, 12, TT_CUDA_F32, L->dw, TT_CUDA_F32, L->dg, err, sizeof err) != 0) {
+        CHECK(0, "%s", err);
+        tt_cuda_close(c);
+        layer_free(L);
+        return NULL;
+    }
+    return c;
+}
+
 /* A CUDA graph capture on the backend's stream: step and per-sample requests are refused without
  * touching the stream (the capture stays valid and captures nothing of ours), collect is NOT_READY,
  * and after the capture everything works; the skipped refresh leaves no W_prev (NaN update). */
@@ -308,12 +325,9 @@ static void test_graph_capture(void)
     char err[256];
     cudaStream_t st;
     CU(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
-    tt_cuda_opts o = {NULL, -1, st, 1, 0};
-    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
-    if (!c) { CHECK(0, "%s", err); cudaStreamDestroy(st); return; }
     layer L;
-    if (layer_init(&L, 16, 12, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return; }
-    CHECK(tt_cuda_add_layer(c, "a", 16, 12, TT_CUDA_F32, L.dw, TT_CUDA_F32, L.dg, err, sizeof err) == 0, "%s", err);
+    tt_cuda *c = one_layer_backend(st, &L);
+    if (!c) { cudaStreamDestroy(st); return; }
     CHECK(tt_cuda_step(c, 0, err, sizeof err) == 0, "%s", err);                 /* pending, not collected */
     CU(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
     CHECK(tt_cuda_step(c, 1, err, sizeof err) < 0 && strstr(err, "captured"), "step during capture: %s", err);
@@ -349,12 +363,9 @@ static void test_graph_capture(void)
 static void test_pending_not_ready(void)
 {
     char err[256];
-    tt_cuda_opts o = {NULL, -1, NULL, 1, 0};
-    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
-    if (!c) { CHECK(0, "%s", err); return; }
     layer L;
-    if (layer_init(&L, 16, 12, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return; }
-    CHECK(tt_cuda_add_layer(c, "a", 16, 12, TT_CUDA_F32, L.dw, TT_CUDA_F32, L.dg, err, sizeof err) == 0, "%s", err);
+    tt_cuda *c = one_layer_backend(NULL, &L);
+    if (!c) return;
     const size_t big = (size_t)1 << 30;
     void *src = NULL, *dst = NULL;
     cudaEvent_t ev;
@@ -366,13 +377,7 @@ static void test_pending_not_ready(void)
             cudaEventRecord(ev, 0);
             tried = 1;
             left = cudaEventQuery(ev) == cudaErrorNotReady && cudaPeekAtLastError() == cudaErrorNotReady;
-            cudaDeviceSynchronize();
-            if (!left) cudaGetLastError();
-            else {                                          /* the query's leftover, again, for the step */
-                cudaMemcpyAsync(dst, src, big, cudaMemcpyDeviceToDevice, 0);
-                cudaEventRecord(ev, 0);
-                cudaEventQuery(ev);
-            }
+            if (!left) { cudaDeviceSynchronize(); cudaGetLastError(); }   /* else the leftover waits for the step */
         }
     }
     CHECK(tt_cuda_step(c, 0, err, sizeof err) == 0 && tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK,
