@@ -12,7 +12,10 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(CFLAGS) -fPIC -fopenmp-simd
 LIBS    := -lnanomsg -lcjson -lopenblas -llapacke -lm -lpthread
 TUILIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-PY      := /usr/bin/python3
+# Python steps run in the project's virtual environment (scripts/install-deps.sh makes it: torch 2.x).
+PY      := $(CURDIR)/.venv/bin/python
+# The extra check against Debian's torch 1.13 (python3-torch), where it is installed.
+PY_DEBIAN := /usr/bin/python3
 
 LIB_SRC  := $(wildcard probes/*.c metrics/*.c)
 COLL_SRC := $(filter-out collectors/traintopd.c,$(wildcard collectors/*.c))
@@ -35,7 +38,7 @@ PLUGINS := $(patsubst plugins/panels/%.c,lib/traintop/plugins/%.so,$(wildcard pl
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,build/test-plugins/%.so,$(wildcard tests/plugins/*.c))
 
 SHELL := /bin/bash
-.PHONY: all deps fuzz py-tests test unit-tests ref-tests e2e-tests demo bench install uninstall clean
+.PHONY: all deps fuzz py-tests py-tests-debian test unit-tests ref-tests e2e-tests demo bench install uninstall clean
 # The GPU backend (probes/cuda): built when nvcc is found, `make CUDA=0` leaves it out.
 include probes/cuda/cuda.mk
 all: $(BINS) lib/libtraintop.a lib/libtraintop.so $(PLUGINS) $(if $(filter 1,$(CUDA_ENABLED)),lib/libtraintop_cuda.a lib/libtraintop_cuda.so)
@@ -111,6 +114,12 @@ build/tests/%_tool: tests/ref/%_tool.c lib/libtraintop.a
 # The PyTorch probe (python/traintop) against real collectors and torch autograd references.
 py-tests: all
 	$(PY) -m pytest tests/python -q -p no:cacheprovider
+
+# The same suite under Debian's python3 and torch 1.13: the oldest torch the probe still supports.
+py-tests-debian: all
+	@if $(PY_DEBIAN) -c 'import torch' 2>/dev/null; then echo "== py-tests under $$($(PY_DEBIAN) -c 'import torch; print("Debian torch", torch.__version__)')"; \
+	   $(PY_DEBIAN) -m pytest tests/python -q -p no:cacheprovider; \
+	 else echo "py-tests-debian: skipped: $(PY_DEBIAN) has no torch"; fi
 
 e2e-tests: all
 	@failed=""; for t in tests/e2e/test_*.sh; do echo "== $$t"; bash $$t || failed="$$failed $$t"; done; \

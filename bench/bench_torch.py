@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Benchmarks of the PyTorch probe (python/traintop), CPU, one thread for every library
 (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1), all measured in the same run:
 

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Trains an MLP on scikit-learn's handwritten digits (1,797 8×8 images, 10 classes; the data ships
 with python3-sklearn, nothing is downloaded) and watches it with traintop.
 
@@ -7,7 +7,7 @@ an ordinary PyTorch script. With --label-noise 0.4 the model first learns, then 
 labels: train loss keeps falling while val_loss rises and the gradient–weight alignment (gwa) turns.
 
     bin/traintop &                                     # or: bin/traintopd, then bin/traintop ls
-    /usr/bin/python3 examples/torch_mlp.py --label-noise 0.4 --optimizer adamw
+    .venv/bin/python examples/torch_mlp.py --label-noise 0.4 --optimizer adamw
 
 Exit status: 0 finished or stopped by the collector, 2 bad usage.
 """

@@ -20,10 +20,16 @@ CUDA      ?= auto
 CUDA_HOME ?= /usr/local/cuda
 NVCC      := $(CUDA_HOME)/bin/nvcc
 
+# cuBLAS: the toolkit's own, else the PyPI wheel (nvidia-cublas) that scripts/install-deps.sh puts into
+# the project's .venv where the toolkit came without it. The wheel ships only libcublas.so.13.
+CUBLAS_HOME ?= $(firstword $(patsubst %/include/cublas_v2.h,%,$(wildcard $(CUDA_HOME)/include/cublas_v2.h \
+                 $(CURDIR)/.venv/lib/python3*/site-packages/nvidia/cu13/include/cublas_v2.h)))
+CUBLAS_LIBDIR := $(firstword $(wildcard $(CUBLAS_HOME)/lib64/libcublas.so $(CUBLAS_HOME)/lib/libcublas.so.13))
+
 ifeq ($(CUDA),0)
 CUDA_ENABLED := 0
 else ifeq ($(CUDA),auto)
-CUDA_ENABLED := $(if $(wildcard $(NVCC)),1,0)
+CUDA_ENABLED := $(if $(and $(wildcard $(NVCC)),$(CUBLAS_HOME)),1,0)
 else
 CUDA_ENABLED := 1
 endif
@@ -39,6 +45,7 @@ CUPTI_LIBDIR := $(patsubst %/,%,$(dir $(firstword $(wildcard $(CUDA_HOME)/extras
                   $(CUDA_HOME)/targets/x86_64-linux/lib/libcupti.so $(CUDA_HOME)/lib64/libcupti.so))))
 CUPTI_INC    := $(firstword $(wildcard $(CUDA_HOME)/extras/CUPTI/include) $(CUDA_HOME)/include)
 CUDA_LIBDIR  := $(CUDA_HOME)/lib64
+CUDA_INC     := -I$(CUDA_HOME)/include -I$(CUBLAS_HOME)/include
 
 # sm_80 (A100) and sm_90 (H100/H200) machine code, plus sm_90 PTX for newer GPUs (nvcc 13 dropped
 # everything before sm_75).
@@ -46,11 +53,13 @@ CUDA_ARCH    ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,cod
                 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS    ?= -O3 -lineinfo
 CUDA_NVCC     = $(NVCC) -std=c++17 $(CUDA_ARCH) $(NVCCFLAGS) -Xcompiler -fPIC,-Wall,-Wextra -Werror all-warnings \
-                -Iinclude -Iprobes/cuda -I$(CUPTI_INC) -MMD -MP
+                -Iinclude -Iprobes/cuda -I$(CUPTI_INC) -I$(CUBLAS_HOME)/include -MMD -MP
 CUDA_CC       = $(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -fPIC -Iinclude -Iprobes/cuda \
-                -I$(CUDA_HOME)/include -I$(CUPTI_INC) -MMD -MP
-CUDA_LIBS    := -L$(CUDA_LIBDIR) -L$(CUPTI_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -Wl,-rpath,$(CUPTI_LIBDIR) \
-                -lcublas -lcupti -lcudart -lstdc++ -ldl -lpthread -lm
+                $(CUDA_INC) -I$(CUPTI_INC) -MMD -MP
+CUBLAS_LINK  := $(if $(filter %.so.13,$(CUBLAS_LIBDIR)),-l:libcublas.so.13,-lcublas)
+CUDA_LIBS    := -L$(CUDA_LIBDIR) -L$(CUPTI_LIBDIR) -L$(dir $(CUBLAS_LIBDIR)) -Wl,-rpath,$(CUDA_LIBDIR) \
+                -Wl,-rpath,$(CUPTI_LIBDIR) -Wl,-rpath,$(patsubst %/,%,$(dir $(CUBLAS_LIBDIR))) \
+                $(CUBLAS_LINK) -lcupti -lcudart -lstdc++ -ldl -lpthread -lm
 
 CUDA_CU_SRC  := $(wildcard probes/cuda/*.cu)
 CUDA_C_SRC   := $(wildcard probes/cuda/*.c)
@@ -88,12 +97,12 @@ build/tests/test_cuda_host: tests/cuda/test_cuda_host.c probes/cuda/tt_cuda_host
 	  $(filter-out build/cuda/probes/cuda/tt_cuda_host.o,$(CUDA_OBJ)) lib/libtraintop.a -lcmocka $(CUDA_LIBS) $(LIBS)
 build/tests/test_cuda_gpu: tests/cuda/test_cuda_gpu.c $(wildcard probes/cuda/*.h) lib/libtraintop_cuda.a lib/libtraintop.a
 	@mkdir -p build/tests
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Iprobes/cuda -I$(CUDA_HOME)/include -o $@ \
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Iprobes/cuda $(CUDA_INC) -o $@ \
 	  $< lib/libtraintop_cuda.a lib/libtraintop.a $(CUDA_LIBS) $(LIBS)
 # The bench's torch-free baseline (per-tensor operations) is CUDA code of its own.
 build/bench/bench_cuda: bench/cuda/bench_cuda.c build/cuda/bench/cuda/pertensor.o $(wildcard probes/cuda/*.h) lib/libtraintop_cuda.a lib/libtraintop.a
 	@mkdir -p build/bench
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Iprobes/cuda -Ibench/cuda -I$(CUDA_HOME)/include -o $@ \
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Iprobes/cuda -Ibench/cuda $(CUDA_INC) -o $@ \
 	  $< build/cuda/bench/cuda/pertensor.o lib/libtraintop_cuda.a lib/libtraintop.a $(CUDA_LIBS) $(LIBS)
 
 .PHONY: cuda-all cuda-tests cuda-bench cuda-clean
@@ -115,7 +124,7 @@ else
 
 .PHONY: cuda-all cuda-tests cuda-bench cuda-clean
 cuda-all cuda-tests cuda-bench:
-	@echo "cuda: disabled (CUDA=$(CUDA), nvcc $(if $(wildcard $(NVCC)),found,not found at $(NVCC)))"
+	@echo "cuda: disabled (CUDA=$(CUDA), nvcc $(if $(wildcard $(NVCC)),found,not found at $(NVCC)), cuBLAS $(if $(CUBLAS_HOME),found,not found: scripts/install-deps.sh installs it))"
 cuda-clean:
 	rm -rf build/cuda lib/libtraintop_cuda.a lib/libtraintop_cuda.so
 

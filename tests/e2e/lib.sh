@@ -2,7 +2,7 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/bin
-PY=/usr/bin/python3
+PY=${PY:-$ROOT/.venv/bin/python}   # the project virtual environment (scripts/install-deps.sh)
 T=$(mktemp -d /tmp/tt-e2e.XXXXXX)
 export XDG_RUNTIME_DIR=$T/run XDG_CONFIG_HOME=$T/config
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"

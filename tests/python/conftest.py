@@ -19,7 +19,7 @@ import time
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PY = "/usr/bin/python3"
+PY = sys.executable   # the interpreter running the tests (.venv under make)
 
 if not os.environ.get("TRAINTOP_TEST_INSTALLED"):
     sys.path.insert(0, os.path.join(ROOT, "python"))

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """METRICS.md §1 statistics of tt_layer_stats against an independent numpy float64 reference.
 
 Tolerances: every statistic is accumulated in double on both sides from the same float32 inputs

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """METRICS.md §2 per-sample statistics against a brute-force numpy float64 reference.
 
-Run: /usr/bin/python3 tests/ref/test_persample.py build/tests/persample_tool (see persample_tool.c).
+Run: .venv/bin/python tests/ref/test_persample.py build/tests/persample_tool (see persample_tool.c).
 
 The reference materialises every per-sample gradient g_i = scale·Σ_t δ_it a_itᵀ (and b_i = scale·Σ_t δ_it)
 in a loop, from the same float32 inputs the C code reads, and computes from those matrices directly:

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """METRICS.md §3 spectral statistics of metrics/spectral against an independent numpy reference.
 
 The reference is deliberately plain: np.linalg.svd of the float64 copy of the same float32 matrix,
