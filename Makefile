@@ -7,7 +7,8 @@ CC      ?= cc
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(CFLAGS) -fPIC -fopenmp-simd -Iinclude -MMD -MP \
+# -fvisibility=hidden: a shared object exports only what is marked TT_API (include/traintop/probe.h).
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(CFLAGS) -fPIC -fvisibility=hidden -fopenmp-simd -Iinclude -MMD -MP \
               -DTT_VERSION='"$(VERSION)"' -DTT_PLUGIN_DIR='"$(PREFIX)/lib/traintop/plugins"'
 LIBS    := -lnanomsg -lcjson -lopenblas -llapacke -lm -lpthread
 TUILIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
@@ -17,19 +18,23 @@ PY      := $(CURDIR)/.venv/bin/python
 # The extra check against Debian's torch 1.13 (python3-torch), where it is installed.
 PY_DEBIAN := /usr/bin/python3
 
-LIB_SRC  := $(wildcard probes/*.c metrics/*.c)
-COLL_SRC := $(filter-out collectors/traintopd.c,$(wildcard collectors/*.c))
+# The probe library: the probe and the numerical kernels, with the protocol library (proto/, a leaf both
+# sides use) linked in. Rule evaluation serves the collector only, so it is the collector's.
+PROTO_SRC := $(wildcard proto/*.c)
+LIB_SRC  := $(filter-out metrics/rule.c,$(wildcard probes/*.c metrics/*.c))
+COLL_SRC := $(filter-out collectors/traintopd.c,$(wildcard collectors/*.c)) metrics/rule.c
 TUI_SRC  := $(wildcard tui/*.c) plugins/host.c
 MLP_SRC  := examples/mlp.c
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
+PROTO_OBJ := $(call obj,rel,$(PROTO_SRC))
 LIB_OBJ  := $(call obj,rel,$(LIB_SRC))
 COLL_OBJ := $(call obj,rel,$(COLL_SRC))
 TUI_OBJ  := $(call obj,rel,$(TUI_SRC))
 MLP_OBJ  := $(call obj,rel,$(MLP_SRC))
 TESTS    := $(patsubst tests/unit/%.c,build/tests/%,$(TEST_SRC))
-SAN_OBJ  := $(call obj,san,$(LIB_SRC) $(COLL_SRC) $(filter-out tui/traintop.c,$(TUI_SRC)) $(MLP_SRC))
+SAN_OBJ  := $(call obj,san,$(PROTO_SRC) $(LIB_SRC) $(COLL_SRC) $(filter-out tui/traintop.c,$(TUI_SRC)) $(MLP_SRC))
 
 BINS := bin/traintop bin/traintopd bin/traintop-demo-trainer
 # Bundled plugin panels, each a shared object built against include/traintop/plugin.h alone.
@@ -46,8 +51,8 @@ all: $(BINS) lib/libtraintop.a lib/libtraintop.so $(PLUGINS) $(if $(filter 1,$(C
 deps:
 	@bash scripts/install-deps.sh
 
-# The statistics kernels and the probe are the hot path: full vectorisation.
-build/rel/metrics/%.o build/san/metrics/%.o build/rel/probes/%.o build/san/probes/%.o: OPT := -O3 -ffp-contract=fast
+# The statistics kernels, the probe and the protocol are the hot path: full vectorisation.
+build/rel/metrics/%.o build/san/metrics/%.o build/rel/probes/%.o build/san/probes/%.o build/rel/proto/%.o build/san/proto/%.o: OPT := -O3 -ffp-contract=fast
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -57,12 +62,15 @@ build/san/%.o: %.c
 	@echo "  CC san  $<"
 	@$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
 
-lib/libtraintop.a: $(LIB_OBJ)
+build/libproto.a: $(PROTO_OBJ)
+	rm -f $@ && ar rcs $@ $^
+lib/libtraintop.a: $(LIB_OBJ) $(PROTO_OBJ)
 	@mkdir -p lib
 	rm -f $@ && ar rcs $@ $^
-lib/libtraintop.so: $(LIB_OBJ)
+# Linked against the protocol archive, the shared library takes only the protocol code the probe uses.
+lib/libtraintop.so: $(LIB_OBJ) build/libproto.a
 	@mkdir -p lib
-	$(CC) -shared -Wl,-soname,libtraintop.so.0 -o $@ $^ $(LIBS)
+	$(CC) -shared -Wl,-soname,libtraintop.so.0 -o $@ $(LIB_OBJ) build/libproto.a $(LIBS)
 lib/traintop/plugins/%.so: plugins/panels/%.c include/traintop/plugin.h
 	@mkdir -p $(dir $@)
 	@echo "  CC so   $<"
@@ -127,7 +135,8 @@ e2e-tests: all
 
 # libFuzzer over the message validator for a bounded time (FUZZ_SECONDS), seeded from tests/fuzz/corpus.
 FUZZ_SECONDS ?= 20
-FUZZ_SRC := tests/fuzz/fuzz_ingest.c collectors/ingest.c collectors/fastjson.c collectors/store.c collectors/series.c probes/names.c
+FUZZ_SRC := tests/fuzz/fuzz_ingest.c collectors/ingest.c collectors/store.c collectors/series.c proto/decode.c proto/fastjson.c \
+            proto/names.c proto/protocol.c
 build/fuzz/fuzz_ingest: $(FUZZ_SRC)
 	@mkdir -p build/fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $(FUZZ_SRC) -lcjson -lm

@@ -3,7 +3,7 @@
 #include "../collectors/ingest.h"
 #include "../collectors/series.h"
 #include "../collectors/history.h"
-#include "../probes/jsonw.h"
+#include "../proto/jsonw.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -52,7 +52,7 @@ static int make(setup *s, const mlp_config *mc, int mode, char *err, size_t errl
     snprintf(run, sizeof run, "bench-%d", mode);
     tt_probe_opts o = { .run = run, .endpoint = "ipc:///tmp/traintop-bench-nobody.sock",
                         .persample_full = mode == 2, .spectral_every = mode == 2 ? 100 : 0, .gwa_window = 31 };
-    if (!(s->p = tt_probe_open(&o, err, errlen))) return -1;
+    if (!(s->p = tt_probe_open(&o, sizeof o, err, errlen))) return -1;
     for (int i = 0; i < mlp_param_count(s->m); i++) {
         const char *name;
         size_t rows, cols;

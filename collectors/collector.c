@@ -7,7 +7,7 @@
 #include "history.h"
 #include "crossrank.h"
 #include "alerts.h"
-#include "../probes/endpoint.h"
+#include "../proto/endpoint.h"
 
 #include <dirent.h>
 #include <errno.h>

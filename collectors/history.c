@@ -5,7 +5,7 @@
  * has every row statistic at that step (the compact form the ingest fast path reads), and extra
  * entries for the rest. */
 #include "history.h"
-#include "../probes/jsonw.h"
+#include "../proto/jsonw.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,13 +1,10 @@
-/* ingest: validates one probe message completely, then applies it to the store (all or nothing). */
+/* ingest: one probe message decoded and checked completely (proto/), then applied to the store (all or nothing). */
 #ifndef TT_INGEST_H
 #define TT_INGEST_H
 
 #include <stddef.h>
 #include "store.h"
-
-#define TT_MSG_MAX_BYTES (4u << 20)   /* larger messages are refused by the transport */
-
-typedef enum { TT_MSG_NONE, TT_MSG_RUN_START, TT_MSG_STEP, TT_MSG_RUN_END } tt_msg_type;
+#include "../proto/protocol.h"   /* TT_MSG_MAX_BYTES, tt_msg_type */
 
 typedef struct {
     tt_msg_type type;

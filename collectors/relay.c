@@ -1,7 +1,7 @@
 /* relay: two nn_device loops, each in its own thread: raw PULL (probes) → raw PUSH (head ingest), and
  * raw SUB (head control) → raw PUB (probes' control). Raw sockets pass messages through untouched. */
 #include "relay.h"
-#include "../probes/endpoint.h"
+#include "../proto/endpoint.h"
 
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "series.h"
-#include "fastjson.h"
+#include "../proto/fastjson.h"
 #include "traintop/probe.h"
 
 typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED, TT_RUN_CRASHED } tt_run_state;

@@ -1,6 +1,6 @@
 /* traintopd: the headless collector — the same engine `traintop` embeds, without a terminal. */
 #include "collector.h"
-#include "../probes/endpoint.h"
+#include "../proto/endpoint.h"
 #include "summary.h"
 #include "relay.h"
 #include "alerts.h"

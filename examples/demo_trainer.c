@@ -451,7 +451,7 @@ static int trainer_init(trainer *t, const options *o)
                         .gwa_window = o->gwa_window ? o->gwa_window
                                                     : (o->data.n_train + o->model.batch - 1) / o->model.batch,
                         .spool = o->spool};
-    t->probe = tt_probe_open(&po, err, sizeof err);
+    t->probe = tt_probe_open(&po, sizeof po, err, sizeof err);
     if (!t->probe) {
         fprintf(stderr, PROG ": run %s: cannot open the probe: %s\n", o->run, err);
         return -1;

@@ -16,7 +16,7 @@ int main(int argc, char **argv)
 
     char err[256];
     tt_probe_opts o = { .run = run };
-    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     if (!p) { fprintf(stderr, "hello_probe: %s\n", err); return 1; }
     tt_probe_hparam_num(p, "lr", 0.1);
     if (tt_probe_add_layer(p, "w", ROWS, COLS, w, g, err, sizeof err) < 0) {

@@ -4,24 +4,8 @@
 
 #include <stddef.h>
 
-/* The order is the wire order of a step's layer record (docs/protocol.md); append only. */
-enum tt_stat {
-    TT_W_NORM,        /* ‖W‖ */
-    TT_G_NORM,        /* ‖G‖ */
-    TT_W_RMS,         /* ‖W‖/sqrt(n) */
-    TT_G_RMS,         /* ‖G‖/sqrt(n) */
-    TT_W_VAR,         /* population variance of W's entries */
-    TT_UPDATE_NORM,   /* ‖W − W_prev‖ */
-    TT_UPDATE_RATIO,  /* ‖W − W_prev‖ / ‖W_prev‖ */
-    TT_ANGLE,         /* angle between W_prev and W, radians */
-    TT_ANGLE_ROWS,    /* RMS over output rows of the per-row angle */
-    TT_GW_COS,        /* cos(−G, W) */
-    TT_DIST_INIT,     /* ‖W − W_0‖ */
-    TT_NONFINITE,     /* count of NaN/Inf entries in W and G */
-    TT_NSTATS
-};
-
-extern const char *const tt_stat_names[TT_NSTATS];
+/* The statistics and their order (enum tt_stat, TT_NSTATS, tt_stat_names) are the protocol's. */
+#include "../proto/protocol.h"
 
 /* Computes every statistic of a rows x cols row-major layer into out[TT_NSTATS].
  * w_prev and w0 may be NULL (their statistics are then NaN). When prev_out is not NULL, W is copied

@@ -2,6 +2,7 @@
  * significant digits and a power of ten ≤ 22 is one correctly rounded multiplication or division;
  * anything longer goes to strtod). No allocation but the reusable value and extra-entry buffers. */
 #include "fastjson.h"
+#include "names.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ static int metric(cur *c, double *out)
 static int integer(cur *c, int64_t *out)
 {
     double d;
-    if (num(c, &d) || d != floor(d) || fabs(d) > 9007199254740992.0) return -1;
+    if (num(c, &d) || d != floor(d) || fabs(d) > TT_MAX_STEP) return -1;
     *out = (int64_t)d;
     return 0;
 }
@@ -149,7 +150,7 @@ static int layers(cur *c, tt_fast_step *s)
 
 static int push_extra(tt_fast_step *s, const tt_fast_extra *e)
 {
-    if (s->nextra >= TT_FAST_MAX_EXTRA) return -1;
+    if (s->nextra >= TT_MAX_EXTRAS) return -1;
     if ((size_t)s->nextra == s->extra_cap) {
         size_t cap = s->extra_cap ? 2 * s->extra_cap : 256;
         tt_fast_extra *ne = realloc(s->extra, cap * sizeof *ne);
@@ -185,14 +186,14 @@ static int scalars(cur *c, tt_fast_step *s)
     if (!lit(c, '{')) return -1;
     if (lit(c, '}')) return 0;
     do {
-        if (s->nscalars >= TT_FAST_MAX_SCALARS) return -1;
+        if (s->nscalars >= TT_MAX_SCALARS) return -1;
         int i = s->nscalars++;
         if (str(c, &s->scalar_name[i], &s->scalar_len[i]) || !lit(c, ':') || metric(c, &s->scalar[i])) return -1;
     } while (lit(c, ','));
     return lit(c, '}') ? 0 : -1;
 }
 
-int tt_fast_step_scan(const char *msg, size_t len, tt_fast_step *s)
+static int scan(const char *msg, size_t len, tt_fast_step *s)
 {
     cur c = { msg, msg + len };
     unsigned seen = 0;                            /* one bit a key: a repeated key goes to the general path */
@@ -230,4 +231,47 @@ int tt_fast_step_scan(const char *msg, size_t len, tt_fast_step *s)
     if (!lit(&c, '}')) return -1;
     ws(&c);
     return c.p == c.end && (seen & 47u) == 47u ? 0 : -1;   /* v, type, run, rank and step all present */
+}
+
+/* The checks of the general decoder that need no receiver state, on the scanned values. */
+static int valid(tt_fast_step *s)
+{
+    if (s->v != TT_PROTOCOL_VERSION || s->rank < 0 || s->rank > TT_MAX_RANK || s->step < 0 || s->run_len == 0 ||
+        s->run_len >= TT_NAME_MAX)
+        return -1;
+    memcpy(s->run_name, s->run, s->run_len);
+    s->run_name[s->run_len] = 0;
+    if (!tt_run_name_ok(s->run_name)) return -1;
+    for (int i = 0; i < s->nscalars; i++) {
+        if (s->scalar_len[i] >= TT_NAME_MAX) return -1;
+        memcpy(s->scalar_names[i], s->scalar_name[i], s->scalar_len[i]);
+        s->scalar_names[i][s->scalar_len[i]] = 0;
+        if (!tt_label_ok(s->scalar_names[i])) return -1;
+    }
+    for (int i = 0; i < s->nextra; i++) {
+        const tt_fast_extra *e = &s->extra[i];
+        if (!tt_msg_int_in(e->layer, 0, TT_MAX_LAYERS) || !tt_msg_int_in(e->stat, 0, TT_MAX_STATS)) return -1;
+        if (e->has_step && !tt_msg_int_in(e->step, 0, (double)s->step)) return -1;
+    }
+    return 0;
+}
+
+int tt_fast_step_scan(const char *msg, size_t len, tt_fast_step *s)
+{
+    return scan(msg, len, s) || valid(s) ? -1 : 0;
+}
+
+int tt_fast_step_fits(const tt_fast_step *s, const char *token, const tt_msg_run *r)
+{
+    if (token && token[0] && (!s->token || s->token_len != strlen(token) || memcmp(s->token, token, s->token_len)))
+        return 0;
+    if (s->step <= r->last_step) return 0;
+    if (s->has_layers && (s->nrows != r->nlayers || (r->nlayers && s->row_len != r->row_stats))) return 0;
+    for (int i = 0; i < s->nextra; i++) {
+        const tt_fast_extra *e = &s->extra[i];
+        int li = (int)e->layer, k = (int)e->stat;
+        if (li >= r->nlayers || k >= r->nstats) return 0;
+        if ((e->has_step ? (int64_t)e->step : s->step) < r->last_at(r->ctx, li, k)) return 0;
+    }
+    return 1;
 }

@@ -15,6 +15,14 @@
 extern "C" {
 #endif
 
+/* Marks the library's public functions: the only symbols libtraintop.so exports (it is built with
+ * -fvisibility=hidden; a test compares its exported symbols with the TT_API declarations here). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TT_API __attribute__((visibility("default")))
+#else
+#define TT_API
+#endif
+
 #define TT_PROTOCOL_VERSION 1
 #define TT_NAME_MAX 128          /* run, layer and scalar names, bytes including NUL */
 
@@ -36,18 +44,21 @@ typedef struct {
                                     `traintop replay` and a collector can read. NULL: they are dropped */
 } tt_probe_opts;
 
-/* Opens a run. Returns NULL and fills err on invalid options; never fails because the collector is absent. */
-tt_probe *tt_probe_open(const tt_probe_opts *opts, char *err, size_t errlen);
+/* Opens a run. opts_size is sizeof(tt_probe_opts) as the caller was built (pass `sizeof opts`): a caller
+ * built against an older, smaller struct keeps working (the fields it lacks are zero), and a larger one
+ * is accepted when the bytes this library does not know are zero (else refused: an option it lacks).
+ * Returns NULL and fills err on invalid options; never fails because the collector is absent. */
+TT_API tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, size_t errlen);
 
 /* Free-form hyperparameters, sent once with the run's start (before the first tt_probe_step). */
-int tt_probe_hparam_num(tt_probe *p, const char *key, double value);
-int tt_probe_hparam_str(tt_probe *p, const char *key, const char *value);
+TT_API int tt_probe_hparam_num(tt_probe *p, const char *key, double value);
+TT_API int tt_probe_hparam_str(tt_probe *p, const char *key, const char *value);
 
 /* Registers a dense parameter of rows x cols float32 values (cols = 1 for a vector). The probe reads
  * w and g in place at each sampled step; they must stay valid until tt_probe_close. It keeps its own
  * copies of the previous-step and initial weights (taken now) for update and distance statistics.
  * Returns the layer's index (0, 1, …) or -1. Layers must be added before the first tt_probe_step. */
-int tt_probe_add_layer(tt_probe *p, const char *name, size_t rows, size_t cols,
+TT_API int tt_probe_add_layer(tt_probe *p, const char *name, size_t rows, size_t cols,
                        const float *w, const float *g, char *err, size_t errlen);
 
 /* One dense layer's batch, for per-sample statistics (METRICS.md §2) — no per-sample gradient is
@@ -69,7 +80,7 @@ typedef struct {
  * hold the batch-mean gradient. The probe combines all layers of a step into the model's per-sample
  * alignment γ_i (GWA, published as the scalar "gwa" once per window) and gradient-noise statistics
  * (noise_scale, trace_sigma, …). Returns 0, or -1 with err. */
-int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt_dense_batch *b,
+TT_API int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt_dense_batch *b,
                          char *err, size_t errlen);
 
 /* A dense layer's per-sample sums computed elsewhere — by the GPU backend (probes/cuda), or any code
@@ -88,17 +99,17 @@ typedef struct {
  * bias_layer (-1: none) may be external layers. Layers of one step must agree on the batch size. In
  * full mode (persample_full) a layer without gG makes that step's inner/orthogonality tests NaN.
  * Returns 0, or -1 with err. */
-int tt_probe_persample_sums(tt_probe *p, int weight_layer, int bias_layer, const tt_persample_sums *s,
+TT_API int tt_probe_persample_sums(tt_probe *p, int weight_layer, int bias_layer, const tt_persample_sums *s,
                             char *err, size_t errlen);
 
 /* Points a registered layer at new buffers (a framework replaced the tensor or its gradient); the
  * probe's W_prev and W_0 copies stay. Same shape required. 0, or -1. */
-int tt_probe_rebind_layer(tt_probe *p, int layer, const float *w, const float *g);
+TT_API int tt_probe_rebind_layer(tt_probe *p, int layer, const float *w, const float *g);
 
 /* The optimizer of the step about to be published: "sgd" (momentum = SGD momentum, coupled weight
  * decay) or "adamw" (momentum = β1, decoupled weight decay). Gives the predicted equilibrium angle
  * (scalar "eq_angle") beside the measured one, and the effective step of scale-invariant weights. */
-int tt_probe_optimizer(tt_probe *p, const char *kind, double lr, double wd, double momentum);
+TT_API int tt_probe_optimizer(tt_probe *p, const char *kind, double lr, double wd, double momentum);
 
 /* Layers whose statistics are computed elsewhere — on a GPU, or by torch ops on tensors that are not
  * float32 in host memory — and handed in each sampled step with tt_probe_layer_stats. The statistics
@@ -106,21 +117,21 @@ int tt_probe_optimizer(tt_probe *p, const char *kind, double lr, double wd, doub
 #define TT_LAYER_NSTATS 12
 /* w_norm, g_norm, w_rms, g_rms, w_var, update_norm, update_ratio, angle, angle_rows, gw_cos, dist_init,
  * nonfinite. Returns the layer's index or -1 with err. */
-int tt_probe_add_external_layer(tt_probe *p, const char *name, size_t rows, size_t cols, char *err, size_t errlen);
+TT_API int tt_probe_add_external_layer(tt_probe *p, const char *name, size_t rows, size_t cols, char *err, size_t errlen);
 /* Hands in the statistics of an external layer for the step about to be published (n must be
  * TT_LAYER_NSTATS; NaN where unknown). A sampled step without them publishes NaN for that layer. */
-int tt_probe_layer_stats(tt_probe *p, int layer, const double *stats, int n);
+TT_API int tt_probe_layer_stats(tt_probe *p, int layer, const double *stats, int n);
 
 /* Sets a named scalar (loss, lr, val_loss, …) for the step about to be published. */
-int tt_probe_scalar(tt_probe *p, const char *name, double value);
+TT_API int tt_probe_scalar(tt_probe *p, const char *name, double value);
 
 /* Marks the end of a training step, after the optimizer update: computes the layer statistics when
  * the step is sampled and publishes the step. Steps must increase. Returns 0, or -1 for a bad step. */
-int tt_probe_step(tt_probe *p, int64_t step);
+TT_API int tt_probe_step(tt_probe *p, int64_t step);
 
 /* Non-zero once the collector (a rule or a user) asked this run to stop; reason gets why.
  * Cheap (no system call when nothing is pending): call it every step. */
-int tt_probe_should_stop(tt_probe *p, char *reason, size_t len);
+TT_API int tt_probe_should_stop(tt_probe *p, char *reason, size_t len);
 
 typedef struct {
     uint64_t sent;               /* messages handed to the transport */
@@ -132,15 +143,15 @@ typedef struct {
     uint64_t queued;             /* waiting in the probe for the collector (sent, spooled or dropped later) */
 } tt_probe_counters;
 
-void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out);
+TT_API void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out);
 
 /* Publishes the run's end ("finished", "stopped" or "failed"), waits at most linger_ms for queued
  * messages to leave, and frees everything. NULL-safe. */
-void tt_probe_close(tt_probe *p, const char *status, int linger_ms);
+TT_API void tt_probe_close(tt_probe *p, const char *status, int linger_ms);
 
 /* The endpoint a probe and a collector agree on: $TRAINTOP_ENDPOINT, else ipc://<runtime dir>/traintop/collector.sock
  * with the directory created mode 0700. Returns 0, or -1 with err filled. */
-int tt_default_endpoint(char *out, size_t len, char *err, size_t errlen);
+TT_API int tt_default_endpoint(char *out, size_t len, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -49,7 +49,7 @@ class Counters(ctypes.Structure):
 _P = ctypes.c_void_p
 _ERR = (ctypes.c_char_p, ctypes.c_size_t)
 _PROTOS = {
-    "tt_probe_open": (_P, [ctypes.POINTER(ProbeOpts), *_ERR]),
+    "tt_probe_open": (_P, [ctypes.POINTER(ProbeOpts), ctypes.c_size_t, *_ERR]),
     "tt_probe_hparam_num": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_double]),
     "tt_probe_hparam_str": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_char_p]),
     "tt_probe_add_layer": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t, _P, _P, *_ERR]),

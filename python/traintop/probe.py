@@ -39,7 +39,7 @@ class Probe:
                               every=int(every), spectral_every=int(spectral_every),
                               persample_full=1 if persample_full else 0, gwa_window=int(gwa_window), spool=_b(spool))
         err = ctypes.create_string_buffer(_ERRLEN)
-        self._p = self._c.tt_probe_open(ctypes.byref(opts), err, _ERRLEN)
+        self._p = self._c.tt_probe_open(ctypes.byref(opts), ctypes.sizeof(opts), err, _ERRLEN)
         if not self._p:
             raise TraintopError(err.value.decode(errors="replace"))
         self._err = ctypes.create_string_buffer(_ERRLEN)

@@ -197,7 +197,7 @@ static void test_probe_path(void)
     tt_probe_opts po;
     memset(&po, 0, sizeof po);
     po.run = "cuda-test"; po.endpoint = ep; po.every = 1; po.spool = spool;
-    tt_probe *p = tt_probe_open(&po, err, sizeof err);
+    tt_probe *p = tt_probe_open(&po, sizeof po, err, sizeof err);
     CHECK(p != NULL, "tt_probe_open: %s", err);
     if (!p) return;
     tt_cuda_opts o = {p, -1, NULL, 1, 1};
@@ -549,7 +549,7 @@ static void test_probe_persample(int T)
         tt_probe_opts po;
         memset(&po, 0, sizeof po);
         po.run = k ? "gpu" : "cpu"; po.endpoint = ep; po.spool = spool[k]; po.persample_full = 1; po.gwa_window = 2;
-        p[k] = tt_probe_open(&po, err, sizeof err);
+        p[k] = tt_probe_open(&po, sizeof po, err, sizeof err);
         if (!p[k]) { CHECK(0, "tt_probe_open: %s", err); return; }
     }
     tt_cuda_opts o = {p[1], -1, NULL, 1, 0};

@@ -52,18 +52,18 @@ static void rejects_bad_options(void **state)
     (void)state;
     char err[256];
     tt_probe_opts o = { .run = "bad name", .endpoint = endpoint };
-    assert_null(tt_probe_open(&o, err, sizeof err));
+    assert_null(tt_probe_open(&o, sizeof o, err, sizeof err));
     assert_non_null(strstr(err, "run name 'bad name'"));
     o.run = "ok";
     o.rank = 2; o.world_size = 2;
-    assert_null(tt_probe_open(&o, err, sizeof err));
+    assert_null(tt_probe_open(&o, sizeof o, err, sizeof err));
     assert_non_null(strstr(err, "rank 2"));
     o.rank = 0; o.world_size = 1;
     o.endpoint = "http://x";
-    assert_null(tt_probe_open(&o, err, sizeof err));
+    assert_null(tt_probe_open(&o, sizeof o, err, sizeof err));
     assert_non_null(strstr(err, "expected ipc://"));
     o.endpoint = endpoint;
-    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     float w[6] = { 1, 2, 3, 4, 5, 6 }, g[6] = { 0 };
     assert_int_equal(tt_probe_add_layer(p, "fc", 2, 3, w, g, err, sizeof err), 0);
@@ -82,7 +82,7 @@ static void no_collector_counts_every_drop(void **state)
     (void)state;
     char err[256];
     tt_probe_opts o = { .run = "lonely", .endpoint = "ipc:///tmp/tt-test-nobody-here.sock" };
-    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     float w[64], g[64];
     for (int i = 0; i < 64; i++) { w[i] = (float)i; g[i] = 1; }
@@ -110,7 +110,7 @@ static void steps_arrive_with_exact_stats(void **state)
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
     tt_probe_opts o = { .run = "r-exact", .endpoint = endpoint, .every = 2 };
-    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     enum { R = 16, C = 24, N = R * C, STEPS = 200 };
     static float w[N], g[N], b[R], gb[R], prev[N], w0[N];
@@ -192,7 +192,7 @@ static void persample_and_spectral_statistics_arrive(void **state)
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
     tt_probe_opts o = { .run = "r-ps", .endpoint = endpoint, .spectral_every = 3, .gwa_window = 4, .persample_full = 1 };
-    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     enum { B = 8, DIN = 60, DOUT = 64, STEPS = 12 };
     static float w[DOUT * DIN], g[DOUT * DIN], b[DOUT], gb[DOUT], A[B * DIN], D[B * DOUT], Z[B * DOUT];
@@ -290,7 +290,7 @@ static void persample_sums_match_dense_batch(void **state)
     assert_non_null(c);
     tt_probe_opts oh = { .run = "r-host", .endpoint = endpoint, .gwa_window = 3, .persample_full = 1 };
     tt_probe_opts oe = { .run = "r-sums", .endpoint = endpoint, .gwa_window = 3, .persample_full = 1 };
-    tt_probe *ph = tt_probe_open(&oh, err, sizeof err), *pe = tt_probe_open(&oe, err, sizeof err);
+    tt_probe *ph = tt_probe_open(&oh, sizeof oh, err, sizeof err), *pe = tt_probe_open(&oe, sizeof oe, err, sizeof err);
     assert_non_null(ph);
     assert_non_null(pe);
     enum { B = 6, T = 3, DIN = 20, DOUT = 12, STEPS = 9 };
@@ -380,7 +380,7 @@ static void external_layer_statistics(void **state)
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
     tt_probe_opts o = { .run = "r-ext", .endpoint = endpoint };
-    tt_probe *p = tt_probe_open(&o, err, sizeof err);
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     assert_int_equal(tt_probe_add_external_layer(p, "gpu.weight", 4096, 1024, err, sizeof err), 0);
     assert_int_equal(tt_probe_add_external_layer(p, "gpu.weight", 2, 2, err, sizeof err), -1);

@@ -1,0 +1,60 @@
+/* probe_internal: struct tt_probe, shared by the probe's own files (probe.c the API, transport.c,
+ * schedule.c) and by nothing else. One substruct per concern. */
+#ifndef TT_PROBE_INTERNAL_H
+#define TT_PROBE_INTERNAL_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "traintop/probe.h"
+#include "../proto/encode.h"
+#include "../proto/jsonw.h"
+#include "../proto/protocol.h"
+#include "transport.h"
+#include "schedule.h"
+
+/* A registered parameter. */
+typedef struct {
+    char name[TT_NAME_MAX];
+    size_t rows, cols;
+    const float *w, *g;
+    float *w_prev, *w0;                 /* the probe's own copies */
+    int have_prev;
+    int external;                       /* statistics computed elsewhere (GPU, torch) and handed in */
+    int ext_set;                        /* ext holds this step's statistics */
+    double ext[TT_NSTATS];
+} tt_probe_layer;
+
+typedef struct {
+    char name[TT_NAME_MAX];
+    double value;
+    int set;
+} tt_probe_scalar_slot;
+
+struct tt_probe {
+    /* the run, as its messages name it */
+    char run[TT_NAME_MAX];
+    int rank, world, every;
+    tt_enc_sender sender;               /* run, rank and the transport's token, for the encoder */
+    /* what the run publishes */
+    tt_probe_layer *layers;
+    int nlayers;
+    tt_probe_scalar_slot scalars[TT_MAX_SCALARS];
+    int nscalars;
+    cJSON *hparams;
+    int started;                        /* run_start has been queued */
+    int64_t last_step;
+    jsonw w;                            /* the message being built */
+    tt_probe_counters c;
+    tt_transport tx;                    /* transport.h: sockets, queue, spool, control */
+    tt_schedule sched;                  /* schedule.h: extras, spectra, per-sample, optimizer */
+};
+
+double tt_probe_now_wall(void);
+double tt_probe_now_mono(void);
+
+/* The run_start message into w (the layer table, statistics names, hyperparameters). */
+void tt_probe_build_run_start(tt_probe *p, jsonw *w);
+/* Builds run_start into the probe's writer, queues it and marks the run started. */
+void tt_probe_send_run_start(tt_probe *p);
+
+#endif
