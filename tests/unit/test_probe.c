@@ -77,6 +77,34 @@ static void rejects_bad_options(void **state)
     tt_probe_close(p, NULL, 0);
 }
 
+/* The options travel with their size: an older caller's smaller struct has zero for what it lacks, a
+ * newer caller's larger struct is accepted only when the bytes this library does not know are zero. */
+static void options_size_checked(void **state)
+{
+    (void)state;
+    char err[256];
+    typedef struct { const char *run; const char *endpoint; } opts_v0;    /* before rank existed */
+    opts_v0 old = { "old-caller", endpoint };
+    tt_probe *p = tt_probe_open((const tt_probe_opts *)&old, sizeof old, err, sizeof err);
+    assert_non_null(p);
+    tt_probe_close(p, NULL, 0);
+    /* what lies beyond the given size is never read: an invalid `every` past it does not matter */
+    tt_probe_opts o = { .run = "sized", .endpoint = endpoint, .every = -1 };
+    assert_null(tt_probe_open(&o, sizeof o, err, sizeof err));
+    assert_non_null(strstr(err, "every=-1"));
+    assert_non_null(p = tt_probe_open(&o, offsetof(tt_probe_opts, every), err, sizeof err));
+    tt_probe_close(p, NULL, 0);
+    o.every = 0;
+    struct { tt_probe_opts o; int future_option; } newer = { o, 0 };
+    assert_non_null(p = tt_probe_open(&newer.o, sizeof newer, err, sizeof err));
+    tt_probe_close(p, NULL, 0);
+    newer.future_option = 1;
+    assert_null(tt_probe_open(&newer.o, sizeof newer, err, sizeof err));
+    assert_non_null(strstr(err, "beyond the"));
+    assert_null(tt_probe_open(&o, 4, err, sizeof err));
+    assert_non_null(strstr(err, "options of 4 bytes"));
+}
+
 static void no_collector_counts_every_drop(void **state)
 {
     (void)state;
@@ -423,6 +451,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rejects_bad_options),
+        cmocka_unit_test(options_size_checked),
         cmocka_unit_test(no_collector_counts_every_drop),
         cmocka_unit_test(steps_arrive_with_exact_stats),
         cmocka_unit_test(persample_and_spectral_statistics_arrive),
