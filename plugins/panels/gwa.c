@@ -47,8 +47,10 @@ static void draw(void *st, const tt_plugin_frame *f)
 static void fini(void *st) { free(st); }
 
 static const tt_plugin_desc desc = {
-    sizeof(tt_plugin_desc), TT_PLUGIN_ABI_MAJOR, TT_PLUGIN_ABI_MINOR, "gwa", "Alignment (GWA)",
-    "the GWA curve with its maximum, the share of negatively aligned samples", init, draw, NULL, fini,
+    .size = sizeof(tt_plugin_desc), .abi_major = TT_PLUGIN_ABI_MAJOR, .abi_minor = TT_PLUGIN_ABI_MINOR,
+    .name = "gwa", .title = "Alignment (GWA)",
+    .description = "the GWA curve with its maximum, the share of negatively aligned samples",
+    .init = init, .draw = draw, .fini = fini,
 };
 
 const tt_plugin_desc *traintop_plugin(void) { return &desc; }

@@ -56,8 +56,10 @@ static void draw(void *st, const tt_plugin_frame *f)
 static void fini(void *st) { free(st); }
 
 static const tt_plugin_desc desc = {
-    sizeof(tt_plugin_desc), TT_PLUGIN_ABI_MAJOR, TT_PLUGIN_ABI_MINOR, "noise", "Gradient noise",
-    "noise scale and critical batch size over time, per-rank gradient norms", init, draw, NULL, fini,
+    .size = sizeof(tt_plugin_desc), .abi_major = TT_PLUGIN_ABI_MAJOR, .abi_minor = TT_PLUGIN_ABI_MINOR,
+    .name = "noise", .title = "Gradient noise",
+    .description = "noise scale and critical batch size over time, per-rank gradient norms",
+    .init = init, .draw = draw, .fini = fini,
 };
 
 const tt_plugin_desc *traintop_plugin(void) { return &desc; }

@@ -69,8 +69,10 @@ static int key(void *st, int k)
 static void fini(void *st) { free(st); }
 
 static const tt_plugin_desc desc = {
-    sizeof(tt_plugin_desc), TT_PLUGIN_ABI_MAJOR, TT_PLUGIN_ABI_MINOR, "spectrum", "Spectra",
-    "per-layer power-law alpha, stable rank and their trajectories", init, draw, key, fini,
+    .size = sizeof(tt_plugin_desc), .abi_major = TT_PLUGIN_ABI_MAJOR, .abi_minor = TT_PLUGIN_ABI_MINOR,
+    .name = "spectrum", .title = "Spectra",
+    .description = "per-layer power-law alpha, stable rank and their trajectories",
+    .init = init, .draw = draw, .key = key, .fini = fini,
 };
 
 const tt_plugin_desc *traintop_plugin(void) { return &desc; }

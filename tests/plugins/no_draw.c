@@ -1,4 +1,5 @@
 /* A plugin without a draw function: must be refused. */
 #include "traintop/plugin.h"
-static const tt_plugin_desc d = { sizeof d, TT_PLUGIN_ABI_MAJOR, TT_PLUGIN_ABI_MINOR, "no_draw", "x", "x", 0, 0, 0, 0 };
+static const tt_plugin_desc d = { .size = sizeof d, .abi_major = TT_PLUGIN_ABI_MAJOR, .abi_minor = TT_PLUGIN_ABI_MINOR,
+                                   .name = "no_draw", .title = "x", .description = "x" };
 const tt_plugin_desc *traintop_plugin(void) { return &d; }

@@ -44,9 +44,9 @@ static void draw(void *state, const tt_plugin_frame *f)
 static void fini(void *state) { free(state); }
 
 static const tt_plugin_desc desc = {
-    sizeof(tt_plugin_desc), TT_PLUGIN_ABI_MAJOR, TT_PLUGIN_ABI_MINOR,
-    "hello", "Hello", "the tutorial panel: a run's loss and its sparkline",
-    init, draw, NULL, fini,
+    .size = sizeof(tt_plugin_desc), .abi_major = TT_PLUGIN_ABI_MAJOR, .abi_minor = TT_PLUGIN_ABI_MINOR,
+    .name = "hello", .title = "Hello", .description = "the tutorial panel: a run's loss and its sparkline",
+    .init = init, .draw = draw, .fini = fini,        /* no .key: the panel takes no keys */
 };
 
 const tt_plugin_desc *traintop_plugin(void) { return &desc; }
