@@ -5,6 +5,7 @@
  * has every row statistic at that step (the compact form the ingest fast path reads), and extra
  * entries for the rest. */
 #include "history.h"
+#include "../proto/encode.h"
 #include "../proto/jsonw.h"
 
 #include <stdlib.h>
@@ -221,8 +222,7 @@ static void take(hstep *t, const tt_run *r, const hseries *s, int64_t step, floa
 static void write_step(jsonw *w, const tt_run *r, const hstep *t, int64_t step)
 {
     int rows = r->nlayers > 0 && r->row_stats > 0 && !t->dup && t->filled == r->nlayers * r->row_stats;
-    jw_raw(w, "{\"v\":1,\"type\":\"step\",\"run\":"); jw_str(w, r->name);
-    jw_key(w, "rank"); jw_int(w, r->rank);
+    tt_enc_open(w, &(tt_enc_sender){ .run = r->name, .rank = r->rank }, TT_MSG_STEP, 0);
     jw_key(w, "step"); jw_int(w, step);
     if (t->nscalar) {
         jw_key(w, "scalars"); jw_raw(w, "{");
@@ -309,8 +309,7 @@ out:
 
 static void run_start(jsonw *w, const tt_run *r)
 {
-    jw_raw(w, "{\"v\":1,\"type\":\"run_start\",\"run\":"); jw_str(w, r->name);
-    jw_key(w, "rank"); jw_int(w, r->rank);
+    tt_enc_open(w, &(tt_enc_sender){ .run = r->name, .rank = r->rank }, TT_MSG_RUN_START, 0);
     jw_key(w, "world"); jw_int(w, r->world);
     jw_key(w, "every"); jw_int(w, r->every);
     jw_key(w, "pid"); jw_int(w, r->pid);
@@ -335,8 +334,7 @@ static void run_start(jsonw *w, const tt_run *r)
 static void run_end(jsonw *w, const tt_run *r)
 {
     if (!r->end_status[0]) return;
-    jw_raw(w, "{\"v\":1,\"type\":\"run_end\",\"run\":"); jw_str(w, r->name);
-    jw_key(w, "rank"); jw_int(w, r->rank);
+    tt_enc_open(w, &(tt_enc_sender){ .run = r->name, .rank = r->rank }, TT_MSG_RUN_END, 0);
     jw_key(w, "step"); jw_int(w, r->step < 0 ? 0 : r->step);
     jw_key(w, "status"); jw_str(w, r->end_status);
     jw_key(w, "dropped"); jw_int(w, (int64_t)r->probe_dropped);

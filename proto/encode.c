@@ -2,16 +2,21 @@
  * order of the fields is fixed: the collector's fast path (fastjson) takes messages in this shape. */
 #include "encode.h"
 
-void tt_enc_header(jsonw *w, const tt_enc_sender *s, tt_msg_type type, double time)
+void tt_enc_open(jsonw *w, const tt_enc_sender *s, tt_msg_type type, double time)
 {
-    jw_reset(w);
     jw_raw(w, "{");
     jw_key(w, "v"); jw_int(w, TT_PROTOCOL_VERSION);
     jw_key(w, "type"); jw_str(w, tt_msg_type_name(type));
     jw_key(w, "run"); jw_str(w, s->run);
     jw_key(w, "rank"); jw_int(w, s->rank);
-    jw_key(w, "time"); jw_time(w, time);
+    if (time > 0) { jw_key(w, "time"); jw_time(w, time); }
     if (s->token && s->token[0]) { jw_key(w, "token"); jw_str(w, s->token); }
+}
+
+void tt_enc_header(jsonw *w, const tt_enc_sender *s, tt_msg_type type, double time)
+{
+    jw_reset(w);
+    tt_enc_open(w, s, type, time);
 }
 
 void tt_enc_run_start_begin(jsonw *w, const tt_enc_sender *s, double time, int world, int64_t pid,

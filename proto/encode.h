@@ -17,7 +17,10 @@ typedef struct {
 
 #define TT_ENC_AT_STEP INT64_MIN   /* an extra entry for the message's own step (no at_step written) */
 
-/* Resets w and opens a message: {"v", "type", "run", "rank", "time", "token"?. time: the wall clock. */
+/* Appends the opening of a message to w: {"v", "type", "run", "rank", "time"?, "token"?. time: the
+ * sender's wall clock, or 0 for none (the collector's history replays have no clock of their own). */
+void tt_enc_open(jsonw *w, const tt_enc_sender *s, tt_msg_type type, double time);
+/* The same into an emptied w. */
 void tt_enc_header(jsonw *w, const tt_enc_sender *s, tt_msg_type type, double time);
 
 /* run_start: the header's fields, then the run's, the statistic names (tt_stat_names, TT_NSTATS of them
