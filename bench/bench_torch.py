@@ -10,8 +10,9 @@
                                 per-parameter torch ops for the same §1 statistics, one host transfer
                                 (.tolist()) per tensor, and a 20-bin torch.histc per tensor
                                 (the naive way computes no per-sample statistics and sends nothing)
-  stats_vs_torch_speedup        the C fused §1 pass (tt_layer_stats through ctypes, on the tensors' own
-                                buffers, W_prev refreshed in the same pass) against the same 12 statistics
+  stats_vs_torch_speedup        the C fused §1 pass (through the public API: tt_probe_step of a probe with
+                                these layers, on the tensors' own buffers, W_prev refreshed in the same pass,
+                                the step message included; libtraintop exports nothing else) against the same 12 statistics
                                 per tensor with torch ops (float32, one transfer per tensor)
 
 Timings interleave the variants in repeated blocks (base, probe, base, naive) and take medians of the
