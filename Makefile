@@ -68,9 +68,9 @@ lib/libtraintop.a: $(LIB_OBJ) $(PROTO_OBJ)
 	@mkdir -p lib
 	rm -f $@ && ar rcs $@ $^
 # Linked against the protocol archive, the shared library takes only the protocol code the probe uses.
-lib/libtraintop.so: $(LIB_OBJ) build/libproto.a
+lib/libtraintop.so: $(LIB_OBJ) build/libproto.a probes/libtraintop.map
 	@mkdir -p lib
-	$(CC) -shared -Wl,-soname,libtraintop.so.0 -o $@ $(LIB_OBJ) build/libproto.a $(LIBS)
+	$(CC) -shared -Wl,-soname,libtraintop.so.0 -Wl,--version-script=probes/libtraintop.map -o $@ $(LIB_OBJ) build/libproto.a $(LIBS)
 lib/traintop/plugins/%.so: plugins/panels/%.c include/traintop/plugin.h
 	@mkdir -p $(dir $@)
 	@echo "  CC so   $<"

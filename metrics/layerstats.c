@@ -26,8 +26,7 @@ typedef struct {
 } sums;
 
 /* x86-64-v3 (AVX2+FMA) doubles the speed of the double-precision sums; the ifunc picks it at load
- * time, so one binary still runs on any x86-64. The ifunc is static: GCC exports an external one
- * from a shared library whatever -fvisibility says, and tt_layer_stats is not public API. */
+ * time, so one binary still runs on any x86-64. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define TT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -72,8 +71,8 @@ static inline __attribute__((always_inline)) void row_sums(const float *w, const
     s->ww = ww; s->gg = gg; s->gw = gw; s->w = sw; s->wsh2 = sw2; s->dd = dd; s->pp = pp; s->d0 = d0;
 }
 
-static TT_CLONES void layer_stats(const float *w, const float *g, const float *w_prev, const float *w0,
-                                  float *prev_out, size_t rows, size_t cols, double out[TT_NSTATS])
+TT_CLONES void tt_layer_stats(const float *w, const float *g, const float *w_prev, const float *w0,
+                              float *prev_out, size_t rows, size_t cols, double out[TT_NSTATS])
 {
     size_t n = rows * cols;
     /* A vector (bias, norm gain) has no output rows to speak of: one row, and angle_rows = angle. */
@@ -133,10 +132,4 @@ static TT_CLONES void layer_stats(const float *w, const float *g, const float *w
     out[TT_GW_COS] = tt_safe_div_inline(-t.gw, gn * wn);
     out[TT_DIST_INIT] = (w0 && n) ? sqrt(t.d0) : NAN;
     out[TT_NONFINITE] = 0;
-}
-
-void tt_layer_stats(const float *w, const float *g, const float *w_prev, const float *w0,
-                    float *prev_out, size_t rows, size_t cols, double out[TT_NSTATS])
-{
-    layer_stats(w, g, w_prev, w0, prev_out, rows, cols, out);
 }
