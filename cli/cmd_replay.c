@@ -1,6 +1,7 @@
 /* traintop replay FILE…: a recording (or a probe's spool) in the dashboard, or summarised. */
 #include "cmd.h"
-#include "tui.h"
+#include "config.h"
+#include "../tui/tui.h"
 #include "../collectors/summary.h"
 #include "../probes/endpoint.h"
 
@@ -14,7 +15,7 @@ static int replay_exec(int argc, char **argv)
         { "summary", no_argument, 0, 's' }, { "json", no_argument, 0, 'j' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     int summary = 0, json = 0, ch;
-    tui_opts to = { 0 };
+    tui_opts to = { .settings = &tui_settings_file };
     while ((ch = getopt_long(argc, argv, "sjh", opts, NULL)) != -1) {
         switch (ch) {
         case 's': summary = 1; break;

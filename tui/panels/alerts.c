@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
-#include "fmt.h"
-#include "theme.h"
+#include "../core/app.h"
+#include "../widgets/fmt.h"
+#include "../widgets/theme.h"
 
 static void alerts_paint(tui_app *a, tui_panel *p)
 {

@@ -1,10 +1,9 @@
 /* panel_plugin: the plugins view — one loaded plugin panel at a time, drawn through the services
  * table (plugin_services.c); m/M cycle panels, j/k (the panel cursor) go to the plugin's key(). */
-#include "app.h"
-#include "cmd.h"
-#include "plugin_services.h"
-#include "../plugins/host.h"
-#include "theme.h"
+#include "../core/app.h"
+#include "../plugin_services.h"
+#include "../../plugins/host.h"
+#include "../widgets/theme.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,7 @@ void tui_plugins_open(tui_app *a)
     s->host.log = fopen("/dev/null", "w");
     tui_plugin_services(&s->host, &s->svc);
     char dir[600];
-    tui_plugin_dir(dir, sizeof dir);
+    tt_plugin_dir(dir, sizeof dir);
     tt_plugins_load(&s->ps, dir, a->o.plugins, a->o.nplugins, &s->svc);
     s->cur = -1;
     for (int i = 0; i < s->ps.n && s->cur < 0; i++) if (s->ps.v[i].loaded) s->cur = i;

@@ -2,7 +2,8 @@
  * OpenSSH (so ~/.ssh/config, agents, ProxyJump and keys work as usual). ssh forwards two local unix
  * sockets to the remote collector's query and live sockets; nothing is opened to the network. */
 #include "cmd.h"
-#include "tui.h"
+#include "config.h"
+#include "../tui/tui.h"
 #include "../probes/endpoint.h"
 
 #include <errno.h>
@@ -195,7 +196,7 @@ static int attach_exec(int argc, char **argv)
         { "start", no_argument, 0, 's' }, { "ssh", required_argument, 0, 'S' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     attach a = { 0 };
-    tui_opts to = { 0 };
+    tui_opts to = { .settings = &tui_settings_file };
     int start = 0, ch, rc = 1;
     const char *ssh_cmd = getenv("TRAINTOP_SSH") ? getenv("TRAINTOP_SSH") : "ssh";
     while ((ch = getopt_long(argc, argv, "sh", opts, NULL)) != -1) {

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app.h"
-#include "chart.h"
-#include "fmt.h"
-#include "freeze.h"
-#include "theme.h"
+#include "../core/app.h"
+#include "../widgets/chart.h"
+#include "../widgets/fmt.h"
+#include "../freeze.h"
+#include "../widgets/theme.h"
 
 #define MAX_GROUPS 32
 #define MAX_LINES 4

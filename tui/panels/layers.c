@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "chart.h"
-#include "fmt.h"
-#include "freeze.h"
-#include "robust.h"
-#include "sparkline.h"
-#include "theme.h"
+#include "../core/app.h"
+#include "../widgets/chart.h"
+#include "../widgets/fmt.h"
+#include "../freeze.h"
+#include "../widgets/robust.h"
+#include "../widgets/sparkline.h"
+#include "../widgets/theme.h"
 
 #define COL_W 9
 #define SPARK_MIN 10

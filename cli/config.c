@@ -1,7 +1,7 @@
 /* config: cJSON in, cJSON out. Validation is per field, so one typo costs that field only. */
 #include "config.h"
-#include "chart.h"
-#include "views.h"
+#include "../tui/widgets/chart.h"
+#include "../tui/views.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,29 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-const char *const tui_view_names[TUI_NVIEWS] = { "overview", "charts", "layers", "heatmap", "compare", "alerts", "plugins" };
-
-int tui_view_by_name(const char *name)
-{
-    for (int i = 0; name && i < TUI_NVIEWS; i++)
-        if (strcmp(tui_view_names[i], name) == 0) return i;
-    return -1;
-}
-
-void tui_config_defaults(tui_config *c)
-{
-    memset(c, 0, sizeof *c);
-    c->color = TUI_COLOR_AUTO;
-    c->chart_style = TUI_CHART_BRAILLE;
-    c->layout = TUI_LAYOUT_AUTO;
-    c->view = TUI_V_OVERVIEW;
-    c->mouse = 1;
-    c->refresh_ms = 200;
-    c->heat_log = 1;
-    snprintf(c->heat_metric, sizeof c->heat_metric, "update_ratio");
-    snprintf(c->cmp_metric, sizeof c->cmp_metric, "loss");
-}
 
 int tui_config_path(char *out, size_t len)
 {
@@ -96,19 +73,12 @@ static void bool_field(problems *p, const cJSON *obj, const char *path, const ch
     *out = cJSON_IsTrue(it);
 }
 
-static int valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= TUI_CFG_NAME) return 0;
-    for (; *s; s++) if ((unsigned char)*s < 0x20) return 0;
-    return 1;
-}
 
 static void name_field(problems *p, const cJSON *obj, const char *path, const char *key, char *out, int allow_empty)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!it) return;
-    if (!cJSON_IsString(it) || (!valid_name(it->valuestring) && !(allow_empty && !it->valuestring[0]))) {
+    if (!cJSON_IsString(it) || (!tui_config_valid_name(it->valuestring) && !(allow_empty && !it->valuestring[0]))) {
         problem(p, "field \"%s\": expected a metric name (a string of 1 to %d characters)", path, TUI_CFG_NAME - 1);
         return;
     }
@@ -177,7 +147,7 @@ int tui_config_parse(tui_config *c, const char *text, char *err, size_t errlen)
         if (h) {
             int okh = cJSON_IsArray(h) && cJSON_GetArraySize(h) <= TUI_CFG_MAX_HIDDEN;
             for (const cJSON *e = okh ? h->child : NULL; e; e = e->next)
-                if (!cJSON_IsString(e) || !valid_name(e->valuestring)) okh = 0;
+                if (!cJSON_IsString(e) || !tui_config_valid_name(e->valuestring)) okh = 0;
             if (!okh) problem(&p, "field \"layers.hidden\": expected an array of at most %d statistic names", TUI_CFG_MAX_HIDDEN);
             else {
                 n.nhidden = 0;
@@ -377,21 +347,4 @@ int tui_config_save(const tui_config *c, const char *path, char *err, size_t err
     return 0;
 }
 
-int tui_config_hidden(const tui_config *c, const char *name)
-{
-    for (int i = 0; i < c->nhidden; i++) if (strcmp(c->hidden[i], name) == 0) return 1;
-    return 0;
-}
-
-int tui_config_toggle_hidden(tui_config *c, const char *name)
-{
-    for (int i = 0; i < c->nhidden; i++)
-        if (strcmp(c->hidden[i], name) == 0) {
-            memmove(c->hidden[i], c->hidden[i + 1], (size_t)(c->nhidden - i - 1) * sizeof c->hidden[0]);
-            c->nhidden--;
-            return 0;
-        }
-    if (c->nhidden >= TUI_CFG_MAX_HIDDEN || !valid_name(name)) return 0;
-    snprintf(c->hidden[c->nhidden++], TUI_CFG_NAME, "%s", name);
-    return 1;
-}
+const tui_settings_io tui_settings_file = { .path = tui_config_path, .load = tui_config_load, .save = tui_config_save };

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app.h"
-#include "fmt.h"
-#include "freeze.h"
-#include "sparkline.h"
-#include "theme.h"
+#include "../core/app.h"
+#include "../widgets/fmt.h"
+#include "../freeze.h"
+#include "../widgets/sparkline.h"
+#include "../widgets/theme.h"
 
 typedef enum { RC_STATE, RC_STEP, RC_RATE, RC_LOSS, RC_VLOSS, RC_ACC, RC_ALERTS, RC_PROBE, RC_TREND, RC_N } run_col;
 

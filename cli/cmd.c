@@ -1,7 +1,7 @@
 /* cmd: helpers shared by the subcommands. */
 #include "cmd.h"
-#include "tui.h"
-#include "views.h"
+#include "../tui/tui.h"
+#include "../tui/views.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,21 +24,6 @@ int cmd_parse_long(const char *cmd, const char *opt, const char *val, long lo, l
         return -1;
     }
     *out = v;
-    return 0;
-}
-
-int cmd_beside_exe(const char *rel, char *out, size_t len)
-{
-    char self[PATH_MAX], path[PATH_MAX + 256], real[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return -1;
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (!slash) return -1;
-    *slash = 0;
-    snprintf(path, sizeof path, "%s/%s", self, rel);
-    if (!realpath(path, real) || strlen(real) >= len) return -1;
-    memcpy(out, real, strlen(real) + 1);
     return 0;
 }
 

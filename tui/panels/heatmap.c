@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "chart.h"
-#include "fmt.h"
-#include "freeze.h"
-#include "theme.h"
+#include "../core/app.h"
+#include "../widgets/chart.h"
+#include "../widgets/fmt.h"
+#include "../freeze.h"
+#include "../widgets/theme.h"
 
 #define NAME_MAX_W 28
 #define QUERY_MAX 4096

@@ -1,10 +1,8 @@
-/* config: the dashboard's settings in $XDG_CONFIG_HOME/traintop/config.json (else
- * ~/.config/traintop/config.json) — read once at start, written atomically (temp file, fsync, rename)
- * whenever the user changes a setting from the keyboard. A bad file costs one line naming the file and
- * the field; the defaults stand in for what could not be read. Fields unknown to this version are kept
- * when the file is rewritten. */
-#ifndef TUI_CONFIG_H
-#define TUI_CONFIG_H
+/* settings: the dashboard's settings in memory (theme, layout, sort, metrics, hidden columns, …) and
+ * their defaults. The settings file (reading, writing, its path) is cli/config.c's: the dashboard only
+ * asks for a save through tui_opts.settings when a key handler returned TUI_SAVE. */
+#ifndef TUI_SETTINGS_H
+#define TUI_SETTINGS_H
 
 #include <stddef.h>
 
@@ -36,23 +34,19 @@ typedef struct {
 } tui_config;
 
 void tui_config_defaults(tui_config *c);
-/* The settings file's path (XDG_CONFIG_HOME, else HOME/.config); -1 when neither is set. */
-int tui_config_path(char *out, size_t len);
-/* Applies JSON text over c. Returns 0 when all was well; 1 when some fields were wrong (each keeps its
- * previous value; err names the first, "+N more" the rest); -1 when the text is not a JSON object
- * (c untouched). err is one line without the file name. */
-int tui_config_parse(tui_config *c, const char *text, char *err, size_t errlen);
-/* Reads path over c: 0 (also when the file does not exist), else as tui_config_parse, or -1 when the
- * file cannot be read; err is then one line naming the file ("PATH: field \"theme\": …"). */
-int tui_config_load(tui_config *c, const char *path, char *err, size_t errlen);
-/* The settings as JSON text (malloc'd), merged over the object in previous (may be NULL) so that its
- * other fields survive. NULL on OOM. */
-char *tui_config_to_json(const tui_config *c, const char *previous);
-/* Writes the settings to path atomically, creating its directory (0700). A file there that is not
- * JSON is left alone (the user is editing it): -1 with err. 0 on success. */
-int tui_config_save(const tui_config *c, const char *path, char *err, size_t errlen);
 /* Whether statistic name is hidden; toggles it (returns the new hidden state). */
 int tui_config_hidden(const tui_config *c, const char *name);
 int tui_config_toggle_hidden(tui_config *c, const char *name);
+/* Whether s is a valid statistic or metric name for the settings (printable, no quotes, < TUI_CFG_NAME). */
+int tui_config_valid_name(const char *s);
+
+/* Where the settings come from and go to (cli/config.c provides the file); NULL in tui_opts: nowhere. */
+typedef struct tui_settings_io {
+    /* The settings file's path; -1 when there is none. */
+    int (*path)(char *out, size_t len);
+    /* As tui_config_load / tui_config_save. */
+    int (*load)(tui_config *c, const char *path, char *err, size_t errlen);
+    int (*save)(const tui_config *c, const char *path, char *err, size_t errlen);
+} tui_settings_io;
 
 #endif

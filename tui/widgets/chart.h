@@ -7,7 +7,7 @@
 #define TUI_CHART_H
 
 #include <stdint.h>
-#include "../collectors/series.h"
+#include "../../collectors/series.h"
 #include "draw.h"
 #include "theme.h"
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "app.h"
-#include "chart.h"
+#include "../widgets/chart.h"
 
 #define V(x) TUI_VBIT(TUI_V_##x)
 #define CHARTLIKE (V(CHARTS) | V(HEATMAP) | V(COMPARE))

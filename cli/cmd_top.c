@@ -1,6 +1,7 @@
 /* traintop (no command): an embedded collector on the default endpoint and the dashboard. */
 #include "cmd.h"
-#include "tui.h"
+#include "config.h"
+#include "../tui/tui.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@ static int top_exec(int argc, char **argv)
         { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts co = { .quiet = 1 };
-    tui_opts to = { 0 };
+    tui_opts to = { .settings = &tui_settings_file };
     const char *connect = NULL;
     int ch;
     while ((ch = getopt_long(argc, argv, "e:c:h", opts, NULL)) != -1) {

@@ -1,7 +1,7 @@
 /* traintop plugins: which plugin panels were found, which loaded and which were refused, and why. */
 #include "cmd.h"
-#include "plugin_services.h"
 #include "../plugins/host.h"
+#include "../tui/plugin_services.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@ static int plugins_exec(int argc, char **argv)
     tt_plugin_services svc;
     tui_plugin_services(&host, &svc);
     char dir[600];
-    tui_plugin_dir(dir, sizeof dir);
+    tt_plugin_dir(dir, sizeof dir);
     tt_plugins ps;
     tt_plugins_load(&ps, dir, paths, npaths, &svc);
     tt_plugins_report(&ps, stdout);

@@ -3,13 +3,13 @@
 #define TUI_APP_H
 
 #include <stdint.h>
-#include "tui.h"
-#include "tui_curses.h"
-#include "draw.h"
-#include "config.h"
-#include "filter.h"
-#include "views.h"
-#include "xview.h"
+#include "../tui.h"
+#include "../widgets/tui_curses.h"
+#include "../widgets/draw.h"
+#include "../settings.h"
+#include "../widgets/filter.h"
+#include "../views.h"
+#include "../widgets/xview.h"
 
 typedef struct tui_app tui_app;
 typedef struct tui_panel tui_panel;

@@ -1,7 +1,9 @@
 /* traintop demo: an embedded collector, several real training runs (the C MLP demo trainer, one
  * process each, different learning rates) and the dashboard — or, with --headless, a summary. */
 #include "cmd.h"
-#include "tui.h"
+#include "config.h"
+#include "../plugins/host.h"
+#include "../tui/tui.h"
 #include "../collectors/summary.h"
 #include "../collectors/alerts.h"
 #include "../probes/endpoint.h"
@@ -52,7 +54,7 @@ static double mono(void)
 /* The trainer sits beside this binary (bin/), else on PATH. */
 static void trainer_path(char *out, size_t len)
 {
-    if (cmd_beside_exe("traintop-demo-trainer", out, len) || access(out, X_OK)) snprintf(out, len, "traintop-demo-trainer");
+    if (tt_beside_exe("traintop-demo-trainer", out, len) || access(out, X_OK)) snprintf(out, len, "traintop-demo-trainer");
 }
 
 static int spawn(children *ch, int i, const char *exe, const char *endpoint, long steps, long delay_ms, long seed, int quiet_child)
@@ -163,7 +165,7 @@ static int demo_exec(int argc, char **argv)
         CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     int headless = 0, json = 0, ch;
-    tui_opts to = { .title = "demo" };
+    tui_opts to = { .title = "demo", .settings = &tui_settings_file };
     const char *remote = NULL, *rule_files[16], *specs[32];
     int nrule_files = 0, nspecs = 0;
     long steps = -1, nruns = MAX_RUNS, seed = 1, delay_ms = -1;

@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "chart.h"
-#include "freeze.h"
-#include "fmt.h"
+#include "../widgets/chart.h"
+#include "../freeze.h"
+#include "../widgets/fmt.h"
 #include "keys.h"
-#include "theme.h"
+#include "../widgets/theme.h"
 
 #define MIN_W 40
 #define MIN_H 10
@@ -836,9 +836,9 @@ void tui_app_retheme(tui_app *a)
 
 void tui_app_save_config(tui_app *a)
 {
-    if (!a->cfg_path[0]) return;
+    if (!a->cfg_path[0] || !a->o.settings) return;
     char err[1200];
-    if (tui_config_save(&a->cfg, a->cfg_path, err, sizeof err) != 0) tui_app_message(a, 1, "%s", err);
+    if (a->o.settings->save(&a->cfg, a->cfg_path, err, sizeof err) != 0) tui_app_message(a, 1, "%s", err);
 }
 
 void tui_layers_colsel_paint(tui_app *a);
@@ -941,9 +941,11 @@ int tui_run(tt_collector *c, const tui_opts *o)
     tui_config cfg;
     tui_config_defaults(&cfg);
     char cerr[1400] = "";
-    if (a->o.config) snprintf(a->cfg_path, sizeof a->cfg_path, "%s", a->o.config);
-    else if (tui_config_path(a->cfg_path, sizeof a->cfg_path) != 0) a->cfg_path[0] = '\0';
-    if (a->cfg_path[0] && tui_config_load(&cfg, a->cfg_path, cerr, sizeof cerr) != 0) {
+    const tui_settings_io *io = a->o.settings;
+    if (!io) a->cfg_path[0] = '\0';
+    else if (a->o.config) snprintf(a->cfg_path, sizeof a->cfg_path, "%s", a->o.config);
+    else if (io->path(a->cfg_path, sizeof a->cfg_path) != 0) a->cfg_path[0] = '\0';
+    if (a->cfg_path[0] && io->load(&cfg, a->cfg_path, cerr, sizeof cerr) != 0) {
         fprintf(stderr, "traintop: settings %s; using the defaults for it\n", cerr);
         fflush(stderr);
     }

@@ -35,8 +35,5 @@ struct tui_opts_s;
     "      --plugin PATH  also load this plugin panel (view 7; repeatable)\n"
 int cmd_tui_option(int ch, const char *arg, void *tui_opts);
 
-/* The real path of rel taken from the directory of this binary (bin/), e.g. "../lib/traintop/plugins";
- * 0, or -1 when it does not exist. */
-int cmd_beside_exe(const char *rel, char *out, size_t len);
 
 #endif
