@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tui/chart.h"
+#include "../../tui/widgets/chart.h"
 
 static int is_nice(double s)
 {

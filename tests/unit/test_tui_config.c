@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../tui/chart.h"
-#include "../../tui/config.h"
+#include "../../tui/widgets/chart.h"
+#include "../../cli/config.h"
 #include "../../tui/views.h"
 
 static void test_defaults(void **state)

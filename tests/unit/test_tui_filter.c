@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tui/filter.h"
-#include "../../tui/robust.h"
+#include "../../tui/widgets/filter.h"
+#include "../../tui/widgets/robust.h"
 
 static void test_filter_basics(void **state)
 {

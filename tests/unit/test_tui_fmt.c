@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tui/fmt.h"
+#include "../../tui/widgets/fmt.h"
 
 static void expect_num(double v, const char *want)
 {

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../tui/sparkline.h"
+#include "../../tui/widgets/sparkline.h"
 
 static void test_level_ends_and_middle(void **state)
 {

@@ -10,9 +10,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../tui/chart.h"
-#include "../../tui/theme.h"
-#include "../../tui/xview.h"
+#include "../../tui/widgets/chart.h"
+#include "../../tui/widgets/theme.h"
+#include "../../tui/widgets/xview.h"
 
 static void win(tui_xview *v, int64_t lo, int64_t hi, int64_t *f, int64_t *t) { tui_xview_window(v, lo, hi, f, t); }
 

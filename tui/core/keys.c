@@ -1,5 +1,7 @@
-/* keys: bindings and their handlers. Handlers act on the app, or on the focused panel through its
- * class; the table below is the only place a key is given a meaning. */
+/* keys: bindings and their handlers. A handler acts on the app's selections and settings, or hands the
+ * key to the focused panel through its class (panel actions go on to the view's other panels when the
+ * focused one has none); it returns what the loop should do. The table below is the only place a key
+ * is given a meaning, and it drives the footer hints and the help screen. */
 #include "keys.h"
 
 #include <limits.h>
@@ -16,246 +18,250 @@
 
 enum { MV_PAGE = 2, MV_HALF = 3, MV_END = 4 };
 
-static tui_panel *focused(tui_app *a)
-{
-    tui_panel *p = &a->panel[a->focus];
-    return p->visible ? p : NULL;
-}
-
 static int page_rows(tui_app *a, int half)
 {
-    int h = a->panel[a->focus].h - 2;
+    int h = a->panel[a->focus]->h - 2;
     if (half) h /= 2;
     return h > 1 ? h : 1;
 }
 
-static void k_quit(tui_app *a, int arg) { (void)arg; a->quit = 1; }
-static void k_help(tui_app *a, int arg) { (void)arg; a->help = !a->help; a->help_top = 0; }
-static void k_redraw(tui_app *a, int arg) { (void)arg; a->redraw_all = 1; }
-static void k_view(tui_app *a, int v) { tui_app_set_view(a, v); }
+static tui_reaction k_quit(tui_app *a, int arg) { (void)a; (void)arg; return TUI_QUIT; }
+static tui_reaction k_help(tui_app *a, int arg) { (void)arg; a->help = !a->help; a->help_top = 0; return TUI_OK; }
+static tui_reaction k_redraw(tui_app *a, int arg) { (void)a; (void)arg; return TUI_REDRAW; }
+static tui_reaction k_view(tui_app *a, int v) { return tui_ctx_goto(&a->ctx, v, INT64_MIN, 0); }
 
-static void k_vert(tui_app *a, int arg)
+static tui_reaction k_vert(tui_app *a, int arg)
 {
-    tui_panel *p = focused(a);
-    if (!p || !p->cls->cursor) return;
+    tui_panel *p = tui_app_focused(a);
+    if (!p || !p->cls->cursor) return TUI_OK;
     int d = arg;
     if (arg == MV_PAGE || arg == -MV_PAGE) d = (arg > 0 ? 1 : -1) * page_rows(a, 0);
     else if (arg == MV_HALF || arg == -MV_HALF) d = (arg > 0 ? 1 : -1) * page_rows(a, 1);
     else if (arg == MV_END) d = INT_MAX;
     else if (arg == -MV_END) d = INT_MIN;
-    p->cls->cursor(a, p, d);
+    return p->cls->cursor(&a->ctx, p, d);
 }
 
-static void k_horz(tui_app *a, int arg)
+/* Left/Right: the focused panel's; a panel that passes them on (the compare list) leaves them to the
+ * view's next panel with columns. */
+static tui_reaction k_horz(tui_app *a, int arg)
 {
-    tui_panel *p = focused(a);
-    if (p && p->cls->hmove) p->cls->hmove(a, p, arg);
+    tui_panel *f = tui_app_focused(a);
+    if (!f || !f->cls->hmove) return TUI_OK;
+    tui_reaction r = f->cls->hmove(&a->ctx, f, arg);
+    for (int i = 0; i < a->npanels && (r & TUI_IGNORED); i++) {
+        tui_panel *p = a->panel[i];
+        if (p != f && p->cls->hmove && tui_app_in_view(a, p, a->view)) r = p->cls->hmove(&a->ctx, p, arg);
+    }
+    return r & ~TUI_IGNORED;
 }
 
-static void cycle_focus(tui_app *a, int dir)
+static tui_reaction k_focus(tui_app *a, int dir)
 {
-    for (int i = 1; i <= TUI_NPANELS; i++) {
-        int f = ((a->focus + dir * i) % TUI_NPANELS + TUI_NPANELS) % TUI_NPANELS;
-        tui_panel *p = &a->panel[f];
+    int n = a->npanels;
+    for (int i = 1; i <= n; i++) {
+        int f = ((a->focus + dir * i) % n + n) % n;
+        tui_panel *p = a->panel[f];
         if (!p->visible || !p->cls->cursor) continue;
-        if (p->cls->focusable && !p->cls->focusable(a, p)) continue;
+        if (p->cls->focusable && !p->cls->focusable(&a->ctx, p)) continue;
         a->focus = f;
+        a->ctx.focus = p;
         a->vfocus[a->view] = f;
-        return;
+        return TUI_OK;
     }
+    return TUI_OK;
 }
 
-static void k_focus(tui_app *a, int dir) { cycle_focus(a, dir); }
-
-static void k_enter(tui_app *a, int arg)
+static tui_reaction k_enter(tui_app *a, int arg)
 {
     (void)arg;
-    tui_panel *p = focused(a);
-    if (p && p->cls->enter) p->cls->enter(a, p);
+    tui_panel *p = tui_app_focused(a);
+    return p && p->cls->enter ? p->cls->enter(&a->ctx, p) : TUI_OK;
 }
 
-static void k_mark(tui_app *a, int arg)
+static tui_reaction k_mark(tui_app *a, int arg)
 {
     (void)arg;
-    tui_panel *p = focused(a);
-    if (p && p->cls->mark) p->cls->mark(a, p);
+    tui_panel *p = tui_app_focused(a);
+    return p && p->cls->mark ? p->cls->mark(&a->ctx, p) : TUI_OK;
 }
 
-static void k_run(tui_app *a, int dir)
+/* Panel actions (m/M, y, c): the focused panel's, else the first of the view's panels that has one. */
+static tui_reaction k_action(tui_app *a, tui_action act, int arg)
 {
-    tt_store *st = a->st;
-    if (!st || st->nruns == 0) return;
-    int i = a->run_cur < 0 ? 0 : a->run_cur;
-    for (int k = 0; k < st->nruns; k++) {
-        i = ((i + dir) % st->nruns + st->nruns) % st->nruns;
-        if (tui_app_run_shown(a, st->runs[i])) break;
+    tui_panel *f = tui_app_focused(a);
+    tui_reaction r = f && f->cls->action ? f->cls->action(&a->ctx, f, act, arg) : TUI_IGNORED;
+    for (int i = 0; i < a->npanels && (r & TUI_IGNORED); i++) {
+        tui_panel *p = a->panel[i];
+        if (p != f && p->cls->action && tui_app_in_view(a, p, a->view)) r = p->cls->action(&a->ctx, p, act, arg);
     }
-    tui_app_select_run(a, i);
+    return r & ~TUI_IGNORED;
 }
 
-static void k_pause(tui_app *a, int arg) { (void)arg; tui_app_pause(a, !a->paused); }
+static tui_reaction k_metric(tui_app *a, int dir) { return k_action(a, TUI_ACT_METRIC, dir); }
+static tui_reaction k_log(tui_app *a, int arg) { return k_action(a, TUI_ACT_LOG, arg); }
+static tui_reaction k_columns(tui_app *a, int arg) { return k_action(a, TUI_ACT_COLUMNS, arg); }
 
-static void k_escape(tui_app *a, int arg)
+static tui_reaction k_run(tui_app *a, int dir)
+{
+    int n = tui_model_nruns(&a->model);
+    if (n == 0) return TUI_OK;
+    int i = a->ctx.run_cur < 0 ? 0 : a->ctx.run_cur;
+    for (int k = 0; k < n; k++) {
+        i = ((i + dir) % n + n) % n;
+        if (tui_model_run_shown(&a->model, tui_model_run(&a->model, i))) break;
+    }
+    tui_ctx_select_run(&a->ctx, i);
+    return TUI_OK;
+}
+
+static tui_reaction k_pause(tui_app *a, int arg) { (void)arg; tui_app_pause(a, !a->model.paused); return TUI_OK; }
+
+static tui_reaction k_escape(tui_app *a, int arg)
 {
     (void)arg;
     tui_xview *v = tui_app_xview(a);
-    if (v && v->cursor_on) { v->cursor_on = 0; return; }
-    if (tui_filter_on(&a->filter) && (a->view == TUI_V_LAYERS || a->view == TUI_V_HEATMAP || a->view == TUI_V_OVERVIEW)) {
-        tui_filter_set(&a->filter, "");
-        tui_app_message(a, 0, "filter cleared");
+    if (v && v->cursor_on) { v->cursor_on = 0; return TUI_OK; }
+    if (tui_filter_on(&a->ctx.layers.filter) && tui_app_view_has_layers(a)) {
+        tui_filter_set(&a->ctx.layers.filter, "");
+        tui_ctx_message(&a->ctx, 0, "filter cleared");
     }
+    return TUI_OK;
 }
 
-static void k_zoom(tui_app *a, int dir)
+static tui_reaction k_zoom(tui_app *a, int dir)
 {
     tui_xview *v = tui_app_xview(a);
     if (v) tui_xview_zoom(v, dir);
+    return TUI_OK;
 }
 
-static void k_pan(tui_app *a, int dir)
+static tui_reaction k_pan(tui_app *a, int dir)
 {
     tui_xview *v = tui_app_xview(a);
     if (v) tui_xview_pan(v, dir);
+    return TUI_OK;
 }
 
-static void k_reset(tui_app *a, int arg)
+static tui_reaction k_reset(tui_app *a, int arg)
 {
     (void)arg;
     tui_xview *v = tui_app_xview(a);
     if (v) tui_xview_reset(v);
+    return TUI_OK;
 }
 
-static void k_log(tui_app *a, int arg)
-{
-    (void)arg;
-    if (a->view == TUI_V_HEATMAP) {
-        a->cfg.heat_log = !a->cfg.heat_log;
-        tui_app_message(a, 0, "heatmap colours: %s scale", a->cfg.heat_log ? "log" : "linear");
-    } else {
-        a->cfg.log_y = !a->cfg.log_y;
-        tui_app_message(a, 0, "charts: %s y axis", a->cfg.log_y ? "log" : "linear");
-    }
-    tui_app_save_config(a);
-}
-
-static void k_rows(tui_app *a, int arg)
+static tui_reaction k_rows(tui_app *a, int arg)
 {
     (void)arg;
     a->cfg.heat_rows = !a->cfg.heat_rows;
-    tui_app_message(a, 0, "heatmap colours: %s", a->cfg.heat_rows ? "each layer on its own scale" : "one scale for every layer");
-    tui_app_save_config(a);
+    tui_ctx_message(&a->ctx, 0, "heatmap colours: %s", a->cfg.heat_rows ? "each layer on its own scale" : "one scale for every layer");
+    return TUI_SAVE;
 }
 
-static void k_xtime(tui_app *a, int arg)
+static tui_reaction k_xtime(tui_app *a, int arg)
 {
     (void)arg;
     a->cfg.x_time = !a->cfg.x_time;
-    tui_app_message(a, 0, "x axis: %s", a->cfg.x_time ? "wall time (from each run's steps/s)" : "step");
-    tui_app_save_config(a);
+    tui_ctx_message(&a->ctx, 0, "x axis: %s", a->cfg.x_time ? "wall time (from each run's steps/s)" : "step");
+    return TUI_SAVE;
 }
 
-static void k_style(tui_app *a, int arg)
+static tui_reaction k_style(tui_app *a, int arg)
 {
     (void)arg;
     if (a->ascii) {
-        tui_app_message(a, 1, "charts stay ASCII: the terminal is not UTF-8 (or --ascii)");
-        return;
+        tui_ctx_message(&a->ctx, 1, "charts stay ASCII: the terminal is not UTF-8 (or --ascii)");
+        return TUI_OK;
     }
     static const int next[TUI_CHART_NSTYLES] = { [TUI_CHART_BRAILLE] = TUI_CHART_BLOCK, [TUI_CHART_BLOCK] = TUI_CHART_ASCII,
                                                  [TUI_CHART_ASCII] = TUI_CHART_BRAILLE };
     int s = a->cfg.chart_style;
     a->cfg.chart_style = next[s >= 0 && s < TUI_CHART_NSTYLES ? s : 0];
-    tui_app_message(a, 0, "chart dots: %s", tui_chart_style_name(a->cfg.chart_style));
-    tui_app_save_config(a);
+    tui_ctx_message(&a->ctx, 0, "chart dots: %s", tui_chart_style_name(a->cfg.chart_style));
+    return TUI_SAVE;
 }
 
-static void k_sort(tui_app *a, int arg)
+static tui_reaction k_sort(tui_app *a, int arg)
 {
     (void)arg;
-    tui_layers_cycle_sort(a);
-    snprintf(a->cfg.sort, sizeof a->cfg.sort, "%s", a->sort_key);
-    tui_app_save_config(a);
+    tui_layersel_cycle_sort(&a->ctx.layers);
+    snprintf(a->cfg.sort, sizeof a->cfg.sort, "%s", a->ctx.layers.sort_key);
+    return TUI_SAVE;
 }
 
-static void k_reverse(tui_app *a, int arg)
+static tui_reaction k_reverse(tui_app *a, int arg)
 {
     (void)arg;
-    a->sort_rev = !a->sort_rev;
-    a->cfg.sort_rev = a->sort_rev;
-    tui_app_save_config(a);
+    a->ctx.layers.sort_rev = !a->ctx.layers.sort_rev;
+    a->cfg.sort_rev = a->ctx.layers.sort_rev;
+    return TUI_SAVE;
 }
 
-static void k_filter(tui_app *a, int arg) { (void)arg; tui_layers_filter_begin(a); }
-
-static void k_columns(tui_app *a, int arg)
+/* /: the filter line; in the overview the layer table takes the focus. */
+static tui_reaction k_filter(tui_app *a, int arg)
 {
     (void)arg;
-    a->colsel = 1;
-    a->colsel_cur = 0;
+    tui_layersel_filter_begin(&a->ctx.layers);
+    if (a->view != TUI_V_OVERVIEW) return TUI_OK;
+    a->ctx.req.focus = "layers";
+    return TUI_FOCUS;
 }
 
-static void k_metric(tui_app *a, int dir)
-{
-    if (a->view == TUI_V_PLUGINS) tui_plugins_next(a, dir);
-    else if (a->view == TUI_V_HEATMAP) tui_heatmap_next_metric(a, dir);
-    else if (a->view == TUI_V_COMPARE) tui_compare_next_metric(a, dir);
-}
-
-static void k_layout(tui_app *a, int arg)
+static tui_reaction k_layout(tui_app *a, int arg)
 {
     (void)arg;
     static const char *const names[] = { "auto (side by side from 110 columns)", "side by side", "stacked" };
     a->cfg.layout = (tui_layout_mode)((a->cfg.layout + 1) % 3);
-    tui_app_message(a, 0, "overview layout: %s", names[a->cfg.layout]);
-    tui_app_save_config(a);
+    tui_ctx_message(&a->ctx, 0, "overview layout: %s", names[a->cfg.layout]);
+    return TUI_SAVE;
 }
 
-static void k_theme(tui_app *a, int arg)
+static tui_reaction k_theme(tui_app *a, int arg)
 {
     (void)arg;
     a->cfg.light = !a->cfg.light;
-    tui_app_retheme(a);
-    tui_app_message(a, 0, "%s theme", a->cfg.light ? "light" : "dark");
-    tui_app_save_config(a);
+    tui_ctx_message(&a->ctx, 0, "%s theme", a->cfg.light ? "light" : "dark");
+    return TUI_RETHEME | TUI_SAVE;
 }
 
 /* ---- the mouse ---- */
 
 static tui_panel *panel_at(tui_app *a, int y, int x)
 {
-    for (int i = 0; i < TUI_NPANELS; i++) {
-        tui_panel *p = &a->panel[i];
+    for (int i = 0; i < a->npanels; i++) {
+        tui_panel *p = a->panel[i];
         if (p->visible && y >= p->y && y < p->y + p->h && x >= p->x && x < p->x + p->w) return p;
     }
     return NULL;
 }
 
-static void k_mouse(tui_app *a, int arg)
+static tui_reaction k_mouse(tui_app *a, int arg)
 {
     (void)arg;
     MEVENT ev;
-    if (getmouse(&ev) != OK) return;
+    if (getmouse(&ev) != OK) return TUI_OK;
     if (ev.y == a->tab_y && (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED))) {
         for (int v = 0; v < TUI_NVIEWS; v++)
-            if (ev.x >= a->tab_x0[v] && ev.x < a->tab_x1[v]) { tui_app_set_view(a, v); return; }
+            if (ev.x >= a->tab_x0[v] && ev.x < a->tab_x1[v]) return k_view(a, v);
     }
     tui_panel *p = panel_at(a, ev.y, ev.x);
-    if (!p) return;
+    if (!p) return TUI_OK;
     int wheel = 0;
 #ifdef BUTTON5_PRESSED
-    if (ev.bstate & BUTTON5_PRESSED) wheel = 3;
+    if (ev.bstate & BUTTON5_PRESSED) wheel = 1;
 #endif
-    if (ev.bstate & BUTTON4_PRESSED) wheel = -3;
-    if (wheel) {
-        if (p->cls->cursor) p->cls->cursor(a, p, p == &a->panel[TUI_P_CHARTS] ? wheel / 3 : wheel);
-        return;
-    }
-    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED))) return;
-    if (p->cls->cursor && (!p->cls->focusable || p->cls->focusable(a, p))) {
-        a->focus = (int)(p - a->panel);
-        a->vfocus[a->view] = a->focus;
-    }
-    if (p->cls->click) p->cls->click(a, p, ev.y, ev.x);
+    if (ev.bstate & BUTTON4_PRESSED) wheel = -1;
+    if (wheel) return p->cls->cursor ? p->cls->cursor(&a->ctx, p, wheel * (p->cls->wheel ? p->cls->wheel : 3)) : TUI_OK;
+    if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED))) return TUI_OK;
+    if (p->cls->cursor && (!p->cls->focusable || p->cls->focusable(&a->ctx, p)))
+        for (int i = 0; i < a->npanels; i++)
+            if (a->panel[i] == p) {
+                a->focus = i;
+                a->ctx.focus = p;
+                a->vfocus[a->view] = i;
+            }
+    return p->cls->click ? p->cls->click(&a->ctx, p, ev.y, ev.x) : TUI_OK;
 }
 
 /* The table: sections in help order. Codes: ^B 2, ^D 4, ^F 6, ^L 12, ^U 21, Esc 27.
@@ -358,6 +364,6 @@ int tui_key_dispatch(tui_app *a, int code)
 {
     const tui_key *k = tui_key_lookup(code, a->view, a->cfg.vim);
     if (!k) return 0;
-    k->fn(a, k->arg);
+    tui_app_react(a, k->fn(a, k->arg));
     return 1;
 }

@@ -5,6 +5,8 @@
 
 #define TUI_KEY_MAX_CODES 4
 
+#include "../panel.h"
+
 struct tui_app;
 
 typedef struct {
@@ -13,7 +15,7 @@ typedef struct {
     const char *fkey;               /* the key as the footer spells it; NULL: help screen only */
     const char *hint;               /* one word for the footer */
     const char *help;               /* one line for the help screen */
-    void (*fn)(struct tui_app *a, int arg);
+    tui_reaction (*fn)(struct tui_app *a, int arg);   /* returns what the loop should do */
     int arg;                        /* passed to fn */
     unsigned views;                 /* TUI_VBIT(view) mask where the binding acts; 0: everywhere */
     int vim;                        /* 1: only with vim keys on; -1: only with them off; 0: always */
@@ -28,7 +30,8 @@ extern const int tui_nkeys;
 const tui_key *tui_key_lookup(int code, int view, int vim);
 /* The first binding of a key code in any view (without vim keys), NULL if unbound everywhere. */
 const tui_key *tui_key_find(int code);
-/* Runs the binding of code for the app's view; returns 1 if there was one. */
+/* Runs the binding of code for the app's view and applies its reaction (tui_app_react); returns 1 if
+ * there was a binding. */
 int tui_key_dispatch(struct tui_app *a, int code);
 /* Whether binding k acts in view. */
 int tui_key_in_view(const tui_key *k, int view, int vim);

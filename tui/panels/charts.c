@@ -1,17 +1,28 @@
-/* panel_charts: the selected run's scalars as a grid of charts. Scalars that differ only by a
+/* charts: the selected run's scalars as a grid of charts. Scalars that differ only by a
  * train_/val_/test_/eval_ prefix share a chart (loss with val_loss, train_acc with val_acc). In the
  * charts view every chart shares one zoomable, pannable step window and one cursor whose values each
  * legend reads out; in the overview the charts show the whole history. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "../core/app.h"
+#include "../panel.h"
 #include "../widgets/chart.h"
 #include "../widgets/fmt.h"
-#include "../freeze.h"
 #include "../widgets/theme.h"
+
+/* The panel: the grid's scroll, its time window (as the main panel of the charts view) and the first
+ * chart's geometry of the last frame, for clicks. */
+typedef struct {
+    tui_panel super;
+    int top;                   /* first visible grid row */
+    int rows, rows_total;
+    tui_xview xv;
+    tui_chart_geom geom;
+    tui_buf chart_buf;
+} charts_panel;
 
 #define MAX_GROUPS 32
 #define MAX_LINES 4
@@ -47,8 +58,8 @@ static int prio_of(const char *base)
 static int make_groups(const tt_run *r, group *g)
 {
     int ng = 0;
-    for (int i = 0; i < r->nscalars; i++) {
-        const char *b = base_name(r->scalars[i].name);
+    for (int i = 0; i < tui_run_nscalars(r); i++) {
+        const char *b = base_name(tui_scalar_name(r, i));
         int k;
         for (k = 0; k < ng; k++) if (strcmp(g[k].base, b) == 0 && g[k].n < MAX_LINES) break;
         if (k == ng) {
@@ -75,18 +86,18 @@ static const char *label_lines(const tt_run *r, const group *g, tui_chart_line *
 {
     int base_is_line = 0;
     for (int k = 0; k < g->n; k++) {
-        const tt_named_series *s = &r->scalars[g->idx[k]];
-        const char *b = base_name(s->name);
-        if (g->n > 1 && b != s->name) {
-            int plen = (int)(b - s->name) - 1;         /* without the underscore */
-            snprintf(labels[k], TT_NAME_MAX, "%.*s", plen, s->name);
+        const char *name = tui_scalar_name(r, g->idx[k]);
+        const char *b = base_name(name);
+        if (g->n > 1 && b != name) {
+            int plen = (int)(b - name) - 1;            /* without the underscore */
+            snprintf(labels[k], TT_NAME_MAX, "%.*s", plen, name);
         } else {
-            snprintf(labels[k], TT_NAME_MAX, "%s", s->name);
+            snprintf(labels[k], TT_NAME_MAX, "%s", name);
             base_is_line = 1;
         }
         lines[k].name = labels[k];
-        lines[k].s = s->series;
-        lines[k].last = s->last;
+        lines[k].s = tui_scalar_series(r, g->idx[k]);
+        lines[k].last = NAN;                           /* the caller sets what the display shows */
     }
     return g->n > 1 && !base_is_line ? g->base : NULL;
 }
@@ -115,12 +126,12 @@ static void grid(int n, int w, int h, int *gc, int *gr_visible)
 }
 
 /* The run's step extent: from its first scalar step to the latest step the display shows. */
-static void run_extent(tui_app *a, const tt_run *r, int64_t *lo, int64_t *hi)
+static void run_extent(tui_ctx *ctx, const tt_run *r, int64_t *lo, int64_t *hi)
 {
-    int64_t from = INT64_MAX, to = tui_app_step(a, r);
-    for (int i = 0; i < r->nscalars; i++) {
+    int64_t from = INT64_MAX, to = tui_model_step(ctx->m, r);
+    for (int i = 0; i < tui_run_nscalars(r); i++) {
         tt_point pt;
-        if (r->scalars[i].series && tui_query(r->scalars[i].series, INT64_MIN, INT64_MAX, 1, &pt) == 1)
+        if (tui_scalar_series(r, i) && tui_query(tui_scalar_series(r, i), INT64_MIN, INT64_MAX, 1, &pt) == 1)
             if (pt.first < from) from = pt.first;
     }
     if (from == INT64_MAX) from = 0;
@@ -129,16 +140,15 @@ static void run_extent(tui_app *a, const tt_run *r, int64_t *lo, int64_t *hi)
     *hi = to;
 }
 
-static tui_chart_geom g_geom;     /* the first chart of the last frame, for clicks */
 
 /* The bottom line of the full-screen view: the window, the cursor, the scales. */
-static void status_line(tui_app *a, tui_panel *p, const tui_xview *v, const tui_chart_opts *co, int y)
+static void status_line(tui_ctx *ctx, tui_panel *p, const tui_xview *v, const tui_chart_opts *co, int y)
 {
     char win[64], a0[TUI_FMT_MAX], a1[TUI_FMT_MAX], cur[96] = "", line[320];
     tui_fmt_count(a0, sizeof a0, v->from < 0 ? 0 : (uint64_t)v->from);
     tui_fmt_count(a1, sizeof a1, v->to < 0 ? 0 : (uint64_t)v->to);
-    if (v->span <= 0) snprintf(win, sizeof win, "steps %s-%s (all%s)", a0, a1, a->paused ? ", paused" : ", live");
-    else snprintf(win, sizeof win, "steps %s-%s (zoom %.3gx%s)", a0, a1, tui_xview_factor(v), v->follow && !a->paused ? ", live" : "");
+    if (v->span <= 0) snprintf(win, sizeof win, "steps %s-%s (all%s)", a0, a1, tui_model_paused(ctx->m) ? ", paused" : ", live");
+    else snprintf(win, sizeof win, "steps %s-%s (zoom %.3gx%s)", a0, a1, tui_xview_factor(v), v->follow && !tui_model_paused(ctx->m) ? ", live" : "");
     if (co->cursor_on) {
         char c[TUI_FMT_MAX], t[16];
         tui_fmt_count(c, sizeof c, co->cursor < 0 ? 0 : (uint64_t)co->cursor);
@@ -150,29 +160,30 @@ static void status_line(tui_app *a, tui_panel *p, const tui_xview *v, const tui_
         }
     }
     snprintf(line, sizeof line, "%s%s  y %s  x %s  %s", win, cur, co->log_y ? "log" : "lin",
-             co->x_time ? "time" : a->cfg.x_time ? "step (no steps/s yet)" : "step", tui_chart_style_name(co->style));
-    tui_put(stdscr, y, p->x, p->w, line, tui_attr(TUI_A_DIM), TUI_LEFT, a->ascii);
+             co->x_time ? "time" : ctx->cfg->x_time ? "step (no steps/s yet)" : "step", tui_chart_style_name(co->style));
+    tui_put(stdscr, y, p->x, p->w, line, tui_attr(TUI_A_DIM), TUI_LEFT, ctx->ascii);
 }
 
-static void charts_paint(tui_app *a, tui_panel *p)
+static void charts_paint(tui_ctx *ctx, tui_panel *p)
 {
-    tt_run *r = tui_app_run(a);
+    charts_panel *cp = (charts_panel *)p;
+    const tt_run *r = tui_ctx_run(ctx);
     char title[512];
-    memset(&g_geom, 0, sizeof g_geom);
+    memset(&cp->geom, 0, sizeof cp->geom);
     if (!r) {
-        tui_app_title(a, p, "Charts");
-        a->chart_rows = a->chart_rows_total = 0;
-        if (p->h >= 3) tui_put(stdscr, p->y + 1 + (p->h - 2) / 2, p->x, p->w, "waiting for runs...", tui_attr(TUI_A_DIM), TUI_CENTER, a->ascii);
+        tui_ctx_title(ctx, p, "Charts");
+        cp->rows = cp->rows_total = 0;
+        if (p->h >= 3) tui_put(stdscr, p->y + 1 + (p->h - 2) / 2, p->x, p->w, "waiting for runs...", tui_attr(TUI_A_DIM), TUI_CENTER, ctx->ascii);
         return;
     }
     char rate[TUI_FMT_MAX], up[16], step[TUI_FMT_MAX];
-    int64_t rstep = tui_app_step(a, r);
-    tui_fmt_num(rate, sizeof rate, tui_app_rate(a, r));
-    tui_fmt_duration(up, sizeof up, r->last_seen - r->first_seen);
+    int64_t rstep = tui_model_step(ctx->m, r);
+    tui_fmt_num(rate, sizeof rate, tui_model_rate(ctx->m, r));
+    tui_fmt_duration(up, sizeof up, tui_run_uptime(r));
     tui_fmt_count(step, sizeof step, rstep < 0 ? 0 : (uint64_t)rstep);
-    int state = tui_app_state(a, r);
+    int state = tui_model_state(ctx->m, r);
     char probe[64] = "";
-    double pct = tui_app_probe_pct(a, r), gpct = tui_app_probe_gpu_pct(a, r);
+    double pct = tui_model_probe_pct(ctx->m, r), gpct = tui_model_probe_gpu_pct(ctx->m, r);
     if (isfinite(pct) || isfinite(gpct)) {
         char v[TUI_FMT_MAX] = "-", g[TUI_FMT_MAX];
         if (isfinite(pct)) tui_fmt_pct(v, sizeof v, pct);
@@ -180,41 +191,41 @@ static void charts_paint(tui_app *a, tui_panel *p)
         if (isfinite(gpct)) snprintf(probe, sizeof probe, "  probe cpu %s gpu %s", v, g);
         else snprintf(probe, sizeof probe, "  probe %s", v);
     }
-    snprintf(title, sizeof title, "%s%s%.*s  step %s  %s st/s%s  up %s  pid %lld@%s", r->name,
+    snprintf(title, sizeof title, "%s%s%.*s  step %s  %s st/s%s  up %s  pid %lld@%s", tui_run_name(r),
              state == TT_RUN_RUNNING ? "" : " ", state == TT_RUN_RUNNING ? 0 : 32,
-             state == TT_RUN_RUNNING ? "" : (r->end_status[0] ? r->end_status : tt_run_state_name((tt_run_state)state)),
-             step, rate, probe, up, (long long)r->pid, r->host);
-    tui_app_title(a, p, title);
+             state == TT_RUN_RUNNING ? "" : (tui_run_end_status(r)[0] ? tui_run_end_status(r) : tt_run_state_name((tt_run_state)state)),
+             step, rate, probe, up, tui_run_pid(r), tui_run_host(r));
+    tui_ctx_title(ctx, p, title);
 
     group g[MAX_GROUPS];
     int ng = make_groups(r, g);
-    int full = a->view == TUI_V_CHARTS;
+    int full = p->main;
     int status = full && p->h >= 10;
     int ah = p->h - 1 - status, aw = p->w;
     if (ng == 0 || ah < 2) {
-        a->chart_rows = a->chart_rows_total = 0;
-        if (ah >= 1) tui_put(stdscr, p->y + 1 + (ah - 1) / 2, p->x, p->w, "no scalars yet", tui_attr(TUI_A_DIM), TUI_CENTER, a->ascii);
+        cp->rows = cp->rows_total = 0;
+        if (ah >= 1) tui_put(stdscr, p->y + 1 + (ah - 1) / 2, p->x, p->w, "no scalars yet", tui_attr(TUI_A_DIM), TUI_CENTER, ctx->ascii);
         return;
     }
     int gc, gr;
     grid(ng, aw, ah, &gc, &gr);
     int total_rows = (ng + gc - 1) / gc;
-    a->chart_rows = gr;
-    a->chart_rows_total = total_rows;
-    if (a->chart_top > total_rows - gr) a->chart_top = total_rows - gr;
-    if (a->chart_top < 0) a->chart_top = 0;
+    cp->rows = gr;
+    cp->rows_total = total_rows;
+    if (cp->top > total_rows - gr) cp->top = total_rows - gr;
+    if (cp->top < 0) cp->top = 0;
 
     /* one x window for every chart of the run: the view's zoom and pan, or the whole history */
-    tui_xview whole, *v = full ? &a->xv_charts : &whole;
+    tui_xview whole, *v = full ? &cp->xv : &whole;
     if (!full) tui_xview_reset(&whole);
     int64_t lo, hi, from, to;
-    run_extent(a, r, &lo, &hi);
+    run_extent(ctx, r, &lo, &hi);
     tui_xview_window(v, lo, hi, &from, &to);
-    double rt = tui_app_rate(a, r);
+    double rt = tui_model_rate(ctx->m, r);
     tui_chart_opts co = {
-        .style = tui_app_chart_style(a),
-        .log_y = a->cfg.log_y,
-        .x_time = a->cfg.x_time && rt > 0,
+        .style = tui_ctx_chart_style(ctx),
+        .log_y = ctx->cfg->log_y,
+        .x_time = ctx->cfg->x_time && rt > 0,
         .sec_per_step = rt > 0 ? 1 / rt : 0,
         .t0_step = lo,
         .cursor_on = full && v->cursor_on,
@@ -222,7 +233,7 @@ static void charts_paint(tui_app *a, tui_panel *p)
     };
 
     for (int vr = 0; vr < gr; vr++) {
-        int row = a->chart_top + vr;
+        int row = cp->top + vr;
         int cy = p->y + 1 + vr * ah / gr, ch = (vr + 1) * ah / gr - vr * ah / gr;
         int in_row = ng - row * gc < gc ? ng - row * gc : gc;   /* a short last row shares its width */
         for (int c = 0; c < in_row; c++) {
@@ -231,68 +242,117 @@ static void charts_paint(tui_app *a, tui_panel *p)
             tui_chart_line lines[MAX_LINES];
             char labels[MAX_LINES][TT_NAME_MAX];
             co.title = label_lines(r, &g[gi], lines, labels);
-            for (int k = 0; k < g[gi].n; k++) lines[k].last = tui_app_scalar_last(a, r, g[gi].idx[k]);
+            for (int k = 0; k < g[gi].n; k++) lines[k].last = tui_model_scalar_last(ctx->m, r, g[gi].idx[k]);
             tui_chart_geom geom;
             /* one column between charts, for a rule */
-            tui_chart_draw_ex(stdscr, cy, cx, ch, cw - (c < in_row - 1), lines, g[gi].n, from, to, &co, &a->chart_buf, &geom);
-            if (geom.pw > 0 && g_geom.pw == 0) g_geom = geom;
+            tui_chart_draw_ex(stdscr, cy, cx, ch, cw - (c < in_row - 1), lines, g[gi].n, from, to, &co, &cp->chart_buf, &geom);
+            if (geom.pw > 0 && cp->geom.pw == 0) cp->geom = geom;
             if (c < in_row - 1)
                 for (int yy = cy; yy < cy + ch; yy++)
-                    tui_puts(stdscr, yy, cx + cw - 1, 1, a->ascii ? "|" : "\u2502", tui_attr(TUI_A_DIM));
+                    tui_puts(stdscr, yy, cx + cw - 1, 1, ctx->ascii ? "|" : "\u2502", tui_attr(TUI_A_DIM));
         }
     }
-    if (g_geom.pw > 0) v->steps_per_col = g_geom.steps_per_col;
-    if (status) status_line(a, p, v, &co, p->y + p->h - 1);
+    if (cp->geom.pw > 0) v->steps_per_col = cp->geom.steps_per_col;
+    if (status) status_line(ctx, p, v, &co, p->y + p->h - 1);
     if (total_rows > gr) {
         char more[48];
-        snprintf(more, sizeof more, " %d-%d/%d ", a->chart_top + 1, a->chart_top + gr, total_rows);
+        snprintf(more, sizeof more, " %d-%d/%d ", cp->top + 1, cp->top + gr, total_rows);
         int mw = (int)strlen(more);
         if (mw < p->w) tui_puts(stdscr, p->y, p->x + p->w - mw, mw, more,
-                                tui_attr(a->focus == TUI_P_CHARTS ? TUI_A_TITLE_FOCUS : TUI_A_TITLE));
+                                tui_attr(ctx->focus == p ? TUI_A_TITLE_FOCUS : TUI_A_TITLE));
     }
 }
 
-static void charts_cursor(tui_app *a, tui_panel *p, int delta)
+static tui_reaction charts_cursor(tui_ctx *ctx, tui_panel *p, int delta)
 {
-    (void)p;
-    long t = (long)a->chart_top + delta;
-    int maxt = a->chart_rows_total - a->chart_rows;
+    charts_panel *cp = (charts_panel *)p;
+    (void)ctx;
+    long t = (long)cp->top + delta;
+    int maxt = cp->rows_total - cp->rows;
     if (delta == INT_MIN || t < 0) t = 0;
     if (delta == INT_MAX || t > maxt) t = maxt < 0 ? 0 : maxt;
-    a->chart_top = (int)t;
+    cp->top = (int)t;
+    return TUI_OK;
 }
 
-static void charts_hmove(tui_app *a, tui_panel *p, int delta)
+static tui_reaction charts_hmove(tui_ctx *ctx, tui_panel *p, int delta)
 {
-    (void)p;
-    if (a->view != TUI_V_CHARTS) return;
-    tui_xview_cursor(&a->xv_charts, delta == INT_MIN ? INT32_MIN : delta == INT_MAX ? INT32_MAX : delta);
+    charts_panel *cp = (charts_panel *)p;
+    (void)ctx;
+    if (!p->main) return TUI_OK;
+    tui_xview_cursor(&cp->xv, delta == INT_MIN ? INT32_MIN : delta == INT_MAX ? INT32_MAX : delta);
+    return TUI_OK;
 }
 
-static void charts_click(tui_app *a, tui_panel *p, int y, int x)
+static tui_reaction charts_click(tui_ctx *ctx, tui_panel *p, int y, int x)
 {
-    (void)p;
+    charts_panel *cp = (charts_panel *)p;
+    (void)ctx;
     (void)y;
-    if (a->view != TUI_V_CHARTS || g_geom.pw <= 0) return;
-    int col = x - g_geom.px;
-    if (col < 0 || col >= g_geom.pw) return;
-    a->xv_charts.cursor_on = 1;
-    a->xv_charts.cursor = tui_chart_col_step(g_geom.from, g_geom.to, g_geom.pw, col);
+    if (!p->main || cp->geom.pw <= 0) return TUI_OK;
+    int col = x - cp->geom.px;
+    if (col < 0 || col >= cp->geom.pw) return TUI_OK;
+    cp->xv.cursor_on = 1;
+    cp->xv.cursor = tui_chart_col_step(cp->geom.from, cp->geom.to, cp->geom.pw, col);
+    return TUI_OK;
 }
 
-/* Focusable when some charts are scrolled out of view, or in the charts view. */
-static int charts_focusable(tui_app *a, tui_panel *p)
+/* y: the charts' y axis, linear or log (a setting). */
+static tui_reaction charts_action(tui_ctx *ctx, tui_panel *p, tui_action act, int arg)
 {
     (void)p;
-    return a->view == TUI_V_CHARTS || a->chart_rows_total > a->chart_rows;
+    (void)arg;
+    if (act != TUI_ACT_LOG) return TUI_IGNORED;
+    ctx->cfg->log_y = !ctx->cfg->log_y;
+    tui_ctx_message(ctx, 0, "charts: %s y axis", ctx->cfg->log_y ? "log" : "linear");
+    return TUI_SAVE;
 }
 
-const tui_panel_class tui_panel_charts = {
+/* Focusable when some charts are scrolled out of view, or as the charts view's main panel. */
+static int charts_focusable(tui_ctx *ctx, tui_panel *p)
+{
+    charts_panel *cp = (charts_panel *)p;
+    (void)ctx;
+    return p->main || cp->rows_total > cp->rows;
+}
+
+static tui_xview *charts_xview(tui_panel *p) { return p->main ? &((charts_panel *)p)->xv : NULL; }
+
+static void charts_reset(tui_panel *p, int what)
+{
+    if (what == TUI_RESET_VIEW) return;
+    charts_panel *cp = (charts_panel *)p;
+    cp->top = 0;
+    if (what == TUI_RESET_RUN) cp->xv.cursor_on = 0;
+}
+
+static tui_panel *charts_create(tui_ctx *ctx)
+{
+    (void)ctx;
+    charts_panel *cp = calloc(1, sizeof *cp);
+    if (!cp) return NULL;
+    tui_xview_reset(&cp->xv);
+    return &cp->super;
+}
+
+static void charts_destroy(tui_panel *p)
+{
+    charts_panel *cp = (charts_panel *)p;
+    tui_buf_free(&cp->chart_buf);
+    free(cp);
+}
+
+const tui_panel_class tui_charts_panel = {
     .name = "Charts",
+    .create = charts_create,
+    .destroy = charts_destroy,
     .paint = charts_paint,
     .cursor = charts_cursor,
-    .enter = NULL,
-    .focusable = charts_focusable,
     .hmove = charts_hmove,
     .click = charts_click,
+    .action = charts_action,
+    .focusable = charts_focusable,
+    .xview = charts_xview,
+    .reset = charts_reset,
+    .wheel = 1,
 };

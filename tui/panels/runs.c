@@ -1,4 +1,4 @@
-/* panel_runs: the overview of every run — name, state, step, steps/s, loss, validation metrics, the
+/* runs: the overview of every run — name, state, step, steps/s, loss, validation metrics, the
  * alert count, what the probe costs the run and a loss trend; the cursor row is the selected run whose charts and layers the other
  * panels and views show. Under the list, the selected run's hyperparameters when there is room. */
 #include <limits.h>
@@ -6,11 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/app.h"
+#include "../panel.h"
 #include "../widgets/fmt.h"
-#include "../freeze.h"
 #include "../widgets/sparkline.h"
 #include "../widgets/theme.h"
+
+/* The panel: the first row shown (the cursor is the run selection, shared by every panel). */
+typedef struct {
+    tui_panel super;
+    int top;
+} runs_panel;
 
 typedef enum { RC_STATE, RC_STEP, RC_RATE, RC_LOSS, RC_VLOSS, RC_ACC, RC_ALERTS, RC_PROBE, RC_TREND, RC_N } run_col;
 
@@ -31,30 +36,30 @@ static const run_col drop_order[RC_N] = { RC_PROBE, RC_TREND, RC_RATE, RC_VLOSS,
 
 static void run_label(const tt_run *r, char *buf, size_t len)
 {
-    if (r->world > 1) snprintf(buf, len, "%s:%d", r->name, r->rank);
-    else snprintf(buf, len, "%s", r->name);
+    if (tui_run_world(r) > 1) snprintf(buf, len, "%s:%d", tui_run_name(r), tui_run_rank(r));
+    else snprintf(buf, len, "%s", tui_run_name(r));
 }
 
 /* The selected run's hyperparameters in the rows the list leaves free. */
-static void draw_hparams(tui_app *a, tui_panel *p, int y0, int rows)
+static void draw_hparams(tui_ctx *ctx, tui_panel *p, int y0, int rows)
 {
-    tt_run *r = tui_app_run(a);
-    if (!r || rows < 3 || !r->hparams) return;
+    const tt_run *r = tui_ctx_run(ctx);
+    if (!r || rows < 3 || !tui_run_hparams(r)) return;
     char head[TT_NAME_MAX + 32];
-    snprintf(head, sizeof head, "hparams of %s", r->name);
-    tui_put(stdscr, y0, p->x, p->w, head, tui_attr(TUI_A_COLHEAD), TUI_LEFT, a->ascii);
+    snprintf(head, sizeof head, "hparams of %s", tui_run_name(r));
+    tui_put(stdscr, y0, p->x, p->w, head, tui_attr(TUI_A_COLHEAD), TUI_LEFT, ctx->ascii);
     int kw = 4, n = 0;
-    for (const cJSON *it = r->hparams->child; it; it = it->next, n++) {
+    for (const cJSON *it = tui_run_hparams(r)->child; it; it = it->next, n++) {
         int w = it->string ? tui_text_width(it->string) : 0;
         if (w > kw) kw = w;
     }
     if (kw > p->w / 2) kw = p->w / 2;
     if (n == 0) {
-        tui_put(stdscr, y0 + 1, p->x, p->w, "(none)", tui_attr(TUI_A_DIM), TUI_LEFT, a->ascii);
+        tui_put(stdscr, y0 + 1, p->x, p->w, "(none)", tui_attr(TUI_A_DIM), TUI_LEFT, ctx->ascii);
         return;
     }
     int y = y0 + 1;
-    for (const cJSON *it = r->hparams->child; it && y < y0 + rows; it = it->next, y++) {
+    for (const cJSON *it = tui_run_hparams(r)->child; it && y < y0 + rows; it = it->next, y++) {
         char num[TUI_FMT_MAX];
         const char *v = "";
         if (cJSON_IsNumber(it)) v = tui_fmt_num(num, sizeof num, it->valuedouble);
@@ -62,34 +67,25 @@ static void draw_hparams(tui_app *a, tui_panel *p, int y0, int rows)
         else if (cJSON_IsBool(it)) v = cJSON_IsTrue(it) ? "true" : "false";
         else if (cJSON_IsNull(it)) v = "null";
         else v = cJSON_IsArray(it) ? "[...]" : "{...}";
-        tui_put(stdscr, y, p->x + 1, kw, it->string ? it->string : "", tui_attr(TUI_A_DIM), TUI_LEFT, a->ascii);
-        tui_put(stdscr, y, p->x + kw + 3, p->w - kw - 3, v, 0, TUI_LEFT, a->ascii);
+        tui_put(stdscr, y, p->x + 1, kw, it->string ? it->string : "", tui_attr(TUI_A_DIM), TUI_LEFT, ctx->ascii);
+        tui_put(stdscr, y, p->x + kw + 3, p->w - kw - 3, v, 0, TUI_LEFT, ctx->ascii);
     }
 }
 
-/* Index i of the store among the runs the display shows (paused: those there at the pause). */
-static int shown_runs(tui_app *a, int *idx, int max)
+static void scalar_cell(tui_ctx *ctx, const tt_run *run, const char *name, char *num, size_t len, const char **s, attr_t *at)
 {
-    int n = 0;
-    for (int i = 0; i < a->st->nruns && n < max; i++)
-        if (tui_app_run_shown(a, a->st->runs[i])) idx[n++] = i;
-    return n;
-}
-
-static void scalar_cell(tui_app *a, const tt_run *run, const char *name, char *num, size_t len, const char **s, attr_t *at)
-{
-    int k = tt_run_scalar_index(run, name);
+    int k = tui_run_scalar_index(run, name);
     if (k < 0) { *s = "-"; *at |= tui_attr(TUI_A_DIM); return; }
-    double v = tui_app_scalar_last(a, run, k);
+    double v = tui_model_scalar_last(ctx->m, run, k);
     tui_fmt_num(num, len, v);
     *s = num;
     if (!isfinite(v)) *at = tui_attr(TUI_A_BAD);
 }
 
 /* The larger of the probe's CPU and GPU shares of the step: what it costs a CPU- or GPU-bound run. */
-static void probe_cell(tui_app *a, const tt_run *run, char *num, size_t len, const char **s, attr_t *at)
+static void probe_cell(tui_ctx *ctx, const tt_run *run, char *num, size_t len, const char **s, attr_t *at)
 {
-    double pct = tui_app_probe_pct(a, run), gpct = tui_app_probe_gpu_pct(a, run);
+    double pct = tui_model_probe_pct(ctx->m, run), gpct = tui_model_probe_gpu_pct(ctx->m, run);
     if (isfinite(gpct) && !(pct >= gpct)) pct = gpct;
     if (!isfinite(pct)) { *s = "-"; *at |= tui_attr(TUI_A_DIM); return; }
     tui_fmt_pct(num, len, pct);
@@ -97,40 +93,41 @@ static void probe_cell(tui_app *a, const tt_run *run, char *num, size_t len, con
     if (pct >= 10) *at |= tui_attr(TUI_A_WARN);
 }
 
-static void trend(tui_app *a, const tt_run *run, int y, int x, int w, attr_t base)
+static void trend(tui_ctx *ctx, const tt_run *run, int y, int x, int w, attr_t base)
 {
-    const tt_named_series *ls = tt_run_scalar(run, "loss");
-    if (!ls || !ls->series || w <= 0) {
-        tui_put(stdscr, y, x, w, "-", base | tui_attr(TUI_A_DIM), TUI_LEFT, a->ascii);
+    const tt_series *ls = tui_run_scalar_series(run, "loss");
+    if (!ls || w <= 0) {
+        tui_put(stdscr, y, x, w, "-", base | tui_attr(TUI_A_DIM), TUI_LEFT, ctx->ascii);
         return;
     }
     tt_point pts[TREND_MAX];
     double vals[TREND_MAX];
     int lev[TREND_MAX];
-    size_t np = tui_query(ls->series, INT64_MIN, tui_app_step(a, run), (size_t)w, pts);
+    size_t np = tui_query(ls, INT64_MIN, tui_model_step(ctx->m, run), (size_t)w, pts);
     for (size_t i = 0; i < np; i++) vals[i] = pts[i].finite ? (double)pts[i].mean : NAN;
     tui_spark_levels(vals, np, lev, NULL, NULL);
-    attr_t sa = base ? base : tui_attr(tui_run_role(run->name));
+    attr_t sa = base ? base : tui_attr(tui_run_role(tui_run_name(run)));
     for (size_t i = 0; i < np; i++)
-        tui_puts(stdscr, y, x + (int)i, 1, tui_spark_glyph(lev[i], a->ascii), pts[i].finite < pts[i].count ? tui_attr(TUI_A_BAD) : sa);
+        tui_puts(stdscr, y, x + (int)i, 1, tui_spark_glyph(lev[i], ctx->ascii), pts[i].finite < pts[i].count ? tui_attr(TUI_A_BAD) : sa);
 }
 
-static void runs_paint(tui_app *a, tui_panel *p)
+static void runs_paint(tui_ctx *ctx, tui_panel *p)
 {
-    tt_store *st = a->st;
+    runs_panel *rp = (runs_panel *)p;
+    int nruns = tui_model_nruns(ctx->m);
     int idx[1024];
-    int n = shown_runs(a, idx, 1024);
+    int n = tui_ctx_shown_runs(ctx, idx, 1024);
     char title[96];
-    if (a->paused && n < st->nruns) snprintf(title, sizeof title, "Runs (%d, +%d since the pause)", n, st->nruns - n);
+    if (tui_model_paused(ctx->m) && n < nruns) snprintf(title, sizeof title, "Runs (%d, +%d since the pause)", n, nruns - n);
     else snprintf(title, sizeof title, "Runs (%d)", n);
-    tui_app_title(a, p, title);
+    tui_ctx_title(ctx, p, title);
     if (p->h < 3) return;
 
     /* column layout: name gets what the numbers leave, at least 8 columns; the trend takes the slack */
     int name_w = 4;
     for (int i = 0; i < n; i++) {
         char lab[160];
-        run_label(st->runs[idx[i]], lab, sizeof lab);
+        run_label(tui_model_run(ctx->m, idx[i]), lab, sizeof lab);
         int w = tui_text_width(lab);
         if (w > name_w) name_w = w;
     }
@@ -158,41 +155,41 @@ static void runs_paint(tui_app *a, tui_panel *p)
     int y = p->y + 1, x;
     attr_t ha = tui_attr(TUI_A_COLHEAD);
     tui_fill(stdscr, y, p->x, p->w, ha);
-    tui_put(stdscr, y, p->x, name_w + extra, "run", ha, TUI_LEFT, a->ascii);
+    tui_put(stdscr, y, p->x, name_w + extra, "run", ha, TUI_LEFT, ctx->ascii);
     x = p->x + name_w + extra;
     for (int c = 0; c < RC_N; c++) {
         if (!show[c]) continue;
         int cw = c == RC_TREND ? trend_w : cols[c].width;
-        tui_put(stdscr, y, x + 1, cw, cols[c].head, ha, c == RC_STATE || c == RC_TREND ? TUI_LEFT : TUI_RIGHT, a->ascii);
+        tui_put(stdscr, y, x + 1, cw, cols[c].head, ha, c == RC_STATE || c == RC_TREND ? TUI_LEFT : TUI_RIGHT, ctx->ascii);
         x += cw + 1;
     }
 
     int rows = p->h - 2;
     int cur = -1;
-    tui_app_run(a);
-    for (int i = 0; i < n; i++) if (idx[i] == a->run_cur) cur = i;
+    tui_ctx_run(ctx);
+    for (int i = 0; i < n; i++) if (idx[i] == ctx->run_cur) cur = i;
     if (cur >= 0) {
-        if (cur < a->run_top) a->run_top = cur;
-        if (cur >= a->run_top + rows) a->run_top = cur - rows + 1;
+        if (cur < rp->top) rp->top = cur;
+        if (cur >= rp->top + rows) rp->top = cur - rows + 1;
     }
-    if (a->run_top > n - rows) a->run_top = n - rows;
-    if (a->run_top < 0) a->run_top = 0;
+    if (rp->top > n - rows) rp->top = n - rows;
+    if (rp->top < 0) rp->top = 0;
 
     if (n == 0) {
-        tui_put(stdscr, p->y + 2, p->x, p->w, a->paused ? "no runs at the pause" : "waiting for runs...", tui_attr(TUI_A_DIM),
-                TUI_CENTER, a->ascii);
+        tui_put(stdscr, p->y + 2, p->x, p->w, tui_model_paused(ctx->m) ? "no runs at the pause" : "waiting for runs...", tui_attr(TUI_A_DIM),
+                TUI_CENTER, ctx->ascii);
         return;
     }
-    for (int r = 0; r < rows && a->run_top + r < n; r++) {
-        int i = idx[a->run_top + r];
-        const tt_run *run = st->runs[i];
-        int is_cur = i == a->run_cur;
-        attr_t base = is_cur ? tui_attr(a->focus == TUI_P_RUNS ? TUI_A_CURSOR : TUI_A_CURSOR_DIM) : 0;
+    for (int r = 0; r < rows && rp->top + r < n; r++) {
+        int i = idx[rp->top + r];
+        const tt_run *run = tui_model_run(ctx->m, i);
+        int is_cur = i == ctx->run_cur;
+        attr_t base = is_cur ? tui_attr(ctx->focus == p ? TUI_A_CURSOR : TUI_A_CURSOR_DIM) : 0;
         y = p->y + 2 + r;
         tui_fill(stdscr, y, p->x, p->w, base);
         char lab[160], num[TUI_FMT_MAX];
         run_label(run, lab, sizeof lab);
-        tui_put(stdscr, y, p->x, name_w, lab, base | (is_cur ? A_BOLD : 0), TUI_LEFT, a->ascii);
+        tui_put(stdscr, y, p->x, name_w, lab, base | (is_cur ? A_BOLD : 0), TUI_LEFT, ctx->ascii);
         x = p->x + name_w + extra;
         for (int c = 0; c < RC_N; c++) {
             if (!show[c]) continue;
@@ -202,79 +199,85 @@ static void runs_paint(tui_app *a, tui_panel *p)
             switch ((run_col)c) {
             case RC_STATE: {
                 int role;
-                s = tui_state_label((tt_run_state)tui_app_state(a, run), &role);
+                s = tui_state_label((tt_run_state)tui_model_state(ctx->m, run), &role);
                 if (!is_cur) at = tui_attr((tui_role)role);
                 break;
             }
             case RC_STEP: {
-                int64_t stp = tui_app_step(a, run);
+                int64_t stp = tui_model_step(ctx->m, run);
                 tui_fmt_count(num, sizeof num, stp < 0 ? 0 : (uint64_t)stp);
                 break;
             }
-            case RC_RATE: tui_fmt_num(num, sizeof num, tui_app_rate(a, run)); break;
-            case RC_LOSS: scalar_cell(a, run, "loss", num, sizeof num, &s, &at); break;
-            case RC_VLOSS: scalar_cell(a, run, "val_loss", num, sizeof num, &s, &at); break;
-            case RC_ACC: scalar_cell(a, run, "val_acc", num, sizeof num, &s, &at); break;
-            case RC_PROBE: probe_cell(a, run, num, sizeof num, &s, &at); break;
+            case RC_RATE: tui_fmt_num(num, sizeof num, tui_model_rate(ctx->m, run)); break;
+            case RC_LOSS: scalar_cell(ctx, run, "loss", num, sizeof num, &s, &at); break;
+            case RC_VLOSS: scalar_cell(ctx, run, "val_loss", num, sizeof num, &s, &at); break;
+            case RC_ACC: scalar_cell(ctx, run, "val_acc", num, sizeof num, &s, &at); break;
+            case RC_PROBE: probe_cell(ctx, run, num, sizeof num, &s, &at); break;
             case RC_ALERTS: {
-                int na = tui_app_alerts(a, run);
+                int na = tui_model_alerts(ctx->m, run);
                 snprintf(num, sizeof num, "%d", na);
                 if (!is_cur) at = tui_attr(na > 0 ? TUI_A_WARN : TUI_A_DIM);
                 break;
             }
             case RC_TREND:
-                trend(a, run, y, x + 1, cw, base);
+                trend(ctx, run, y, x + 1, cw, base);
                 x += cw + 1;
                 continue;
             default: break;
             }
-            tui_put(stdscr, y, x + 1, cw, s, at, c == RC_STATE ? TUI_LEFT : TUI_RIGHT, a->ascii);
+            tui_put(stdscr, y, x + 1, cw, s, at, c == RC_STATE ? TUI_LEFT : TUI_RIGHT, ctx->ascii);
             x += cw + 1;
         }
     }
-    int shown = n - a->run_top < rows ? n - a->run_top : rows;
-    if (rows - shown - 1 >= 3) draw_hparams(a, p, p->y + 2 + shown + 1, rows - shown - 1);
+    int shown = n - rp->top < rows ? n - rp->top : rows;
+    if (rows - shown - 1 >= 3) draw_hparams(ctx, p, p->y + 2 + shown + 1, rows - shown - 1);
 }
 
-static void runs_cursor(tui_app *a, tui_panel *p, int delta)
+static tui_reaction runs_cursor(tui_ctx *ctx, tui_panel *p, int delta)
 {
     (void)p;
     int idx[1024];
-    int n = shown_runs(a, idx, 1024);
-    if (n == 0) return;
-    tui_app_run(a);
+    int n = tui_ctx_shown_runs(ctx, idx, 1024);
+    if (n == 0) return TUI_OK;
+    tui_ctx_run(ctx);
     int cur = 0;
-    for (int i = 0; i < n; i++) if (idx[i] == a->run_cur) cur = i;
+    for (int i = 0; i < n; i++) if (idx[i] == ctx->run_cur) cur = i;
     long i = (long)cur + delta;
     if (delta == INT_MIN || i < 0) i = 0;
     if (delta == INT_MAX || i >= n) i = n - 1;
-    if (idx[i] != a->run_cur) tui_app_select_run(a, idx[i]);
+    if (idx[i] != ctx->run_cur) tui_ctx_select_run(ctx, idx[i]);
+    return TUI_OK;
 }
 
-static void runs_enter(tui_app *a, tui_panel *p)
+/* Enter: on to the selected run's layer table. */
+static tui_reaction runs_enter(tui_ctx *ctx, tui_panel *p)
 {
     (void)p;
-    if (a->run_cur >= 0 && a->panel[TUI_P_LAYERS].visible) {
-        a->focus = TUI_P_LAYERS;
-        a->vfocus[a->view] = TUI_P_LAYERS;
-    }
+    if (ctx->run_cur < 0) return TUI_OK;
+    ctx->req.focus = "layers";
+    return TUI_FOCUS;
 }
 
-static void runs_click(tui_app *a, tui_panel *p, int y, int x)
+static tui_reaction runs_click(tui_ctx *ctx, tui_panel *p, int y, int x)
 {
+    runs_panel *rp = (runs_panel *)p;
     (void)x;
     int row = y - p->y - 2;
-    if (row < 0) return;
+    if (row < 0) return TUI_OK;
     int idx[1024];
-    int n = shown_runs(a, idx, 1024);
-    if (a->run_top + row < n) tui_app_select_run(a, idx[a->run_top + row]);
+    int n = tui_ctx_shown_runs(ctx, idx, 1024);
+    if (rp->top + row < n) tui_ctx_select_run(ctx, idx[rp->top + row]);
+    return TUI_OK;
 }
 
-const tui_panel_class tui_panel_runs = {
+TUI_PANEL_SIMPLE_CREATE(runs_panel)
+
+const tui_panel_class tui_runs_panel = {
     .name = "Runs",
+    .create = runs_panel_create,
+    .destroy = tui_panel_free,
     .paint = runs_paint,
     .cursor = runs_cursor,
     .enter = runs_enter,
-    .focusable = NULL,
     .click = runs_click,
 };
