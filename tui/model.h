@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include "../collectors/collector.h"
 #include "../collectors/store.h"
-#include "freeze.h"
+#include "widgets/freeze.h"
 
 /* A run as it was when the display was paused: what the views show until it resumes. */
 typedef struct {

@@ -1,6 +1,6 @@
 /* app: the core's state — set up from the registry and the settings, torn down — the one place that
- * applies reaction bits (views, focus, the settings file, the theme, quitting), the key entry point
- * (help, the filter line and modal overlays first, then the key table), and pause. */
+ * applies reaction bits (views, focus, the settings file, the theme, quitting), and pause. The key entry
+ * point is keys.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +8,6 @@
 #include "../panels/registry.h"
 #include "../widgets/theme.h"
 #include "app.h"
-#include "keys.h"
 
 void tui_app_apply_config(tui_app *a, const tui_config *cfg)
 {
@@ -171,30 +170,4 @@ void tui_app_pause(tui_app *a, int on)
         tui_ctx_message(&a->ctx, 0, "paused: frozen; history past %zu MB of copies stays live (p resumes)", tui_freeze_bytes() >> 20);
     else
         tui_ctx_message(&a->ctx, 0, "paused: the display is frozen, data keeps arriving (p resumes)");
-}
-
-void tui_app_key(tui_app *a, int ch)
-{
-    if (ch == KEY_RESIZE || ch == ERR) return;
-    if (a->help) {               /* the help screen scrolls with the moving keys; any other key leaves it */
-        switch (ch) {
-        case KEY_UP: case 'k': a->help_top--; return;
-        case KEY_DOWN: case 'j': a->help_top++; return;
-        case KEY_PPAGE: case 2: a->help_top -= LINES / 2; return;
-        case KEY_NPAGE: case 6: case ' ': a->help_top += LINES / 2; return;
-        case KEY_HOME: case 'g': a->help_top = 0; return;
-        case KEY_END: case 'G': a->help_top = 1 << 20; return;
-        default: a->help = 0; return;
-        }
-    }
-    if (a->ctx.layers.input && tui_layersel_input_key(&a->ctx.layers, ch)) return;
-    for (int i = 0; i < a->npanels; i++) {        /* a panel's modal overlay takes the keys while open */
-        tui_reaction r = TUI_OK;
-        tui_panel *p = a->panel[i];
-        if (p->cls->modal_key && p->cls->modal_key(&a->ctx, p, ch, &r)) {
-            tui_app_react(a, r);
-            return;
-        }
-    }
-    tui_key_dispatch(a, ch);
 }

@@ -367,3 +367,30 @@ int tui_key_dispatch(tui_app *a, int code)
     tui_app_react(a, k->fn(a, k->arg));
     return 1;
 }
+
+/* The key entry point: the help screen, the filter line and a panel's modal overlay take keys first. */
+void tui_app_key(tui_app *a, int ch)
+{
+    if (ch == KEY_RESIZE || ch == ERR) return;
+    if (a->help) {               /* the help screen scrolls with the moving keys; any other key leaves it */
+        switch (ch) {
+        case KEY_UP: case 'k': a->help_top--; return;
+        case KEY_DOWN: case 'j': a->help_top++; return;
+        case KEY_PPAGE: case 2: a->help_top -= LINES / 2; return;
+        case KEY_NPAGE: case 6: case ' ': a->help_top += LINES / 2; return;
+        case KEY_HOME: case 'g': a->help_top = 0; return;
+        case KEY_END: case 'G': a->help_top = 1 << 20; return;
+        default: a->help = 0; return;
+        }
+    }
+    if (a->ctx.layers.input && tui_layersel_input_key(&a->ctx.layers, ch)) return;
+    for (int i = 0; i < a->npanels; i++) {        /* a panel's modal overlay takes the keys while open */
+        tui_reaction r = TUI_OK;
+        tui_panel *p = a->panel[i];
+        if (p->cls->modal_key && p->cls->modal_key(&a->ctx, p, ch, &r)) {
+            tui_app_react(a, r);
+            return;
+        }
+    }
+    tui_key_dispatch(a, ch);
+}

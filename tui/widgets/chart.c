@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fmt.h"
-#include "../freeze.h"
+#include "freeze.h"
 
 double tui_nice_num(double x, int round)
 {

@@ -1,5 +1,5 @@
-/* freeze: what a paused display reads. Ingest keeps merging old buckets of the live series while the
- * display is paused, so the paused history would quietly re-bucket under a zoom or a scroll; at the
+/* freeze: the series reader the charts draw from, and what a paused display reads. Ingest keeps
+ * merging old buckets of the live series while the display is paused, so the paused history would quietly re-bucket under a zoom or a scroll; at the
  * pause every series (the selected run's first) is copied, up to a memory budget, and every query the
  * dashboard makes goes through tui_query, which answers from the copy exactly as tt_series_query
  * answered at the pause. Series beyond the budget are read live (tui_freeze_complete says so). */
@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../collectors/store.h"
+#include "../../collectors/store.h"
 
 #define TUI_FREEZE_BUDGET ((size_t)96 << 20)
 
