@@ -1,4 +1,4 @@
-/* cmd: one descriptor per `traintop` subcommand (after tmux's cmd_entry); each lives in tui/cmd_NAME.c. */
+/* cmd: one descriptor per `traintop` subcommand (after tmux's cmd_entry); each lives in cli/cmd_NAME.c. */
 #ifndef TT_CMD_H
 #define TT_CMD_H
 

@@ -1,4 +1,4 @@
-/* tui/chart: nice numbers, axis scaling and ticks, value→dot mapping, the braille/ASCII canvas. */
+/* tui/widgets/chart: nice numbers, axis scaling and ticks, value→dot mapping, the braille/ASCII canvas. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* tui/filter and tui/robust: the layer filter (POSIX extended regex, smart case, an invalid pattern
+/* tui/widgets/filter and robust: the layer filter (POSIX extended regex, smart case, an invalid pattern
  * reported and the last valid one kept) and the outlier statistics (selection, median, MAD, the
  * robust z rule). */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* tui/fmt: 4 significant digits, SI suffixes, short exponents, nan/inf, decade rounding. */
+/* tui/widgets/fmt: 4 significant digits, SI suffixes, short exponents, nan/inf, decade rounding. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* tui/keys: the one key table — complete help, no key bound twice in any view (with vim keys on or
+/* tui/core/keys: the one key table — complete help, no key bound twice in any view (with vim keys on or
  * off), the essential keys present everywhere, and dispatch reaching the handlers per view. */
 #include <stdarg.h>
 #include <stddef.h>

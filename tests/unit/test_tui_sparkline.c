@@ -1,4 +1,4 @@
-/* tui/sparkline: level mapping, auto-scaling, NaN handling and glyphs. */
+/* tui/widgets/sparkline: level mapping, auto-scaling, NaN handling and glyphs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* tui/xview and chart helpers: the time window (whole history following live, zoom around the
+/* tui/widgets/xview and chart helpers: the time window (whole history following live, zoom around the
  * cursor, pan, the cursor clamped and kept in view), log axes in decades, the block-quadrant canvas,
  * step <-> column mapping, reading a series at a step, and the stable run colour hash. */
 #include <stdarg.h>
