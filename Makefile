@@ -23,7 +23,7 @@ PY_DEBIAN := /usr/bin/python3
 PROTO_SRC := $(wildcard proto/*.c)
 LIB_SRC  := $(filter-out metrics/rule.c,$(wildcard probes/*.c metrics/*.c))
 COLL_SRC := $(filter-out collectors/traintopd.c,$(wildcard collectors/*.c)) metrics/rule.c
-TUI_SRC  := $(wildcard tui/*.c) plugins/host.c
+TUI_SRC  := $(wildcard tui/*.c tui/core/*.c tui/panels/*.c tui/widgets/*.c cli/*.c) plugins/host.c
 MLP_SRC  := examples/mlp.c
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 
@@ -34,7 +34,7 @@ COLL_OBJ := $(call obj,rel,$(COLL_SRC))
 TUI_OBJ  := $(call obj,rel,$(TUI_SRC))
 MLP_OBJ  := $(call obj,rel,$(MLP_SRC))
 TESTS    := $(patsubst tests/unit/%.c,build/tests/%,$(TEST_SRC))
-SAN_OBJ  := $(call obj,san,$(PROTO_SRC) $(LIB_SRC) $(COLL_SRC) $(filter-out tui/traintop.c,$(TUI_SRC)) $(MLP_SRC))
+SAN_OBJ  := $(call obj,san,$(PROTO_SRC) $(LIB_SRC) $(COLL_SRC) $(filter-out cli/traintop.c,$(TUI_SRC)) $(MLP_SRC))
 
 BINS := bin/traintop bin/traintopd bin/traintop-demo-trainer
 # Bundled plugin panels, each a shared object built against include/traintop/plugin.h alone.
@@ -170,9 +170,9 @@ bench: deps
 build/bench/bench_demo: bench/bench_demo.c examples/mlp.c lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ bench/bench_demo.c examples/mlp.c lib/libtraintop.a $(LIBS)
-build/bench/bench_tui: bench/bench_tui.c $(filter-out build/rel/tui/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a
+build/bench/bench_tui: bench/bench_tui.c $(filter-out build/rel/cli/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a
 	@mkdir -p build/bench
-	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(filter-out build/rel/tui/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(filter-out build/rel/cli/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(LIBS)
 build/bench/bench_collector: bench/bench_collector.c build/libcollect.a lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(LIBS)

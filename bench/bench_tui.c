@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tui/app.h"
+#include "../tui/core/app.h"
 #include "../metrics/layerstats.h"
 
 static double mono(void)
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     tui_opts o = { .title = "bench", .clock = "12:00:00" };
     if (tui_app_init(&a, c, &o, 0) != 0) { fprintf(stderr, "bench_tui: no store\n"); return 1; }
     a.color = 1;
-    strcpy(a.sort_key, "update_ratio");
+    strcpy(a.ctx.layers.sort_key, "update_ratio");
     int frames = quick ? 50 : 200;
     double layers = frame_ms(&a, TUI_V_LAYERS, frames);
     double overview = frame_ms(&a, TUI_V_OVERVIEW, frames / 2);

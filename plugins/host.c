@@ -4,6 +4,9 @@
 #include "host.h"
 
 #include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -120,4 +123,24 @@ void tt_plugins_report(const tt_plugins *ps, FILE *out)
     if (!ps->n) fprintf(out, "no plugins found\n");
     for (int i = 0; i < ps->n; i++)
         fprintf(out, "%-10s %-8s %s — %s\n", ps->v[i].name, ps->v[i].loaded ? "loaded" : "refused", ps->v[i].path, ps->v[i].why);
+}
+
+int tt_beside_exe(const char *rel, char *out, size_t len)
+{
+    char self[PATH_MAX], path[PATH_MAX + 256], real[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    snprintf(path, sizeof path, "%s/%s", self, rel);
+    if (!realpath(path, real) || strlen(real) >= len) return -1;
+    memcpy(out, real, strlen(real) + 1);
+    return 0;
+}
+
+void tt_plugin_dir(char *out, size_t len)
+{
+    if (tt_beside_exe("../lib/traintop/plugins", out, len)) snprintf(out, len, "%s", TT_PLUGIN_DIR);
 }

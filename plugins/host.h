@@ -29,4 +29,11 @@ void tt_plugins_unload(tt_plugins *ps);
 /* One line per plugin: name, path, loaded or refused and why. */
 void tt_plugins_report(const tt_plugins *ps, FILE *out);
 
+/* The real path of rel taken from the directory of this binary (bin/), e.g. "../lib/traintop/plugins";
+ * 0, or -1 when it does not exist. */
+int tt_beside_exe(const char *rel, char *out, size_t len);
+/* The directory of bundled plugins for this binary: <bin>/../lib/traintop/plugins, else the
+ * installed one (TT_PLUGIN_DIR). */
+void tt_plugin_dir(char *out, size_t len);
+
 #endif

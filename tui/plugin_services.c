@@ -1,11 +1,10 @@
 /* plugin_services: thin adapters from the plugin ABI's plain types to the store and the drawing code.
  * Every coordinate a plugin gives is relative to its frame and clipped to it. */
 #include "plugin_services.h"
-#include "cmd.h"
-#include "chart.h"
-#include "draw.h"
-#include "sparkline.h"
-#include "theme.h"
+#include "widgets/chart.h"
+#include "widgets/draw.h"
+#include "widgets/sparkline.h"
+#include "widgets/theme.h"
 
 #include <limits.h>
 #include <math.h>
@@ -239,9 +238,4 @@ void tui_plugin_services(tt_plugin_host *host, tt_plugin_services *svc)
         .series = s_series, .has_metric = s_has_metric, .text = s_text, .chart = s_chart, .plot = s_plot,
         .sparkline = s_sparkline, .heatmap = s_heatmap, .table = s_table, .log = s_log,
     };
-}
-
-void tui_plugin_dir(char *out, size_t len)
-{
-    if (cmd_beside_exe("../lib/traintop/plugins", out, len)) snprintf(out, len, "%s", TT_PLUGIN_DIR);
 }

@@ -16,8 +16,5 @@ struct tt_plugin_host {
 
 /* Fills svc for host. The store pointer may change between frames (set host->store). */
 void tui_plugin_services(tt_plugin_host *host, tt_plugin_services *svc);
-/* The directory of bundled plugins for this binary: <bin>/../lib/traintop/plugins, else the
- * installed one (TT_PLUGIN_DIR). */
-void tui_plugin_dir(char *out, size_t len);
 
 #endif

@@ -22,6 +22,8 @@ typedef struct {
     const char *const *plugins; /* --plugin PATH…: plugin panels to load besides the bundled and the
                                    user's ($XDG_DATA_HOME/traintop/plugins) */
     int nplugins;
+    /* Where the settings are read from and saved to (cli/config.c's file); NULL: defaults, never saved. */
+    const struct tui_settings_io *settings;
 } tui_opts;
 
 /* Runs the dashboard until the user quits (q), or SIGINT/SIGTERM/SIGHUP arrives, or on_tick asks.

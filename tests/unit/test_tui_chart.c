@@ -1,4 +1,4 @@
-/* tui/chart: nice numbers, axis scaling and ticks, value→dot mapping, the braille/ASCII canvas. */
+/* tui/widgets/chart: nice numbers, axis scaling and ticks, value→dot mapping, the braille/ASCII canvas. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tui/chart.h"
+#include "../../tui/widgets/chart.h"
 
 static int is_nice(double s)
 {

@@ -1,4 +1,4 @@
-/* tui/config: the settings file — defaults, every field parsed and validated (a bad field costs that
+/* cli/config: the settings file — defaults, every field parsed and validated (a bad field costs that
  * field only and names it), not-JSON refused, the atomic save (no temp left, unknown fields kept, a
  * file that is not JSON never overwritten), and a round trip. */
 #include <stdarg.h>
@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../tui/chart.h"
-#include "../../tui/config.h"
+#include "../../tui/widgets/chart.h"
+#include "../../cli/config.h"
 #include "../../tui/views.h"
 
 static void test_defaults(void **state)

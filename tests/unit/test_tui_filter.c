@@ -1,4 +1,4 @@
-/* tui/filter and tui/robust: the layer filter (POSIX extended regex, smart case, an invalid pattern
+/* tui/widgets/filter and robust: the layer filter (POSIX extended regex, smart case, an invalid pattern
  * reported and the last valid one kept) and the outlier statistics (selection, median, MAD, the
  * robust z rule). */
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tui/filter.h"
-#include "../../tui/robust.h"
+#include "../../tui/widgets/filter.h"
+#include "../../tui/widgets/robust.h"
 
 static void test_filter_basics(void **state)
 {

@@ -1,4 +1,4 @@
-/* tui/fmt: 4 significant digits, SI suffixes, short exponents, nan/inf, decade rounding. */
+/* tui/widgets/fmt: 4 significant digits, SI suffixes, short exponents, nan/inf, decade rounding. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tui/fmt.h"
+#include "../../tui/widgets/fmt.h"
 
 static void expect_num(double v, const char *want)
 {

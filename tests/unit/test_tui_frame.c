@@ -16,8 +16,8 @@
 #include <time.h>
 #include <wchar.h>
 
-#include "../../tui/app.h"
-#include "../../tui/theme.h"
+#include "../../tui/core/app.h"
+#include "../../tui/widgets/theme.h"
 #include "../../metrics/layerstats.h"
 
 static const char *const layer_names[] = { "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias" };
@@ -292,7 +292,7 @@ static void test_keys_focus_sort_and_nan(void **state)
     assert_true((mvinch(y, x) & A_ATTRIBUTES & tui_attr(TUI_A_BAD)) == tui_attr(TUI_A_BAD));
 
     tui_app_key(&a, '\r');                            /* Enter: the layer table takes the focus */
-    assert_int_equal(a.focus, TUI_P_LAYERS);
+    assert_ptr_equal(a.panel[a.focus], tui_app_panel(&a, "layers"));
     tui_app_paint(&a);
     expect_on_screen("[Layers]");
 
@@ -313,10 +313,10 @@ static void test_keys_focus_sort_and_nan(void **state)
     tui_app_key(&a, 'G');                             /* cursor to the last row, then back up */
     tui_app_key(&a, 'k');
     tui_app_paint(&a);
-    assert_true(a.layer_cur >= 0 && a.layer_cur < 6);
+    assert_true(a.ctx.layers.cur >= 0 && a.ctx.layers.cur < 6);
 
     tui_app_key(&a, '\t');                            /* Tab cycles past the charts (all fit) to runs */
-    assert_int_equal(a.focus, TUI_P_RUNS);
+    assert_ptr_equal(a.panel[a.focus], tui_app_panel(&a, "runs"));
     tui_app_key(&a, '?');
     tui_app_paint(&a);
     expect_on_screen("show or hide this help");
@@ -355,8 +355,8 @@ static void test_1000_layers_frame_cost(void **state)
     term_open(f, 200, 60, 1);
     tui_app a;
     assert_int_equal(tui_app_init(&a, f->c, NULL, 1), 0);
-    a.focus = TUI_P_LAYERS;
-    strcpy(a.sort_key, "update_ratio");
+    for (int i = 0; i < a.npanels; i++) if (a.panel[i] == tui_app_panel(&a, "layers")) a.focus = a.vfocus[a.view] = i;
+    strcpy(a.ctx.layers.sort_key, "update_ratio");
     tui_app_paint(&a);
     expect_on_screen("Layers (1000)");
     int frames = 20;

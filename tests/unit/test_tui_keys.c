@@ -1,4 +1,4 @@
-/* tui/keys: the one key table — complete help, no key bound twice in any view (with vim keys on or
+/* tui/core/keys: the one key table — complete help, no key bound twice in any view (with vim keys on or
  * off), the essential keys present everywhere, and dispatch reaching the handlers per view. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "../../tui/app.h"
-#include "../../tui/keys.h"
+#include "../../tui/core/app.h"
+#include "../../tui/core/keys.h"
 
 static void test_every_binding_documented(void **state)
 {
@@ -97,40 +97,40 @@ static void test_dispatch(void **state)
     assert_int_equal(a.quit, 0);
 
     /* s: order → name → each shown column → order; S reverses */
-    a.lcols[0] = "w_norm";
-    a.lcols[1] = "g_norm";
-    a.nlcols = 2;
-    assert_string_equal(a.sort_key, "");
+    a.ctx.layers.lcols[0] = "w_norm";
+    a.ctx.layers.lcols[1] = "g_norm";
+    a.ctx.layers.nlcols = 2;
+    assert_string_equal(a.ctx.layers.sort_key, "");
     tui_app_key(&a, 's');
-    assert_string_equal(a.sort_key, "name");
+    assert_string_equal(a.ctx.layers.sort_key, "name");
     tui_app_key(&a, 's');
-    assert_string_equal(a.sort_key, "w_norm");
+    assert_string_equal(a.ctx.layers.sort_key, "w_norm");
     tui_app_key(&a, 's');
-    assert_string_equal(a.sort_key, "g_norm");
+    assert_string_equal(a.ctx.layers.sort_key, "g_norm");
     tui_app_key(&a, 's');
-    assert_string_equal(a.sort_key, "");
+    assert_string_equal(a.ctx.layers.sort_key, "");
     tui_app_key(&a, 'S');
-    assert_int_equal(a.sort_rev, 1);
+    assert_int_equal(a.ctx.layers.sort_rev, 1);
 
     /* views: 1-6, and keys scoped to a view do nothing elsewhere */
     tui_app_key(&a, '3');
     assert_int_equal(a.view, TUI_V_LAYERS);
     tui_app_key(&a, '/');                                       /* the filter line takes the keys */
-    assert_int_equal(a.input, 1);
+    assert_int_equal(a.ctx.layers.input, 1);
     tui_app_key(&a, 'f');
     tui_app_key(&a, 'c');
     tui_app_key(&a, '[');                                       /* invalid: said, not applied */
-    assert_string_equal(a.filter.pattern, "fc[");
-    assert_string_equal(a.filter.active, "fc");
-    assert_true(a.filter.err[0] != 0);
+    assert_string_equal(a.ctx.layers.filter.pattern, "fc[");
+    assert_string_equal(a.ctx.layers.filter.active, "fc");
+    assert_true(a.ctx.layers.filter.err[0] != 0);
     tui_app_key(&a, '1');
     tui_app_key(&a, ']');
-    assert_string_equal(a.filter.active, "fc[1]");
+    assert_string_equal(a.ctx.layers.filter.active, "fc[1]");
     tui_app_key(&a, '\r');
-    assert_int_equal(a.input, 0);
+    assert_int_equal(a.ctx.layers.input, 0);
     assert_int_equal(a.view, TUI_V_LAYERS);                   /* typed, not dispatched */
     tui_app_key(&a, 27);                                        /* Esc clears the filter */
-    assert_string_equal(a.filter.active, "");
+    assert_string_equal(a.ctx.layers.filter.active, "");
     tui_app_key(&a, '2');
     assert_int_equal(a.view, TUI_V_CHARTS);
     tui_app_key(&a, 'y');

@@ -1,4 +1,4 @@
-/* tui/sparkline: level mapping, auto-scaling, NaN handling and glyphs. */
+/* tui/widgets/sparkline: level mapping, auto-scaling, NaN handling and glyphs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../tui/sparkline.h"
+#include "../../tui/widgets/sparkline.h"
 
 static void test_level_ends_and_middle(void **state)
 {

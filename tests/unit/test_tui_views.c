@@ -18,10 +18,13 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "../../tui/app.h"
-#include "../../tui/chart.h"
-#include "../../tui/theme.h"
+#include "../../tui/core/app.h"
+#include "../../tui/widgets/chart.h"
+#include "../../tui/widgets/theme.h"
 #include "../../metrics/layerstats.h"
+
+/* A panel's time window (the main panel of its view). */
+#define XV(a, id) (tui_app_panel((a), (id))->cls->xview(tui_app_panel((a), (id))))
 
 typedef struct {
     tt_collector *c;
@@ -333,7 +336,7 @@ static void test_layers_filter_sort_outliers(void **state)
     expect_not("invalid regex");
     expect("Layers (5/8)");
     tui_app_key(a, '\r');
-    assert_int_equal(a->input, 0);
+    assert_int_equal(a->ctx.layers.input, 0);
     tui_app_key(a, 27);
     tui_app_paint(a);
     expect("Layers (8)");
@@ -348,25 +351,25 @@ static void test_layers_filter_sort_outliers(void **state)
     assert_true(y4 < y0);
     /* a click on a column head sorts by it; again reverses */
     assert_true(find("g_norm", &yh, &xh));
-    tui_panel *p = &a->panel[TUI_P_LAYERS];
-    p->cls->click(a, p, yh, xh + 2);
-    assert_string_equal(a->sort_key, "g_norm");
-    assert_int_equal(a->sort_rev, 0);
-    p->cls->click(a, p, yh, xh + 2);
-    assert_int_equal(a->sort_rev, 1);
+    tui_panel *p = tui_app_panel(a, "layers");
+    tui_app_react(a, p->cls->click(&a->ctx, p, yh, xh + 2));
+    assert_string_equal(a->ctx.layers.sort_key, "g_norm");
+    assert_int_equal(a->ctx.layers.sort_rev, 0);
+    tui_app_react(a, p->cls->click(&a->ctx, p, yh, xh + 2));
+    assert_int_equal(a->ctx.layers.sort_rev, 1);
 
     /* the column chooser hides a column */
     tui_app_key(a, 'c');
-    assert_int_equal(a->colsel, 1);
+    assert_int_equal(tui_app_modal(a), 1);
     tui_app_paint(a);
     expect("Columns: Space shows/hides");
     tui_app_key(a, ' ');                                        /* the first: w_norm */
     assert_true(tui_config_hidden(&a->cfg, "w_norm"));
     tui_app_key(a, 27);
-    assert_int_equal(a->colsel, 0);
+    assert_int_equal(tui_app_modal(a), 0);
     tui_app_paint(a);
     assert_false(find(" w_norm ", NULL, NULL));
-    for (int i = 0; i < a->nlcols; i++) assert_string_not_equal(a->lcols[i], "w_norm");
+    for (int i = 0; i < a->ctx.layers.nlcols; i++) assert_string_not_equal(a->ctx.layers.lcols[i], "w_norm");
 
     /* Enter: the heatmap on this layer */
     tui_app_key(a, '\r');
@@ -431,12 +434,12 @@ static void test_heatmap(void **state)
     tui_app_key(a, KEY_LEFT);
     tui_app_key(a, KEY_LEFT);
     tui_app_paint(a);
-    assert_int_equal(a->layer_cur, 1);
-    assert_true(a->xv_heat.cursor_on && a->xv_heat.cursor < 200);
+    assert_int_equal(a->ctx.layers.cur, 1);
+    assert_true(XV(a, "heatmap")->cursor_on && XV(a, "heatmap")->cursor < 200);
     expect("blk0.bias  step");                                   /* readout: the layer, then the step(s) */
     tui_app_key(a, '+');                                         /* zoom the steps */
     tui_app_paint(a);
-    assert_true(a->xv_heat.span > 0);
+    assert_true(XV(a, "heatmap")->span > 0);
     key(a, "/weight");
     tui_app_key(a, '\r');
     tui_app_paint(a);
@@ -503,7 +506,7 @@ static void test_pause_freezes_display(void **state)
     assert_true(find("blk1.weight", &y, NULL));
     row_text(y, before, sizeof before);
     tui_app_key(a, 'p');
-    assert_int_equal(a->paused, 1);
+    assert_int_equal(a->model.paused, 1);
     steps(f, "alpha", 4, 51, 120, 0);                            /* ingest goes on */
     run_start(f, "late", 2);
     tui_app_paint(a);
@@ -511,13 +514,13 @@ static void test_pause_freezes_display(void **state)
     assert_true(find("blk1.weight", &y, NULL));
     row_text(y, after, sizeof after);
     assert_string_equal(before, after);                          /* values and sparkline: as at the pause */
-    assert_int_equal(tui_app_step(a, tui_app_run(a)), 50);
+    assert_int_equal(tui_model_step(&a->model, tui_app_run(a)), 50);
     tui_app_key(a, '1');
     tui_app_paint(a);
     expect("Runs (1, +1 since the pause)");
     expect_not("late");
     tui_app_key(a, 'p');
-    assert_int_equal(a->paused, 0);
+    assert_int_equal(a->model.paused, 0);
     tui_app_paint(a);
     expect("Runs (2)");
     expect("late");
@@ -566,7 +569,7 @@ static void test_alerts_view_and_hook(void **state)
     tui_app_key(a, '\r');                                        /* the newest: alpha at step 50 */
     assert_int_equal(a->view, TUI_V_CHARTS);
     assert_string_equal(tui_app_run(a)->name, "alpha");
-    assert_true(a->xv_charts.cursor_on && a->xv_charts.cursor == 50);
+    assert_true(XV(a, "charts")->cursor_on && XV(a, "charts")->cursor == 50);
     tui_app_paint(a);
     expect("cursor: step 50");
     tui_app_key(a, '1');                                         /* the overview's alert counts */
@@ -582,7 +585,7 @@ static void test_alerts_view_and_hook(void **state)
     }
     assert_true(yr > ya);
     assert_true(line[xa + 5] == '2');                            /* right-aligned under "alerts" */
-    assert_int_equal(tui_app_alerts(a, tt_store_find(st, "beta", 0)), 1);
+    assert_int_equal(tui_model_alerts(&a->model, tt_store_find(st, "beta", 0)), 1);
 }
 
 /* ---- charts: styles, log, cursor ---- */
@@ -624,14 +627,14 @@ static void test_probe_share(void **state)
     tui_app_paint(a);
     expect("gpurun  step 3");
     expect("probe cpu 2.0% gpu 5.0%");
-    assert_true(fabs(tui_app_probe_gpu_pct(a, tt_store_find(tt_collector_store(f->c), "gpurun", 0)) - 5.0) < 1e-9);
+    assert_true(fabs(tui_model_probe_gpu_pct(&a->model, tt_store_find(tt_collector_store(f->c), "gpurun", 0)) - 5.0) < 1e-9);
     tui_app_key(a, ']');                                         /* the next run: no GPU scalar */
     tui_app_paint(a);
     expect("cpurun  step 3");
     expect("probe 2.0%");
     expect_not("gpu");
-    assert_true(fabs(tui_app_probe_pct(a, tt_store_find(tt_collector_store(f->c), "cpurun", 0)) - 2.0) < 1e-9);
-    assert_true(isnan(tui_app_probe_gpu_pct(a, tt_store_find(tt_collector_store(f->c), "cpurun", 0))));
+    assert_true(fabs(tui_model_probe_pct(&a->model, tt_store_find(tt_collector_store(f->c), "cpurun", 0)) - 2.0) < 1e-9);
+    assert_true(isnan(tui_model_probe_gpu_pct(&a->model, tt_store_find(tt_collector_store(f->c), "cpurun", 0))));
 }
 
 static void test_chart_styles_and_cursor(void **state)
@@ -646,12 +649,12 @@ static void test_chart_styles_and_cursor(void **state)
     tui_app_paint(a);
     assert_true(count_glyphs(0x2801, 0x28ff) > 50);             /* braille */
     tui_app_key(a, 'b');
-    assert_int_equal(tui_app_chart_style(a), TUI_CHART_BLOCK);
+    assert_int_equal(tui_ctx_chart_style(&a->ctx), TUI_CHART_BLOCK);
     tui_app_paint(a);
     assert_true(count_glyphs(0x2596, 0x259f) + count_glyphs(0x2580, 0x2590) > 30);
     assert_int_equal(count_glyphs(0x2801, 0x28ff), 0);
     tui_app_key(a, 'b');
-    assert_int_equal(tui_app_chart_style(a), TUI_CHART_ASCII);
+    assert_int_equal(tui_ctx_chart_style(&a->ctx), TUI_CHART_ASCII);
     tui_app_key(a, 'b');
     tui_app_key(a, 'y');                                         /* log y: decades on the axis */
     tui_app_paint(a);
@@ -665,7 +668,7 @@ static void test_chart_styles_and_cursor(void **state)
     expect("\u250a");                                            /* the cursor column */
     for (int i = 0; i < 5; i++) tui_app_key(a, KEY_LEFT);
     tui_app_paint(a);
-    assert_true(a->xv_charts.cursor < 300);
+    assert_true(XV(a, "charts")->cursor < 300);
     expect("cursor: step 270");
     expect("loss 0.1379");                                       /* the legend reads the value at the cursor */
     tui_app_key(a, '+');
@@ -675,7 +678,7 @@ static void test_chart_styles_and_cursor(void **state)
     tui_app_key(a, '0');
     tui_app_paint(a);
     expect("(all, live)");
-    assert_int_equal(a->xv_charts.cursor_on, 0);
+    assert_int_equal(XV(a, "charts")->cursor_on, 0);
 }
 
 int main(void)

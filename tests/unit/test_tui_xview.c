@@ -1,4 +1,4 @@
-/* tui/xview and chart helpers: the time window (whole history following live, zoom around the
+/* tui/widgets/xview and chart helpers: the time window (whole history following live, zoom around the
  * cursor, pan, the cursor clamped and kept in view), log axes in decades, the block-quadrant canvas,
  * step <-> column mapping, reading a series at a step, and the stable run colour hash. */
 #include <stdarg.h>
@@ -10,9 +10,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../tui/chart.h"
-#include "../../tui/theme.h"
-#include "../../tui/xview.h"
+#include "../../tui/widgets/chart.h"
+#include "../../tui/widgets/theme.h"
+#include "../../tui/widgets/xview.h"
 
 static void win(tui_xview *v, int64_t lo, int64_t hi, int64_t *f, int64_t *t) { tui_xview_window(v, lo, hi, f, t); }
 

@@ -1,0 +1,54 @@
+/* cmd: helpers shared by the subcommands. */
+#include "cmd.h"
+#include "../tui/tui.h"
+#include "../tui/views.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cmd_usage(const cmd_entry *e, FILE *f)
+{
+    fprintf(f, "usage: traintop%s%s %s\n%s\n\n%s", e->name ? " " : "", e->name ? e->name : "", e->args, e->summary, e->help);
+}
+
+int cmd_parse_long(const char *cmd, const char *opt, const char *val, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < lo || v > hi) {
+        fprintf(stderr, "traintop %s: %s '%s': expected an integer in %ld..%ld\n", cmd, opt, val, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_tui_option(int ch, const char *arg, void *opts)
+{
+    tui_opts *o = opts;
+    switch (ch) {
+    case 0x101: o->ascii = 1; return 1;
+    case 0x102: o->no_color = 1; return 1;
+    case 0x103: o->no_mouse = 1; return 1;
+    case 0x104:
+        if (tui_view_by_name(arg) < 0) {
+            fprintf(stderr, "traintop: --view '%s': expected overview, charts, layers, heatmap, compare or alerts\n", arg);
+            exit(2);
+        }
+        o->view = arg;
+        return 1;
+    case 0x105: o->config = arg; return 1;
+    case 0x106: {
+        static const char *paths[32];
+        if (o->nplugins == 32) { fprintf(stderr, "traintop: at most 32 --plugin paths\n"); exit(2); }
+        paths[o->nplugins++] = arg;
+        o->plugins = paths;
+        return 1;
+    }
+    }
+    return 0;
+}

@@ -1,0 +1,47 @@
+/* traintop (no command): an embedded collector on the default endpoint and the dashboard. */
+#include "cmd.h"
+#include "config.h"
+#include "../tui/tui.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static int top_exec(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    tt_collector_opts co = { .quiet = 1 };
+    tui_opts to = { .settings = &tui_settings_file };
+    const char *connect = NULL;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "e:c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'e': co.endpoint = optarg; break;
+        case 'c': connect = optarg; break;
+        case 'h': cmd_usage(&cmd_top_entry, stdout); return 0;
+        default:
+            if (cmd_tui_option(ch, optarg, &to)) break;
+            cmd_usage(&cmd_top_entry, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) { fprintf(stderr, "traintop: unexpected argument '%s' (see traintop --help)\n", argv[optind]); return 2; }
+    char err[512];
+    if (connect && co.endpoint) { fprintf(stderr, "traintop: --connect and --endpoint exclude each other\n"); return 2; }
+    /* --connect: a viewer of a running collector (traintopd, another traintop): its history, then live */
+    tt_collector *c = connect ? tt_collector_open_mirror(connect, 5000, err, sizeof err) : tt_collector_open(&co, err, sizeof err);
+    if (!c) { fprintf(stderr, "traintop: %s\n", err); return 1; }
+    to.title = tt_collector_endpoint(c);
+    int rc = tui_run(c, &to);
+    tt_collector_close(c);
+    return rc;
+}
+
+const cmd_entry cmd_top_entry = {
+    NULL, "[--endpoint E | --connect E]", "collect on the default endpoint and show the dashboard",
+    "  -e, --endpoint E   listen here instead of $TRAINTOP_ENDPOINT / the per-user socket\n"
+    "  -c, --connect E    view a running collector (traintopd) instead of collecting: its whole history,\n"
+    "                     then live\n" CMD_TUI_HELP,
+    top_exec,
+};

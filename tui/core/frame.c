@@ -1,0 +1,286 @@
+/* frame: what surrounds the panels — the header (title, counters, clock, the pause badge), the tab
+ * bar, the footer (key hints from the key table, messages, the filter line, the focused panel), the help
+ * screen (the key table by section) and the too-small notice — and the whole frame's paint. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../widgets/fmt.h"
+#include "../widgets/theme.h"
+#include "app.h"
+#include "keys.h"
+
+static void clock_text(tui_app *a, char *out, size_t len)
+{
+    if (a->clock[0]) { snprintf(out, len, "%s", a->clock); return; }
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, len, "%H:%M:%S", &tm);
+}
+
+void tui_frame_header(tui_app *a)
+{
+    attr_t ha = tui_attr(TUI_A_HEADER);
+    tui_fill(stdscr, 0, 0, COLS, ha);
+    char left[300], right[256], clock[32];
+    clock_text(a, clock, sizeof clock);
+    snprintf(left, sizeof left, " traintop%s%s", a->o.title && a->o.title[0] ? " - " : "", a->o.title ? a->o.title : "");
+    if (!a->tabbar) {                       /* no tab bar: the header names the view */
+        size_t l = strlen(left);
+        snprintf(left + l, sizeof left - l, "  [%d %s]", a->view + 1, tui_views[a->view].name);
+    }
+    tt_collector_counters k;
+    tui_model_counters(&a->model, &k);
+    char msgs[TUI_FMT_MAX], rej[TUI_FMT_MAX], rec[TUI_FMT_MAX];
+    tui_fmt_count(msgs, sizeof msgs, k.accepted);
+    tui_fmt_count(rej, sizeof rej, k.rejected);
+    tui_fmt_count(rec, sizeof rec, k.layer_records);
+    const char *badge = a->model.paused ? " PAUSED " : "";
+    int bw = (int)strlen(badge);
+    snprintf(right, sizeof right, "runs %d  msgs %s  rej %s  layer rec %s  %s ", tui_model_nruns(&a->model), msgs, rej, rec, clock);
+    int lw = tui_text_width(left), rw = tui_text_width(right);
+    if (lw + 2 + rw + bw > COLS) {
+        snprintf(right, sizeof right, "runs %d  msgs %s  %s ", tui_model_nruns(&a->model), msgs, clock);
+        rw = tui_text_width(right);
+    }
+    if (lw + 2 + rw + bw > COLS) {
+        snprintf(right, sizeof right, "%s ", clock);
+        rw = tui_text_width(right);
+    }
+    tui_puts(stdscr, 0, 0, COLS, left, ha | A_BOLD);
+    if (lw + 1 + rw + bw <= COLS) {
+        tui_puts(stdscr, 0, COLS - rw, rw, right, ha);
+        if (k.rejected > 0) {      /* rejected messages deserve attention */
+            const char *p = strstr(right, "rej ");
+            if (p) tui_puts(stdscr, 0, COLS - rw + (int)(p - right), 4 + (int)strlen(rej), p, tui_attr(TUI_A_BAD));
+        }
+    } else {
+        rw = 0;
+    }
+    if (bw && COLS - rw - bw - 1 >= 0) tui_puts(stdscr, 0, COLS - rw - bw - 1, bw, badge, tui_attr(TUI_A_PAUSED));
+}
+
+void tui_frame_tabbar(tui_app *a)
+{
+    int y = 1;
+    a->tab_y = a->tabbar ? 1 : -1;
+    for (int v = 0; v < TUI_NVIEWS; v++) a->tab_x0[v] = a->tab_x1[v] = -1;
+    if (!a->tabbar) return;
+    tui_fill(stdscr, y, 0, COLS, 0);
+    int nal = tui_model_alert_count(&a->model);
+    char count[16] = "";
+    if (nal) snprintf(count, sizeof count, "(%d)", nal);
+    /* full names when they fit, else abbreviations */
+    int need = 1;
+    for (int v = 0; v < TUI_NVIEWS; v++) need += (int)strlen(tui_views[v].name) + 5;
+    int abbrev = need + (int)strlen(count) > COLS;
+    int x = 1;
+    for (int v = 0; v < TUI_NVIEWS && x < COLS; v++) {
+        char t[48];
+        snprintf(t, sizeof t, " %d %s ", v + 1, abbrev ? tui_views[v].abbrev : tui_views[v].name);
+        a->tab_x0[v] = x;
+        x += tui_puts(stdscr, y, x, COLS - x, t, tui_attr(v == a->view ? TUI_A_TAB_ACTIVE : TUI_A_TAB));
+        if (v == TUI_V_ALERTS && nal) x += tui_puts(stdscr, y, x, COLS - x, count, tui_attr(TUI_A_WARN));
+        a->tab_x1[v] = x;
+        x += 1;
+    }
+    /* on the right: what the display is doing */
+    char st[200] = "";
+    if (a->model.paused) {
+        char n[TUI_FMT_MAX];
+        tui_fmt_count(n, sizeof n, tui_model_since_pause(&a->model));
+        snprintf(st, sizeof st, "paused, +%s msgs ", n);
+    } else if (tui_filter_on(&a->ctx.layers.filter) && tui_app_view_has_layers(a)) {
+        snprintf(st, sizeof st, "/%s/ ", a->ctx.layers.filter.active);
+    }
+    int sw = tui_text_width(st);
+    if (sw && x + sw + 1 <= COLS) tui_puts(stdscr, y, COLS - sw, sw, st, tui_attr(a->model.paused ? TUI_A_PAUSED : TUI_A_INPUT));
+}
+
+/* Footer hints of the view's bindings; "? Help" and "q Quit" always keep their place at the end. */
+static void draw_hints(tui_app *a, int y, int x0, int xmax)
+{
+    const tui_key *tail[2] = { NULL, NULL };
+    int tailw = 0;
+    for (int i = 0; i < tui_nkeys; i++) {
+        const tui_key *k = &tui_keys[i];
+        if (!k->fkey || !tui_key_in_view(k, a->view, a->cfg.vim)) continue;
+        int slot = strcmp(k->fkey, "q") == 0 ? 1 : strcmp(k->fkey, "?") == 0 ? 0 : -1;
+        if (slot < 0) continue;
+        tail[slot] = k;
+        tailw += tui_text_width(k->fkey) + tui_text_width(k->hint) + 3;
+    }
+    int x = x0;
+    for (int i = 0; i < tui_nkeys; i++) {
+        const tui_key *k = &tui_keys[i];
+        if (!k->fkey || !tui_key_in_view(k, a->view, a->cfg.vim) || k == tail[0] || k == tail[1]) continue;
+        if (k->hint_views && !(k->hint_views & TUI_VBIT(a->view))) continue;
+        int need = tui_text_width(k->fkey) + tui_text_width(k->hint) + 3;
+        if (x + need + tailw > xmax) continue;
+        x += tui_puts(stdscr, y, x, xmax - x, k->fkey, tui_attr(TUI_A_FOOTER_KEY));
+        x += tui_puts(stdscr, y, x, xmax - x, " ", tui_attr(TUI_A_FOOTER));
+        x += tui_puts(stdscr, y, x, xmax - x, k->hint, tui_attr(TUI_A_FOOTER));
+        x += tui_puts(stdscr, y, x, xmax - x, "  ", tui_attr(TUI_A_FOOTER));
+    }
+    for (int t = 0; t < 2; t++) {
+        const tui_key *k = tail[t];
+        if (!k) continue;
+        int need = tui_text_width(k->fkey) + tui_text_width(k->hint) + 1;
+        if (x + need > xmax) break;
+        x += tui_puts(stdscr, y, x, xmax - x, k->fkey, tui_attr(TUI_A_FOOTER_KEY));
+        x += tui_puts(stdscr, y, x, xmax - x, " ", tui_attr(TUI_A_FOOTER));
+        x += tui_puts(stdscr, y, x, xmax - x, k->hint, tui_attr(TUI_A_FOOTER));
+        x += tui_puts(stdscr, y, x, xmax - x, "  ", tui_attr(TUI_A_FOOTER));
+    }
+}
+
+void tui_frame_footer(tui_app *a)
+{
+    int y = LINES - 1;
+    tui_fill(stdscr, y, 0, COLS, tui_attr(TUI_A_FOOTER));
+    tui_layersel *ls = &a->ctx.layers;
+    if (ls->input) {                        /* the filter line */
+        attr_t ia = tui_attr(TUI_A_INPUT);
+        int x = tui_puts(stdscr, y, 0, COLS, "/", ia);
+        x += tui_puts(stdscr, y, x, COLS - x, ls->filter.pattern, ia);
+        x += tui_puts(stdscr, y, x, COLS - x, a->ascii ? "_" : "\u2581", ia | A_BLINK);
+        char tail[220];
+        if (ls->filter.err[0]) snprintf(tail, sizeof tail, "  invalid regex: %s", ls->filter.err);
+        else snprintf(tail, sizeof tail, "  %d shown  Enter keep  Esc cancel", ls->nshown);
+        tui_puts(stdscr, y, x, COLS - x, tail, ls->filter.err[0] ? tui_attr(TUI_A_BAD) : tui_attr(TUI_A_DIM));
+        return;
+    }
+    char f[48];
+    snprintf(f, sizeof f, "[%s] ", a->panel[a->focus]->cls->name);
+    int fw = (int)strlen(f);
+    int right = COLS - fw;
+    if (a->ctx.msg[0] && a->ctx.now < a->ctx.msg_until) {
+        tui_put(stdscr, y, 0, right, a->ctx.msg, a->ctx.msg_bad ? tui_attr(TUI_A_BAD) : tui_attr(TUI_A_INPUT), TUI_LEFT, a->ascii);
+    } else {
+        a->ctx.msg[0] = '\0';
+        draw_hints(a, y, 0, right);
+    }
+    if (right >= 20) tui_puts(stdscr, y, right, fw, f, tui_attr(TUI_A_DIM));
+}
+
+/* The help screen: the key table by section, then notes; j/k scroll it. */
+static int help_lines(tui_app *a, int y0, int rows, int paint)
+{
+    int w = COLS, line = 0, lw = 0;
+    for (int i = 0; i < tui_nkeys; i++) {
+        int l = tui_text_width(tui_keys[i].label);
+        if (l > lw) lw = l;
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "Settings: %s", a->cfg_path[0] ? a->cfg_path : "(not saved: no settings file)");
+    const char *notes[] = {
+        "",
+        "NaN/Inf values are highlighted. In charts and sparklines, a mark (x or !) flags steps",
+        "that carried NaN/Inf. Charts draw each bucket's min-max range (dim) under the line of",
+        "its means: a one-step spike stays visible. A ~ before a cursor value: a bucket mean.",
+        "Layer table: a value more than 3 robust deviations (1.4826 MAD) from its column's",
+        "median is marked as an outlier; the filter is a POSIX extended regex (smart case).",
+        "Wall time on the x axis is estimated from each run's steps/s.",
+        path,
+        "Press any other key to return.",
+    };
+#define EMIT(...)                                                                  \
+    do {                                                                           \
+        if (paint && line >= a->help_top && line - a->help_top < rows) { __VA_ARGS__; } \
+        line++;                                                                    \
+    } while (0)
+    int yy;
+    EMIT(yy = y0 + line - a->help_top; tui_put(stdscr, yy, 0, w, "Keys", tui_attr(TUI_A_TITLE_FOCUS), TUI_LEFT, a->ascii));
+    for (int i = 0; i < tui_nkeys; i++) {
+        const tui_key *k = &tui_keys[i];
+        if (k->section) {
+            EMIT((void)0);
+            EMIT(yy = y0 + line - a->help_top; tui_put(stdscr, yy, 0, w, k->section, tui_attr(TUI_A_COLHEAD) | A_UNDERLINE, TUI_LEFT, a->ascii));
+        }
+        int off = !tui_key_in_view(k, a->view, a->cfg.vim) && k->vim != 0;
+        EMIT(yy = y0 + line - a->help_top;
+             tui_put(stdscr, yy, 2, lw, k->label, off ? tui_attr(TUI_A_DIM) : tui_attr(TUI_A_COLHEAD), TUI_LEFT, a->ascii);
+             tui_put(stdscr, yy, 4 + lw, w - 4 - lw, k->help, off ? tui_attr(TUI_A_DIM) : 0, TUI_LEFT, a->ascii));
+    }
+    for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++)
+        EMIT(yy = y0 + line - a->help_top;
+             tui_put(stdscr, yy, 2, w - 2, notes[i], i + 1 == sizeof notes / sizeof notes[0] ? tui_attr(TUI_A_DIM) : 0, TUI_LEFT, a->ascii));
+#undef EMIT
+    return line;
+}
+
+void tui_frame_help(tui_app *a)
+{
+    int top = a->tabbar ? 2 : 1, rows = LINES - 1 - top;
+    for (int r = top; r < LINES - 1; r++) tui_fill(stdscr, r, 0, COLS, 0);
+    int total = help_lines(a, top, rows, 0);
+    if (a->help_top > total - rows) a->help_top = total - rows;
+    if (a->help_top < 0) a->help_top = 0;
+    help_lines(a, top, rows, 1);
+    if (total > rows) {
+        char more[64];
+        snprintf(more, sizeof more, " %d-%d/%d j/k ", a->help_top + 1, a->help_top + rows, total);
+        int mw = (int)strlen(more);
+        tui_puts(stdscr, top, COLS - mw, mw, more, tui_attr(TUI_A_TITLE));
+    }
+}
+
+void tui_frame_too_small(void)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "terminal too small (%dx%d), need at least %dx%d", COLS, LINES, TUI_MIN_W, TUI_MIN_H);
+    int len = (int)strlen(msg);
+    if (len <= COLS) {
+        mvaddstr(LINES / 2, (COLS - len) / 2, msg);
+    } else {           /* narrower than the message: wrap it over two lines */
+        const char *cut = strstr(msg, ", need");
+        int l1 = (int)(cut - msg), l2 = (int)strlen(cut + 2);
+        mvaddnstr(LINES / 2 - 1 < 0 ? 0 : LINES / 2 - 1, l1 < COLS ? (COLS - l1) / 2 : 0, msg, l1 < COLS ? l1 : COLS);
+        mvaddnstr(LINES / 2, l2 < COLS ? (COLS - l2) / 2 : 0, cut + 2, COLS);
+    }
+}
+
+void tui_app_paint(tui_app *a)
+{
+    if (!a->color_init) tui_app_retheme(a);     /* a caller that set up curses itself (tests) */
+    erase();
+    if (COLS < TUI_MIN_W || LINES < TUI_MIN_H) {
+        tui_frame_too_small();
+        a->tab_y = -1;
+        return;
+    }
+    tui_app_layout(a);
+    tui_frame_header(a);
+    tui_frame_tabbar(a);
+    if (a->help) {
+        tui_frame_help(a);
+    } else {
+        for (int i = 0; i < a->npanels; i++)
+            if (a->panel[i]->visible) a->panel[i]->cls->paint(&a->ctx, a->panel[i]);
+        /* side by side: a rule between */
+        for (int i = 0; i < a->npanels; i++) {
+            const tui_panel *p = a->panel[i];
+            if (!p->visible || p->x + p->w >= COLS) continue;
+            for (int j = 0; j < a->npanels; j++) {
+                const tui_panel *q = a->panel[j];
+                if (q->visible && q->x == p->x + p->w + 1 && q->y == p->y)
+                    for (int y = p->y; y < p->y + p->h; y++) mvaddstr(y, p->x + p->w, a->ascii ? "|" : "\u2502");
+            }
+        }
+        for (int i = 0; i < a->npanels; i++)        /* overlays a panel opened (the column chooser) */
+            if (a->panel[i]->cls->overlay) a->panel[i]->cls->overlay(&a->ctx, a->panel[i]);
+    }
+    tui_frame_footer(a);
+}
+
+void tui_app_frame(tui_app *a)
+{
+    tui_app_paint(a);
+    if (a->redraw_all) {
+        clearok(curscr, TRUE);
+        a->redraw_all = 0;
+    }
+    refresh();
+}
+

@@ -1,0 +1,180 @@
+/* layersel: the shared layer selection and the display order. */
+#include "layersel.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "widgets/tui_curses.h"
+
+void tui_layersel_init(tui_layersel *ls)
+{
+    memset(ls, 0, sizeof *ls);
+    tui_filter_init(&ls->filter);
+}
+
+void tui_layersel_free(tui_layersel *ls)
+{
+    tui_buf_free(&ls->order);
+    tui_buf_free(&ls->vals);
+    tui_buf_free(&ls->ord_cache);
+    tui_filter_free(&ls->filter);
+}
+
+typedef struct {
+    const tt_run *run;
+    const double *vals;
+    int stat, rev;
+} sort_ctx;
+
+static int cmp_layers(const void *pa, const void *pb, void *arg)
+{
+    const sort_ctx *s = arg;
+    int ia = *(const int *)pa, ib = *(const int *)pb;
+    int c = 0;
+    if (s->stat == -2) {
+        c = strcmp(tui_layer_name(s->run, ia), tui_layer_name(s->run, ib));
+    } else if (s->stat >= 0) {
+        double va = s->vals[ia], vb = s->vals[ib];
+        int fa = isfinite(va), fb = isfinite(vb);
+        if (fa != fb) return fa - fb;             /* NaN/Inf first, whatever the direction */
+        if (fa) c = va < vb ? 1 : va > vb ? -1 : 0; /* statistics: largest first */
+    }
+    if (s->rev) c = -c;
+    return c ? c : (ia > ib) - (ia < ib);
+}
+
+int tui_layersel_sort_stat(const tui_layersel *ls, const tt_run *r)
+{
+    if (!ls->sort_key[0]) return -1;
+    if (strcmp(ls->sort_key, "name") == 0) return -2;
+    int k = tui_run_stat_index(r, ls->sort_key);
+    return k >= 0 ? k : -1;
+}
+
+/* The filter's pass list, rebuilt only when the run, its layers or the filter change; -1 on OOM. */
+static int filtered(tui_layersel *ls, tui_model *m, const tt_run *r)
+{
+    int nl = tui_model_nlayers(m, r);
+    if (ls->ord_run != (const void *)r || ls->ord_nlayers != nl || ls->ord_gen != ls->filter.gen) {
+        int *c = tui_buf_reserve(&ls->ord_cache, (size_t)(nl > 0 ? nl : 1) * sizeof(int));
+        if (!c) return -1;
+        int n = 0;
+        for (int i = 0; i < nl; i++) if (tui_filter_match(&ls->filter, tui_layer_name(r, i))) c[n++] = i;
+        ls->ord_run = r;
+        ls->ord_nlayers = nl;
+        ls->ord_gen = ls->filter.gen;
+        ls->ord_n = n;
+    }
+    return ls->ord_n;
+}
+
+int tui_layersel_count(tui_layersel *ls, tui_model *m, const tt_run *r)
+{
+    int n = filtered(ls, m, r);
+    return n < 0 ? 0 : n;
+}
+
+int tui_layersel_order(tui_layersel *ls, tui_model *m, const tt_run *r, const int **order)
+{
+    int nl = tui_model_nlayers(m, r);
+    if (filtered(ls, m, r) < 0) { *order = NULL; return 0; }
+    int n = ls->ord_n;
+    int *o = tui_buf_reserve(&ls->order, (size_t)(n > 0 ? n : 1) * sizeof(int));
+    if (!o) { *order = NULL; return 0; }
+    memcpy(o, ls->ord_cache.p, (size_t)n * sizeof(int));
+    ls->nshown = n;
+    int k = tui_layersel_sort_stat(ls, r);
+    if (k != -1 || ls->sort_rev) {
+        double *vals = NULL;
+        if (k >= 0) {
+            vals = tui_buf_reserve(&ls->vals, (size_t)(nl > 0 ? nl : 1) * sizeof(double));
+            if (!vals) { *order = o; return n; }
+            for (int i = 0; i < n; i++) vals[o[i]] = tui_model_layer_last(m, r, o[i], k);
+        }
+        sort_ctx s = { r, vals, k, ls->sort_rev };
+        qsort_r(o, (size_t)n, sizeof *o, cmp_layers, &s);
+    }
+    *order = o;
+    return n;
+}
+
+void tui_layersel_move(tui_layersel *ls, tui_model *m, const tt_run *r, int delta)
+{
+    if (tui_run_layers_total(r) == 0) return;
+    const int *o;
+    int n = tui_layersel_order(ls, m, r, &o);
+    if (n == 0) return;
+    int cur = -1;
+    for (int i = 0; i < n; i++) if (o[i] == ls->cur) { cur = i; break; }
+    long pos = (long)(cur < 0 ? 0 : cur) + delta;
+    if (delta == INT_MIN || pos < 0) pos = 0;
+    if (delta == INT_MAX || pos >= n) pos = n - 1;
+    ls->cur = o[pos];
+}
+
+void tui_layersel_cycle_sort(tui_layersel *ls)
+{
+    const char *next = "name";
+    if (strcmp(ls->sort_key, "name") == 0) {
+        next = ls->nlcols > 0 ? ls->lcols[0] : "";
+    } else if (ls->sort_key[0]) {
+        next = "";
+        for (int i = 0; i < ls->nlcols; i++)
+            if (strcmp(ls->lcols[i], ls->sort_key) == 0) { next = i + 1 < ls->nlcols ? ls->lcols[i + 1] : ""; break; }
+    }
+    snprintf(ls->sort_key, sizeof ls->sort_key, "%s", next);
+}
+
+void tui_layersel_filter_begin(tui_layersel *ls)
+{
+    ls->input = 1;
+    snprintf(ls->input_prev, sizeof ls->input_prev, "%s", ls->filter.active);
+    snprintf(ls->filter.pattern, sizeof ls->filter.pattern, "%s", ls->filter.active);
+    ls->filter.err[0] = '\0';
+}
+
+int tui_layersel_input_key(tui_layersel *ls, int ch)
+{
+    tui_filter *f = &ls->filter;
+    char pat[TUI_FILTER_MAX];
+    snprintf(pat, sizeof pat, "%s", f->pattern);
+    size_t n = strlen(pat);
+    switch (ch) {
+    case '\n': case '\r': case KEY_ENTER:
+        ls->input = 0;
+        if (f->err[0]) {                 /* an invalid pattern is not kept: the last valid one is */
+            snprintf(f->pattern, sizeof f->pattern, "%s", f->active);
+            f->err[0] = '\0';
+        }
+        return 1;
+    case 27:
+        ls->input = 0;
+        tui_filter_set(f, ls->input_prev);
+        f->err[0] = '\0';
+        return 1;
+    case KEY_BACKSPACE: case 127: case 8:
+        if (n == 0) {                    /* backspace on an empty line closes it */
+            ls->input = 0;
+            return 1;
+        }
+        pat[n - 1] = '\0';
+        tui_filter_set(f, pat);
+        return 1;
+    case 21:                             /* ^U */
+        tui_filter_set(f, "");
+        return 1;
+    default:
+        if (ch >= 0x20 && ch < 0x7f) {
+            if (n + 1 < sizeof pat) {
+                pat[n] = (char)ch;
+                pat[n + 1] = '\0';
+                tui_filter_set(f, pat);
+            }
+            return 1;
+        }
+        return 0;
+    }
+}
