@@ -133,6 +133,11 @@ _CAPTURE_MSG = ("traintop: CUDA graph capture: the probe skips captured hooks; c
                 "replay to publish the step (no per-sample statistics for replayed steps)")
 
 
+def _num(v):
+    """A scalar's float; a tensor's detached first (torch 2 warns on float() of one that requires grad)."""
+    return float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+
+
 def _shape2d(p):
     if p.dim() == 0:
         return 1, 1
@@ -760,7 +765,7 @@ class Watch:
                 self._pending = False
                 if step is not None:
                     self._prepared["step"] = int(step)
-                self._emit({k: float(v) for k, v in scalars.items()})
+                self._emit({k: _num(v) for k, v in scalars.items()})
             else:
                 # called with no optimizer step pending (before optimizer.step(), or without an
                 # optimizer hook): this call publishes every step, the optimizer hook no longer does
@@ -775,7 +780,7 @@ class Watch:
         """Sets scalars for the coming step without publishing it: with automatic stepping, call it
         before optimizer.step() (after it, the values belong to the next optimizer step)."""
         for k, v in scalars.items():
-            self._logged[k] = float(v)
+            self._logged[k] = _num(v)
 
     @property
     def should_stop(self):

@@ -100,10 +100,10 @@ def auto_run(collector, run, explicit, persample=True):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         if not explicit:
-            tt.log(my_loss=float(loss))      # before optimizer.step(): belongs to this step
+            tt.log(my_loss=loss.item())      # before optimizer.step(): belongs to this step
         opt.step()
         snaps[step] = {n: (as2d(p), as2d(p.grad), prev[n]) for n, p in model.named_parameters()}
-        losses[step] = float(loss)
+        losses[step] = loss.item()
         opt.zero_grad(set_to_none=True)
         with torch.no_grad():
             model(x)                        # an evaluation pass between the optimizer and step()
@@ -218,7 +218,7 @@ def test_cuda_graph_capture_is_skipped(collector, monkeypatch):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-        return {n: (as2d(p), as2d(p.grad), prev[n]) for n, p in model.named_parameters()}, float(loss)
+        return {n: (as2d(p), as2d(p.grad), prev[n]) for n, p in model.named_parameters()}, loss.item()
 
     def capturing(on):
         monkeypatch.setattr(torch_probe, "_capturing", lambda: on)
