@@ -6,8 +6,11 @@
     tt.step(loss=loss)                          # after optimizer.step()
 
 traintop.Probe is the framework-free wrapper of the C probe (libtraintop, loaded through ctypes).
-See docs/python.md.
+See docs/python.md; the modules are described in docs/HACKING.md ("Python package").
 """
+import sys
+import types
+
 from ._lib import STAT_NAMES, TraintopError, library_path
 from .probe import Probe, default_endpoint
 
@@ -18,11 +21,19 @@ __all__ = ["watch", "Watch", "Probe", "TraintopError", "default_endpoint", "libr
 
 def watch(model, optimizer=None, run=None, every=1, endpoint=None, hparams=None, spectral_every=0,
           persample=True, persample_full=False, gwa_window=50, **kwargs):
-    """Starts publishing a PyTorch model's training statistics; returns a traintop.Watch.
+    """Starts publishing a PyTorch model's training statistics to a traintop collector. Returns a Watch:
 
-    See traintop.torch_probe.Watch and docs/python.md. Extra keywords: loss_reduction ("mean" | "sum" | a
-    number), auto_step, spool, linger_ms."""
-    from .torch_probe import Watch
+        tt = traintop.watch(model, optimizer)
+        ...  loss.backward(); optimizer.step()
+        tt.step(loss=loss)
+
+    More keywords: loss_reduction ("mean" | "sum" | a number: the per-sample gradient scale),
+    auto_step (None: publish from the optimizer's post-step hook where torch has it), spool, linger_ms,
+    gpu_backend (False: CUDA parameters through torch ops instead of libtraintop_cuda), gpu_timing
+    (False, or TRAINTOP_GPU_TIMING=0: no CUPTI gpu_busy_ms/probe_gpu_ms), scaler (the
+    torch.cuda.amp.GradScaler of mixed-precision training, so per-sample statistics are unscaled).
+    See docs/python.md."""
+    from .watch import Watch           # torch is imported only now: Probe works without it
     return Watch(model, optimizer=optimizer, run=run, every=every, endpoint=endpoint, hparams=hparams,
                  spectral_every=spectral_every, persample=persample, persample_full=persample_full,
                  gwa_window=gwa_window, **kwargs)
@@ -30,6 +41,20 @@ def watch(model, optimizer=None, run=None, every=1, endpoint=None, hparams=None,
 
 def __getattr__(name):
     if name == "Watch":
-        from .torch_probe import Watch
+        from .watch import Watch
         return Watch
     raise AttributeError(name)
+
+
+class _Package(types.ModuleType):
+    """The package's module type. Importing the submodule traintop.watch (watch.py) makes the import
+    system set the package's attribute `watch` to that module; traintop.watch stays this function
+    (the submodule is sys.modules["traintop.watch"], and `from traintop.watch import Watch` works)."""
+
+    def __setattr__(self, name, value):
+        if name == "watch" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

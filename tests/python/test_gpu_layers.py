@@ -1,4 +1,4 @@
-"""traintop.cuda.GpuLayers' bookkeeping without a GPU: which gradient buffer each backend layer reads.
+"""traintop.backends.gpu.GpuLayers' bookkeeping without a GPU: which gradient buffer each backend layer reads.
 
 The backend reads W and G through raw device pointers, so the Python side must hand it, at every
 sampled step, a pointer to memory that holds the parameter's current gradient and stays alive until
@@ -14,6 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from traintop import cuda as tcuda  # noqa: E402
+from traintop.backends.gpu import GpuBackend, GpuLayers  # noqa: E402
 
 
 class FakeBackend:
@@ -24,9 +25,13 @@ class FakeBackend:
         self.rebinds = 0
         self.closed = False
         self.refuse = set()       # layer names whose registration fails (out of device memory, say)
+        self.opened = 0
+        self.steps, self.collects = [], []
+        self.failing = set()      # handles whose tt_cuda_step fails (a CUDA error)
 
     def tt_cuda_open(self, opts, err, errlen):
-        return 1
+        self.opened += 1
+        return self.opened
 
     def tt_cuda_add_layer(self, h, name, rows, cols, wdt, w, gdt, g, err, errlen):
         if name.decode() in self.refuse:
@@ -38,6 +43,17 @@ class FakeBackend:
     def tt_cuda_rebind_layer(self, h, i, w, g):
         self.layers[i][0], self.layers[i][1] = w, g
         self.rebinds += 1
+        return 0
+
+    def tt_cuda_step(self, h, step, err, errlen):
+        self.steps.append(h)
+        if h in self.failing:
+            err.value = b"an illegal memory access was encountered"
+            return -1
+        return 0
+
+    def tt_cuda_collect(self, h, wait, err, errlen):
+        self.collects.append(h)
         return 0
 
     def tt_cuda_device_bytes(self, h):
@@ -76,7 +92,7 @@ def test_gradient_bindings_follow_the_parameters(backend):
     a = torch.nn.Parameter(torch.randn(6, 5))
     b = torch.nn.Parameter(torch.randn(7).to(torch.bfloat16))
     c = torch.nn.Parameter(torch.randn(40, 3))           # the largest: the zero buffer must fit it
-    gl = tcuda.GpuLayers(None, "cpu", every=1, timing=False)
+    gl = GpuLayers(None, "cpu", every=1, timing=False)
     for name, p in (("a", a), ("b", b), ("c", c)):
         rows, cols = (p.shape[0], p.shape[1]) if p.dim() == 2 else (1, p.numel())
         gl.add(name, p, rows, cols)
@@ -126,7 +142,7 @@ def test_zero_buffer_grows_before_binding(backend):
     into the new, larger buffer (pointing at the old one would read freed memory)."""
     small = torch.nn.Parameter(torch.randn(4, 4))
     big = torch.nn.Parameter(torch.randn(64, 64))
-    gl = tcuda.GpuLayers(None, "cpu", every=1, timing=False)
+    gl = GpuLayers(None, "cpu", every=1, timing=False)
     gl.add("small", small, 4, 4)
     gl.add("big", big, 64, 64)
     big.grad = torch.randn(64, 64)
@@ -148,7 +164,7 @@ def test_a_refused_layer_leaves_the_backend_working(backend):
     parameter the torch-ops path)."""
     a, b, c = (torch.nn.Parameter(torch.randn(4, 4)) for _ in range(3))
     backend.refuse.add("b")
-    gl = tcuda.GpuLayers(None, "cpu", every=1, timing=False)
+    gl = GpuLayers(None, "cpu", every=1, timing=False)
     assert gl.add("a", a, 4, 4) == 0
     with pytest.raises(tcuda.TraintopError, match="GPU layer b: cudaMalloc of 1024 bytes: out of memory"):
         gl.add("b", b, 4, 4)
@@ -156,3 +172,27 @@ def test_a_refused_layer_leaves_the_backend_working(backend):
     assert gl.add("c", c, 4, 4) == 1
     assert gl.params == [a, c]
     gl.close()
+
+
+def test_a_cuda_error_stops_that_device_only(backend):
+    """A CUDA error while enqueuing a step stops that device's backend: it is reported (the watcher
+    warns once per key), and that device is neither stepped nor collected again; the others go on."""
+    warned = []
+    gb = GpuBackend(None, every=1, warn=lambda key, msg: warned.append((key, msg)))
+    a, b = torch.nn.Parameter(torch.randn(4, 4)), torch.nn.Parameter(torch.randn(4, 4))
+    bad, good = GpuLayers(None, "cpu", every=1, timing=False), GpuLayers(None, "cpu", every=1, timing=False)
+    bad.add("a", a, 4, 4)
+    good.add("b", b, 4, 4)
+    gb.devices = {"bad": bad, "good": good}
+    backend.failing.add(bad.h)
+    gb.prepare(1, True, True)
+    gb.collect()
+    assert bad.failed and not good.failed
+    assert warned == [("gpu-fail", "traintop: GPU statistics stopped: GPU statistics of step 1: "
+                                   "an illegal memory access was encountered")]
+    gb.prepare(2, True, True)
+    gb.collect()
+    assert backend.steps == [bad.h, good.h, good.h] and backend.collects == [good.h, good.h]
+    assert gb.counters()["gpu_layers"] == 2
+    gb.close()
+    assert gb.devices == {}

@@ -10,6 +10,10 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import torch.utils.hooks  # noqa: E402
 
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
 import traintop  # noqa: E402
 from conftest import Run  # noqa: E402
 from refs import STATS, as2d, close, layer_stats  # noqa: E402
@@ -100,10 +104,10 @@ def auto_run(collector, run, explicit, persample=True):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         if not explicit:
-            tt.log(my_loss=float(loss))      # before optimizer.step(): belongs to this step
+            tt.log(my_loss=loss.item())      # before optimizer.step(): belongs to this step
         opt.step()
         snaps[step] = {n: (as2d(p), as2d(p.grad), prev[n]) for n, p in model.named_parameters()}
-        losses[step] = float(loss)
+        losses[step] = loss.item()
         opt.zero_grad(set_to_none=True)
         with torch.no_grad():
             model(x)                        # an evaluation pass between the optimizer and step()
@@ -201,10 +205,10 @@ def test_skipped_layers_are_reported():
 def test_cuda_graph_capture_is_skipped(collector, monkeypatch):
     """Hooks that fire while a CUDA graph is captured do nothing (no host reads, no enqueued work);
     tt.step() after each replay publishes the step. Capture is simulated on the CPU: the probe asks
-    torch.cuda whether the current stream is capturing, through traintop.torch_probe._capturing; the
+    torch.cuda whether the current stream is capturing, through traintop.hooks.capturing; the
     capture itself runs nothing (weights restored), replays run no hooks. float64 parameters take the
     path CUDA parameters take without the GPU backend: statistics read when the step is prepared."""
-    from traintop import torch_probe
+    from traintop import hooks
     model, x, y = model_and_data(2)
     model, x = model.double(), x.double()
     opt = PostHookSGD(model.parameters(), lr=0.1)
@@ -218,10 +222,10 @@ def test_cuda_graph_capture_is_skipped(collector, monkeypatch):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-        return {n: (as2d(p), as2d(p.grad), prev[n]) for n, p in model.named_parameters()}, float(loss)
+        return {n: (as2d(p), as2d(p.grad), prev[n]) for n, p in model.named_parameters()}, loss.item()
 
     def capturing(on):
-        monkeypatch.setattr(torch_probe, "_capturing", lambda: on)
+        monkeypatch.setattr(hooks, "capturing", lambda: on)
 
     snaps = {}
     for step in (1, 2):                                  # eager warm-up, published by the optimizer hook
@@ -257,7 +261,8 @@ def test_a_failing_hook_never_stops_training(collector, monkeypatch):
     """Whatever a probe hook raises (here a simulated out-of-memory in the per-sample work, then in the
     optimizer hook), backward() and optimizer.step() go on, one warning says what failed, and the
     steps that could be published are."""
-    from traintop import torch_probe
+    from traintop.persample import PerSample
+    from traintop.watch import Watch
 
     def oom(*a, **kw):
         raise RuntimeError("CUDA out of memory (simulated)")
@@ -265,7 +270,7 @@ def test_a_failing_hook_never_stops_training(collector, monkeypatch):
     model, x, y = model_and_data(4)
     opt = PostHookSGD(model.parameters(), lr=0.1)
     tt = traintop.watch(model, opt, run="failing", endpoint=collector.endpoint)
-    monkeypatch.setattr(torch_probe.Watch, "_dense_batch", oom)
+    monkeypatch.setattr(PerSample, "_dense_batch", oom)
     with pytest.warns(RuntimeWarning, match="probe hook failed.*simulated"):
         for _ in range(3):
             opt.zero_grad()
@@ -273,7 +278,7 @@ def test_a_failing_hook_never_stops_training(collector, monkeypatch):
             opt.step()
     monkeypatch.undo()
     before = [p.detach().clone() for p in model.parameters()]
-    monkeypatch.setattr(torch_probe.Watch, "_prepare", oom)
+    monkeypatch.setattr(Watch, "_prepare", oom)
     opt.zero_grad()
     F.cross_entropy(model(x), y).backward()
     opt.step()                                            # the post-step hook fails inside
@@ -283,3 +288,17 @@ def test_a_failing_hook_never_stops_training(collector, monkeypatch):
     r = Run(collector.messages("failing"))
     assert sorted(r.steps)[:3] == [1, 2, 3]               # published without per-sample numbers
     assert r.layer(1, "0.weight") is not None and r.scalar(1, "gamma_mean") is None
+
+
+def test_watch_is_the_function_after_its_module_is_imported():
+    """Importing the submodule traintop.watch (watch.py) must not turn traintop.watch into a module:
+    the import system sets the package's attribute, which the package refuses for that name."""
+    pkg = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python")
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "import traintop.watch, traintop\n"
+            "from traintop.watch import Watch\n"
+            "print(callable(traintop.watch), traintop.Watch is Watch, type(sys.modules['traintop.watch']).__name__)"
+            % os.path.abspath(pkg))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True", "module"]

@@ -95,7 +95,8 @@ def test_offline_pip_install(tmp_path):
     r = subprocess.run([PY, "-m", "pip", "install", "--no-build-isolation", "--no-index", "--no-deps", "-q",
                         "--target", str(target), str(src)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert (target / "traintop" / "torch_probe.py").exists()
+    for f in ("watch.py", "persample.py", "ddp.py", "backends/cpu.py", "backends/gpu.py", "backends/torchops.py"):
+        assert (target / "traintop" / f).exists(), f
     code = "import sys; sys.path.insert(0, %r); import traintop; print(traintop.__file__, traintop.library_path())" % str(target)
     r = run_py(code, {"TRAINTOP_LIB": os.path.join(ROOT, "lib", "libtraintop.so")})
     assert r.returncode == 0 and str(target) in r.stdout, r.stderr

@@ -40,13 +40,13 @@ class Net(nn.Module):
         return h @ self.nc.t()
 
 
-def train(collector, run, every=1, steps=7, set_to_none=False, optimizer="sgd", nan_at=None):
+def train(collector, run, every=1, steps=7, set_to_none=False, optimizer="sgd", nan_at=None, auto_step=None):
     torch.manual_seed(1)
     model = Net()
     opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-2) if optimizer == "sgd"
            else torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.05))
     names = [n for n, _ in model.named_parameters()]
-    tt = traintop.watch(model, opt, run=run, every=every, endpoint=collector.endpoint,
+    tt = traintop.watch(model, opt, run=run, every=every, endpoint=collector.endpoint, auto_step=auto_step,
                         hparams={"note": "stats", "batch": 16})
     w0 = {n: as2d(p) for n, p in model.named_parameters()}
     snaps = {}
@@ -57,11 +57,11 @@ def train(collector, run, every=1, steps=7, set_to_none=False, optimizer="sgd", 
         opt.zero_grad(set_to_none=set_to_none)
         loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
-        opt.step()
-        if step == nan_at:
+        if step == nan_at:             # a non-finite gradient out of backward: the update spreads it to W
             with torch.no_grad():
                 model.fc1.weight.grad[0, 0] = math.nan
                 model.ext.weight.grad[1, 1] = math.inf
+        opt.step()
         snaps[step] = {n: (as2d(p), as2d(p.grad), prev[n]) for n, p in model.named_parameters()}
         tt.step(loss=loss)
     tt.close()
@@ -84,13 +84,16 @@ def check(run, snaps, w0, names, every):
     return checked
 
 
-@pytest.mark.parametrize("set_to_none", [False, True])
-def test_every_statistic_every_step(collector, set_to_none):
-    run, snaps, w0, names, tt = train(collector, "stats-%d" % set_to_none, set_to_none=set_to_none)
+@pytest.mark.parametrize("set_to_none,auto_step", [(False, None), (True, None), (False, False)])
+def test_every_statistic_every_step(collector, set_to_none, auto_step):
+    run, snaps, w0, names, tt = train(collector, "stats-%d-%s" % (set_to_none, auto_step), set_to_none=set_to_none,
+                                      auto_step=auto_step)
     assert run.layers == names
     assert check(run, snaps, w0, names, 1) == 7 * len(names) * 12
-    # the gradient buffers: aliased to .grad (no copy) unless set_to_none recreates .grad each step
-    assert (tt.grad_copies > 0) == set_to_none
+    # the gradient buffers: aliased to .grad (no copy) with explicit stepping, unless set_to_none
+    # recreates .grad each step; private (copied) with automatic stepping (torch >= 2)
+    assert tt.auto_step == (auto_step is None and hasattr(tt.optimizer, "register_step_post_hook"))
+    assert (tt.grad_copies > 0) == (set_to_none or tt.auto_step)
     assert run.scalar(3, "lr") == pytest.approx(0.1)
     assert run.scalar(3, "eq_angle") == pytest.approx(math.sqrt(2 * 0.1 * 1e-2 / 1.9), rel=1e-9)
     assert run.end["status"] == "finished"
@@ -107,9 +110,10 @@ def test_sampling_every_3_adamw(collector):
 
 def test_nonfinite(collector):
     run, snaps, w0, names, _ = train(collector, "stats-nan", steps=3, nan_at=2)
-    for n, bad in (("fc1.weight", 1), ("ext.weight", 1)):
+    for n in ("fc1.weight", "ext.weight"):      # one non-finite gradient entry, and the weight it updated
         got = run.layer(2, n)
-        assert got["nonfinite"] == bad
+        assert layer_stats(*snaps[2][n], w0[n])["nonfinite"] == 2
+        assert got["nonfinite"] == 2
         assert all(math.isnan(got[s]) for s in STATS if s != "nonfinite"), got
     assert run.layer(2, "fc2.weight")["nonfinite"] == 0
     assert check(run, {1: snaps[1]}, w0, names, 1)
@@ -127,7 +131,7 @@ def test_ls_shows_latest_scalars(collector):
             loss.backward()
             opt.step()
             tt.step(loss=loss, val_acc=0.5)
-        last = float(loss)
+        last = loss.item()
     collector.messages("ls-run")
     runs = {r["run"]: r for r in collector.ls()}
     r = runs["ls-run"]

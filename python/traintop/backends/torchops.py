@@ -1,20 +1,22 @@
-"""METRICS.md §1 layer statistics computed with torch ops, for parameters the C probe cannot read in
-place: CUDA tensors, and CPU tensors that are not contiguous float32 (float64, bfloat16, float16, …).
+"""The torch-ops backend: METRICS.md §1 layer statistics computed with torch ops, for the parameters
+neither the C probe (in place) nor the GPU backend takes: CUDA tensors without the GPU backend, and
+tensors that are not contiguous float32 (float64, bfloat16, float16, views).
 
 The result is the same 12 numbers, in the same order and with the same guards, as the C fused pass
 (metrics/layerstats.c); they are handed to the C probe with tt_probe_layer_stats (an "external"
 layer). Sums are taken in float64 on the tensor's device. All layers' per-layer sums are stacked into
 one tensor per device and copied to the host once: one host synchronisation per sampled step (per
-device), whatever the number of layers. The previous-step and initial weights are kept on the device
-in the parameter's own dtype (2× the parameters' memory, as the C probe keeps on the host).
+device), whatever the number of layers; the tensor scalars of the step (tt.step(loss=t), DDP's
+local_grad_sq) leave the device in the same transfer. The previous-step and initial weights are kept
+on the device in the parameter's own dtype (2× the parameters' memory, as the C probe keeps on the host).
 """
 import math
 
 import torch
 
-from ._lib import NSTATS
+from .._lib import NSTATS
 
-__all__ = ["TorchLayerStats", "angle_from_norms", "finish", "fetch_scalars"]
+__all__ = ["TorchOps", "angle_from_norms", "finish", "fetch_scalars"]
 
 # per-layer primitives gathered on the device, in this order
 _WW, _GG, _GW, _SW, _SW2, _DD, _PP, _D0, _NF, _RA2, _RAN = range(11)
@@ -84,20 +86,51 @@ def fetch_scalars(tensors):
     return out
 
 
-class TorchLayerStats:
-    """§1 statistics of a list of parameters with torch ops.
+class TorchOps:
+    """The external layers of one probe. register() takes any parameter (the last backend tried): its
+    W_0 and W_prev copies are taken then, before the first step."""
 
-    params: list of (tensor, rows, cols). The probe's W_0 and W_prev copies are taken now.
-    """
+    can_persample = False        # per-sample sums need a GEMM backend (in place or GPU)
 
-    def __init__(self, params):
-        self.params = [p for p, _, _ in params]
-        # cols == 1 is a vector: one row (angle_rows = angle), as in the C pass
-        self.shapes = [((1, r) if c == 1 else (r, c)) for _, r, c in params]
+    def __init__(self, probe):
+        self.probe = probe
+        self.params, self.index, self.shapes, self.w0, self.prev, self.have_prev = [], [], [], [], [], []
+        self._stats = None           # the prepared step's statistics, per layer (None: not sampled)
+
+    def register(self, name, param, rows, cols, sparse_grad=False):
+        idx = self.probe.add_external_layer(name, rows, cols)
+        self.params.append(param)
+        self.index.append(idx)
+        self.shapes.append((1, rows) if cols == 1 else (rows, cols))   # a vector is one row, as in the C pass
         with torch.no_grad():
-            self.w0 = [p.detach().clone() for p in self.params]
-            self.prev = [p.detach().clone() for p in self.params]
-        self.have_prev = [True] * len(self.params)
+            self.w0.append(param.detach().clone())
+            self.prev.append(param.detach().clone())
+        self.have_prev.append(True)
+        return self, idx
+
+    def sync_grads(self):
+        pass                         # the gradients are read by prepare()
+
+    def prepare(self, step, sampled, next_sampled, extras=()):
+        """Right after the optimizer step: this step's statistics (kept for collect) and the host values
+        of the 0-d tensors in extras, fetched in the same transfer."""
+        if not self.params:
+            self._stats = None
+            return fetch_scalars(extras)
+        self._stats, values = self._compute(sampled, next_sampled, extras)
+        return values
+
+    def collect(self):
+        stats, self._stats = self._stats, None
+        for idx, st in zip(self.index, stats or ()):
+            if st is not None:
+                self.probe.layer_stats(idx, st)
+
+    def counters(self):
+        return {}
+
+    def close(self):
+        self.params, self.w0, self.prev, self._stats = [], [], [], None
 
     def _prims(self, i, grad, want_prev):
         rows, cols = self.shapes[i]
@@ -136,16 +169,15 @@ class TorchLayerStats:
         return torch.stack([ww, gg, gw, sw, sw2, dd, pp, d0, nf, ra2, ran])
 
     @torch.no_grad()
-    def compute(self, grads, sampled, next_sampled, extras=()):
-        """One step. grads: the parameters' gradients (None: zero). Returns (stats, extra_values):
-        stats[i] is the 12 statistics of layer i (None when the step is not sampled); extra_values are
-        the host values of the 0-d tensors in extras, fetched in the same transfer."""
+    def _compute(self, sampled, next_sampled, extras):
+        """One step, on the parameters' gradients (None: zero). Returns (stats, extra_values): stats[i]
+        is the 12 statistics of layer i (None when the step is not sampled)."""
         n_layers = len(self.params)
         stats = [None] * n_layers
         rows_by_dev = {}
         if sampled:
             for i in range(n_layers):
-                prim = self._prims(i, grads[i], self.have_prev[i])
+                prim = self._prims(i, self.params[i].grad, self.have_prev[i])
                 rows_by_dev.setdefault(prim.device, []).append((i, prim))
         extra_by_dev = {}
         for k, t in enumerate(extras):
