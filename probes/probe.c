@@ -3,6 +3,7 @@
  * (proto/encode) and hands it to the transport (transport.c), which never waits; statistics on their
  * own schedule (spectra, per-sample) are schedule.c's. */
 #include "probe_internal.h"
+#include "schedule.h"
 #include "../proto/endpoint.h"
 #include "../proto/names.h"
 #include "../metrics/layerstats.h"
@@ -44,11 +45,27 @@ void tt_probe_build_run_start(tt_probe *p, jsonw *w)
     tt_enc_run_start_end(w);
 }
 
+/* The transport's view of run_start: a fresh message, for its spool's first line and for resends. */
+static char *run_start_msg(void *ctx, size_t *len)
+{
+    jsonw w;
+    jw_init(&w);
+    tt_probe_build_run_start(ctx, &w);
+    return jw_take(&w, len);
+}
+
+void tt_probe_send_writer(tt_probe *p)
+{
+    size_t len = 0;
+    char *msg = jw_take(&p->w, &len);
+    tt_tx_send(&p->tx, msg, len);
+}
+
 void tt_probe_send_run_start(tt_probe *p)
 {
     tt_probe_build_run_start(p, &p->w);
-    tt_tx_send_writer(p);
-    p->started = 1;
+    tt_probe_send_writer(p);
+    p->started = p->tx.started = 1;
 }
 
 /* ---- per-sample statistics and the optimizer (their bookkeeping is schedule.c's) ---- */
@@ -172,6 +189,11 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     p->tx.push = p->tx.sub = -1;
     snprintf(p->run, sizeof p->run, "%s", o->run);
     p->rank = o->rank;
+    snprintf(p->tx.run, sizeof p->tx.run, "%s", o->run);
+    p->tx.rank = o->rank;
+    p->tx.c = &p->c;
+    p->tx.start_msg = run_start_msg;
+    p->tx.ctx = p;
     p->world = o->world_size ? o->world_size : 1;
     p->every = o->every ? o->every : 1;
     tt_sched_init(&p->sched, o->spectral_every, o->persample_full, o->gwa_window);
@@ -189,7 +211,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     p->last_step = INT64_MIN;
     p->hparams = cJSON_CreateObject();
     jw_init(&p->w);
-    if (tt_tx_open(p, ep, ctl, err, errlen) || !p->hparams) {
+    if (tt_tx_open(&p->tx, ep, ctl, err, errlen) || !p->hparams) {
         if (!p->hparams) snprintf(err, errlen, "out of memory opening run '%s'", o->run);
         tt_probe_close(p, NULL, 0);
         return NULL;
@@ -312,7 +334,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     double t0 = tt_probe_now_mono();
     p->last_step = step;
     p->c.steps++;
-    tt_tx_poll_control(p);
+    tt_tx_poll_control(&p->tx);
     if (!p->started) tt_probe_send_run_start(p);
 
     int sampled = step % p->every == 0;
@@ -360,7 +382,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     }
     tt_enc_scalars_end(&p->w);
     tt_enc_step_end(&p->w);
-    tt_tx_send_writer(p);
+    tt_probe_send_writer(p);
     p->c.stats_seconds += t2 - t1;
     p->c.publish_seconds += (tt_probe_now_mono() - t0) - (t2 - t1);
     return 0;
@@ -369,8 +391,8 @@ int tt_probe_step(tt_probe *p, int64_t step)
 int tt_probe_should_stop(tt_probe *p, char *reason, size_t len)
 {
     if (!p) return 0;
-    tt_tx_flush(p);          /* called every step: also drains what waited for the connection */
-    tt_tx_poll_control(p);
+    tt_tx_flush(&p->tx);          /* called every step: also drains what waited for the connection */
+    tt_tx_poll_control(&p->tx);
     if (p->tx.stop && reason && len) snprintf(reason, len, "%s", p->tx.stop_reason);
     return p->tx.stop;
 }
@@ -389,11 +411,11 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
         if (!p->started) tt_probe_send_run_start(p);
         tt_enc_run_end(&p->w, &p->sender, tt_probe_now_wall(), p->last_step == INT64_MIN ? 0 : p->last_step, status,
                        p->c.sent, p->c.dropped);
-        tt_tx_send_writer(p);
-        tt_tx_linger(p, linger_ms);
+        tt_probe_send_writer(p);
+        tt_tx_linger(&p->tx, linger_ms);
     }
     tt_sched_free(&p->sched);
-    tt_tx_close(p);
+    tt_tx_close(&p->tx);
     for (int i = 0; i < p->nlayers; i++) { free(p->layers[i].w_prev); free(p->layers[i].w0); }
     free(p->layers);
     cJSON_Delete(p->hparams);

@@ -10,7 +10,26 @@
 #include "../proto/jsonw.h"
 #include "../proto/protocol.h"
 #include "transport.h"
-#include "schedule.h"
+#include "persample_acc.h"
+#include "spectral_worker.h"
+
+/* schedule.c's state: what the probe publishes beside a step's layer rows, on its own schedule. */
+typedef struct {
+    int layer, stat;
+    double value;
+    int64_t step;                       /* TT_ENC_AT_STEP: the step about to be published */
+} tt_extra;
+
+struct tt_schedule {
+    int spectral_every;                 /* 0: off */
+    tt_spectral_worker *spectral;       /* created at the first step when spectral_every > 0 */
+    tt_extra *extras;                   /* entries waiting for the next step message */
+    size_t nextras, cap_extras;
+    tt_psacc ps;                        /* per-sample statistics of the step being built */
+    double ps_seconds;                  /* time in the per-sample calls of the step being built */
+    char opt_kind[16];                  /* the optimizer as last told by tt_probe_optimizer */
+    double opt_lr, opt_wd, opt_momentum;
+};
 
 /* A registered parameter. */
 typedef struct {
@@ -46,7 +65,7 @@ struct tt_probe {
     jsonw w;                            /* the message being built */
     tt_probe_counters c;
     tt_transport tx;                    /* transport.h: sockets, queue, spool, control */
-    tt_schedule sched;                  /* schedule.h: extras, spectra, per-sample, optimizer */
+    struct tt_schedule sched;                  /* schedule.h: extras, spectra, per-sample, optimizer */
 };
 
 double tt_probe_now_wall(void);
@@ -54,6 +73,8 @@ double tt_probe_now_mono(void);
 
 /* The run_start message into w (the layer table, statistics names, hyperparameters). */
 void tt_probe_build_run_start(tt_probe *p, jsonw *w);
+/* Hands the probe's writer's message to the transport. */
+void tt_probe_send_writer(tt_probe *p);
 /* Builds run_start into the probe's writer, queues it and marks the run started. */
 void tt_probe_send_run_start(tt_probe *p);
 

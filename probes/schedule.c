@@ -2,6 +2,7 @@
  * in a background thread and arrive steps later (their entries carry the step they describe);
  * per-sample statistics arrive during the step and are published with it. */
 #include "probe_internal.h"
+#include "schedule.h"
 #include "../metrics/noise.h"
 
 #include <math.h>

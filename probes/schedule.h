@@ -7,26 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "persample_acc.h"
-#include "spectral_worker.h"
 
 typedef struct tt_probe tt_probe;
-
-typedef struct {
-    int layer, stat;
-    double value;
-    int64_t step;                       /* TT_ENC_AT_STEP: the step about to be published */
-} tt_extra;
-
-typedef struct {
-    int spectral_every;                 /* 0: off */
-    tt_spectral_worker *spectral;       /* created at the first step when spectral_every > 0 */
-    tt_extra *extras;                   /* entries waiting for the next step message */
-    size_t nextras, cap_extras;
-    tt_psacc ps;                        /* per-sample statistics of the step being built */
-    double ps_seconds;                  /* time in the per-sample calls of the step being built */
-    char opt_kind[16];                  /* the optimizer as last told by tt_probe_optimizer */
-    double opt_lr, opt_wd, opt_momentum;
-} tt_schedule;
+typedef struct tt_schedule tt_schedule;   /* its state: probe_internal.h, inside struct tt_probe */
 
 void tt_sched_init(tt_schedule *s, int spectral_every, int persample_full, int gwa_window);
 void tt_sched_free(tt_schedule *s);

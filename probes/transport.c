@@ -1,93 +1,83 @@
 /* transport: messages leave without the training thread ever waiting. A bounded local queue absorbs
  * the moments when no collector is connected (start-up race, collector restart); when it is full the
  * oldest message goes to the spool file, or is dropped and counted. */
-#include "probe_internal.h"
+#include "transport.h"
 #include "../proto/protocol.h"
 
+#include <cjson/cJSON.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/pubsub.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the spool: what could not be sent, kept in a file that `traintop replay` reads ---- */
 
 /* Appends one message to the spool file, which starts with the run's start so it replays on its own.
  * Returns 0, or -1 when there is no spool or it cannot be written (the message then counts as dropped). */
-static int spool_write(tt_probe *p, const char *msg, size_t len)
+static int spool_write(tt_transport *t, const char *msg, size_t len)
 {
-    tt_transport *t = &p->tx;
     if (!t->spool_path[0]) return -1;
     if (!t->spool) {
         if (!(t->spool = fopen(t->spool_path, "a"))) { t->spool_path[0] = 0; return -1; }
-        jsonw w;
-        jw_init(&w);
-        tt_probe_build_run_start(p, &w);
-        size_t n;
-        char *start = jw_take(&w, &n);
+        size_t n = 0;
+        char *start = t->start_msg ? t->start_msg(t->ctx, &n) : NULL;
         if (start) { fwrite(start, 1, n, t->spool); fputc('\n', t->spool); }
         free(start);
     }
     if (fwrite(msg, 1, len, t->spool) != len || fputc('\n', t->spool) == EOF) return -1;
-    p->c.spooled++;
+    t->c->spooled++;
     return 0;
 }
 
 /* ---- the send queue ---- */
 
-static void queue_drop_oldest(tt_probe *p)
+static void queue_drop_oldest(tt_transport *t)
 {
-    tt_queue *q = &p->tx.q;
+    tt_queue *q = &t->q;
     q->bytes -= q->len[q->head];
-    if (spool_write(p, q->msg[q->head], q->len[q->head]) < 0) p->c.dropped++;   /* spooled is kept, not lost */
+    if (spool_write(t, q->msg[q->head], q->len[q->head]) < 0) t->c->dropped++;   /* spooled is kept, not lost */
     free(q->msg[q->head]);
     q->msg[q->head] = NULL;
     q->head = (q->head + 1) % TT_QUEUE_MSGS;
     q->count--;
 }
 
-void tt_tx_flush(tt_probe *p)
+void tt_tx_flush(tt_transport *t)
 {
-    tt_queue *q = &p->tx.q;
-    while (q->count && p->tx.push >= 0) {
-        if (nn_send(p->tx.push, q->msg[q->head], q->len[q->head], NN_DONTWAIT) < 0) break;
+    tt_queue *q = &t->q;
+    while (q->count && t->push >= 0) {
+        if (nn_send(t->push, q->msg[q->head], q->len[q->head], NN_DONTWAIT) < 0) break;
         q->bytes -= q->len[q->head];
         free(q->msg[q->head]);
         q->msg[q->head] = NULL;
         q->head = (q->head + 1) % TT_QUEUE_MSGS;
         q->count--;
-        p->c.sent++;
+        t->c->sent++;
     }
 }
 
-static void queue_push(tt_probe *p, char *msg, size_t len)
+void tt_tx_send(tt_transport *t, char *msg, size_t len)
 {
-    tt_queue *q = &p->tx.q;
-    if (!msg) { p->c.dropped++; return; }          /* encoding ran out of memory */
-    if (len > TT_QUEUE_BYTES) { free(msg); p->c.dropped++; return; }
-    while (q->count == TT_QUEUE_MSGS || q->bytes + len > TT_QUEUE_BYTES) queue_drop_oldest(p);
+    tt_queue *q = &t->q;
+    if (!msg) { t->c->dropped++; return; }          /* encoding ran out of memory */
+    if (len > TT_QUEUE_BYTES) { free(msg); t->c->dropped++; return; }
+    while (q->count == TT_QUEUE_MSGS || q->bytes + len > TT_QUEUE_BYTES) queue_drop_oldest(t);
     size_t tail = (q->head + q->count) % TT_QUEUE_MSGS;
     q->msg[tail] = msg;
     q->len[tail] = len;
     q->count++;
     q->bytes += len;
-    tt_tx_flush(p);
-}
-
-void tt_tx_send_writer(tt_probe *p)
-{
-    size_t len;
-    char *msg = jw_take(&p->w, &len);
-    queue_push(p, msg, len);
+    tt_tx_flush(t);
 }
 
 /* ---- sockets and control ---- */
 
-int tt_tx_open(tt_probe *p, const char *ep, const char *ctl, char *err, size_t errlen)
+int tt_tx_open(tt_transport *t, const char *ep, const char *ctl, char *err, size_t errlen)
 {
-    tt_transport *t = &p->tx;
     snprintf(t->endpoint, sizeof t->endpoint, "%s", ep);
     /* nanomsg connects lazily and retries on its own: an absent collector is not an error. */
     t->push = nn_socket(AF_SP, NN_PUSH);
@@ -104,15 +94,14 @@ int tt_tx_open(tt_probe *p, const char *ep, const char *ctl, char *err, size_t e
         }
     }
     if (t->push < 0) {
-        snprintf(err, errlen, "run '%s': cannot open a nanomsg socket to %s: %s", p->run, ep, nn_strerror(nn_errno()));
+        snprintf(err, errlen, "run '%s': cannot open a nanomsg socket to %s: %s", t->run, ep, nn_strerror(nn_errno()));
         return -1;
     }
     return 0;
 }
 
-void tt_tx_poll_control(tt_probe *p)
+void tt_tx_poll_control(tt_transport *t)
 {
-    tt_transport *t = &p->tx;
     if (t->sub < 0) return;
     for (int i = 0; i < 64; i++) {
         char *buf = NULL;
@@ -125,8 +114,8 @@ void tt_tx_poll_control(tt_probe *p)
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
         const cJSON *action = cJSON_GetObjectItemCaseSensitive(m, "action");
         const cJSON *rank = cJSON_GetObjectItemCaseSensitive(m, "rank");
-        int mine = cJSON_IsString(run) && !strcmp(run->valuestring, p->run) &&
-                   (!cJSON_IsNumber(rank) || (int)rank->valuedouble == p->rank);
+        int mine = cJSON_IsString(run) && !strcmp(run->valuestring, t->run) &&
+                   (!cJSON_IsNumber(rank) || (int)rank->valuedouble == t->rank);
         if (mine && cJSON_IsString(type) && !strcmp(type->valuestring, TT_MSG_CONTROL) && cJSON_IsString(action)) {
             const char *a = action->valuestring;
             if (!strcmp(a, TT_CTL_STOP)) {
@@ -134,8 +123,10 @@ void tt_tx_poll_control(tt_probe *p)
                 t->stop = 1;
                 snprintf(t->stop_reason, sizeof t->stop_reason, "%s",
                          cJSON_IsString(reason) ? reason->valuestring : "stopped by the collector");
-            } else if (!strcmp(a, TT_CTL_RESEND_START) && p->started) {
-                tt_probe_send_run_start(p);
+            } else if (!strcmp(a, TT_CTL_RESEND_START) && t->started && t->start_msg) {
+                size_t len = 0;
+                char *start = t->start_msg(t->ctx, &len);
+                tt_tx_send(t, start, len);
             } else if (!strcmp(a, TT_CTL_ACK_END)) {
                 t->end_acked = 1;
             }
@@ -144,24 +135,30 @@ void tt_tx_poll_control(tt_probe *p)
     }
 }
 
-void tt_tx_linger(tt_probe *p, int linger_ms)
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void tt_tx_linger(tt_transport *t, int linger_ms)
 {
     /* nanomsg discards unsent data on close: wait (bounded) for the collector to acknowledge the end. */
-    double deadline = tt_probe_now_mono() + linger_ms / 1000.0;
-    while (!p->tx.end_acked && tt_probe_now_mono() < deadline) {
-        tt_tx_flush(p);
-        tt_tx_poll_control(p);
-        if (!p->tx.end_acked) usleep(2000);
+    double deadline = now_mono() + linger_ms / 1000.0;
+    while (!t->end_acked && now_mono() < deadline) {
+        tt_tx_flush(t);
+        tt_tx_poll_control(t);
+        if (!t->end_acked) usleep(2000);
     }
 }
 
-void tt_tx_close(tt_probe *p)
+void tt_tx_close(tt_transport *t)
 {
-    tt_transport *t = &p->tx;
     if (t->push >= 0) nn_close(t->push);
     if (t->sub >= 0) nn_close(t->sub);
     t->push = t->sub = -1;
-    while (t->q.count) queue_drop_oldest(p);          /* never delivered: spooled, or counted as dropped */
+    while (t->q.count) queue_drop_oldest(t);          /* never delivered: spooled, or counted as dropped */
     if (t->spool) fclose(t->spool);
     t->spool = NULL;
 }
