@@ -1,0 +1,110 @@
+/* budget: the sampling schedule. In budget mode each kind (§1 statistics, per-sample statistics) is
+ * sampled every k steps, with k chosen so that the long-run cost per step,
+ *     fixed + cycle_stats / k_stats + cycle_persample / k_persample,
+ * stays within budget × base, base being the step's own time without the probe. The budget left after
+ * the fixed cost is split in halves, and a kind that needs less than its half at k = 1 leaves the rest
+ * to the other. An interval is decided when its kind is sampled and applies after the kind's next
+ * sample, so the schedule is always known two samples ahead: a framework can skip its hooks on the
+ * steps in between, and the step before a sample (which refreshes W_prev) is known in advance. */
+#include "budget.h"
+
+#include <math.h>
+#include <string.h>
+
+#define ALPHA_STEP 0.0625            /* smoothing of per-step measurements (base, fixed cost) */
+#define ALPHA_CYCLE 0.3              /* smoothing of a kind's cost per sample (fewer, larger values) */
+
+void tt_budget_init(tt_budget *b, int every, double budget)
+{
+    memset(b, 0, sizeof *b);
+    b->every = every > 0 ? every : 0;
+    b->budget = budget > 0 ? budget : TT_BUDGET_DEFAULT;
+    b->max_gap_s = TT_BUDGET_MAX_GAP_S;
+    b->last = INT64_MIN;
+    for (int j = 0; j < TT_BUDGET_KINDS; j++) { b->next[j] = -1; b->k[j] = 1; }
+}
+
+unsigned tt_budget_begin(tt_budget *b, int64_t step)
+{
+    unsigned now = 0;
+    if (b->every) {
+        if (step % b->every == 0) now = (1u << TT_BUDGET_KINDS) - 1;
+    } else {
+        for (int j = 0; j < TT_BUDGET_KINDS; j++)
+            if (b->next[j] < 0 || step >= b->next[j]) {
+                now |= 1u << j;
+                b->next[j] = step + b->k[j];
+            }
+    }
+    b->last = step;
+    b->now = now;
+    return now;
+}
+
+unsigned tt_budget_plan(const tt_budget *b, int64_t step)
+{
+    if (b->every) return step % b->every == 0 ? (1u << TT_BUDGET_KINDS) - 1 : 0;
+    unsigned bits = 0;
+    for (int j = 0; j < TT_BUDGET_KINDS; j++) {
+        int64_t n = b->next[j];
+        if (n < 0 || step == n || step >= n + b->k[j]) bits |= 1u << j;
+    }
+    return bits;
+}
+
+static double ema(double old, double x, double a, int have)
+{
+    return have ? old + a * (x - old) : x;
+}
+
+/* The interval after a kind's next sample, from what is measured now. */
+static int64_t decide(const tt_budget *b, int j)
+{
+    if (!b->have_base || !(b->base > 0)) return 1;          /* not measured yet: keep sampling */
+    double kmax = floor(b->max_gap_s / b->base);
+    if (kmax < 1) kmax = 1;
+    if (kmax > 1e9) kmax = 1e9;
+    double c = b->samples[j] > 1 ? b->cycle[j] : 0;
+    double other = b->samples[!j] > 1 ? b->cycle[!j] : 0;
+    double avail = b->budget * b->base - b->fixed;
+    if (!(c > 0)) return 1;                                 /* not measured yet, or costs nothing */
+    if (!(avail > 0)) return (int64_t)kmax;                 /* the fixed cost alone is over budget */
+    double share = other < avail / 2 ? avail - other : avail / 2;
+    double k = ceil(c / share);
+    return (int64_t)(k < 1 ? 1 : k > kmax ? kmax : k);
+}
+
+void tt_budget_end(tt_budget *b, double base, const double cost[TT_COST_PARTS])
+{
+    double total = 0;
+    for (int i = 0; i < TT_COST_PARTS; i++) total += cost[i] > 0 ? cost[i] : 0;
+    if (isfinite(base) && base >= 0) {
+        b->base = ema(b->base, base, ALPHA_STEP, b->have_base);
+        b->fixed = ema(b->fixed, cost[TT_COST_FIXED] > 0 ? cost[TT_COST_FIXED] : 0, ALPHA_STEP, b->have_base);
+        b->have_base = 1;
+        double w = exp(-(base + total) / TT_BUDGET_HORIZON_S);
+        b->cost_sum = b->cost_sum * w + total;
+        b->base_sum = b->base_sum * w + base;
+    }
+    for (int j = 0; j < TT_BUDGET_KINDS; j++) {
+        double c = cost[1 + j];
+        b->acc[j] += c > 0 ? c : 0;
+        if (!(b->now & (1u << j))) continue;
+        if (++b->samples[j] > 1) b->cycle[j] = ema(b->cycle[j], b->acc[j], ALPHA_CYCLE, b->samples[j] > 2);
+        b->acc[j] = 0;
+    }
+    if (!b->every)
+        for (int j = 0; j < TT_BUDGET_KINDS; j++)
+            if (b->now & (1u << j)) b->k[j] = decide(b, j);
+}
+
+double tt_budget_overhead(const tt_budget *b)
+{
+    return b->base_sum > 0 ? b->cost_sum / b->base_sum : NAN;
+}
+
+int64_t tt_budget_interval(const tt_budget *b, int kind)
+{
+    if (b->every) return b->every;
+    return kind >= 0 && kind < TT_BUDGET_KINDS ? b->k[kind] : 0;
+}
