@@ -3,9 +3,9 @@
  *     fixed + cycle_stats / k_stats + cycle_persample / k_persample,
  * stays within budget × base, base being the step's own time without the probe. The budget left after
  * the fixed cost is split in halves, and a kind that needs less than its half at k = 1 leaves the rest
- * to the other. An interval is decided when its kind is sampled and applies after the kind's next
- * sample, so the schedule is always known two samples ahead: a framework can skip its hooks on the
- * steps in between, and the step before a sample (which refreshes W_prev) is known in advance. */
+ * to the other. The intervals are decided again after every step from the smoothed measurements, and
+ * a kind's next sample moves with them (last sample + k) — but never the next step's: what a framework
+ * was told about the next two steps (skip its hooks, refresh W_prev before a sample) stays true. */
 #include "budget.h"
 
 #include <math.h>
@@ -13,6 +13,7 @@
 
 #define ALPHA_STEP 0.0625            /* smoothing of per-step measurements (base, fixed cost) */
 #define ALPHA_CYCLE 0.3              /* smoothing of a kind's cost per sample (fewer, larger values) */
+#define PAUSE 2.0                    /* a step longer than this × the usual one is taken as this long */
 
 void tt_budget_init(tt_budget *b, int every, double budget)
 {
@@ -33,6 +34,7 @@ unsigned tt_budget_begin(tt_budget *b, int64_t step)
         for (int j = 0; j < TT_BUDGET_KINDS; j++)
             if (b->next[j] < 0 || step >= b->next[j]) {
                 now |= 1u << j;
+                b->sampled_at[j] = step;
                 b->next[j] = step + b->k[j];
             }
     }
@@ -57,7 +59,7 @@ static double ema(double old, double x, double a, int have)
     return have ? old + a * (x - old) : x;
 }
 
-/* The interval after a kind's next sample, from what is measured now. */
+/* A kind's interval, from what is measured now. */
 static int64_t decide(const tt_budget *b, int j)
 {
     if (!b->have_base || !(b->base > 0)) return 1;          /* not measured yet: keep sampling */
@@ -79,6 +81,8 @@ void tt_budget_end(tt_budget *b, double base, const double cost[TT_COST_PARTS])
     double total = 0;
     for (int i = 0; i < TT_COST_PARTS; i++) total += cost[i] > 0 ? cost[i] : 0;
     if (isfinite(base) && base >= 0) {
+        /* a pause (an evaluation, a checkpoint) counts as one long step, not as a new step time */
+        if (b->have_base && base > PAUSE * b->base) base = PAUSE * b->base;
         b->base = ema(b->base, base, ALPHA_STEP, b->have_base);
         b->fixed = ema(b->fixed, cost[TT_COST_FIXED] > 0 ? cost[TT_COST_FIXED] : 0, ALPHA_STEP, b->have_base);
         b->have_base = 1;
@@ -93,9 +97,13 @@ void tt_budget_end(tt_budget *b, double base, const double cost[TT_COST_PARTS])
         if (++b->samples[j] > 1) b->cycle[j] = ema(b->cycle[j], b->acc[j], ALPHA_CYCLE, b->samples[j] > 2);
         b->acc[j] = 0;
     }
-    if (!b->every)
-        for (int j = 0; j < TT_BUDGET_KINDS; j++)
-            if (b->now & (1u << j)) b->k[j] = decide(b, j);
+    if (b->every) return;
+    for (int j = 0; j < TT_BUDGET_KINDS; j++) {
+        b->k[j] = decide(b, j);
+        if (b->next[j] == b->last + 1) continue;          /* announced: the next step samples it */
+        int64_t n = b->sampled_at[j] + b->k[j];
+        b->next[j] = n > b->last + 2 ? n : b->last + 2;
+    }
 }
 
 double tt_budget_overhead(const tt_budget *b)

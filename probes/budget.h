@@ -21,7 +21,8 @@ typedef struct {
     double max_gap_s;                /* never starve: an interval is at most max_gap_s of steps */
     int64_t last;                    /* the last step begun; INT64_MIN before the first */
     int64_t next[TT_BUDGET_KINDS];   /* the next step of each kind; -1: the first step */
-    int64_t k[TT_BUDGET_KINDS];      /* the interval after that one, decided at the sample before */
+    int64_t sampled_at[TT_BUDGET_KINDS]; /* its last sample */
+    int64_t k[TT_BUDGET_KINDS];      /* its interval, decided after every step */
     unsigned now;                    /* the kinds sampled at `last` */
     /* measurements, smoothed */
     int have_base;
@@ -39,10 +40,12 @@ void tt_budget_init(tt_budget *b, int every, double budget);
  * sampled kind's next step with the interval decided before. */
 unsigned tt_budget_begin(tt_budget *b, int64_t step);
 /* Ends the step begun: base = its time without the probe (NaN: unknown, the first step), cost = the
- * probe's measured cost in parts (TT_COST_*). A kind sampled at this step gets its next interval. */
+ * probe's measured cost in parts (TT_COST_*). The intervals are decided again; each kind's next step
+ * moves to its last sample + its interval, but not before the step after next, and a kind announced
+ * for the next step stays announced. */
 void tt_budget_end(tt_budget *b, double base, const double cost[TT_COST_PARTS]);
-/* The kinds a later step (> the last begun) will sample, if steps go on one by one: exact up to each
- * kind's sample after next, and all kinds beyond (not decided yet). */
+/* The kinds a later step (> the last begun) will sample, if steps go on one by one: exact for the
+ * next two steps (what a framework must know before it runs them), a forecast beyond. */
 unsigned tt_budget_plan(const tt_budget *b, int64_t step);
 /* The achieved overhead: measured cost / time without the probe, over the last TT_BUDGET_HORIZON_S
  * of steps (NaN before any measured step). */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../probes/budget.h"
@@ -21,6 +22,8 @@ typedef struct {
     double base, fixed, stats, refresh, ps;
     long scale_at;
     double scale;
+    long pause_every;            /* every that many steps, one step takes pause seconds more */
+    double pause;
 } model;
 
 typedef struct {
@@ -48,7 +51,8 @@ static void simulate(tt_budget *b, const model *m, long steps, run *r)
             [TT_COST_STATS] = ((now & STATS) ? m->stats : (next & STATS) ? m->refresh : 0) * f,
             [TT_COST_PERSAMPLE] = ((now & PS) ? m->ps : 0) * f,
         };
-        tt_budget_end(b, s == 1 ? NAN : m->base * f, cost);
+        double pause = m->pause_every && s % m->pause_every == 0 ? m->pause : 0;
+        tt_budget_end(b, s == 1 ? NAN : m->base * f + pause, cost);
         if (s > 1) {
             r->cost += cost[0] + cost[1] + cost[2];
             r->base += m->base * f;
@@ -131,6 +135,20 @@ static void follows_changes(void **state)
     assert_int_equal(tt_budget_interval(&b, TT_BUDGET_PERSAMPLE), 198);
 }
 
+/* Pauses (an evaluation, a checkpoint, another job's turn) do not pass for slow steps: 40 ms every
+ * 200 steps of 1 ms leaves the budget and the sampling rate of converges_to_budget (k = 27 and 67). */
+static void pauses_are_not_steps(void **state)
+{
+    (void)state;
+    tt_budget b;
+    tt_budget_init(&b, 0, 0.02);
+    model m = { .base = 1e-3, .fixed = 5e-6, .stats = 2e-4, .ps = 5e-4, .pause_every = 200, .pause = 0.04 };
+    simulate(&b, &m, 20000, &R1);
+    assert_true(R1.cost / R1.base <= 0.02 * 1.05);           /* against the steps' own time, pauses left out */
+    assert_true(R1.n[0] >= 20000 / 27 * 0.9 && R1.n[0] <= 20000 / 27 * 1.15);
+    assert_true(R1.n[1] >= 20000 / 67 * 0.9 && R1.n[1] <= 20000 / 67 * 1.15);
+}
+
 /* Bounds: an expensive probe on slow steps is still sampled every max_gap_s; a fixed cost over the
  * budget puts both kinds at that bound; a probe that costs nothing samples every step. */
 static void bounds_hold(void **state)
@@ -210,6 +228,7 @@ int main(void)
         cmocka_unit_test(refresh_counts),
         cmocka_unit_test(cheap_kind_leaves_its_share),
         cmocka_unit_test(follows_changes),
+        cmocka_unit_test(pauses_are_not_steps),
         cmocka_unit_test(bounds_hold),
         cmocka_unit_test(every_is_fixed),
         cmocka_unit_test(first_steps_and_defaults),
