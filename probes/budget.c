@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define ALPHA_STEP 0.0625            /* smoothing of per-step measurements (base, fixed cost) */
+#define ALPHA_DOWN 0.5               /* … of a step time shorter than the usual */
 #define ALPHA_CYCLE 0.3              /* smoothing of a kind's cost per sample (fewer, larger values) */
 #define PAUSE 2.0                    /* a step longer than this × the usual one is taken as this long */
 
@@ -83,7 +84,9 @@ void tt_budget_end(tt_budget *b, double base, const double cost[TT_COST_PARTS])
     if (isfinite(base) && base >= 0) {
         /* a pause (an evaluation, a checkpoint) counts as one long step, not as a new step time */
         if (b->have_base && base > PAUSE * b->base) base = PAUSE * b->base;
-        b->base = ema(b->base, base, ALPHA_STEP, b->have_base);
+        /* tracked from below: noise and other jobs only ever make steps longer, so a faster step is
+         * believed at once and a slower one slowly (too short a step time only samples less) */
+        b->base = ema(b->base, base, b->have_base && base < b->base ? ALPHA_DOWN : ALPHA_STEP, b->have_base);
         b->fixed = ema(b->fixed, cost[TT_COST_FIXED] > 0 ? cost[TT_COST_FIXED] : 0, ALPHA_STEP, b->have_base);
         b->have_base = 1;
         double w = exp(-(base + total) / TT_BUDGET_HORIZON_S);
