@@ -368,9 +368,14 @@ int tt_probe_step(tt_probe *p, int64_t step)
     int sampled = !!(now & (1u << TT_BUDGET_STATS));
     /* The step before a sampled one refreshes W_prev, so the update is always a one-step update. */
     int next_sampled = tt_probe_sampled(p, step + 1) & TT_SAMPLE_STATS;
-    double tp = tt_probe_now_mono();
-    tt_sched_persample_scalars(p);
-    double ps_scalars = tt_probe_now_mono() - tp;
+    double ps_scalars = 0;
+    if (p->sched.ps.B) {                /* a clock read costs ~0.1 µs here: only when there is work */
+        double tp = tt_probe_now_mono();
+        tt_sched_persample_scalars(p);
+        ps_scalars = tt_probe_now_mono() - tp;
+    } else {
+        tt_sched_persample_scalars(p);
+    }
     tt_enc_step_begin(&p->w, &p->sender, tt_probe_now_wall(), step);
     double t1 = tt_probe_now_mono();
     if (sampled) {
@@ -397,7 +402,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
             l->have_prev = 1;
         }
     }
-    double t_rows = tt_probe_now_mono() - t1;
+    double t_rows = sampled || next_sampled ? tt_probe_now_mono() - t1 : 0;
     tt_sched_spectral(p, step);
     tt_sched_write_extras(p);
     double t2 = tt_probe_now_mono();
@@ -428,7 +433,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     tt_budget_end(&p->budget, base, cost);
     p->sched.ps_seconds = 0;
     memset(p->ext_cost, 0, sizeof p->ext_cost);
-    p->prev_end = tt_probe_now_mono();
+    p->prev_end = end;
     return 0;
 }
 
