@@ -185,10 +185,16 @@ char *jw_take(jsonw *w, size_t *len)
     return b;
 }
 
+/* Seconds with 6 decimals, printf's "%lld.%06lld" of the whole microseconds — without printf, which
+ * was a tenth of the probe's cost of an unsampled step. */
 void jw_time(jsonw *w, double t)
 {
-    char tmp[40];
     int64_t us = (int64_t)llround(t * 1e6);
-    int n = snprintf(tmp, sizeof tmp, "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
-    put(w, tmp, (size_t)n);
+    uint64_t u = us < 0 ? 0 - (uint64_t)us : (uint64_t)us;
+    char tmp[32], *p = tmp + sizeof tmp;
+    for (int i = 0; i < 6; i++) { *--p = (char)('0' + u % 10); u /= 10; }
+    *--p = '.';
+    do { *--p = (char)('0' + u % 10); u /= 10; } while (u);
+    if (us < 0) *--p = '-';
+    put(w, p, (size_t)(tmp + sizeof tmp - p));
 }

@@ -115,6 +115,28 @@ static void ints_match_printf(void **state)
 }
 
 /* A message of numbers of every kind is valid JSON, and each value reads back as written. */
+/* Times: whole microseconds as "%lld.%06lld" wrote them for non-negative times, random and at the edges. */
+static void times_match_printf(void **state)
+{
+    (void)state;
+    jsonw w;
+    jw_init(&w);
+    const double fixed[] = { 0, 1e-6, 0.5, 1.0000005, 59.999999, 1733380000.123456, 4102444800.999999 };
+    for (int i = 0; i < 100000 + (int)(sizeof fixed / sizeof *fixed); i++) {
+        double t = i < (int)(sizeof fixed / sizeof *fixed) ? fixed[i] : (double)(next() % 4102444800000000ull) * 1e-6;
+        char ref[48];
+        long long us = llround(t * 1e6);
+        snprintf(ref, sizeof ref, "%lld.%06lld", us / 1000000, us % 1000000);
+        jw_reset(&w);
+        jw_time(&w, t);
+        assert_string_equal(w.buf, ref);
+    }
+    jw_reset(&w);
+    jw_time(&w, -1.5);                           /* before the epoch: a plain negative number */
+    assert_string_equal(w.buf, "-1.500000");
+    jw_free(&w);
+}
+
 static void output_is_json(void **state)
 {
     (void)state;
@@ -152,6 +174,7 @@ int main(void)
         cmocka_unit_test(doubles_match_printf),
         cmocka_unit_test(floats_round_trip),
         cmocka_unit_test(ints_match_printf),
+        cmocka_unit_test(times_match_printf),
         cmocka_unit_test(output_is_json),
     };
     return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);
