@@ -150,8 +150,8 @@ static void pauses_are_not_steps(void **state)
 }
 
 /* Bounds: an expensive probe on slow steps is still sampled every max_gap_s; a fixed cost over the
- * budget leaves sampling half the budget (statistics still come); a probe that costs nothing samples
- * every step. */
+ * budget leaves sampling a quarter of the budget (statistics still come); a probe that costs nothing
+ * samples every step. */
 static void bounds_hold(void **state)
 {
     (void)state;
@@ -168,11 +168,11 @@ static void bounds_hold(void **state)
             assert_true(t - s <= (long)TT_BUDGET_MAX_GAP_S);
         }
     tt_budget_init(&b, 0, 0.02);
-    model over = { .base = 1e-3, .fixed = 3e-5, .stats = 3.9e-5, .ps = 3.9e-5 };   /* 5 µs each: k = 8 */
+    model over = { .base = 1e-3, .fixed = 3e-5, .stats = 1.9e-5, .ps = 1.9e-5 };   /* 2.5 µs each: k = 8 */
     simulate(&b, &over, 3000, &R1);
     assert_int_equal(tt_budget_interval(&b, TT_BUDGET_STATS), 8);
     assert_int_equal(tt_budget_interval(&b, TT_BUDGET_PERSAMPLE), 8);
-    assert_true(R1.cost / R1.base <= (30 + 2 * 39.0 / 8) * 1e-3 * 1.03);
+    assert_true(R1.cost / R1.base <= (30 + 2 * 19.0 / 8) * 1e-3 * 1.03);
     tt_budget_init(&b, 0, 0.02);
     model zero = { .base = 1e-3 };
     simulate(&b, &zero, 300, &R1);
