@@ -3,9 +3,11 @@
 (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1), all measured in the same run:
 
   torch_probe_overhead_pct      an MLP of 1.33M parameters (784-1024-512-10), batch 256, SGD+momentum:
-                                a training step with traintop.watch() publishing every step (every §1
-                                statistic of every parameter, per-sample statistics and GWA of the three
-                                Linear layers) to a real collector, against the same step without a probe
+                                a training step with traintop.watch() at its defaults publishing every
+                                step to a real collector (§1 statistics of every parameter, per-sample
+                                statistics and GWA of the three Linear layers, on the steps the 2 %
+                                overhead budget samples), against the same step without a probe
+  torch_probe_overhead_pct_every1  the same with every=1: everything on every step
   torch_vs_naive_hooks_speedup  the probe's added time per step against the usual hand-written logging:
                                 per-parameter torch ops for the same §1 statistics, one host transfer
                                 (.tolist()) per tensor, and a 20-bin torch.histc per tensor
@@ -15,8 +17,10 @@
                                 the step message included; libtraintop exports nothing else) against the same 12 statistics
                                 per tensor with torch ops (float32, one transfer per tensor)
 
-Timings interleave the variants in repeated blocks (base, probe, base, naive) and take medians of the
-per-block ratios, so slow drifts of the machine cancel. Output lines: `name value unit (target …)`;
+
+Timings interleave the variants in repeated blocks (base, probes, base, naive) and take medians of the
+per-block ratios, so slow drifts of the machine cancel; blocks are timed in the process's CPU time (on
+a shared machine wall time is mostly other jobs' turns). Output lines: `name value unit (target …)`;
 lines starting with # are details. --quick: fewer and shorter blocks (< 60 s).
 """
 import os
@@ -128,7 +132,7 @@ def overhead(args, collector):
 
     def block(mo, n, tt=None, naive=None):
         model, opt = mo
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(n):
             if tt is not None:
                 k, c = tt.probe.sampled(tt.last_step + 1), plans.setdefault(tt.run, [0, 0, 0])
@@ -141,7 +145,7 @@ def overhead(args, collector):
                 tt.step(loss=loss)
             if naive is not None:
                 naive.step()
-        return (time.perf_counter() - t0) / n
+        return (time.process_time() - t0) / n
 
     # time spent inside the per-sample C call, for the breakdown
     dense_time = [0.0]
@@ -201,7 +205,8 @@ def overhead(args, collector):
           "step, %.2f ms with naive logging (medians of %d blocks of %d steps)" % (nparams, b * 1e3, pr * 1e3, nv * 1e3,
                                                                                   args.reps, args.steps))
     c_stats, c_publish = c1["stats_seconds"] - c0["stats_seconds"], c1["publish_seconds"] - c0["publish_seconds"]
-    print("# probe every step, per step: C §1 statistics %.3f ms, C publishing %.3f ms, C per-sample (3 layers) %.3f ms, "
+    print("# probe every step, per step (C counters in wall time, blocks in CPU time: unreliable on a busy machine): "
+          "C §1 statistics %.3f ms, C publishing %.3f ms, C per-sample (3 layers) %.3f ms, "
           "Python hooks and the rest %.3f ms" % (c_stats / n_probe * 1e3, c_publish / n_probe * 1e3, c_dense / n_probe * 1e3,
                                                    (pr - b) * 1e3 - (c_stats + c_publish + c_dense) / n_probe * 1e3))
     if "every10" in ratios:
