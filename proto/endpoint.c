@@ -67,6 +67,25 @@ int tt_runtime_dir(char *out, size_t len, char *err, size_t errlen)
     return 0;
 }
 
+int tt_spool_dir(const char *ep, char *out, size_t len, char *err, size_t errlen)
+{
+    if (tt_endpoint_check(ep, err, errlen)) return -1;
+    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    int n;
+    if (state && *state == '/')
+        n = snprintf(out, len, "%s/traintop/spool/", state);
+    else if (home && *home == '/')
+        n = snprintf(out, len, "%s/.local/state/traintop/spool/", home);
+    else
+        n = snprintf(out, len, "/tmp/traintop-%u/spool/", (unsigned)getuid());
+    if (n < 0 || (size_t)n + strlen(ep) >= len) { snprintf(err, errlen, "spool directory for %s: path too long", ep); return -1; }
+    /* one directory per endpoint, so a collector imports only what was meant for it */
+    char *p = out + n;
+    for (const char *s = ep; *s; s++) *p++ = *s == '/' || *s == ':' ? '_' : *s;
+    *p = 0;
+    return 0;
+}
+
 int tt_default_endpoint(char *out, size_t len, char *err, size_t errlen)
 {
     const char *env = getenv("TRAINTOP_ENDPOINT");
