@@ -152,7 +152,8 @@ static int load_dir(tt_collector *c, const char *dir, char *err, size_t errlen)
         if (n < 7 || e->d_name[0] == '.' || strcmp(e->d_name + n - 6, ".jsonl")) continue;
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (tt_collector_load(c, path, err, errlen) < 0) { rc = -1; break; }
+        if (tt_recording_repair(path, c->quiet ? NULL : c->log, err, errlen) < 0 ||   /* a crash's torn line: aside */
+            tt_collector_load(c, path, err, errlen) < 0) { rc = -1; break; }
     }
     closedir(d);
     return rc;
@@ -276,7 +277,7 @@ static void send_acks(tt_collector *c)
     int due = 0;
     for (int i = 0; i < c->store.nruns; i++) due |= c->store.runs[i]->ack_due;
     if (!due) return;
-    if (c->rec) tt_recorder_flush(c->rec);
+    if (c->rec && tt_recorder_flush(c->rec)) return;   /* not on disk: not acknowledged (the probe keeps it) */
     for (int i = 0; i < c->store.nruns; i++) {
         tt_run *r = c->store.runs[i];
         if (!r->ack_due) continue;
@@ -292,9 +293,10 @@ static void ask_resend_after(tt_collector *c, tt_run *r)
     double now = mono();
     if (now - r->resend_asked < 0.25) return;
     r->resend_asked = now;
-    if (c->rec) tt_recorder_flush(c->rec);
-    r->seq_acked = r->seq_last;
-    control_seq(c, r->name, r->rank, TT_CTL_RESEND, NULL, r->seq_last);
+    /* the request acknowledges what we have: only what is on disk when recording */
+    uint64_t have = c->rec && tt_recorder_flush(c->rec) ? r->seq_acked : r->seq_last;
+    r->seq_acked = have;
+    control_seq(c, r->name, r->rank, TT_CTL_RESEND, NULL, have);
 }
 
 /* A probe we have not heard start (collector restarted, or its start was lost): ask it, at most 4×/s. */
@@ -391,7 +393,11 @@ static int import_line(void *ud, const char *line, size_t len)
     tt_msg_free(&m);
     if (known_start) return 0;
     tt_ingest_result r;
-    if (ingest_one(c, line, len, &r, err, sizeof err) == 0) return 0;
+    if (ingest_one(c, line, len, &r, err, sizeof err) == 0) {
+        tt_run *run = r.type == TT_MSG_STEP ? tt_store_find(&c->store, r.run, r.rank) : NULL;
+        if (run) run->from_spool++;
+        return 0;
+    }
     if (r.duplicate) {
         /* we have it, unless the run skipped messages it never had (a spill while it ran on) */
         const tt_run *run = tt_store_find(&c->store, r.run, r.rank);

@@ -46,6 +46,7 @@ typedef struct {
     uint64_t after_end;        /* steps refused because the run had ended */
     int has_end_steps;         /* run_end said how many steps the probe made */
     uint64_t probe_steps, probe_spooled;   /* as reported in run_end */
+    uint64_t from_spool;       /* the collector's: steps that came through a probe's spool (imported) */
     uint64_t seq_acked;        /* the collector's: the latest seq it acknowledged */
     int ack_due;               /* the collector's: an ack (or a repeated one) is owed */
     double resend_asked;       /* the collector's: when it last asked for a resend */

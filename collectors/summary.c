@@ -28,10 +28,10 @@ static cJSON *run_json(const tt_run *r)
     /* delivery: what the probe said it made (at its end), what we lack, what came twice */
     if (r->has_end_steps) cJSON_AddNumberToObject(o, "sent", (double)r->probe_steps);
     else cJSON_AddNullToObject(o, "sent");
-    uint64_t lost = r->has_end_steps ? (r->probe_steps > r->steps_received ? r->probe_steps - r->steps_received : 0) : r->seq_missing;
-    cJSON_AddNumberToObject(o, "lost", (double)lost);
+    /* lost: what the probe let go unacknowledged and we never got (steps or ends; a recording's gaps too) */
+    cJSON_AddNumberToObject(o, "lost", (double)r->seq_missing);
     cJSON_AddNumberToObject(o, "resent", (double)r->seq_dups);
-    cJSON_AddNumberToObject(o, "spooled", (double)r->probe_spooled);
+    cJSON_AddNumberToObject(o, "spooled", (double)(r->from_spool > r->probe_spooled ? r->from_spool : r->probe_spooled));
     cJSON_AddNumberToObject(o, "gaps", (double)r->seq_gaps);
     cJSON_AddNumberToObject(o, "after_end", (double)r->after_end);
     cJSON_AddItemToObject(o, "hparams", r->hparams ? cJSON_Duplicate(r->hparams, 1) : cJSON_CreateObject());
