@@ -155,6 +155,7 @@ static int run_start(tt_msg *m, tt_store *st, double now, char *err, size_t errl
     snprintf(r->host, sizeof r->host, "%s", d.host);
     cJSON_Delete(r->hparams);
     r->hparams = d.hparams ? cJSON_Duplicate(d.hparams, 1) : cJSON_CreateObject();
+    if (d.steps_per_s > 0) r->steps_per_s = d.steps_per_s;   /* a history reply: the collector's figure */
     r->state = TT_RUN_RUNNING;
     r->end_status[0] = 0;
     r->last_seen = now;
@@ -225,7 +226,9 @@ static int step_msg(tt_msg *m, tt_store *st, double now, tt_ingest_result *res, 
     seq_applied(r, m->seq, m->base);
     if (r->state == TT_RUN_STALLED || r->state == TT_RUN_CRASHED) r->state = TT_RUN_RUNNING;
     r->last_seen = now;
-    touch_rate(r, step, m->time > 0 ? m->time : now);
+    /* untimed steps time by our clock, except in a replay or a viewer's copy (a history's steps carry
+     * no time: the clock would be the viewer's ingest) */
+    if (m->time > 0 || !st->seq_lenient) touch_rate(r, step, m->time > 0 ? m->time : now);
     return 0;
 }
 
@@ -258,7 +261,9 @@ static int run_end(tt_msg *m, tt_store *st, double now, tt_ingest_result *res, c
     r->probe_dropped = d.dropped;
     r->last_seen = now;
     double t = m->time > 0 ? m->time : now;
-    if (r->first_sent > 0 && t > r->first_sent && r->steps_received)   /* the whole run: short runs get a figure too */
+    if (d.steps_per_s > 0)                              /* a history reply: the collector's figure */
+        r->steps_per_s = d.steps_per_s;
+    else if (r->first_sent > 0 && t > r->first_sent && r->steps_received)   /* the whole run: short runs get a figure too */
         r->steps_per_s = (double)r->steps_received / (t - r->first_sent);
     return 0;
 }
@@ -303,7 +308,8 @@ static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_i
     seq_applied(r, (uint64_t)f->seq, (uint64_t)f->base);
     if (r->state == TT_RUN_STALLED || r->state == TT_RUN_CRASHED) r->state = TT_RUN_RUNNING;
     r->last_seen = now;
-    touch_rate(r, step, f->has_time && isfinite(f->time) && f->time > 0 ? f->time : now);
+    int timed = f->has_time && isfinite(f->time) && f->time > 0;
+    if (timed || !st->seq_lenient) touch_rate(r, step, timed ? f->time : now);
     res->type = TT_MSG_STEP;
     res->seq = (uint64_t)f->seq;
     snprintf(res->run, sizeof res->run, "%s", f->run_name);

@@ -162,8 +162,12 @@ int tt_msg_decode_run_start(tt_msg *m, tt_msg_run_start *out, char *err, size_t 
             if (!strcmp(get(t, "name")->valuestring, name->valuestring))
                 return tt_msg_reject(m, "field", err, errlen, "layers[%d]: name '%s' appears twice", i, name->valuestring);
     }
+    const cJSON *rate = get(d, "steps_per_s");
+    if (rate && !(cJSON_IsNumber(rate) && rate->valuedouble >= 0 && rate->valuedouble < 1e12))
+        return tt_msg_reject(m, "field", err, errlen, "steps_per_s: expected a non-negative number");
     /* Valid: the plain values. */
     memset(out, 0, sizeof *out);
+    out->steps_per_s = rate ? rate->valuedouble : 0;
     out->world = (int)world->valuedouble;
     out->every = every ? (int)every->valuedouble : 1;
     out->pid = pid ? (int64_t)pid->valuedouble : 0;
@@ -278,7 +282,10 @@ int tt_msg_decode_step(tt_msg *m, const tt_msg_run *r, tt_msg_step *out, char *e
 int tt_msg_decode_run_end(tt_msg *m, tt_msg_run_end *out, char *err, size_t errlen)
 {
     const cJSON *d = m->doc, *status = get(d, "status"), *dropped = get(d, "dropped"), *step = get(d, "step");
-    const cJSON *steps = get(d, "steps"), *spooled = get(d, "spooled");
+    const cJSON *steps = get(d, "steps"), *spooled = get(d, "spooled"), *rate = get(d, "steps_per_s");
+    if (rate && !(cJSON_IsNumber(rate) && rate->valuedouble >= 0 && rate->valuedouble < 1e12))
+        return tt_msg_reject(m, "field", err, errlen, "steps_per_s: expected a non-negative number");
+    out->steps_per_s = rate ? rate->valuedouble : 0;
     if (!is_int(step, 0, TT_MAX_STEP)) return tt_msg_reject(m, "field", err, errlen, "step: expected an integer in 0..2^53");
     if (!cJSON_IsString(status)) return tt_msg_reject(m, "field", err, errlen, "status: expected \"finished\", \"stopped\" or \"failed\"");
     if (strcmp(status->valuestring, "finished") && strcmp(status->valuestring, "stopped") && strcmp(status->valuestring, "failed"))

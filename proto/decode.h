@@ -47,6 +47,7 @@ typedef struct {
     const char *stats[TT_MAX_STATS];   /* unique names */
     int nlayers;
     const tt_msg_layer *layers;        /* unique names */
+    double steps_per_s;        /* history replies: the collector's rate for the run (0 when absent) */
 } tt_msg_run_start;
 
 int tt_msg_decode_run_start(tt_msg *m, tt_msg_run_start *out, char *err, size_t errlen);
@@ -90,6 +91,7 @@ typedef struct {
     uint64_t spooled;          /* 0 when absent */
     int has_steps;             /* the probe said how many step messages it made */
     uint64_t steps;
+    double steps_per_s;        /* history replies: the collector's rate for the run (0 when absent) */
 } tt_msg_run_end;
 
 int tt_msg_decode_run_end(tt_msg *m, tt_msg_run_end *out, char *err, size_t errlen);
