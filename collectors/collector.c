@@ -28,6 +28,7 @@
 
 #define LOGGED_MAX 256      /* distinct (cause, run) pairs logged before going quiet */
 #define ASKED_MAX 64        /* unknown runs we recently asked to resend their start */
+#define NO_END_GRACE_S 10.0 /* a run whose probe is gone stays "no_end" this long before it is "crashed" */
 
 typedef struct { char cause[16]; char run[TT_NAME_MAX]; } logged_key;
 typedef struct { char run[TT_NAME_MAX]; double at; } asked;
@@ -593,14 +594,18 @@ void tt_collector_tick(tt_collector *c)
     if (c->alerts) tt_alerts_reap(c->alerts);
     for (int i = 0; i < c->store.nruns; i++) {
         tt_run *r = c->store.runs[i];
-        if (r->state != TT_RUN_RUNNING && r->state != TT_RUN_STALLED) continue;
+        if (r->state != TT_RUN_RUNNING && r->state != TT_RUN_STALLED && r->state != TT_RUN_NO_END) continue;
         if (c->alerts && !c->loading) {
             tt_alert fired[4];
             int n = tt_alerts_on_tick(c->alerts, r, now - r->last_seen, fired, 4);
             for (int k = 0; k < n; k++) act(c, &fired[k]);
         }
         if (probe_gone(c, r)) {
-            r->state = TT_RUN_CRASHED;
+            /* a probe that acknowledges (version 2) spools its end when it could not deliver it: wait for
+             * the spool (imported every second) before calling the run crashed */
+            if (r->seq_last && r->state != TT_RUN_NO_END) { r->state = TT_RUN_NO_END; r->gone_at = now; }
+            else if (!r->seq_last || now - r->gone_at > NO_END_GRACE_S) r->state = TT_RUN_CRASHED;
+            else continue;
             c->store.version++;
         } else if (r->state == TT_RUN_RUNNING && now - r->last_seen > c->stall_seconds) {
             r->state = TT_RUN_STALLED;

@@ -224,7 +224,7 @@ static int step_msg(tt_msg *m, tt_store *st, double now, tt_ingest_result *res, 
     r->step = step;
     r->steps_received++;
     seq_applied(r, m->seq, m->base);
-    if (r->state == TT_RUN_STALLED || r->state == TT_RUN_CRASHED) r->state = TT_RUN_RUNNING;
+    if (r->state == TT_RUN_STALLED || r->state == TT_RUN_CRASHED || r->state == TT_RUN_NO_END) r->state = TT_RUN_RUNNING;
     r->last_seen = now;
     /* untimed steps time by our clock, except in a replay or a viewer's copy (a history's steps carry
      * no time: the clock would be the viewer's ingest) */
@@ -306,7 +306,7 @@ static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_i
     r->step = step;
     r->steps_received++;
     seq_applied(r, (uint64_t)f->seq, (uint64_t)f->base);
-    if (r->state == TT_RUN_STALLED || r->state == TT_RUN_CRASHED) r->state = TT_RUN_RUNNING;
+    if (r->state == TT_RUN_STALLED || r->state == TT_RUN_CRASHED || r->state == TT_RUN_NO_END) r->state = TT_RUN_RUNNING;
     r->last_seen = now;
     int timed = f->has_time && isfinite(f->time) && f->time > 0;
     if (timed || !st->seq_lenient) touch_rate(r, step, timed ? f->time : now);

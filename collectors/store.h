@@ -8,7 +8,10 @@
 #include "../proto/fastjson.h"
 #include "traintop/probe.h"
 
-typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED, TT_RUN_CRASHED } tt_run_state;
+/* TT_RUN_NO_END: the probe's process is gone without its run_end reaching us — for a short while, as its
+ * spool (with the end) may still be imported; then TT_RUN_CRASHED. */
+typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED, TT_RUN_CRASHED,
+               TT_RUN_NO_END } tt_run_state;
 const char *tt_run_state_name(tt_run_state s);
 
 typedef struct {
@@ -50,6 +53,7 @@ typedef struct {
     uint64_t seq_acked;        /* the collector's: the latest seq it acknowledged */
     int ack_due;               /* the collector's: an ack (or a repeated one) is owed */
     double resend_asked;       /* the collector's: when it last asked for a resend */
+    double gone_at;            /* the collector's: when it found the probe's process gone (TT_RUN_NO_END) */
     double first_seen, last_seen;   /* collector's monotonic clock, seconds */
     double first_sent;         /* the probe's clock at run_start (or ours if it sent none) */
     double steps_per_s;        /* smoothed, by the probe's clock */
