@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -585,6 +586,37 @@ static void external_layer_statistics(void **state)
     tt_collector_close(c);
 }
 
+/* A version 2 run whose process is gone without its end is "no_end", not "crashed", while its spool may
+ * still bring the end; the end then finishes it. */
+static void gone_probe_without_end_is_no_end(void **state)
+{
+    (void)state;
+    char err[256], host[64] = "", msg[512];
+    gethostname(host, sizeof host - 1);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0);                                /* a pid that no longer exists */
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    snprintf(msg, sizeof msg, "{\"v\":2,\"type\":\"run_start\",\"run\":\"gone\",\"rank\":0,\"world\":1,\"pid\":%d,"
+             "\"host\":\"%s\",\"stats\":[],\"layers\":[]}", (int)child, host);
+    assert_int_equal(tt_collector_ingest(c, msg, strlen(msg), err, sizeof err), 0);
+    const char *step = "{\"v\":2,\"type\":\"step\",\"run\":\"gone\",\"rank\":0,\"seq\":1,\"step\":1}";
+    assert_int_equal(tt_collector_ingest(c, step, strlen(step), err, sizeof err), 0);
+    tt_collector_tick(c);
+    tt_run *r = tt_store_find(tt_collector_store(c), "gone", 0);
+    assert_int_equal(r->state, TT_RUN_NO_END);
+    assert_string_equal(tt_run_state_name(r->state), "no_end");
+    tt_collector_tick(c);
+    assert_int_equal(r->state, TT_RUN_NO_END);              /* still: the grace is seconds, not ticks */
+    const char *end = "{\"v\":2,\"type\":\"run_end\",\"run\":\"gone\",\"rank\":0,\"seq\":2,\"base\":1,\"step\":1,\"status\":\"finished\",\"steps\":1}";
+    assert_int_equal(tt_collector_ingest(c, end, strlen(end), err, sizeof err), 0);
+    assert_int_equal(r->state, TT_RUN_FINISHED);
+    tt_collector_close(c);
+}
+
 static void second_collector_on_same_endpoint_is_refused(void **state)
 {
     (void)state;
@@ -610,6 +642,7 @@ int main(void)
         cmocka_unit_test(persample_and_spectral_statistics_arrive),
         cmocka_unit_test(external_layer_statistics),
         cmocka_unit_test(persample_sums_match_dense_batch),
+        cmocka_unit_test(gone_probe_without_end_is_no_end),
         cmocka_unit_test(second_collector_on_same_endpoint_is_refused),
     };
     return cmocka_run_group_tests_name("probe", tests, setup, teardown);
