@@ -202,7 +202,7 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     }
     if (o && o->record_dir) {
         if (!(c->rec = tt_recorder_open(o->record_dir, o->flush_seconds, err, errlen))) goto fail;
-        if (load_dir(c, o->record_dir, err, errlen)) goto fail;
+        if (!o->record_no_load && load_dir(c, o->record_dir, err, errlen)) goto fail;
     }
     if (tt_spool_dir(c->endpoint, c->spool_dir, sizeof c->spool_dir, err, errlen)) c->spool_dir[0] = 0;
     import_spools(c);

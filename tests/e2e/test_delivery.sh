@@ -111,4 +111,27 @@ ls_loss alone | tee "$T/alone.loss"
 check "ls: 500 sent, 500 received, 0 lost, 500 spooled" grep -q "^sent 500 received 500 lost 0 resent 0 spooled 500" "$T/alone.loss"
 "$BIN/traintop" ls --endpoint "$EP" > "$T/ls.txt"
 check "the ls table has the delivery columns" grep -Eq "^alone +0 +finished .* 500 +500 +0 +0 +500$" "$T/ls.txt"
+
+# 4. The dashboard's embedded collector records by default (and not with --no-record).
+kill $DPID; wait $DPID 2>/dev/null
+TMUX_SOCK=$T/tmux.sock
+dash() {   # dash NAME ARGS...: the dashboard in a detached tmux session
+    local name=$1; shift
+    tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s "$name" -x 120 -y 40 \
+        "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR XDG_STATE_HOME=$XDG_STATE_HOME LANG=C.UTF-8 TERM=xterm-256color $BIN/traintop --endpoint $EP $*"
+    wait_for 20 test -S "$T/c.sock"
+}
+dash_quit() {
+    tmux -S "$TMUX_SOCK" send-keys -t "$1" q
+    wait_for 20 bash -c "! tmux -S '$TMUX_SOCK' has-session -t '$1' 2>/dev/null"
+}
+dash d1
+"$BIN/traintop-demo-trainer" --run dashed --endpoint "$EP" --steps 200 --spectral-every 0 --persample off --quiet 2> /dev/null
+check "a trainer feeding the dashboard exits 0" test $? -eq 0
+dash_quit d1
+check "the dashboard recorded the run under XDG_STATE_HOME" every_step dashed 200 "$T/state/traintop/recordings/dashed.jsonl"
+dash d2 --no-record
+"$BIN/traintop-demo-trainer" --run unrecorded --endpoint "$EP" --steps 50 --spectral-every 0 --persample off --quiet 2> /dev/null
+dash_quit d2
+check "--no-record: nothing recorded" test ! -e "$T/state/traintop/recordings/unrecorded.jsonl"
 finish
