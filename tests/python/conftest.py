@@ -58,8 +58,8 @@ def num(v):
 
 
 class Collector:
-    def __init__(self, record=True):
-        self.dir = tempfile.mkdtemp(prefix="ttpy", dir="/tmp")
+    def __init__(self, record=True, dir=None):
+        self.dir = dir or tempfile.mkdtemp(prefix="ttpy", dir="/tmp")     # dir: a collector started later
         self.endpoint = "ipc://%s/c.sock" % self.dir
         self.rec = os.path.join(self.dir, "rec")
         args = [os.path.join(ROOT, "bin", "traintopd"), "--listen", self.endpoint, "--quiet"]
