@@ -415,6 +415,7 @@ static void import_spool(tt_collector *c, const char *path)
 {
     spool_import x = { .c = c };
     char err[512];
+    if (access(path, F_OK)) return;       /* seen twice in one listing, and already imported */
     c->store.seq_lenient = 1;          /* its probe is gone: nothing can be resent */
     long n = tt_recording_read(path, import_line, &x, c->quiet ? NULL : c->log, err, sizeof err);
     c->store.seq_lenient = 0;
@@ -433,7 +434,31 @@ static void import_spool(tt_collector *c, const char *path)
     fflush(c->log);
 }
 
-/* Every whole spool (FILE.jsonl; a probe still writing one has FILE.jsonl.part). */
+/* A spool a probe was still writing (NAME.jsonl.part) when its process died: NAME is
+ * <run>.<rank>.<pid>.<time>. Taken once the pid is gone and the file has not changed for a minute (a
+ * probe in another pid namespace may share the directory). */
+static int abandoned_part(const char *dir, const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 12 || strcmp(name + n - 11, ".jsonl.part")) return 0;
+    char base[256];
+    if (n - 11 >= sizeof base) return 0;
+    memcpy(base, name, n - 11);
+    base[n - 11] = 0;
+    char *t = strrchr(base, '.');
+    if (!t) return 0;
+    *t = 0;
+    char *p = strrchr(base, '.');
+    long pid = p ? strtol(p + 1, NULL, 10) : 0;
+    if (pid <= 0 || !(kill((pid_t)pid, 0) == -1 && errno == ESRCH)) return 0;
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0 && time(NULL) - st.st_mtime > 60;
+}
+
+/* Every whole spool (FILE.jsonl; a probe still writing one has FILE.jsonl.part), and the parts that
+ * dead probes left. */
 static void import_spools(tt_collector *c)
 {
     c->last_spool_scan = mono();
@@ -443,9 +468,15 @@ static void import_spools(tt_collector *c)
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
-        if (n < 7 || e->d_name[0] == '.' || strcmp(e->d_name + n - 6, ".jsonl")) continue;
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", c->spool_dir, e->d_name);
+        if (e->d_name[0] != '.' && abandoned_part(c->spool_dir, e->d_name)) {
+            char whole[1024];
+            snprintf(whole, sizeof whole, "%.*s", (int)strlen(path) - 5, path);   /* without ".part" */
+            if (rename(path, whole) == 0) import_spool(c, whole);
+            continue;
+        }
+        if (n < 7 || e->d_name[0] == '.' || strcmp(e->d_name + n - 6, ".jsonl")) continue;
         import_spool(c, path);
     }
     closedir(d);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/wait.h>
+#include <utime.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,6 +220,42 @@ static void no_collector_spools_and_a_later_collector_imports(void **state)
     assert_int_equal(r->probe_steps, STEPS);
     assert_int_equal(r->seq_missing, 0);
     assert_int_equal(spools(ep, NULL, 0), 0);             /* imported whole: removed */
+    tt_collector_close(c);
+}
+
+/* A spool that a probe was still writing when it died (.part) is imported once its pid is gone and the
+ * file has rested a minute. */
+static void abandoned_part_spool_is_imported(void **state)
+{
+    (void)state;
+    char ep[160], dir[400], path[600], err[256];
+    snprintf(ep, sizeof ep, "%s.part", endpoint);
+    assert_int_equal(tt_spool_dir(ep, dir, sizeof dir, err, sizeof err), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    snprintf(path, sizeof path, "%s/dead.0.%d.1796458686819683.jsonl.part", dir, (int)child);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"v\":2,\"type\":\"run_start\",\"run\":\"dead\",\"rank\":0,\"world\":1,\"stats\":[],\"layers\":[]}\n", f);
+    for (int s = 1; s <= 5; s++) fprintf(f, "{\"v\":2,\"type\":\"step\",\"run\":\"dead\",\"rank\":0,\"seq\":%d,\"step\":%d}\n", s, s);
+    fclose(f);
+    tt_collector_opts co = { .endpoint = ep, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    assert_null(tt_store_find(tt_collector_store(c), "dead", 0));   /* fresh: its writer may be elsewhere */
+    tt_collector_close(c);
+    struct utimbuf old = { time(NULL) - 120, time(NULL) - 120 };
+    assert_int_equal(utime(path, &old), 0);
+    c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_run *r = tt_store_find(tt_collector_store(c), "dead", 0);
+    assert_non_null(r);
+    assert_int_equal(r->steps_received, 5);
+    assert_int_equal(access(path, F_OK), -1);
     tt_collector_close(c);
 }
 
@@ -638,6 +675,7 @@ int main(void)
         cmocka_unit_test(no_collector_no_spool_counts_every_drop),
         cmocka_unit_test(no_collector_spools_and_a_later_collector_imports),
         cmocka_unit_test(unacknowledged_messages_reach_a_restarted_collector),
+        cmocka_unit_test(abandoned_part_spool_is_imported),
         cmocka_unit_test(steps_arrive_with_exact_stats),
         cmocka_unit_test(persample_and_spectral_statistics_arrive),
         cmocka_unit_test(external_layer_statistics),
