@@ -1,6 +1,7 @@
 /* traintop attach [user@]host[:port|:/socket]: the dashboard on a remote collector, through the system's
- * OpenSSH (so ~/.ssh/config, agents, ProxyJump and keys work as usual). ssh forwards two local unix
- * sockets to the remote collector's query and live sockets; nothing is opened to the network. */
+ * OpenSSH (so ~/.ssh/config, agents, ProxyJump and keys work as usual). ssh forwards one local unix
+ * socket to the remote collector's query socket (history, live messages and stop all go through it);
+ * nothing is opened to the network. */
 #include "cmd.h"
 #include "config.h"
 #include "../tui/tui.h"
@@ -114,23 +115,21 @@ static int forward_spec(const attach *a, tt_ep_kind kind, char *out, size_t len,
     return 0;
 }
 
-static int sockets_up(const attach *a)
+static int socket_up(const attach *a)
 {
     char p[256], err[128];
     struct stat st;
-    for (int k = TT_EP_QUERY; k <= TT_EP_LIVE; k++)
-        if (tt_endpoint_derive(a->local, (tt_ep_kind)k, p, sizeof p, err, sizeof err) || stat(p + 6, &st)) return 0;
-    return 1;
+    return !tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, err, sizeof err) && !stat(p + 6, &st);
 }
 
-/* Starts the forwarding ssh and waits (bounded) for both local sockets. */
+/* Starts the forwarding ssh and waits (bounded) for the local socket. */
 static int link_up(attach *a, int batch, double timeout, char *err, size_t errlen)
 {
-    char q[600], live[600];
-    if (forward_spec(a, TT_EP_QUERY, q, sizeof q, err, errlen) || forward_spec(a, TT_EP_LIVE, live, sizeof live, err, errlen)) return -1;
+    char q[600];
+    if (forward_spec(a, TT_EP_QUERY, q, sizeof q, err, errlen)) return -1;
     const char *extra[] = { "-N", "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
                             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
-                            "-o", batch ? "BatchMode=yes" : "BatchMode=no", "-L", q, "-L", live, a->host };
+                            "-o", batch ? "BatchMode=yes" : "BatchMode=no", "-L", q, a->host };
     if ((a->pid = ssh_spawn(a, extra, (int)(sizeof extra / sizeof *extra), -1)) < 0) {
         snprintf(err, errlen, "cannot start ssh: %s", strerror(errno));
         a->pid = 0;
@@ -140,7 +139,7 @@ static int link_up(attach *a, int batch, double timeout, char *err, size_t errle
     while (mono() < deadline) {
         int st;
         if (waitpid(a->pid, &st, WNOHANG) == a->pid) { a->pid = 0; ssh_diagnosis(a, err, errlen); return -1; }
-        if (sockets_up(a)) return 0;
+        if (socket_up(a)) return 0;
         usleep(50000);
     }
     kill(a->pid, SIGTERM);
@@ -155,8 +154,7 @@ static void link_down(attach *a)
     if (a->pid > 0) { kill(a->pid, SIGTERM); waitpid(a->pid, NULL, 0); }
     a->pid = 0;
     char p[256], err[128];
-    for (int k = TT_EP_QUERY; k <= TT_EP_LIVE; k++)
-        if (!tt_endpoint_derive(a->local, (tt_ep_kind)k, p, sizeof p, err, sizeof err)) unlink(p + 6);
+    if (!tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, err, sizeof err)) unlink(p + 6);
 }
 
 /* Once per loop: notices a dropped link and brings it back (the mirror's sockets reconnect by themselves). */
@@ -226,7 +224,7 @@ static int attach_exec(int argc, char **argv)
     } else if (colon) {
         char *end;
         long port = strtol(colon + 1, &end, 10);
-        if (*end || port < 1 || port > 65532) { fprintf(stderr, "traintop attach: '%s': expected a port in 1..65532 or an absolute socket path after ':'\n", target); return 2; }
+        if (*end || port < 1 || port > 65533) { fprintf(stderr, "traintop attach: '%s': expected a port in 1..65533 or an absolute socket path after ':'\n", target); return 2; }
         snprintf(a.remote, sizeof a.remote, "tcp://127.0.0.1:%ld", port);
     } else {
         /* the remote user's own default, as the remote traintop computes it */
@@ -274,6 +272,6 @@ const cmd_entry cmd_attach_entry = {
     "  host:/PATH         a collector listening on ipc:///PATH over there\n"
     "  -s, --start        start traintopd over there when none answers\n"
     "      --ssh CMD      the ssh command and options (default: $TRAINTOP_SSH or ssh), e.g. \"ssh -F cfg\"\n"
-    "Only two local unix sockets (mode 0700 directory) are forwarded; the link is watched and restored.\n" CMD_TUI_HELP,
+    "Only one local unix socket (mode 0700 directory) is forwarded; the link is watched and restored.\n" CMD_TUI_HELP,
     attach_exec,
 };

@@ -21,6 +21,8 @@ typedef struct {
                                   Recordings already there are loaded first, so a restart continues them. */
     double flush_seconds;      /* recording flush interval (0: 0.2 s) */
     int allow_remote;          /* permit tcp:// on an address other than loopback (a warning is logged) */
+    int insecure_tcp;          /* permit tcp:// without TRAINTOP_TOKEN (anyone reaching the port may read, feed
+                                  and stop runs; a warning is logged) */
     struct tt_alerts *alerts;  /* rules to evaluate (owned by the collector from now on); NULL: none */
     const char *alerts_log;    /* JSON lines of fired rules; NULL: RECORD_DIR/alerts.jsonl when recording */
 } tt_collector_opts;
@@ -31,6 +33,7 @@ typedef struct {
     uint64_t rejected;
     uint64_t layer_records;    /* per-layer statistic rows ingested */
     uint64_t queries;
+    uint64_t refused;          /* queries without the collector's token */
 } tt_collector_counters;
 
 tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t errlen);

@@ -166,7 +166,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     tt_probe_opts oo, *o = &oo;
     if (opts_import(o, opts, opts_size, err, errlen)) return NULL;
     if (!tt_run_name_ok(o->run)) {
-        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.'",
+        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.' or '-'",
                  o->run ? o->run : "(null)");
         return NULL;
     }

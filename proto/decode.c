@@ -2,6 +2,7 @@
  * is handed to the caller until the whole message has passed, so a receiver applies all or nothing. */
 #include "decode.h"
 #include "names.h"
+#include "token.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -97,11 +98,11 @@ int tt_msg_decode(tt_msg *m, const char *msg, size_t len, const char *token, cha
         return tt_msg_reject(m, "version", err, errlen, "v: expected protocol version %d", TT_PROTOCOL_VERSION);
     if (token && token[0]) {
         const cJSON *tok = get(d, "token");
-        if (!cJSON_IsString(tok) || strcmp(tok->valuestring, token))
+        if (!cJSON_IsString(tok) || !tt_token_eq(tok->valuestring, strlen(tok->valuestring), token))
             return tt_msg_reject(m, "token", err, errlen, "%s", tok ? "token: does not match the collector's TRAINTOP_TOKEN"
                                                                    : "token: missing (the collector requires TRAINTOP_TOKEN)");
     }
-    if (!m->run[0]) return tt_msg_reject(m, "field", err, errlen, "run: expected a run name of [A-Za-z0-9_.:+=-]{1,127}");
+    if (!m->run[0]) return tt_msg_reject(m, "field", err, errlen, "run: expected a run name of [A-Za-z0-9_.:+=-]{1,127}, not starting with '.' or '-'");
     if (!is_int(rank, 0, TT_MAX_RANK)) return tt_msg_reject(m, "field", err, errlen, "rank: expected an integer in 0..%d", TT_MAX_RANK);
     if (!cJSON_IsString(type)) return tt_msg_reject(m, "field", err, errlen, "type: expected \"run_start\", \"step\" or \"run_end\"");
     const char *t = type->valuestring;
