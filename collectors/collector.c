@@ -9,6 +9,7 @@
 #include "crossrank.h"
 #include "alerts.h"
 #include "auth.h"
+#include "safefile.h"
 #include "livering.h"
 #include "mirror.h"
 #include "../proto/endpoint.h"
@@ -83,7 +84,7 @@ static int ipc_in_use(const char *path)
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof a.sun_path) return 0;
     strcpy(a.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
     int live = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
@@ -205,8 +206,9 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     if (o && (o->alerts_log || o->record_dir)) {
         char path[700];
         snprintf(path, sizeof path, "%s%s", o->alerts_log ? o->alerts_log : o->record_dir, o->alerts_log ? "" : "/alerts.jsonl");
-        if (o->record_dir && !o->alerts_log) mkdir(o->record_dir, 0700);
-        if (!(c->alerts_log = fopen(path, "a"))) { snprintf(err, errlen, "alerts log %s: %s", path, strerror(errno)); goto fail; }
+        char why[800];
+        if (o->record_dir && !o->alerts_log && tt_safefile_mkdirs(o->record_dir, why, sizeof why)) { snprintf(err, errlen, "recording %s", why); goto fail; }
+        if (!(c->alerts_log = tt_safefile_open(path, "a", why, sizeof why))) { snprintf(err, errlen, "alerts log %s", why); goto fail; }
     }
     if (o && o->record_dir) {
         if (!(c->rec = tt_recorder_open(o->record_dir, o->flush_seconds, err, errlen))) goto fail;

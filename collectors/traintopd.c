@@ -5,6 +5,7 @@
 #include "relay.h"
 #include "alerts.h"
 #include "auth.h"
+#include "safefile.h"
 #include "../proto/token.h"
 
 #include <errno.h>
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
     int rule_errors;
     const tt_alerts_sources rules = { rule_files, nrule_files, specs, nspecs, defaults };
     o.alerts = tt_alerts_build(&rules, stderr, &rule_errors);
-    if (log_path && !(log = fopen(log_path, "a"))) { fprintf(stderr, "traintopd: --log %s: %s\n", log_path, strerror(errno)); return 1; }
+    if (log_path && !(log = tt_safefile_open(log_path, "a", err, sizeof err))) { fprintf(stderr, "traintopd: --log %s\n", err); return 1; }
     if (log) { setvbuf(log, NULL, _IOLBF, 0); o.log = log; }
     tt_collector *c = tt_collector_open(&o, err, sizeof err);
     if (!c) { fprintf(stderr, "traintopd: %s\n", err); if (log) fclose(log); return 1; }
