@@ -103,6 +103,35 @@ static int ssh_run(attach *a, const char *cmd, char *out, size_t len)
     return pid < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 255;
 }
 
+/* s as one word for the remote shell: in single quotes, each ' written as '\''. -1 when it does not fit. */
+static int sh_quote(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+    if (len < 3) return -1;
+    out[o++] = '\'';
+    for (; *s; s++) {
+        const char *piece = *s == '\'' ? "'\\''" : NULL;
+        size_t n = piece ? 4 : 1;
+        if (o + n + 2 > len) return -1;
+        if (piece) memcpy(out + o, piece, n);
+        else out[o] = *s;
+        o += n;
+    }
+    out[o++] = '\'';
+    out[o] = 0;
+    return 0;
+}
+
+/* A remote socket path travels in ssh -L LOCAL:REMOTE and in a remote command: absolute, and without ':'
+ * (ssh would read a host:port) or control characters. */
+static int remote_path_ok(const char *p)
+{
+    if (p[0] != '/') return 0;
+    for (; *p; p++)
+        if (*p == ':' || (unsigned char)*p < 0x20 || *p == 0x7f) return 0;
+    return 1;
+}
+
 /* What ssh -L forwards to: a remote unix socket, or a remote loopback port. */
 static int forward_spec(const attach *a, tt_ep_kind kind, char *out, size_t len, char *err, size_t errlen)
 {
@@ -204,8 +233,7 @@ static int attach_exec(int argc, char **argv)
         case 'h': cmd_usage(&cmd_attach_entry, stdout); return 0;
         default:
             if (cmd_tui_option(ch, optarg, &to)) break;
-            cmd_usage(&cmd_attach_entry, stderr);
-            return 2;
+            return cmd_bad_option(&cmd_attach_entry, argc, argv);
         }
     }
     if (optind != argc - 1) { fprintf(stderr, "traintop attach: expected one target, [user@]host[:port|:/socket]\n"); return 2; }
@@ -220,6 +248,13 @@ static int attach_exec(int argc, char **argv)
     snprintf(a.errfile, sizeof a.errfile, "%s/attach-%ld.err", dir, (long)getpid());
     snprintf(a.local, sizeof a.local, "ipc://%s/attach-%ld.sock", dir, (long)getpid());
     if (colon && colon[1] == '/') {
+        if (!remote_path_ok(colon + 1) || strlen(colon + 1) + 6 >= sizeof a.remote) {
+            char shown[300];
+            snprintf(shown, sizeof shown, "%s", target);
+            for (char *p = shown; *p; p++) if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+            fprintf(stderr, "traintop attach: '%s': expected an absolute socket path after ':', without ':' or control characters\n", shown);
+            return 2;
+        }
         snprintf(a.remote, sizeof a.remote, "ipc://%s", colon + 1);
     } else if (colon) {
         char *end;
@@ -231,12 +266,18 @@ static int attach_exec(int argc, char **argv)
         int st = ssh_run(&a, "traintop endpoint", line, sizeof line);
         if (st == 255 || st < 0) { ssh_diagnosis(&a, err, sizeof err); fprintf(stderr, "traintop attach: %s\n", err); goto out; }
         if (st == 127) { fprintf(stderr, "traintop attach: traintop is not installed on %s (or not on its PATH)\n", a.host); goto out; }
-        if (st != 0 || tt_endpoint_check(line, err, sizeof err)) { fprintf(stderr, "traintop attach: %s answered '%s' for its endpoint\n", a.host, line); goto out; }
+        if (st != 0 || tt_endpoint_check(line, err, sizeof err) || (!strncmp(line, "ipc://", 6) && !remote_path_ok(line + 6))) {
+            for (char *p = line; *p; p++) if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
+            fprintf(stderr, "traintop attach: %s answered '%s' for its endpoint\n", a.host, line);
+            goto out;
+        }
         snprintf(a.remote, sizeof a.remote, "%s", line);
     }
     if (start) {
-        char cmd[700];
-        snprintf(cmd, sizeof cmd, "traintop ls --endpoint '%s' --timeout 1000 >/dev/null 2>&1 || traintopd --listen '%s' --daemon", a.remote, a.remote);
+        /* one string for the remote shell: the endpoint (user input) is quoted, never interpreted */
+        char cmd[1400], q[600];
+        if (sh_quote(a.remote, q, sizeof q)) { fprintf(stderr, "traintop attach: '%s': the endpoint is too long\n", target); goto out; }
+        snprintf(cmd, sizeof cmd, "traintop ls --endpoint %s --timeout 1000 >/dev/null 2>&1 || traintopd --listen %s --daemon", q, q);
         int st = ssh_run(&a, cmd, line, sizeof line);
         if (st != 0) {
             if (st == 255) ssh_diagnosis(&a, err, sizeof err);

@@ -21,7 +21,7 @@ static int stop_exec(int argc, char **argv)
         case 'e': endpoint = optarg; break;
         case 'r': reason = optarg; break;
         case 'h': cmd_usage(&cmd_stop_entry, stdout); return 0;
-        default: cmd_usage(&cmd_stop_entry, stderr); return 2;
+        default: return cmd_bad_option(&cmd_stop_entry, argc, argv);
         }
     }
     if (optind != argc - 1) { fprintf(stderr, "traintop stop: expected one run name\n"); return 2; }

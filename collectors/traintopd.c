@@ -86,6 +86,7 @@ int main(int argc, char **argv)
     int nrule_files = 0, nspecs = 0, defaults = 1;
     const char *log_path = NULL;
     int ch;
+    opterr = 0;                  /* a bad option is one line of ours, not getopt's and the usage */
     while ((ch = getopt_long(argc, argv, "l:r:qdhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'l': o.endpoint = optarg; break;
@@ -107,7 +108,12 @@ int main(int argc, char **argv)
         case 'L': log_path = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("traintopd %s\n", TT_VERSION); return 0;
-        default: usage(stderr); return 2;
+        default: {
+            const char *a = optind - 1 < argc ? argv[optind - 1] : argv[argc - 1];
+            if (strncmp(a, "--", 2) && optopt > 0 && optopt < 127) fprintf(stderr, "traintopd: '-%c': unknown option, or one missing its value (traintopd --help lists them)\n", optopt);
+            else fprintf(stderr, "traintopd: '%.*s': unknown option, or one missing its value (traintopd --help lists them)\n", (int)strcspn(a, "="), a);
+            return 2;
+        }
         }
     }
     if (optind < argc) { fprintf(stderr, "traintopd: unexpected argument '%s'\n", argv[optind]); return 2; }
@@ -118,6 +124,14 @@ int main(int argc, char **argv)
     int rule_errors;
     const tt_alerts_sources rules = { rule_files, nrule_files, specs, nspecs, defaults };
     o.alerts = tt_alerts_build(&rules, stderr, &rule_errors);
+    /* at startup a rules file that cannot be used (said above, one line each) is an error: better no
+     * collector than one that silently lacks every rule; a daemon fails before detaching. A mistake in
+     * one rule is only reported, the others still work. */
+    if (!o.alerts || tt_alerts_unreadable(o.alerts)) {
+        if (!o.alerts) fprintf(stderr, "traintopd: out of memory building the rules\n");
+        tt_alerts_free(o.alerts);
+        return 2;
+    }
     if (log_path && !(log = tt_safefile_open(log_path, "a", err, sizeof err))) { fprintf(stderr, "traintopd: --log %s\n", err); return 1; }
     if (log) { setvbuf(log, NULL, _IOLBF, 0); o.log = log; }
     tt_collector *c = tt_collector_open(&o, err, sizeof err);

@@ -29,9 +29,10 @@ int tt_msg_reject(tt_msg *m, const char *cause, char *err, size_t errlen, const 
         snprintf(err, errlen, "run '%s' rank %d: %s", m->run, m->rank, body);
     else
         snprintf(err, errlen, "%s", body);
-    /* Messages echo what the sender wrote: keep the log one line per rejection whatever it was. */
+    /* Messages echo what the sender wrote: keep the log one line of plain ASCII per rejection whatever it
+     * was (no control characters, no bytes that are not UTF-8 — valid names are ASCII anyway). */
     for (char *p = err; errlen && *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
     return -1;
 }
 
