@@ -638,5 +638,11 @@ cJSON *tt_collector_request(const char *endpoint, const char *request, int timeo
     cJSON *rep = cJSON_ParseWithLength(buf, (size_t)n);
     nn_freemsg(buf);
     if (!rep) snprintf(err, errlen, "the collector on %s sent a reply that is not JSON", endpoint);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(rep, "type"), *why = cJSON_GetObjectItemCaseSensitive(rep, "error");
+    if (cJSON_IsString(type) && !strcmp(type->valuestring, "error")) {
+        snprintf(err, errlen, "the collector on %s: %s", endpoint, cJSON_IsString(why) ? why->valuestring : "an error without a message");
+        cJSON_Delete(rep);
+        return NULL;
+    }
     return rep;
 }

@@ -72,8 +72,9 @@ long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, 
 /* Asks every rank of a run to stop; the probe's tt_probe_should_stop() then returns the reason. */
 int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason);
 
-/* One request to a collector's query socket (docs/protocol.md), e.g. {"v":1,"type":"ls"}: the parsed
- * reply, or NULL with err (no collector within timeout_ms, or a reply that is not JSON). */
+/* One request to a collector's query socket (docs/protocol.md), e.g. {"v":1,"type":"ls"}, sent with
+ * $TRAINTOP_TOKEN when set: the parsed reply, or NULL with err (no collector within timeout_ms, a reply
+ * that is not JSON, or an error reply: its message, e.g. the token refused or no such run). */
 cJSON *tt_collector_request(const char *endpoint, const char *request, int timeout_ms, char *err, size_t errlen);
 
 tt_store *tt_collector_store(tt_collector *c);
