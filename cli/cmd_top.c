@@ -31,8 +31,7 @@ static int top_exec(int argc, char **argv)
         case 'h': cmd_usage(&cmd_top_entry, stdout); return 0;
         default:
             if (cmd_tui_option(ch, optarg, &to)) break;
-            cmd_usage(&cmd_top_entry, stderr);
-            return 2;
+            return cmd_bad_option(&cmd_top_entry, argc, argv);
         }
     }
     if (optind < argc) { fprintf(stderr, "traintop: unexpected argument '%s' (see traintop --help)\n", argv[optind]); return 2; }

@@ -190,7 +190,7 @@ static int parse_choice(const char *opt, const char *s, const char *a, const cha
 static int valid_run_name(const char *s)
 {
     size_t n = strlen(s);
-    return n >= 1 && n < TT_NAME_MAX &&
+    return n >= 1 && n < TT_NAME_MAX && s[0] != '.' && s[0] != '-' &&
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:+=-") == n;
 }
 
@@ -240,7 +240,7 @@ static int apply_option(options *o, int c, const char *arg)
     switch (c) {
     case O_RUN:
         o->run = arg;
-        return valid_run_name(arg) ? 0 : bad("--run", "1-127 characters of [A-Za-z0-9_.:+=-]", arg);
+        return valid_run_name(arg) ? 0 : bad("--run", "1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.' or '-'", arg);
     case O_ENDPOINT:
         o->endpoint = arg;
         return *arg ? 0 : bad("--endpoint", "a non-empty endpoint such as ipc:///path", arg);

@@ -6,14 +6,18 @@
 #include "schedule.h"
 #include "../proto/endpoint.h"
 #include "../proto/names.h"
+#include "../proto/token.h"
 #include "../metrics/layerstats.h"
 #include "../metrics/noise.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +47,20 @@ void tt_probe_build_run_start(tt_probe *p, jsonw *w)
     for (int i = 0; i < p->nlayers; i++)
         tt_enc_run_start_layer(w, p->layers[i].name, p->layers[i].rows, p->layers[i].cols);
     tt_enc_run_start_end(w);
+}
+
+/* Can the spool file be appended to? Creates nothing that was not there. 1 with err when not. */
+static int spool_unusable(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600), made = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    int regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode), e = errno;
+    if (fd >= 0) close(fd);
+    if (made) unlink(path);
+    if (regular) return 0;
+    snprintf(err, errlen, "spool %s: %s: expected a file the probe can create or append to", path, fd >= 0 ? "not a regular file" : strerror(e));
+    return 1;
 }
 
 /* The transport's view of run_start: a fresh message, for its first send, resends and its spool's first
@@ -171,7 +189,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     tt_probe_opts oo, *o = &oo;
     if (opts_import(o, opts, opts_size, err, errlen)) return NULL;
     if (!tt_run_name_ok(o->run)) {
-        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.'",
+        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.' or '-'",
                  o->run ? o->run : "(null)");
         return NULL;
     }
@@ -207,14 +225,11 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     p->every = o->every ? o->every : 1;    /* run_start's `every`: 1 under the budget (any step may be sampled) */
     tt_budget_init(&p->budget, o->every, o->overhead);
     tt_sched_init(&p->sched, o->spectral_every, o->persample_full, o->gwa_window);
-    const char *tok = getenv("TRAINTOP_TOKEN");
-    if (tok && *tok) {
-        if (!tt_label_ok(tok)) {
-            snprintf(err, errlen, "TRAINTOP_TOKEN: expected 1-127 printable ASCII characters without quotes or backslashes");
-            tt_probe_close(p, NULL, 0);
-            return NULL;
-        }
-        snprintf(p->tx.token, sizeof p->tx.token, "%s", tok);
+    /* the same rule as the collector's (proto/token); a spool that could never be written is said now,
+     * not discovered as dropped messages when the collector goes away */
+    if (tt_token_from_env(p->tx.token, sizeof p->tx.token, err, errlen) || (o->spool && *o->spool && spool_unusable(o->spool, err, errlen))) {
+        tt_probe_close(p, NULL, 0);
+        return NULL;
     }
     p->sender = (tt_enc_sender){ .run = p->run, .rank = p->rank, .token = p->tx.token };
     p->last_step = INT64_MIN;

@@ -58,7 +58,7 @@ def default_run_name():
     stem = os.path.splitext(os.path.basename(script))[0] or "python"
     if stem == "__main__":
         stem = os.path.basename(os.path.dirname(script)) or "python"
-    stem = re.sub(r"[^A-Za-z0-9_.:+=-]", "-", stem).lstrip(".") or "python"
+    stem = re.sub(r"[^A-Za-z0-9_.:+=-]", "-", stem).lstrip(".-") or "python"
     return "%s-%s" % (stem[:100], time.strftime("%Y%m%d-%H%M%S"))
 
 
