@@ -11,6 +11,8 @@ CFLAGS  ?= -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(CFLAGS) -fPIC -fvisibility=hidden -fopenmp-simd -Iinclude -MMD -MP \
               -DTT_VERSION='"$(VERSION)"' -DTT_PLUGIN_DIR='"$(PREFIX)/lib/traintop/plugins"'
 LIBS    := -lnanomsg -lcjson -lopenblas -llapacke -lm -lpthread
+# The collector's own: libmicrohttpd serves the Prometheus endpoint (collectors/metrics_http.c).
+COLLIBS := -lmicrohttpd
 TUILIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Python steps run in the project's virtual environment (scripts/install-deps.sh makes it: torch 2.x).
@@ -84,10 +86,10 @@ build/libcollect.a: $(COLL_OBJ)
 
 bin/traintop: $(TUI_OBJ) build/libcollect.a lib/libtraintop.a
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(COLLIBS) $(LIBS)
 bin/traintopd: build/rel/collectors/traintopd.o build/libcollect.a lib/libtraintop.a
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(COLLIBS) $(LIBS)
 bin/traintop-demo-trainer: build/rel/examples/demo_trainer.o $(MLP_OBJ) lib/libtraintop.a
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
@@ -97,7 +99,7 @@ build/san/libtt.a: $(SAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 build/tests/%: tests/unit/%.c build/san/libtt.a
 	@mkdir -p build/tests
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< build/san/libtt.a -lcmocka $(TUILIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< build/san/libtt.a -lcmocka $(TUILIBS) $(COLLIBS) $(LIBS)
 
 unit-tests: $(TESTS) $(PLUGINS) $(TEST_PLUGINS)
 	@failed=""; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || failed="$$failed $$t"; done; \
@@ -172,10 +174,10 @@ build/bench/bench_demo: bench/bench_demo.c examples/mlp.c lib/libtraintop.a
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ bench/bench_demo.c examples/mlp.c lib/libtraintop.a $(LIBS)
 build/bench/bench_tui: bench/bench_tui.c $(filter-out build/rel/cli/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a
 	@mkdir -p build/bench
-	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(filter-out build/rel/cli/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(filter-out build/rel/cli/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(COLLIBS) $(LIBS)
 build/bench/bench_collector: bench/bench_collector.c build/libcollect.a lib/libtraintop.a
 	@mkdir -p build/bench
-	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(COLLIBS) $(LIBS)
 build/bench/%: bench/%.c lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< lib/libtraintop.a $(LIBS)

@@ -4,9 +4,13 @@
 #include "summary.h"
 #include "relay.h"
 #include "alerts.h"
+#include "prometheus.h"
+#include "metrics_http.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <time.h>
 #include <getopt.h>
 #include <unistd.h>
 #include <signal.h>
@@ -15,13 +19,49 @@
 #include <string.h>
 
 static volatile sig_atomic_t quit, reload;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The Prometheus page, rendered from the store on this (the store's only) thread. */
+typedef struct {
+    tt_collector *c;
+    regex_t layers;
+    int has_layers;
+} metrics_page;
+
+static int render_metrics(void *ud, FILE *out)
+{
+    metrics_page *m = ud;
+    tt_collector_counters n;
+    tt_collector_get_counters(m->c, &n);
+    const tt_prom_opts po = { &n, m->has_layers ? &m->layers : NULL, mono() };
+    return tt_prom_render(tt_collector_store(m->c), &po, out);
+}
+
+/* tt_collector_wait, with the metrics endpoint's socket polled beside the collector's. */
+static void serve(tt_collector *c, tt_metrics_http *http, int timeout_ms, double *last_tick)
+{
+    if (!http) { tt_collector_wait(c, timeout_ms); return; }
+    struct pollfd pfd[5];
+    int fds[4], n = tt_collector_fds(c, fds, 4);
+    for (int i = 0; i < n; i++) pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+    pfd[n] = (struct pollfd){ .fd = tt_metrics_http_fd(http), .events = POLLIN };
+    if (poll(pfd, (nfds_t)n + 1, timeout_ms) > 0) tt_collector_process(c, 100000);
+    tt_metrics_http_run(http);
+    if (mono() - *last_tick >= 0.1) { tt_collector_tick(c); *last_tick = mono(); }
+}
 static void on_signal(int sig) { (void)sig; quit = 1; }
 static void on_hup(int sig) { (void)sig; reload = 1; }
 
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: traintopd [--listen ENDPOINT] [--record DIR] [--stall-seconds S] [--quiet]\n"
+        "usage: traintopd [--listen ENDPOINT] [--record DIR] [--metrics-listen HOST:PORT] [--stall-seconds S] [--quiet]\n"
         "Collects training statistics from traintop probes and serves them to dashboards.\n\n"
         "  -l, --listen ENDPOINT   ipc://PATH, tcp://HOST:PORT (HOST should be 127.0.0.1)\n"
         "                          default: $TRAINTOP_ENDPOINT, else a per-user ipc socket\n"
@@ -39,6 +79,10 @@ static void usage(FILE *f)
         "      --allow-remote      permit tcp:// on a non-loopback address (warns; set TRAINTOP_TOKEN)\n"
         "  -d, --daemon            detach from the terminal once listening (log to --log FILE, else nowhere)\n"
         "      --log FILE          append log lines to FILE\n"
+        "      --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (docs/prometheus.md);\n"
+        "                          loopback only unless --allow-remote; TRAINTOP_TOKEN, when set, is asked as a bearer token\n"
+        "      --metrics-layers REGEX  per-layer series for the layers whose whole name matches REGEX (POSIX extended);\n"
+        "                          default: only each statistic's min, mean and max over a run's layers\n"
         "  -h, --help              this text\n"
         "Environment: TRAINTOP_TOKEN, when set, must be carried by every message (probes send it when they\n"
         "have the same variable); others are refused and counted.\n"
@@ -68,14 +112,15 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "listen", required_argument, 0, 'l' }, { "record", required_argument, 0, 'r' }, { "stall-seconds", required_argument, 0, 's' },
         { "quiet", no_argument, 0, 'q' }, { "daemon", no_argument, 0, 'd' }, { "allow-remote", no_argument, 0, 'R' }, { "forward-to", required_argument, 0, 'F' },
-        { "rules", required_argument, 0, 'u' }, { "alert", required_argument, 0, 'A' }, { "no-default-rules", no_argument, 0, 'N' }, { "log", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+        { "rules", required_argument, 0, 'u' }, { "alert", required_argument, 0, 'A' }, { "no-default-rules", no_argument, 0, 'N' }, { "log", required_argument, 0, 'L' },
+        { "metrics-listen", required_argument, 0, 'M' }, { "metrics-layers", required_argument, 0, 'Y' }, { "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts o = { 0 };
     int daemon_mode = 0;
     const char *forward_to = NULL;
     const char *rule_files[16], *specs[32];
     int nrule_files = 0, nspecs = 0, defaults = 1;
-    const char *log_path = NULL;
+    const char *log_path = NULL, *metrics_listen = NULL, *metrics_layers = NULL;
     int ch;
     while ((ch = getopt_long(argc, argv, "l:r:qdhV", opts, NULL)) != -1) {
         switch (ch) {
@@ -95,6 +140,8 @@ int main(int argc, char **argv)
         case 'A': if (nspecs == 32) { fprintf(stderr, "traintopd: at most 32 --alert rules\n"); return 2; } specs[nspecs++] = optarg; break;
         case 'N': defaults = 0; break;
         case 'L': log_path = optarg; break;
+        case 'M': metrics_listen = optarg; break;
+        case 'Y': metrics_layers = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("traintopd %s\n", TT_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -104,7 +151,14 @@ int main(int argc, char **argv)
 
     char err[512];
     FILE *log = NULL;
+    if (forward_to && metrics_listen) { fprintf(stderr, "traintopd: a relay (--forward-to) keeps no runs to serve as --metrics-listen\n"); return 2; }
     if (forward_to) return relay_main(o.endpoint, forward_to);
+    metrics_page page = { 0 };
+    if (metrics_layers && !metrics_listen) { fprintf(stderr, "traintopd: --metrics-layers needs --metrics-listen\n"); return 2; }
+    if (metrics_layers) {
+        if (tt_prom_layers_regex(&page.layers, metrics_layers, err, sizeof err)) { fprintf(stderr, "traintopd: %s\n", err); return 2; }
+        page.has_layers = 1;
+    }
     int rule_errors;
     const tt_alerts_sources rules = { rule_files, nrule_files, specs, nspecs, defaults };
     o.alerts = tt_alerts_build(&rules, stderr, &rule_errors);
@@ -112,10 +166,21 @@ int main(int argc, char **argv)
     if (log) { setvbuf(log, NULL, _IOLBF, 0); o.log = log; }
     tt_collector *c = tt_collector_open(&o, err, sizeof err);
     if (!c) { fprintf(stderr, "traintopd: %s\n", err); if (log) fclose(log); return 1; }
+    page.c = c;
+    const tt_metrics_http_opts mo = { metrics_listen, o.allow_remote, getenv("TRAINTOP_TOKEN"), render_metrics, &page, log };
+    tt_metrics_http *http = NULL;
+    if (metrics_listen && !(http = tt_metrics_http_start(&mo, err, sizeof err))) {
+        fprintf(stderr, "traintopd: %s\n", err);
+        tt_collector_close(c);
+        if (page.has_layers) regfree(&page.layers);
+        if (log) fclose(log);
+        return 1;
+    }
     if (daemon_mode) {
         /* Listening already (a bind error was reported above, to the terminal); nanomsg's worker
          * threads do not survive fork, so the collector is reopened in the child. */
         tt_collector_close(c);
+        tt_metrics_http_stop(http);
         pid_t pid = fork();
         if (pid < 0) { fprintf(stderr, "traintopd: fork: %s\n", strerror(errno)); return 1; }
         if (pid > 0) { printf("traintopd: listening on %s (pid %ld)\n", o.endpoint ? o.endpoint : "the default endpoint", (long)pid); return 0; }
@@ -123,6 +188,8 @@ int main(int argc, char **argv)
         int fd = open("/dev/null", O_RDWR);
         if (fd >= 0) { dup2(fd, 0); dup2(fd, 1); dup2(fd, 2); if (fd > 2) close(fd); }
         if (!(c = tt_collector_open(&o, err, sizeof err))) { if (log) fprintf(log, "traintopd: %s\n", err); return 1; }
+        page.c = c;
+        if (metrics_listen && !(http = tt_metrics_http_start(&mo, err, sizeof err))) { if (log) fprintf(log, "traintopd: %s\n", err); return 1; }
     }
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
@@ -132,8 +199,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     FILE *out = log ? log : stderr;
     fprintf(out, "traintopd: listening on %s\n", tt_collector_endpoint(c));
+    if (http) fprintf(out, "traintopd: metrics on %s\n", tt_metrics_http_url(http));
+    double last_tick = mono();
     while (!quit) {
-        tt_collector_wait(c, 500);
+        serve(c, http, 500, &last_tick);
         if (reload) {                /* SIGHUP: the rules again, from every source; unchanged rules keep their state */
             reload = 0;
             tt_alerts *cur = tt_collector_alerts(c), *next = tt_alerts_reload(cur, &rules, out);
@@ -146,6 +215,8 @@ int main(int argc, char **argv)
     fprintf(out, "traintopd: %llu messages received, %llu accepted, %llu rejected, %d runs\n",
             (unsigned long long)n.received, (unsigned long long)n.accepted, (unsigned long long)n.rejected,
             tt_collector_store(c)->nruns);
+    tt_metrics_http_stop(http);
+    if (page.has_layers) regfree(&page.layers);
     tt_collector_close(c);
     if (log) fclose(log);
     return 0;
