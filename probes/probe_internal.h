@@ -12,6 +12,7 @@
 #include "transport.h"
 #include "persample_acc.h"
 #include "spectral_worker.h"
+#include "sysmetrics.h"
 
 /* schedule.c's state: what the probe publishes beside a step's layer rows, on its own schedule. */
 typedef struct {
@@ -66,6 +67,7 @@ struct tt_probe {
     tt_probe_counters c;
     tt_transport tx;                    /* transport.h: sockets, queue, spool, control */
     struct tt_schedule sched;                  /* schedule.h: extras, spectra, per-sample, optimizer */
+    tt_sysmetrics *sys;                 /* sysmetrics.h: CPU, memory, GPUs on their own timer; NULL: off */
 };
 
 double tt_probe_now_wall(void);
