@@ -110,10 +110,7 @@ class Probe:
     def system_metrics(self, interval_s, gpus=None):
         """Samples CPU, memory and (through NVML) the GPUs numbered in gpus ("0,1"; None: every visible;
         "": none) every interval_s seconds on the C probe's own thread, published as scalars."""
-        fn = _lib.optional("tt_probe_system_metrics")
-        if fn is None:
-            raise TraintopError("system metrics: this libtraintop (%s) is older than tt_probe_system_metrics" % _lib.library_path())
-        if fn(self._p, float(interval_s), _b(gpus), self._err, _ERRLEN) != 0:
+        if self._c.tt_probe_system_metrics(self._p, float(interval_s), _b(gpus), self._err, _ERRLEN) != 0:
             raise TraintopError(self._err.value.decode(errors="replace"))
 
     def scalar(self, name, value):
