@@ -1,4 +1,4 @@
-# traintop — `make`, `make test`, `make demo`, `make bench`, `make install PREFIX=…`, `make clean`.
+# traintop — `make`, `make test`, `make demo`, `make bench`, `make install PREFIX=…`, `make wheel`, `make clean`.
 # Each module folder is compiled by wildcard, so adding a .c file needs no change here.
 
 PREFIX  ?= /usr/local
@@ -45,7 +45,7 @@ PLUGINS := $(patsubst plugins/panels/%.c,lib/traintop/plugins/%.so,$(wildcard pl
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,build/test-plugins/%.so,$(wildcard tests/plugins/*.c))
 
 SHELL := /bin/bash
-.PHONY: all deps fuzz py-tests py-tests-debian test unit-tests ref-tests e2e-tests demo bench install uninstall clean
+.PHONY: all wheel deps fuzz py-tests py-tests-debian test unit-tests ref-tests e2e-tests demo bench install uninstall clean
 # The GPU backend (probes/cuda): built when nvcc is found, `make CUDA=0` leaves it out.
 include probes/cuda/cuda.mk
 all: $(BINS) lib/libtraintop.a lib/libtraintop.so $(PLUGINS) $(if $(filter 1,$(CUDA_ENABLED)),lib/libtraintop_cuda.a lib/libtraintop_cuda.so)
@@ -197,6 +197,11 @@ install: all
 	  '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/traintop.pc
 	$(PY) -m pip install -q --no-build-isolation --no-index --no-deps --target $(DESTDIR)$(PREFIX)/lib/python3/dist-packages ./python
 	@if [ -f docs/traintop.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 644 docs/traintop.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+
+# A wheel that installs without root: the Python package with libtraintop.so, traintop and traintopd,
+# their shared libraries vendored by auditwheel (scripts/build-wheel.sh; dist/traintop-*-manylinux_*.whl).
+wheel: all
+	@bash scripts/build-wheel.sh dist
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) $(DESTDIR)$(PREFIX)/lib/libtraintop.* $(DESTDIR)$(PREFIX)/lib/libtraintop_cuda.* \
