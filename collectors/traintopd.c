@@ -4,8 +4,7 @@
 #include "summary.h"
 #include "relay.h"
 #include "alerts.h"
-#include "prometheus.h"
-#include "metrics_http.h"
+#include "prom_serve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,32 +26,16 @@ static double mono(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The Prometheus page, rendered from the store on this (the store's only) thread. */
-typedef struct {
-    tt_collector *c;
-    regex_t layers;
-    int has_layers;
-} metrics_page;
-
-static int render_metrics(void *ud, FILE *out)
-{
-    metrics_page *m = ud;
-    tt_collector_counters n;
-    tt_collector_get_counters(m->c, &n);
-    const tt_prom_opts po = { &n, m->has_layers ? &m->layers : NULL, mono() };
-    return tt_prom_render(tt_collector_store(m->c), &po, out);
-}
-
 /* tt_collector_wait, with the metrics endpoint's socket polled beside the collector's. */
-static void serve(tt_collector *c, tt_metrics_http *http, int timeout_ms, double *last_tick)
+static void serve(tt_collector *c, tt_prom_serve *http, int timeout_ms, double *last_tick)
 {
     if (!http) { tt_collector_wait(c, timeout_ms); return; }
     struct pollfd pfd[5];
     int fds[4], n = tt_collector_fds(c, fds, 4);
     for (int i = 0; i < n; i++) pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-    pfd[n] = (struct pollfd){ .fd = tt_metrics_http_fd(http), .events = POLLIN };
+    pfd[n] = (struct pollfd){ .fd = tt_prom_serve_fd(http), .events = POLLIN };
     if (poll(pfd, (nfds_t)n + 1, timeout_ms) > 0) tt_collector_process(c, 100000);
-    tt_metrics_http_run(http);
+    tt_prom_serve_run(http);
     if (mono() - *last_tick >= 0.1) { tt_collector_tick(c); *last_tick = mono(); }
 }
 static void on_signal(int sig) { (void)sig; quit = 1; }
@@ -153,12 +136,7 @@ int main(int argc, char **argv)
     FILE *log = NULL;
     if (forward_to && metrics_listen) { fprintf(stderr, "traintopd: a relay (--forward-to) keeps no runs to serve as --metrics-listen\n"); return 2; }
     if (forward_to) return relay_main(o.endpoint, forward_to);
-    metrics_page page = { 0 };
     if (metrics_layers && !metrics_listen) { fprintf(stderr, "traintopd: --metrics-layers needs --metrics-listen\n"); return 2; }
-    if (metrics_layers) {
-        if (tt_prom_layers_regex(&page.layers, metrics_layers, err, sizeof err)) { fprintf(stderr, "traintopd: %s\n", err); return 2; }
-        page.has_layers = 1;
-    }
     int rule_errors;
     const tt_alerts_sources rules = { rule_files, nrule_files, specs, nspecs, defaults };
     o.alerts = tt_alerts_build(&rules, stderr, &rule_errors);
@@ -166,13 +144,11 @@ int main(int argc, char **argv)
     if (log) { setvbuf(log, NULL, _IOLBF, 0); o.log = log; }
     tt_collector *c = tt_collector_open(&o, err, sizeof err);
     if (!c) { fprintf(stderr, "traintopd: %s\n", err); if (log) fclose(log); return 1; }
-    page.c = c;
-    const tt_metrics_http_opts mo = { metrics_listen, o.allow_remote, getenv("TRAINTOP_TOKEN"), render_metrics, &page, log };
-    tt_metrics_http *http = NULL;
-    if (metrics_listen && !(http = tt_metrics_http_start(&mo, err, sizeof err))) {
+    tt_prom_serve *http = NULL;
+    if (metrics_listen &&
+        !(http = tt_prom_serve_start(c, metrics_listen, metrics_layers, o.allow_remote, getenv("TRAINTOP_TOKEN"), log, err, sizeof err))) {
         fprintf(stderr, "traintopd: %s\n", err);
         tt_collector_close(c);
-        if (page.has_layers) regfree(&page.layers);
         if (log) fclose(log);
         return 1;
     }
@@ -180,7 +156,7 @@ int main(int argc, char **argv)
         /* Listening already (a bind error was reported above, to the terminal); nanomsg's worker
          * threads do not survive fork, so the collector is reopened in the child. */
         tt_collector_close(c);
-        tt_metrics_http_stop(http);
+        tt_prom_serve_stop(http);
         pid_t pid = fork();
         if (pid < 0) { fprintf(stderr, "traintopd: fork: %s\n", strerror(errno)); return 1; }
         if (pid > 0) { printf("traintopd: listening on %s (pid %ld)\n", o.endpoint ? o.endpoint : "the default endpoint", (long)pid); return 0; }
@@ -188,8 +164,11 @@ int main(int argc, char **argv)
         int fd = open("/dev/null", O_RDWR);
         if (fd >= 0) { dup2(fd, 0); dup2(fd, 1); dup2(fd, 2); if (fd > 2) close(fd); }
         if (!(c = tt_collector_open(&o, err, sizeof err))) { if (log) fprintf(log, "traintopd: %s\n", err); return 1; }
-        page.c = c;
-        if (metrics_listen && !(http = tt_metrics_http_start(&mo, err, sizeof err))) { if (log) fprintf(log, "traintopd: %s\n", err); return 1; }
+        if (metrics_listen &&
+            !(http = tt_prom_serve_start(c, metrics_listen, metrics_layers, o.allow_remote, getenv("TRAINTOP_TOKEN"), log, err, sizeof err))) {
+            if (log) fprintf(log, "traintopd: %s\n", err);
+            return 1;
+        }
     }
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGINT, &sa, NULL);
@@ -199,7 +178,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     FILE *out = log ? log : stderr;
     fprintf(out, "traintopd: listening on %s\n", tt_collector_endpoint(c));
-    if (http) fprintf(out, "traintopd: metrics on %s\n", tt_metrics_http_url(http));
+    if (http) fprintf(out, "traintopd: metrics on %s\n", tt_prom_serve_url(http));
     double last_tick = mono();
     while (!quit) {
         serve(c, http, 500, &last_tick);
@@ -215,8 +194,7 @@ int main(int argc, char **argv)
     fprintf(out, "traintopd: %llu messages received, %llu accepted, %llu rejected, %d runs\n",
             (unsigned long long)n.received, (unsigned long long)n.accepted, (unsigned long long)n.rejected,
             tt_collector_store(c)->nruns);
-    tt_metrics_http_stop(http);
-    if (page.has_layers) regfree(&page.layers);
+    tt_prom_serve_stop(http);
     tt_collector_close(c);
     if (log) fclose(log);
     return 0;

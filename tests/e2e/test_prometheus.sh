@@ -87,6 +87,20 @@ print("  %d scalars equal between Prometheus and traintop ls --json" % checked)
 PYEOF
 check "Prometheus' query API returns what traintop ls --json shows, per-layer series only for the layers asked" test $? -eq 0
 
+# The dashboard's embedded collector serves the same page (its terminal in tmux).
+unset TRAINTOP_TOKEN
+EMB_PORT=$(free_port)
+TMUX_SOCK=$T/tmux.sock
+tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s tt -x 100 -y 30 \
+    "env TERM=xterm-256color LANG=C.UTF-8 $BIN/traintop --endpoint ipc://$T/emb.sock --metrics-listen 127.0.0.1:$EMB_PORT --metrics-layers 'fc2\.weight'"
+emb_up() { $PY -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$EMB_PORT/metrics')" 2>/dev/null; }
+check "traintop (the dashboard) serves /metrics" wait_for 30 emb_up
+"$BIN/traintop-demo-trainer" --run emb-a --endpoint "ipc://$T/emb.sock" --steps 30 --quiet
+emb_has() { $PY -c "import urllib.request; t = urllib.request.urlopen('http://127.0.0.1:$EMB_PORT/metrics').read().decode()
+assert 'traintop_run_state{run=\"emb-a\",rank=\"0\",state=\"finished\"} 1' in t and 'layer=\"fc2.weight\"' in t and 'layer=\"fc1.weight\"' not in t" 2>/dev/null; }
+check "its /metrics shows the run it collected, and the layers asked for" wait_for 30 emb_has
+tmux -S "$TMUX_SOCK" send-keys -t tt q
+
 "$BIN/traintopd" --listen "ipc://$T/x.sock" --metrics-listen 0.0.0.0:0 2> "$T/remote.err"
 check "a non-loopback metrics address is refused without --allow-remote" grep -q "'0.0.0.0:0' is not a loopback address" "$T/remote.err"
 "$BIN/traintopd" --listen "ipc://$T/x.sock" --metrics-listen 127.0.0.1 2> "$T/noport.err"
