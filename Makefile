@@ -178,6 +178,9 @@ build/bench/bench_tui: bench/bench_tui.c $(filter-out build/rel/cli/traintop.o,$
 build/bench/bench_collector: bench/bench_collector.c build/libcollect.a lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(COLLIBS) $(LIBS)
+build/bench/bench_prometheus: bench/bench_prometheus.c build/libcollect.a lib/libtraintop.a
+	@mkdir -p build/bench
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(COLLIBS) $(LIBS)
 build/bench/%: bench/%.c lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< lib/libtraintop.a $(LIBS)
