@@ -11,7 +11,7 @@ check "scripts/build-wheel.sh builds a wheel" test $? -eq 0
 WHL=$(tail -1 "$T/build.out")
 check "it is a manylinux wheel for every Python 3: $(basename "$WHL")" test -f "$WHL" -a -n "$(basename "$WHL" | grep -E '^traintop-.*-py3-none-manylinux_2_[0-9]+_x86_64\.whl$')"
 echo "  wheel: $(basename "$WHL"), $(du -k "$WHL" | cut -f1) KiB"
-unzip -l "$WHL" > "$T/list.txt"
+"$PY" -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$WHL" > "$T/list.txt"
 for lib in libnanomsg libcjson libmicrohttpd libopenblas libncursesw; do
     check "$lib is vendored in traintop.libs/" grep -q "traintop.libs/$lib" "$T/list.txt"
 done
