@@ -70,6 +70,7 @@ def export(fmt, out, *paths):
 
 
 def test_tensorboard_reader_reads_the_recording_back(recording, tmp_path):
+    pytest.importorskip("tensorboard")      # scripts/requirements-test.txt; absent under Debian's python3
     from tensorboard.backend.event_processing import event_accumulator
     from tensorboard.util import tensor_util
     want = expected_points(recording)
@@ -93,7 +94,7 @@ def test_tensorboard_reader_reads_the_recording_back(recording, tmp_path):
 
 
 def test_csv_reads_back_with_pandas(recording, tmp_path):
-    import pandas as pd
+    pd = pytest.importorskip("pandas")
     want = expected_points(recording)
     r = export("csv", tmp_path, os.path.dirname(recording[0]), recording[1])
     assert r.returncode == 0, r.stderr
@@ -122,8 +123,8 @@ def test_bad_input_is_named_and_skipped(recording, tmp_path):
     assert len(warnings) == 2, r.stderr
     assert any("run 'exp-a' rank 0: step: expected an integer" in w for w in warnings), r.stderr
     assert any("not valid JSON" in w for w in warnings), r.stderr
-    import pandas as pd
-    assert len(pd.read_csv(tmp_path / "out" / "traintop.csv")) == len(expected_points([recording[0]]))
+    with open(tmp_path / "out" / "traintop.csv") as f:
+        assert sum(1 for _ in f) - 1 == len(expected_points([recording[0]]))
     for args, needle in [(["--format", "parquet", "--out", str(tmp_path), str(rec)], "--format 'parquet': expected tensorboard or csv"),
                          (["--format", "csv", str(rec)], "--out DIR: expected the directory"),
                          (["--format", "csv", "--out", str(tmp_path)], "expected at least one recording"),
