@@ -101,6 +101,12 @@ build/tests/%: tests/unit/%.c build/san/libtt.a
 	@mkdir -p build/tests
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< build/san/libtt.a -lcmocka $(TUILIBS) $(COLLIBS) $(LIBS)
 
+# A stand-in for the NVIDIA driver's NVML with known devices, for test_nvml on machines without a GPU.
+build/test-nvml/libnvidia-ml.so.1: tests/nvml/fake_nvml.c
+	@mkdir -p $(dir $@)
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -o $@ $<
+build/tests/test_nvml: build/test-nvml/libnvidia-ml.so.1
+
 unit-tests: $(TESTS) $(PLUGINS) $(TEST_PLUGINS)
 	@failed=""; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || failed="$$failed $$t"; done; \
 	 if [ -n "$$failed" ]; then echo "unit suites failed:$$failed"; exit 1; fi
