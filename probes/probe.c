@@ -369,6 +369,22 @@ int tt_probe_cost(tt_probe *p, int kind, double seconds)
     return 0;
 }
 
+int tt_probe_system_metrics(tt_probe *p, double interval_s, const char *gpus, char *err, size_t errlen)
+{
+    if (!p) { snprintf(err, errlen, "system metrics: no probe"); return -1; }
+    tt_sysmetrics_stop(p->sys);
+    p->sys = tt_sysmetrics_start(interval_s > 0 ? interval_s : 5.0, gpus, err, errlen);
+    return p->sys ? 0 : -1;
+}
+
+/* The newest system sample, when one came since the last step, as this step's scalars. */
+static void system_scalars(tt_probe *p)
+{
+    tt_sys_sample s;
+    if (!p->sys || !tt_sysmetrics_take(p->sys, &s)) return;
+    for (int i = 0; i < s.n; i++) tt_probe_scalar(p, s.name[i], s.value[i]);
+}
+
 int tt_probe_step(tt_probe *p, int64_t step)
 {
     if (!p || step <= p->last_step || step < 0) return -1;
@@ -429,6 +445,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     tt_probe_scalar(p, "probe_ms", (p->sched.ps_seconds + ext + (t2 - t0)) * 1e3);
     double achieved = tt_budget_overhead(&p->budget);      /* up to the last step: this one is not over */
     if (sampled && isfinite(achieved)) tt_probe_scalar(p, "probe_overhead_pct", achieved * 100);
+    system_scalars(p);
     tt_enc_scalars_begin(&p->w);
     for (int i = 0; i < p->nscalars; i++) {
         if (!p->scalars[i].set) continue;
@@ -482,6 +499,7 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
         tt_probe_send_writer(p);
         tt_tx_linger(&p->tx, linger_ms);
     }
+    tt_sysmetrics_stop(p->sys);
     tt_sched_free(&p->sched);
     tt_tx_close(&p->tx);
     for (int i = 0; i < p->nlayers; i++) { free(p->layers[i].w_prev); free(p->layers[i].w0); }

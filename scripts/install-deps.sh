@@ -10,6 +10,8 @@ packages=(
   libncurses-dev          # the dashboard (ncursesw)
   libnanomsg-dev nanomsg-utils   # transport; nanocat for hand-written clients
   libcjson-dev            # messages
+  libmicrohttpd-dev       # the Prometheus endpoint (traintopd --metrics-listen)
+  prometheus              # its end-to-end test scrapes traintopd with a real server
   libopenblas-dev liblapacke-dev # CPU kernels, LAPACK for spectra
   libcmocka-dev           # C test runner
   python3-venv            # the project's virtual environment (.venv)

@@ -152,6 +152,16 @@ TT_API int tt_probe_cost(tt_probe *p, int kind, double seconds);
 /* Sets a named scalar (loss, lr, val_loss, …) for the step about to be published. */
 TT_API int tt_probe_scalar(tt_probe *p, const char *name, double value);
 
+/* System and GPU metrics on the probe's own timer: a background thread samples the process's CPU % and
+ * resident memory and the host's memory (/proc), and — where an NVIDIA driver is installed, through NVML
+ * loaded at run time — each GPU's utilisation, memory, power, temperature and SM clock, every
+ * interval_s seconds (<= 0: 5 s). The next tt_probe_step after each sample publishes it as scalars:
+ * sys_cpu_percent, sys_rss_bytes, sys_host_mem_used_bytes, sys_host_mem_total_bytes and
+ * gpu<k>_{util_percent,mem_used_bytes,mem_total_bytes,power_watts,temp_celsius,sm_clock_mhz} (docs/metrics.md).
+ * gpus: the CUDA device numbers to read ("0", "0,1"), NULL for every visible GPU (at most 4), "" for
+ * none. Calling it again restarts the sampler with the new settings. 0, or -1 with err. */
+TT_API int tt_probe_system_metrics(tt_probe *p, double interval_s, const char *gpus, char *err, size_t errlen);
+
 /* Marks the end of a training step, after the optimizer update: computes the layer statistics when
  * the step is sampled and publishes the step with its scalars (probe_ms: this step's probe cost;
  * probe_overhead_pct on sampled steps: the achieved overhead, % of the step time over the last ~20 s).

@@ -28,6 +28,7 @@ from ._lib import TraintopError
 from .backends import Layers
 from .persample import PerSample
 from .probe import SAMPLE_PERSAMPLE, SAMPLE_STATS, Probe
+from .sysmetrics import SystemMetrics, model_cuda_devices
 
 __all__ = ["Watch", "Options", "default_run_name"]
 
@@ -83,6 +84,7 @@ class Options:
     gpu_backend: bool = True
     gpu_timing: bool = True            # also off with TRAINTOP_GPU_TIMING=0
     scaler: object = None              # a GradScaler: per-sample sums are taken on the scaled loss
+    system_metrics: object = 5.0       # seconds between system and GPU samples; 0 / None / False: off
 
     def __post_init__(self):
         if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
@@ -101,6 +103,12 @@ class Options:
         self.persample_full = bool(self.persample_full)
         self.gpu_backend = bool(self.gpu_backend)
         self.gpu_timing = bool(self.gpu_timing) and os.environ.get("TRAINTOP_GPU_TIMING", "1") != "0"
+        sm = self.system_metrics
+        if sm is None or sm is False:
+            sm = 0.0
+        if isinstance(sm, bool) or not isinstance(sm, (int, float)) or not (sm >= 0 and math.isfinite(sm)):
+            raise ValueError("system_metrics=%r: expected seconds between samples (0 turns them off)" % (self.system_metrics,))
+        self.system_metrics = float(sm)
 
 
 class Watch:
@@ -109,12 +117,12 @@ class Watch:
     def __init__(self, model, optimizer=None, run=None, every=None, endpoint=None, hparams=None,
                  spectral_every=0, persample=True, persample_full=False, gwa_window=50,
                  loss_reduction="mean", auto_step=None, spool=None, linger_ms=500, gpu_backend=True,
-                 gpu_timing=True, scaler=None, overhead=0.02):
+                 gpu_timing=True, scaler=None, overhead=0.02, system_metrics=5.0):
         o = self.options = Options(every=every, overhead=overhead, spectral_every=spectral_every, persample=persample,
                                    persample_full=persample_full, gwa_window=gwa_window,
                                    loss_reduction=loss_reduction, auto_step=auto_step, spool=spool,
                                    linger_ms=linger_ms, gpu_backend=gpu_backend, gpu_timing=gpu_timing,
-                                   scaler=scaler)
+                                   scaler=scaler, system_metrics=system_metrics)
         self._closed = True                # until the probe is open
         self._lock = threading.RLock()
         self.every = o.every               # None: the overhead budget (the C probe's schedule)
@@ -146,7 +154,10 @@ class Watch:
         self._layers = Layers(self.probe, self._warn, o.every or 1, alias_grads=not self.auto_step,
                               gpu_backend=o.gpu_backend, gpu_timing=o.gpu_timing, persample_full=o.persample_full)
         self._persample = PerSample(self)
+        self._system = None
         try:
+            if o.system_metrics:
+                self._system = SystemMetrics(self.probe, o.system_metrics, model_cuda_devices(self.model))
             self._send_hparams(hparams)
             self._layers.register_model(self.model)
             self._handles += self._persample.register(self.model, self._layers, persample)
@@ -296,6 +307,9 @@ class Watch:
                 p.optimizer(kind, lr, wd, mom)
         if prep["local_sq"] is not None:
             p.scalar("local_grad_sq", prep["local_sq"])
+        if self._system is not None:
+            for name, value in self._system.scalars().items():
+                p.scalar(name, value)
         p.step(step)
         self._step = step
         self._persample.published(step)
