@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from . import hooks
+from .compiled import compiling
 from ._lib import TraintopError
 
 __all__ = ["PerSample"]
@@ -46,6 +47,7 @@ class PerSample:
         self.skipped = {}                 # name -> why not
         self.cb_queued = False            # the end-of-backward callback is queued
         self.n_backward = 0               # backward passes since the last published step
+        self.compiled_seen = False        # a hook found itself traced by torch.compile (compiled.py)
 
     def register(self, model, layers, enabled):
         """Picks the covered Linears (weight and bias on one per-sample-capable backend, not shared) and
@@ -93,10 +95,15 @@ class PerSample:
     # ------------------------------------------------------------------ hooks
 
     def _on_forward_pre(self, module, inputs):
+        if compiling():
+            return                         # traced by torch.compile: nothing of the probe in the graph
         if not self.w.closed:
             self.cb_queued = False         # a backward that failed half-way left no callback behind
 
     def _on_linear_forward(self, module, inputs, output):
+        if compiling():                    # compiled after watch(): no per-sample hooks in the graph
+            self.compiled_seen = True
+            return
         w = self.w
         if w.closed or not torch.is_grad_enabled() or not isinstance(output, torch.Tensor) or not output.requires_grad:
             return

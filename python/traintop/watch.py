@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import ddp, hooks
+from . import compiled, ddp, hooks
 from ._lib import TraintopError
 from .backends import Layers
 from .persample import PerSample
@@ -112,7 +112,10 @@ class Watch:
         self._lock = threading.RLock()
         self.every = o.every
         self.optimizer = optimizer
+        is_compiled, model = compiled.unwrap(model)          # torch.compile(ddp_model), or ...
         self._ddp, self.model = ddp.unwrap(model)
+        inner_compiled, self.model = compiled.unwrap(self.model)   # ... DDP(torch.compile(model))
+        self.compiled = is_compiled or inner_compiled
         self.rank, self.world_size = ddp.rank_world()
         self.run = ddp.shared_run_name(default_run_name(), self.world_size) if run is None else run
         self.probe = Probe(self.run, endpoint=endpoint, rank=self.rank, world_size=self.world_size, every=o.every,
@@ -138,6 +141,9 @@ class Watch:
         self._layers = Layers(self.probe, self._warn, o.every, alias_grads=not self.auto_step,
                               gpu_backend=o.gpu_backend, gpu_timing=o.gpu_timing, persample_full=o.persample_full)
         self._persample = PerSample(self)
+        if self.compiled and persample:
+            self._warn("compile", compiled.PERSAMPLE_MSG)
+            persample = False
         try:
             self._send_hparams(hparams)
             self._layers.register_model(self.model)
@@ -244,6 +250,8 @@ class Watch:
     def _prepare(self, step=None, tensors=()):
         """What must be read right after the optimizer step: gradients, device statistics, optimizer."""
         step = self._step + 1 if step is None else int(step)
+        if self._persample.compiled_seen:
+            self._warn("compile", compiled.PERSAMPLE_MSG)   # compiled after watch(): the hooks stood aside
         extras = list(tensors)
         sq = self._grad_sq.take() if self._grad_sq is not None else None
         if sq is not None:
