@@ -67,7 +67,8 @@ class PerSample:
             b = layers.find(m.bias) if m.bias is not None else None
             why = None
             if w is None or not w[0].can_persample or (m.bias is not None and (b is None or b[0] is not w[0])):
-                why = "neither a contiguous float32 CPU tensor nor on the GPU backend"
+                why = getattr(w and w[0], "persample_refusal", None) or \
+                    "neither a contiguous float32 CPU tensor nor on the GPU backend"
             elif uses.get(id(m.weight), 0) > 1 or (m.bias is not None and uses.get(id(m.bias), 0) > 1):
                 why = "parameter shared with another module"
             if why:
