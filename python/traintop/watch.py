@@ -348,6 +348,12 @@ class Watch:
         return self._step
 
     @property
+    def pending(self):
+        """True while an optimizer step has been read (automatic stepping) and awaits publishing: what
+        the framework callbacks (traintop.integrations) check before calling step()."""
+        return self._pending
+
+    @property
     def grad_copies(self):
         """Gradient copies into the in-place backend's buffers (docs/python.md, What is measured)."""
         return self._layers.cpu.grad_copies
