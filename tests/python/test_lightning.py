@@ -156,3 +156,16 @@ def test_exception_closes_failed(collector):
         trainer([cb], max_epochs=1).fit(Boom(), train, val)
     r = Run(collector.messages("pl-boom"))
     assert sorted(r.steps) == [1, 2] and r.end["status"] == "failed"
+
+
+def test_import_without_lightning():
+    """traintop.integrations imports no framework; the lightning module names what to install."""
+    import subprocess
+    import sys
+    from conftest import PY, ROOT
+    code = ("import sys; sys.modules.update({'lightning': None, 'lightning.pytorch': None, 'pytorch_lightning': None})\n"
+            "import traintop.integrations\n"
+            "try:\n    import traintop.integrations.lightning\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": ROOT + "/python", "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "traintop.integrations.lightning needs PyTorch Lightning: pip install lightning", out.stderr
