@@ -169,3 +169,19 @@ def test_import_without_lightning():
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": ROOT + "/python", "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "traintop.integrations.lightning needs PyTorch Lightning: pip install lightning", out.stderr
+
+
+def test_example_lightning_mlp(collector):
+    """examples/lightning_mlp.py, a few steps: the callback publishes, validation metrics arrive."""
+    import os
+    import subprocess
+    from conftest import PY, ROOT
+    pytest.importorskip("sklearn")
+    r = subprocess.run([PY, os.path.join(ROOT, "examples", "lightning_mlp.py"), "--max-steps", "6", "--hidden", "16",
+                        "--batch", "256", "--run", "ex-pl", "--endpoint", collector.endpoint],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rec = Run(collector.messages("ex-pl"))
+    assert sorted(rec.steps) == [1, 2, 3, 4, 5, 6] and rec.end["status"] == "finished"
+    assert rec.start["hparams"]["dataset"] == "digits" and rec.start["hparams"]["hidden"] == 16
+    assert rec.scalar(6, "val_acc") is not None and rec.scalar(6, "loss") > 0

@@ -151,3 +151,18 @@ def test_import_without_transformers():
                          env={"PYTHONPATH": ROOT + "/python", "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == ("traintop.integrations.transformers needs Hugging Face transformers: "
                                   "pip install transformers"), out.stderr
+
+
+def test_example_hf_trainer(collector):
+    """examples/hf_trainer.py, a few steps of a tiny GPT-2: the callback publishes, eval_loss arrives."""
+    import os
+    import subprocess
+    from conftest import PY, ROOT
+    r = subprocess.run([PY, os.path.join(ROOT, "examples", "hf_trainer.py"), "--steps", "4", "--eval-steps", "2",
+                        "--layers", "1", "--width", "16", "--batch", "4", "--run", "ex-hf", "--endpoint",
+                        collector.endpoint], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rec = Run(collector.messages("ex-hf"))
+    assert sorted(rec.steps) == [1, 2, 3, 4] and rec.end["status"] == "finished"
+    assert rec.start["hparams"]["data"] == "counting"
+    assert rec.scalar(2, "eval_loss") is not None and rec.scalar(4, "loss") > 0
