@@ -396,11 +396,97 @@ extern "C" tt_cuda *tt_cuda_open(const tt_cuda_opts *o, char *err, size_t errlen
         free(c);
         return NULL;
     }
-    if (o->timing) {
-        if (ttc_cupti_start(err, errlen) != 0) { cudaEventDestroy(c->ev); free(c); return NULL; }
-        c->timing = 1;
+    if (o->timing < 0 || o->timing > 2) {
+        cudaEventDestroy(c->ev);
+        free(c);
+        ttc_fail(err, errlen, "tt_cuda_open: timing %d: expected 0 (off), 1 (CUPTI, else events) or 2 (events)", o->timing);
+        return NULL;
+    }
+    if (o->timing == 1) {
+        char why[sizeof c->timing_note - 40];
+        if (ttc_cupti_start(why, sizeof why) == 0) {
+            c->timing = TTC_TIMING_CUPTI;
+        } else {
+            c->timing = TTC_TIMING_EVENTS;
+            snprintf(c->timing_note, sizeof c->timing_note, "%s: GPU time from CUDA events", why);
+        }
+    } else if (o->timing == 2) {
+        c->timing = TTC_TIMING_EVENTS;
     }
     return c;
+}
+
+/* ---------------------------------------------------------------- timing */
+
+void ttc_time_begin(tt_cuda *c)
+{
+    if (c->timing == TTC_TIMING_CUPTI) { ttc_cupti_push(); return; }
+    c->tev_open = 0;
+    if (c->timing != TTC_TIMING_EVENTS) return;
+    if (c->ntev + 2 > c->captev) {                   /* rare: grows to the number of enqueues of a step */
+        int cap = c->captev ? 2 * c->captev : 16;
+        cudaEvent_t *t = (cudaEvent_t *)realloc(c->tev, (size_t)cap * sizeof *t);
+        if (!t) return;
+        c->tev = t;
+        for (; c->captev < cap; c->captev++)
+            if (cudaEventCreate(&c->tev[c->captev]) != cudaSuccess) { cudaGetLastError(); return; }
+    }
+    c->tev_open = cudaEventRecord(c->tev[c->ntev], c->stream) == cudaSuccess;
+}
+
+void ttc_time_end(tt_cuda *c)
+{
+    if (c->timing == TTC_TIMING_CUPTI) { ttc_cupti_pop(); return; }
+    if (!c->tev_open) return;
+    c->tev_open = 0;
+    if (cudaEventRecord(c->tev[c->ntev + 1], c->stream) == cudaSuccess) c->ntev += 2;
+}
+
+/* Event timing at collect (the stream has passed every recorded event): probe = the sum of the
+ * enqueues' spans, busy = the stream's span between this collect and the previous one (it includes
+ * the stream's idle time: an upper bound of busy time). Both per training step. */
+static int event_timing(tt_cuda *c)
+{
+    double own = 0;
+    for (int k = 0; k + 1 < c->ntev; k += 2) {
+        float ms;
+        if (cudaEventElapsedTime(&ms, c->tev[k], c->tev[k + 1]) == cudaSuccess) own += ms;
+        else cudaGetLastError();
+    }
+    c->ntev = 0;
+    double busy = NAN;
+    int cur = c->tmark_n & 1;
+    if (cudaEventSynchronize(c->tmark[cur]) != cudaSuccess) { cudaGetLastError(); return -1; }
+    float span;
+    if (c->tmark_n > 0 && cudaEventElapsedTime(&span, c->tmark[cur ^ 1], c->tmark[cur]) == cudaSuccess) busy = span;
+    cudaGetLastError();
+    c->tmark_n++;
+    c->t_busy = busy;
+    c->t_probe = own;
+    c->t_kernels = -1;
+    return 0;
+}
+
+extern "C" const char *tt_cuda_timing_note(const tt_cuda *c)
+{
+    return c ? c->timing_note : "";
+}
+
+extern "C" int tt_cuda_timing_source(const tt_cuda *c)
+{
+    return c ? c->timing : 0;
+}
+
+extern "C" int tt_cuda_use_event_timing(tt_cuda *c, const char *why)
+{
+    if (!c || c->timing == TTC_TIMING_OFF) return -1;
+    if (c->timing == TTC_TIMING_CUPTI) {
+        ttc_cupti_abandon();
+        c->timing = TTC_TIMING_EVENTS;
+        c->tmark_n = 0;
+        snprintf(c->timing_note, sizeof c->timing_note, "%s: GPU time from CUDA events", why && *why ? why : "CUPTI given up");
+    }
+    return 0;
 }
 
 extern "C" int tt_cuda_add_layer(tt_cuda *c, const char *name, size_t rows, size_t cols, int w_dtype, const void *w,
@@ -555,7 +641,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
     }
     ttc_step_plan sp = ttc_step_decide(step, c->every, &c->have_prev);
     if (!sp.sampled && !sp.refresh) return 0;
-    if (c->timing) ttc_cupti_push();
+    ttc_time_begin(c);
     if (sp.sampled) {
         StatsArgs a;
         a.layers = c->d_layers; a.items = c->d_items; a.part = c->d_part; a.count = c->d_count; a.out = c->d_out;
@@ -569,7 +655,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
         ttk_refresh<<<(unsigned)c->nitems, TTC_BLOCK, 0, c->stream>>>(c->d_layers, c->d_items);
         e = cudaGetLastError();
     }
-    if (c->timing) ttc_cupti_pop();
+    ttc_time_end(c);
     if (e != cudaSuccess) return ttc_cuda_fail(err, errlen, "tt_cuda_step: launch", e);
     if ((e = cudaEventRecord(c->ev, c->stream)) != cudaSuccess) return ttc_cuda_fail(err, errlen, "cudaEventRecord", e);
     c->pending = 1;
@@ -588,9 +674,21 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
         ttc_fail(err, errlen, "tt_cuda_collect: the stream is being captured into a CUDA graph; collect after the capture");
         return TT_CUDA_NOT_READY;
     }
+    if (!c->pending_sampled && !c->nps_pending) {
+        c->pending = 0;                              /* a W_prev refresh only: nothing to read, so no wait */
+        return TT_CUDA_OK;
+    }
     if (!c->ev_fresh) {                              /* per-sample work enqueued after the last step */
         if ((e = cudaEventRecord(c->ev, c->stream)) != cudaSuccess) return ttc_cuda_fail(err, errlen, "cudaEventRecord", e);
         c->ev_fresh = 1;
+    }
+    if (c->timing == TTC_TIMING_EVENTS && !c->tmark_rec) {
+        if (!c->tmark[0] && (cudaEventCreate(&c->tmark[0]) != cudaSuccess || cudaEventCreate(&c->tmark[1]) != cudaSuccess)) {
+            cudaGetLastError();
+            c->timing = TTC_TIMING_OFF;              /* no events: no timing, the statistics go on */
+        } else if (cudaEventRecord(c->tmark[c->tmark_n & 1], c->stream) == cudaSuccess) {
+            c->tmark_rec = 1;
+        }
     }
     if (!wait) {
         e = cudaEventQuery(c->ev);
@@ -600,6 +698,7 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     }
     if (e != cudaSuccess) {
         c->pending = 0;
+        c->tmark_rec = 0;
         c->nps_pending = 0;
         c->feed_B = 0;
         return ttc_cuda_fail(err, errlen, "tt_cuda_collect: the stream's work failed", e);
@@ -612,13 +711,17 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     }
     ttc_ps_scatter(c);
     if (c->timing) {
-        c->t_valid = ttc_cupti_step(&c->t_busy, &c->t_probe, &c->t_kernels) == 0;
+        if (c->timing == TTC_TIMING_CUPTI)
+            c->t_valid = ttc_cupti_step(&c->t_busy, &c->t_probe, &c->t_kernels) == 0;
+        else
+            c->t_valid = c->tmark_rec && event_timing(c) == 0;
+        c->tmark_rec = 0;
         if (c->t_valid) ttc_timing_per_step(c->t_steps, &c->t_busy, &c->t_probe, &c->t_kernels);
         c->t_steps = 0;
         if (c->t_valid && c->probe) {
-            tt_probe_scalar(c->probe, "gpu_busy_ms", c->t_busy);
+            if (!isnan(c->t_busy)) tt_probe_scalar(c->probe, "gpu_busy_ms", c->t_busy);
             tt_probe_scalar(c->probe, "probe_gpu_ms", c->t_probe);
-            tt_probe_scalar(c->probe, "gpu_kernels", (double)c->t_kernels);
+            if (c->t_kernels >= 0) tt_probe_scalar(c->probe, "gpu_kernels", (double)c->t_kernels);
         }
     }
     c->pending = 0;
@@ -667,7 +770,10 @@ extern "C" void tt_cuda_close(tt_cuda *c)
     }
     if (c->h_out) cudaFreeHost(c->h_out);
     ttc_ps_free(c);
-    if (c->timing) ttc_cupti_stop();
+    if (c->timing == TTC_TIMING_CUPTI) ttc_cupti_stop();
+    for (int k = 0; k < c->captev; k++) cudaEventDestroy(c->tev[k]);
+    free(c->tev);
+    if (c->tmark[0]) { cudaEventDestroy(c->tmark[0]); cudaEventDestroy(c->tmark[1]); }
     cudaEventDestroy(c->ev);
     free(c->result);
     free(c->layers);

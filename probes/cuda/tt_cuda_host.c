@@ -205,7 +205,7 @@ void ttc_timing_per_step(int steps, double *busy_ms, double *probe_ms, int *kern
     if (steps <= 1) return;
     *busy_ms /= steps;
     *probe_ms /= steps;
-    *kernels = (*kernels + steps / 2) / steps;
+    if (*kernels >= 0) *kernels = (*kernels + steps / 2) / steps;   /* -1: not counted (event timing) */
 }
 
 /* IEEE binary16 */

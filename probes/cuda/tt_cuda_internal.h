@@ -12,6 +12,8 @@
 
 #define TTC_PS_MAX_PENDING 256     /* per-sample requests between two collects */
 
+enum { TTC_TIMING_OFF = 0, TTC_TIMING_CUPTI = 1, TTC_TIMING_EVENTS = 2 };
+
 /* One per-sample request: its device results and their pinned host copy. Slot k serves the k-th
  * request after each collect, so buffers are reused from step to step. */
 typedef struct {
@@ -61,7 +63,12 @@ struct tt_cuda {
     int nps_alloc, nps_pending;
     void *ws;                      /* GEMM workspace */
     size_t ws_cap;
-    /* timing */
+    /* timing: TTC_TIMING_OFF, _CUPTI, or _EVENTS (pairs around each enqueue; marks at each collect) */
+    char timing_note[200];         /* why events replaced CUPTI ("" otherwise) */
+    cudaEvent_t *tev;              /* 2 per timed enqueue since the last collect */
+    int ntev, captev, tev_open;
+    cudaEvent_t tmark[2];          /* the stream's position at the last two collects */
+    int tmark_n, tmark_rec;        /* marks recorded so far; this collect's is recorded */
     double t_busy, t_probe;
     int t_kernels, t_valid;
     int t_steps;                   /* tt_cuda_step calls since the last timing flush */
@@ -89,6 +96,9 @@ void ttc_dfree(tt_cuda *c, void *p, size_t bytes);
 int ttc_capturing(tt_cuda *c);
 /* Clears a pending cudaErrorNotReady (from anyone's query) before launches are checked. */
 void ttc_clear_not_ready(void);
+/* Brackets the backend's own enqueued work for timing: CUPTI correlation tags, or an event pair. */
+void ttc_time_begin(tt_cuda *c);
+void ttc_time_end(tt_cuda *c);
 /* The per-sample slots' results into the callers' structures (after the event). */
 void ttc_ps_scatter(tt_cuda *c);
 void ttc_ps_free(tt_cuda *c);
@@ -99,6 +109,7 @@ int ttc_cupti_start(char *err, size_t errlen);
 void ttc_cupti_stop(void);
 void ttc_cupti_push(void);
 void ttc_cupti_pop(void);
+void ttc_cupti_abandon(void);
 int ttc_cupti_step(double *busy_ms, double *probe_ms, int *kernels);
 }
 

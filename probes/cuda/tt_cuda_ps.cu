@@ -402,9 +402,9 @@ extern "C" int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cu
     ttc_ps_slot *s = &c->ps[c->nps_pending];
     if (slot_ready(c, s, L->B, err, errlen)) return -1;
     if (c->nps_pending >= c->nps_alloc) c->nps_alloc = c->nps_pending + 1;
-    if (c->timing) ttc_cupti_push();
+    ttc_time_begin(c);
     int rc = enqueue(c, L, out, s, err, errlen);
-    if (c->timing) ttc_cupti_pop();
+    ttc_time_end(c);
     if (rc) return -1;
     s->B = L->B;
     s->out = out;

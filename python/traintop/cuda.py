@@ -66,6 +66,9 @@ _PROTOS = {
     "tt_cuda_dense_persample": (_I, [_V, ctypes.POINTER(Dense), ctypes.POINTER(PsOut), *_E]),
     "tt_cuda_dense_batch": (_I, [_V, _I, _I, ctypes.POINTER(Batch), *_E]),
     "tt_cuda_device_bytes": (_S, [_V]),
+    "tt_cuda_timing_source": (_I, [_V]),
+    "tt_cuda_timing_note": (ctypes.c_char_p, [_V]),
+    "tt_cuda_use_event_timing": (_I, [_V, ctypes.c_char_p]),
     "tt_cuda_close": (None, [_V]),
 }
 

@@ -317,6 +317,40 @@ static tt_cuda *one_layer_backend(void *stream, layer *L)
     return c;
 }
 
+/* Event timing (timing = 2, what timing = 1 falls back to beside another profiler): probe_gpu_ms > 0
+ * every sampled step, gpu_busy_ms NaN at the first collect and ≥ probe_gpu_ms after it, no kernel
+ * count; every = 2: the refresh step's collect does not wait and the next covers both steps. */
+static void test_event_timing(void)
+{
+    char err[256];
+    tt_cuda_opts o = {NULL, -1, NULL, 2, 2};
+    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
+    CHECK(c != NULL, "tt_cuda_open(timing = 2): %s", err);
+    if (!c) return;
+    CHECK(tt_cuda_timing_source(c) == 2 && !strcmp(tt_cuda_timing_note(c), ""), "event timing, no note");
+    layer L;
+    if (layer_init(&L, 512, 384, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return; }
+    CHECK(tt_cuda_add_layer(c, "a", 512, 384, TT_CUDA_F32, L.dw, TT_CUDA_F32, L.dg, err, sizeof err) == 0, "%s", err);
+    int ok = 1, timed = 0;
+    for (int step = 0; step < 6; step++) {
+        if (step) layer_update(&L, 0.1f, NULL);
+        CHECK(tt_cuda_step(c, step, err, sizeof err) == 0 && tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK, "%s", err);
+        double busy, own;
+        int k;
+        int rc = tt_cuda_step_timing(c, &busy, &own, &k);
+        if (step % 2 == 1) continue;                   /* refresh steps: the last sampled step's numbers stay */
+        if (rc != 0 || !(own > 0) || k != -1 || (timed ? !(busy >= own) : !isnan(busy))) {
+            ok = 0;
+            printf("  event timing step %d: rc %d busy %g probe %g kernels %d\n", step, rc, busy, own, k);
+        }
+        timed++;
+    }
+    CHECK(ok, "event timing: probe_gpu_ms > 0, gpu_busy_ms NaN first then >= probe_gpu_ms, kernels -1");
+    tt_cuda_close(c);
+    layer_free(&L);
+    printf("ok  event timing\n");
+}
+
 /* A CUDA graph capture on the backend's stream: step and per-sample requests are refused without
  * touching the stream (the capture stays valid and captures nothing of ours), collect is NOT_READY,
  * and after the capture everything works; the skipped refresh leaves no W_prev (NaN update). */
@@ -329,11 +363,11 @@ static void test_graph_capture(void)
     tt_cuda *c = one_layer_backend(st, &L);
     if (!c) { cudaStreamDestroy(st); return; }
     CHECK(tt_cuda_step(c, 0, err, sizeof err) == 0, "%s", err);                 /* pending, not collected */
+    float *d;
+    CU(cudaMalloc((void **)&d, 64));   /* before the capture: cudaMalloc inside a global-mode capture breaks it */
     CU(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
     CHECK(tt_cuda_step(c, 1, err, sizeof err) < 0 && strstr(err, "captured"), "step during capture: %s", err);
     CHECK(tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_NOT_READY && strstr(err, "captured"), "collect during capture: %s", err);
-    float *d;
-    CU(cudaMalloc((void **)&d, 64));
     tt_cuda_dense D = {0};
     D.B = 1; D.T = 1; D.d_in = 12; D.d_out = 16; D.A = d; D.D = d; D.W = L.dw;
     double gw[1];
@@ -647,6 +681,7 @@ int main(void)
     test_probe_path();
     test_rebind_and_errors();
     test_graph_capture();
+    test_event_timing();
     test_pending_not_ready();
     for (int dt = 0; dt < 3; dt++) {
         test_persample(8, 1, 24, 10, dt, dt, dt, 1, 1, NULL);

@@ -565,6 +565,9 @@ static void test_timing(void **state)
     assert_true(busy == 2.0 && probe == 0.5 && n == 3);
     ttc_timing_per_step(1, &busy, &probe, &n);
     assert_true(busy == 2.0 && probe == 0.5 && n == 3);
+    n = -1;                                              /* event timing counts no kernels: stays -1 */
+    ttc_timing_per_step(4, &busy, &probe, &n);
+    assert_true(busy == 0.5 && n == -1);
 }
 
 /* ------------------------------------------------------------------ runtime without a device */
@@ -601,6 +604,14 @@ static void test_no_device_path(void **state)
     assert_int_equal(tt_cuda_layer_result(NULL, 0, st), -1);
     assert_int_equal(tt_cuda_step_timing(NULL, &busy, &probe, &kernels), -1);
     assert_true(isnan(busy) && isnan(probe) && kernels == -1);
+    assert_int_equal(tt_cuda_timing_source(NULL), 0);
+    assert_string_equal(tt_cuda_timing_note(NULL), "");
+    assert_int_equal(tt_cuda_use_event_timing(NULL, "x"), -1);
+    o.every = 1;
+    o.timing = 3;                                        /* refused as an option (or: no device) */
+    assert_null(tt_cuda_open(&o, err, sizeof err));
+    if (n > 0) assert_non_null(strstr(err, "timing 3"));
+    o.timing = 0;
     tt_cuda_dense L;
     memset(&L, 0, sizeof L);
     tt_cuda_ps_out po;

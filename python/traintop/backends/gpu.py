@@ -20,6 +20,14 @@ __all__ = ["GpuBackend", "GpuLayers"]
 ERRLEN = _cuda.ERRLEN
 
 
+def _profiler_on():
+    """torch.profiler (Kineto, a CUPTI client) is recording."""
+    try:
+        return bool(torch.autograd.profiler._is_profiler_enabled)
+    except AttributeError:
+        return False
+
+
 class GpuBackend:
     """Every CUDA parameter the GPU backend takes, one GpuLayers per device.
 
@@ -52,6 +60,8 @@ class GpuBackend:
                 return None
             if self.timing and not gl.timing and not self.devices:
                 self.warn("gpu-timing", "traintop: no GPU timing (gpu_busy_ms): %s" % getattr(gl, "timing_error", "?"))
+            elif gl.timing_note():
+                self.warn("gpu-timing", "traintop: %s" % gl.timing_note())
             self.devices[p.device] = gl
         try:
             return gl, gl.add(name, p, rows, cols)
@@ -81,6 +91,10 @@ class GpuBackend:
         self._each_working(enqueue)
 
     def collect(self):
+        for gl in self.devices.values():
+            if gl.yielded:
+                gl.yielded = False
+                self.warn("gpu-timing-yield", "traintop: %s" % gl.timing_note())
         self._each_working(lambda gl: gl.collect())   # tt_probe_layer_stats, per-sample sums, gpu_busy_ms
 
     def counters(self):
@@ -115,7 +129,9 @@ class GpuLayers:
         stream = self.stream.cuda_stream
         self.timing = False
         self.h = None
-        for t in ((1, 0) if timing else (0,)):
+        # timing 1: CUPTI, or CUDA events when CUPTI is taken; 2: events, when torch.profiler runs
+        # (its CUPTI subscription may not exist yet, and ours would steal its activity buffers)
+        for t in (((2 if _profiler_on() else 1), 0) if timing else (0,)):
             o = _cuda.Opts(probe_handle, self.device.index if self.device.index is not None else -1, stream, int(every), t)
             self.h = self.lib.tt_cuda_open(ctypes.byref(o), self.err, ERRLEN)
             if self.h:
@@ -124,6 +140,8 @@ class GpuLayers:
             self.timing_error = self.err.value.decode(errors="replace")
         if not self.h:
             raise TraintopError(self.err.value.decode(errors="replace"))
+        self.cupti = self.timing and self.lib.tt_cuda_timing_source(self.h) == 1
+        self.yielded = False          # gave CUPTI up to a torch.profiler since the last collect
         self.params = []              # per backend layer: the parameter
         self.gptr = []                # the gradient pointer the backend reads now
         self.gkeep = {}               # layer -> a contiguous gradient copy, alive until the next rebind
@@ -197,6 +215,10 @@ class GpuLayers:
         """Runs enqueue() on the backend's stream ordered with the caller's current stream: when the
         training moved to another stream, ours waits for its work before and it waits for ours after
         (two event waits, no host synchronisation)."""
+        if self.cupti and _profiler_on():    # torch.profiler started since: CUPTI is its now
+            self.cupti = False
+            self.yielded = True
+            self.lib.tt_cuda_use_event_timing(self.h, b"torch.profiler started")
         cur = torch.cuda.current_stream(self.device)
         if cur == self.stream:
             return enqueue()
@@ -243,6 +265,16 @@ class GpuLayers:
         if self.lib.tt_cuda_step_timing(self.h, ctypes.byref(b), ctypes.byref(p), ctypes.byref(k)) != 0:
             return math.nan, math.nan, -1
         return b.value, p.value, k.value
+
+    def timing_note(self):
+        """One line when CUDA events replaced CUPTI, else ""."""
+        if not self.h:
+            return ""
+        note = self.lib.tt_cuda_timing_note(self.h).decode(errors="replace")
+        if not note and self.timing and self.lib.tt_cuda_timing_source(self.h) == 2:
+            note = "torch.profiler is running: GPU time from CUDA events"
+        return note
+
 
     def device_bytes(self):
         return self.lib.tt_cuda_device_bytes(self.h) if self.h else 0
