@@ -383,6 +383,7 @@ extern "C" tt_cuda *tt_cuda_open(const tt_cuda_opts *o, char *err, size_t errlen
     c->probe = o->probe;
     c->device = dev;
     c->every = o->every > 0 ? o->every : 1;
+    c->gemm_fp32 = o->gemm_fp32 != 0;
     c->stream = (cudaStream_t)o->stream;
     c->have_prev = 1;
     c->last_step = INT64_MIN;

@@ -50,6 +50,8 @@ typedef struct {
     int timing;          /* per-step GPU timing. 0: none; 1: CUPTI (kernel records of the whole process),
                             or, when CUPTI is taken (another profiler, another backend), CUDA events
                             around the backend's own work (tt_cuda_timing_note says why); 2: events */
+    int gemm_fp32;       /* 0: the per-sample ‖g_i‖² GEMMs on fp32 operands run on TF32 tensor cores
+                            (fp32 accumulation; docs/gpu.md states the error); 1: full fp32 (slower) */
 } tt_cuda_opts;
 
 /* Number of CUDA devices the runtime sees; 0 (and the reason in err) when there is no device or no

@@ -20,7 +20,8 @@ typedef struct {
     double *d_res;                 /* TTC_PS_N × B outputs, then TTC_PS_NORMS doubles */
     double *h_res;                 /* pinned copy */
     double *d_raw;                 /* TTC_RAW_N × B raw sums, then the norm partials */
-    size_t capB;                   /* capacity in samples */
+    size_t capB;                   /* capacity in samples (d_res, h_res) */
+    size_t cap_raw;                /* capacity of d_raw in doubles (samples × chunks) */
     size_t B;                      /* of the pending request */
     tt_cuda_ps_out *out;           /* where collect scatters the results (NULL: to the probe only) */
     int feed_w, feed_b;            /* the probe's weight and bias layer (-1) the sums go to at collect */
@@ -35,6 +36,7 @@ enum { TTC_NORM_W, TTC_NORM_BIAS, TTC_NORM_GBAR, TTC_NORM_BBAR,
 struct tt_cuda {
     tt_probe *probe;
     int device, sm_count, every, timing, owns_stream;
+    int gemm_fp32;                 /* per-sample GEMMs on fp32 operands without TF32 */
     cudaStream_t stream;
     /* layers */
     int nlayers, caplayers;
