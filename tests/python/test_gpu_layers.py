@@ -196,3 +196,16 @@ def test_a_cuda_error_stops_that_device_only(backend):
     assert gb.counters()["gpu_layers"] == 2
     gb.close()
     assert gb.devices == {}
+
+
+def test_batch_dtype_follows_autocast():
+    """Per-sample batches of mixed element types: under autocast a Linear's input is float32 and its
+    output (and δ) bfloat16 or float16; the matmul ran on the 16-bit type, so the batch takes it."""
+    f32, bf16, f16 = torch.float32, torch.bfloat16, torch.float16
+    assert GpuLayers.batch_dtype({bf16}) is bf16
+    assert GpuLayers.batch_dtype({f32}) is f32
+    assert GpuLayers.batch_dtype({f32, bf16}) is bf16
+    assert GpuLayers.batch_dtype({f16, f32}) is f16
+    assert GpuLayers.batch_dtype({f16, bf16}) is f32          # two 16-bit types: neither is exact for the other
+    assert GpuLayers.batch_dtype({f32, torch.float64}) is f32
+    assert GpuLayers.batch_dtype({torch.float64}) is f32      # the backend reads no float64

@@ -181,9 +181,14 @@ class GpuLayers:
     @staticmethod
     def batch_dtype(dtypes):
         """The element type of a per-sample batch whose tensors have `dtypes`: theirs when they share one
-        the backend reads, else float32 (under autocast the input is float32 and the output float16)."""
+        the backend reads; float32 mixed with one 16-bit type (autocast: the input float32, the output
+        and δ bfloat16) gives the 16-bit type, the one autocast's matmul ran on — so g_i are the
+        gradients training computed, and the GEMMs run on 16-bit tensor cores; else float32."""
         if len(dtypes) == 1 and _cuda.dtype_code(next(iter(dtypes))) is not None:
             return next(iter(dtypes))
+        narrow = set(dtypes) & {torch.float16, torch.bfloat16}
+        if len(narrow) == 1 and set(dtypes) <= narrow | {torch.float32}:
+            return narrow.pop()
         return torch.float32
 
     def sync_grads(self):
