@@ -384,6 +384,9 @@ extern "C" tt_cuda *tt_cuda_open(const tt_cuda_opts *o, char *err, size_t errlen
     c->device = dev;
     c->every = o->every > 0 ? o->every : 1;
     c->gemm_fp32 = o->gemm_fp32 != 0;
+#ifdef TT_SAMPLE_STATS
+    c->follow_probe = o->every == 0 && o->probe;     /* the probe's own schedule (its overhead budget) */
+#endif
     c->stream = (cudaStream_t)o->stream;
     c->have_prev = 1;
     c->last_step = INT64_MIN;
@@ -419,42 +422,53 @@ extern "C" tt_cuda *tt_cuda_open(const tt_cuda_opts *o, char *err, size_t errlen
 
 /* ---------------------------------------------------------------- timing */
 
-void ttc_time_begin(tt_cuda *c)
+/* Event pairs are recorded in both modes: they split the probe's GPU time by kind for the probe's
+ * overhead budget (tt_probe_cost); CUPTI adds the process's busy time and kernel counts. */
+void ttc_time_begin(tt_cuda *c, int kind)
 {
-    if (c->timing == TTC_TIMING_CUPTI) { ttc_cupti_push(); return; }
     c->tev_open = 0;
-    if (c->timing != TTC_TIMING_EVENTS) return;
+    if (c->timing == TTC_TIMING_OFF) return;
+    if (c->timing == TTC_TIMING_CUPTI) ttc_cupti_push();
     if (c->ntev + 2 > c->captev) {                   /* rare: grows to the number of enqueues of a step */
         int cap = c->captev ? 2 * c->captev : 16;
         cudaEvent_t *t = (cudaEvent_t *)realloc(c->tev, (size_t)cap * sizeof *t);
         if (!t) return;
         c->tev = t;
+        unsigned char *k = (unsigned char *)realloc(c->tev_kind, (size_t)cap / 2);
+        if (!k) return;
+        c->tev_kind = k;
         for (; c->captev < cap; c->captev++)
             if (cudaEventCreate(&c->tev[c->captev]) != cudaSuccess) { cudaGetLastError(); return; }
     }
+    c->tev_kind[c->ntev / 2] = (unsigned char)kind;
     c->tev_open = cudaEventRecord(c->tev[c->ntev], c->stream) == cudaSuccess;
 }
 
 void ttc_time_end(tt_cuda *c)
 {
-    if (c->timing == TTC_TIMING_CUPTI) { ttc_cupti_pop(); return; }
+    if (c->timing == TTC_TIMING_CUPTI) ttc_cupti_pop();
     if (!c->tev_open) return;
     c->tev_open = 0;
     if (cudaEventRecord(c->tev[c->ntev + 1], c->stream) == cudaSuccess) c->ntev += 2;
 }
 
-/* Event timing at collect (the stream has passed every recorded event): probe = the sum of the
- * enqueues' spans, busy = the stream's span between this collect and the previous one (it includes
- * the stream's idle time: an upper bound of busy time). Both per training step. */
-static int event_timing(tt_cuda *c)
+/* The event pairs since the last collect (the stream has passed them all): their spans by kind. */
+static void event_spans(tt_cuda *c)
 {
-    double own = 0;
+    c->t_kind_ms[0] = c->t_kind_ms[1] = c->t_kind_ms[2] = 0;
     for (int k = 0; k + 1 < c->ntev; k += 2) {
         float ms;
-        if (cudaEventElapsedTime(&ms, c->tev[k], c->tev[k + 1]) == cudaSuccess) own += ms;
+        if (cudaEventElapsedTime(&ms, c->tev[k], c->tev[k + 1]) == cudaSuccess) c->t_kind_ms[c->tev_kind[k / 2] % 3] += ms;
         else cudaGetLastError();
     }
     c->ntev = 0;
+}
+
+/* Event timing at collect: probe = the sum of the enqueues' spans, busy = the stream's span between
+ * this collect and the previous one (it includes the stream's idle time: an upper bound of busy
+ * time). Totals: the caller divides by the steps they cover. */
+static int event_timing(tt_cuda *c)
+{
     double busy = NAN;
     int cur = c->tmark_n & 1;
     if (cudaEventSynchronize(c->tmark[cur]) != cudaSuccess) { cudaGetLastError(); return -1; }
@@ -463,7 +477,7 @@ static int event_timing(tt_cuda *c)
     cudaGetLastError();
     c->tmark_n++;
     c->t_busy = busy;
-    c->t_probe = own;
+    c->t_probe = c->t_kind_ms[TTC_KIND_STATS] + c->t_kind_ms[TTC_KIND_PS];
     c->t_kernels = -1;
     return 0;
 }
@@ -616,6 +630,25 @@ static int plan(tt_cuda *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Sampled and refresh steps: every N, or (every = 0 with a probe) the probe's schedule, asked for
+ * this step and the next (tt_probe_sampled is exact for the two steps after the last published). */
+static ttc_step_plan decide(tt_cuda *c, int64_t step)
+{
+#ifdef TT_SAMPLE_STATS
+    if (c->follow_probe) {
+        int now = tt_probe_sampled(c->probe, step), next = tt_probe_sampled(c->probe, step + 1);
+        ttc_step_plan sp;
+        sp.sampled = now > 0 && (now & TT_SAMPLE_STATS);
+        sp.refresh = next > 0 && (next & TT_SAMPLE_STATS);
+        sp.have_prev = c->have_prev;
+        if (sp.sampled) c->have_prev = sp.refresh;   /* as ttc_step_decide */
+        else if (sp.refresh) c->have_prev = 1;
+        return sp;
+    }
+#endif
+    return ttc_step_decide(step, c->every, &c->have_prev);
+}
+
 extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
 {
     if (!c) return ttc_fail(err, errlen, "tt_cuda_step: no backend");
@@ -628,7 +661,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
     ttc_devguard guard(c->device);
     if (ttc_capturing(c)) {
         /* skipped: a W_prev refresh that does not happen leaves no valid W_prev */
-        ttc_step_plan sp = ttc_step_decide(step, c->every, &c->have_prev);
+        ttc_step_plan sp = decide(c, step);
         if (sp.sampled || sp.refresh) c->have_prev = 0;
         return ttc_fail(err, errlen, "tt_cuda_step: step %lld: the stream is being captured into a CUDA graph; "
                         "statistics are taken only outside capture", (long long)step);
@@ -640,9 +673,9 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
             return ttc_cuda_fail(err, errlen, "tt_cuda_step: uploading rebound layers", e);
         c->dirty = 0;
     }
-    ttc_step_plan sp = ttc_step_decide(step, c->every, &c->have_prev);
+    ttc_step_plan sp = decide(c, step);
     if (!sp.sampled && !sp.refresh) return 0;
-    ttc_time_begin(c);
+    ttc_time_begin(c, TTC_KIND_STATS);
     if (sp.sampled) {
         StatsArgs a;
         a.layers = c->d_layers; a.items = c->d_items; a.part = c->d_part; a.count = c->d_count; a.out = c->d_out;
@@ -712,6 +745,14 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     }
     ttc_ps_scatter(c);
     if (c->timing) {
+        event_spans(c);
+#ifdef TT_SAMPLE_STATS
+        /* the probe's overhead budget counts the GPU work done on its behalf (seconds, by kind) */
+        if (c->probe) {
+            tt_probe_cost(c->probe, TT_SAMPLE_STATS, c->t_kind_ms[TTC_KIND_STATS] * 1e-3);
+            tt_probe_cost(c->probe, TT_SAMPLE_PERSAMPLE, c->t_kind_ms[TTC_KIND_PS] * 1e-3);
+        }
+#endif
         if (c->timing == TTC_TIMING_CUPTI)
             c->t_valid = ttc_cupti_step(&c->t_busy, &c->t_probe, &c->t_kernels) == 0;
         else
@@ -774,6 +815,7 @@ extern "C" void tt_cuda_close(tt_cuda *c)
     if (c->timing == TTC_TIMING_CUPTI) ttc_cupti_stop();
     for (int k = 0; k < c->captev; k++) cudaEventDestroy(c->tev[k]);
     free(c->tev);
+    free(c->tev_kind);
     if (c->tmark[0]) { cudaEventDestroy(c->tmark[0]); cudaEventDestroy(c->tmark[1]); }
     cudaEventDestroy(c->ev);
     free(c->result);

@@ -46,7 +46,10 @@ typedef struct {
     void *stream;        /* the training loop's cudaStream_t; NULL: the legacy default stream. Every kernel
                             and copy of the backend is ordered on it, so the statistics read W and G after
                             the work enqueued before them and before the work enqueued after them */
-    int every;           /* sampled steps: step % every == 0 — the probe's own `every` (0 means 1) */
+    int every;           /* sampled steps: step % every == 0 — the probe's own `every`. 0: with a probe
+                            whose library has tt_probe_sampled (the overhead budget), the steps it
+                            samples §1 on; else 1. With timing on, collect also reports the backend's
+                            GPU time to such a probe (tt_probe_cost, §1 and per-sample apart) */
     int timing;          /* per-step GPU timing. 0: none; 1: CUPTI (kernel records of the whole process),
                             or, when CUPTI is taken (another profiler, another backend), CUDA events
                             around the backend's own work (tt_cuda_timing_note says why); 2: events */

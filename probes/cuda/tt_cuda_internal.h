@@ -37,6 +37,7 @@ struct tt_cuda {
     tt_probe *probe;
     int device, sm_count, every, timing, owns_stream;
     int gemm_fp32;                 /* per-sample GEMMs on fp32 operands without TF32 */
+    int follow_probe;              /* every = 0 with a probe: sample as the probe's schedule says */
     cudaStream_t stream;
     /* layers */
     int nlayers, caplayers;
@@ -67,8 +68,10 @@ struct tt_cuda {
     size_t ws_cap;
     /* timing: TTC_TIMING_OFF, _CUPTI, or _EVENTS (pairs around each enqueue; marks at each collect) */
     char timing_note[200];         /* why events replaced CUPTI ("" otherwise) */
-    cudaEvent_t *tev;              /* 2 per timed enqueue since the last collect */
+    cudaEvent_t *tev;              /* 2 per timed enqueue since the last collect (both timing modes) */
+    unsigned char *tev_kind;       /* TTC_KIND_* of each pair */
     int ntev, captev, tev_open;
+    double t_kind_ms[3];           /* the last collect's event spans by kind, totals (not per step) */
     cudaEvent_t tmark[2];          /* the stream's position at the last two collects */
     int tmark_n, tmark_rec;        /* marks recorded so far; this collect's is recorded */
     double t_busy, t_probe;
@@ -99,7 +102,8 @@ int ttc_capturing(tt_cuda *c);
 /* Clears a pending cudaErrorNotReady (from anyone's query) before launches are checked. */
 void ttc_clear_not_ready(void);
 /* Brackets the backend's own enqueued work for timing: CUPTI correlation tags, or an event pair. */
-void ttc_time_begin(tt_cuda *c);
+enum { TTC_KIND_STATS = 1, TTC_KIND_PS = 2 };   /* the probe's TT_SAMPLE_STATS / TT_SAMPLE_PERSAMPLE */
+void ttc_time_begin(tt_cuda *c, int kind);
 void ttc_time_end(tt_cuda *c);
 /* The per-sample slots' results into the callers' structures (after the event). */
 void ttc_ps_scatter(tt_cuda *c);

@@ -484,7 +484,7 @@ extern "C" int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cu
     const ttc_ps_plan P = plan_for(c, L, out->gw || out->gamma, out->gG && L->Gbar);
     if (slot_ready(c, s, L->B, P.chunks, err, errlen)) return -1;
     if (c->nps_pending >= c->nps_alloc) c->nps_alloc = c->nps_pending + 1;
-    ttc_time_begin(c);
+    ttc_time_begin(c, TTC_KIND_PS);
     int rc = enqueue(c, L, &P, out, s, err, errlen);
     ttc_time_end(c);
     if (rc) return -1;
