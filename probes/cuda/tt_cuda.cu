@@ -128,18 +128,25 @@ struct StatsArgs {
     unsigned *count;
     double *out;
     int have_prev, refresh;
+    int with_w0;         /* read W_0 (the distance from init) this step */
 };
 
+/* z (W_0) is NULL on a step that skips the distance from init: z = w, so its sum is 0. */
 template <class TW, class TG>
 __device__ __forceinline__ void elem8(const TW *w, const TG *g, TW *p, const TW *z, uint64_t i, double K,
                                       int hp, int rf, ttc_rowsums &rs, ttc_elsums &es)
 {
-    V8<TW> wv = ld8(w + i), zv = ld8(z + i), pv;
+    V8<TW> wv = ld8(w + i), zv, pv;
     V8<TG> gv = ld8(g + i);
     float wf[8], gf[8], zf[8], pf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (z) zv = ld8(z + i);
     if (hp) { pv = ld8(p + i); cvt8(pv, pf); }
     if (rf) st8(p + i, wv);                     /* after the read: W_prev becomes this step's W */
-    cvt8(wv, wf); cvt8(gv, gf); cvt8(zv, zf);
+    cvt8(wv, wf); cvt8(gv, gf);
+    if (z) cvt8(zv, zf);
+    else
+#pragma unroll
+        for (int k = 0; k < 8; k++) zf[k] = wf[k];
 #pragma unroll
     for (int k = 0; k < 8; k++) ttc_elem(&rs, &es, wf[k], gf[k], pf[k], zf[k], K, hp);
 }
@@ -152,18 +159,18 @@ __device__ __forceinline__ void elem1(const TW *w, const TG *g, TW *p, const TW 
     float pf = 0;
     if (hp) pf = tof(p[i]);
     if (rf) p[i] = wr;
-    ttc_elem(&rs, &es, tof(wr), tof(g[i]), pf, tof(z[i]), K, hp);
+    ttc_elem(&rs, &es, tof(wr), tof(g[i]), pf, z ? tof(z[i]) : tof(wr), K, hp);
 }
 
 /* Entries [base, base + n) by `lanes` lanes, lane `lane`: vector loads when the layer allows. */
 template <class TW, class TG>
 __device__ __forceinline__ void span(const ttc_layer &L, uint64_t base, uint64_t n, unsigned lane, unsigned lanes,
-                                     double K, int hp, int rf, ttc_rowsums &rs, ttc_elsums &es)
+                                     double K, int hp, int rf, int w0, ttc_rowsums &rs, ttc_elsums &es)
 {
     const TW *w = (const TW *)L.w;
     const TG *g = (const TG *)L.g;
     TW *p = (TW *)L.prev;
-    const TW *z = (const TW *)L.w0;
+    const TW *z = w0 ? (const TW *)L.w0 : NULL;
     uint64_t done = 0;
     if (L.vec) {
         uint64_t nv = n / 8;
@@ -180,11 +187,11 @@ __device__ __forceinline__ void span(const ttc_layer &L, uint64_t base, uint64_t
 }
 
 template <class TW, class TG>
-__device__ void item_body(const ttc_layer &L, const ttc_item &it, double K, int hp, int rf, Acc &a)
+__device__ void item_body(const ttc_layer &L, const ttc_item &it, double K, int hp, int rf, int w0, Acc &a)
 {
     if (L.pieces) {                                  /* a piece of one row: the whole block */
         ttc_rowsums rs = {0, 0, 0};
-        span<TW, TG>(L, it.e0, it.n, threadIdx.x, blockDim.x, K, hp, rf, rs, a.e);
+        span<TW, TG>(L, it.e0, it.n, threadIdx.x, blockDim.x, K, hp, rf, w0, rs, a.e);
         a.r.ww += rs.ww; a.r.pp += rs.pp; a.r.dd += rs.dd;
         return;
     }
@@ -195,7 +202,7 @@ __device__ void item_body(const ttc_layer &L, const ttc_item &it, double K, int 
     const int rowang = hp && L.rows > 1;
     for (uint64_t r = grp; r < nr; r += ngrp) {
         ttc_rowsums rs = {0, 0, 0};
-        span<TW, TG>(L, (r0 + r) * cols, cols, lane, G, K, hp, rf, rs, a.e);
+        span<TW, TG>(L, (r0 + r) * cols, cols, lane, G, K, hp, rf, w0, rs, a.e);
         a.r.ww += rs.ww; a.r.pp += rs.pp; a.r.dd += rs.dd;
         if (rowang) {
             for (unsigned o = G / 2; o > 0; o /= 2) {
@@ -250,13 +257,13 @@ __global__ void __launch_bounds__(TTC_BLOCK) ttk_stats(StatsArgs a)
     acc.e.gg = acc.e.gw = acc.e.sw = acc.e.sw2 = acc.e.d0 = 0;
     acc.e.nf = 0;
     acc.ra2 = acc.ran = 0;
-    const int hp = a.have_prev, rf = a.refresh;
+    const int hp = a.have_prev, rf = a.refresh, w0 = a.with_w0;
     switch (L.wt * 4 + L.gt) {
-    case TT_CUDA_F32 * 4 + TT_CUDA_F32: item_body<float, float>(L, it, K, hp, rf, acc); break;
-    case TT_CUDA_F16 * 4 + TT_CUDA_F16: item_body<__half, __half>(L, it, K, hp, rf, acc); break;
-    case TT_CUDA_BF16 * 4 + TT_CUDA_BF16: item_body<__nv_bfloat16, __nv_bfloat16>(L, it, K, hp, rf, acc); break;
-    case TT_CUDA_F16 * 4 + TT_CUDA_F32: item_body<__half, float>(L, it, K, hp, rf, acc); break;
-    case TT_CUDA_BF16 * 4 + TT_CUDA_F32: item_body<__nv_bfloat16, float>(L, it, K, hp, rf, acc); break;
+    case TT_CUDA_F32 * 4 + TT_CUDA_F32: item_body<float, float>(L, it, K, hp, rf, w0, acc); break;
+    case TT_CUDA_F16 * 4 + TT_CUDA_F16: item_body<__half, __half>(L, it, K, hp, rf, w0, acc); break;
+    case TT_CUDA_BF16 * 4 + TT_CUDA_BF16: item_body<__nv_bfloat16, __nv_bfloat16>(L, it, K, hp, rf, w0, acc); break;
+    case TT_CUDA_F16 * 4 + TT_CUDA_F32: item_body<__half, float>(L, it, K, hp, rf, w0, acc); break;
+    case TT_CUDA_BF16 * 4 + TT_CUDA_F32: item_body<__nv_bfloat16, float>(L, it, K, hp, rf, w0, acc); break;
     default: break;
     }
     double v[TTC_NPRIM];
@@ -384,6 +391,13 @@ extern "C" tt_cuda *tt_cuda_open(const tt_cuda_opts *o, char *err, size_t errlen
     c->device = dev;
     c->every = o->every > 0 ? o->every : 1;
     c->gemm_fp32 = o->gemm_fp32 != 0;
+    if (o->w0_every < 0) {
+        cudaEventDestroy(c->ev);
+        free(c);
+        ttc_fail(err, errlen, "tt_cuda_open: w0_every must be >= 0, got %d", o->w0_every);
+        return NULL;
+    }
+    c->w0_every = o->w0_every > 0 ? o->w0_every : 1;
 #ifdef TT_SAMPLE_STATS
     c->follow_probe = o->every == 0 && o->probe;     /* the probe's own schedule (its overhead budget) */
 #endif
@@ -612,7 +626,9 @@ static int plan(tt_cuda *c, char *err, size_t errlen)
         return ttc_cuda_fail(err, errlen, "cudaMallocHost", e);
     }
     c->result = (double *)malloc(nl * 12 * sizeof(double));
-    if (!c->result) { free(items); return ttc_fail(err, errlen, "tt_cuda_step: out of memory"); }
+    c->last_dist = (double *)malloc(nl * sizeof(double));
+    if (!c->result || !c->last_dist) { free(items); return ttc_fail(err, errlen, "tt_cuda_step: out of memory"); }
+    for (size_t k = 0; k < nl; k++) c->last_dist[k] = NAN;
     for (size_t k = 0; k < nl * 12; k++) c->result[k] = c->h_out[k] = NAN;
     /* pageable sources: staged by the runtime before the call returns */
     if ((e = cudaMemcpyAsync(c->d_items, items, ni * sizeof *items, cudaMemcpyHostToDevice, c->stream)) != cudaSuccess ||
@@ -681,6 +697,8 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
         a.layers = c->d_layers; a.items = c->d_items; a.part = c->d_part; a.count = c->d_count; a.out = c->d_out;
         a.have_prev = sp.have_prev;
         a.refresh = sp.refresh;
+        a.with_w0 = c->nsampled++ % c->w0_every == 0;    /* the slow schedule of the distance from init */
+        c->pending_w0 = a.with_w0;
         ttk_stats<<<(unsigned)c->nitems, TTC_BLOCK, 0, c->stream>>>(a);
         e = cudaGetLastError();
         if (e == cudaSuccess)
@@ -739,6 +757,12 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     }
     if (c->pending_sampled) {
         memcpy(c->result, c->h_out, (size_t)c->nlayers * 12 * sizeof(double));
+        /* dist_init: this step's when W_0 was read, else the last one computed (repeated as it is) */
+        for (int i = 0; i < c->nlayers; i++) {
+            double *d = &c->result[12 * i + TTC_DIST_INIT];
+            if (c->pending_w0) c->last_dist[i] = *d;
+            else if (c->result[12 * i + 11] == 0) *d = c->last_dist[i];   /* NaN/Inf: everything stays NaN */
+        }
         if (c->probe)
             for (int i = 0; i < c->nlayers; i++)
                 if (c->probe_index[i] >= 0) tt_probe_layer_stats(c->probe, c->probe_index[i], c->result + 12 * i, TT_LAYER_NSTATS);
@@ -819,6 +843,7 @@ extern "C" void tt_cuda_close(tt_cuda *c)
     if (c->tmark[0]) { cudaEventDestroy(c->tmark[0]); cudaEventDestroy(c->tmark[1]); }
     cudaEventDestroy(c->ev);
     free(c->result);
+    free(c->last_dist);
     free(c->layers);
     free(c->probe_index);
     free(c->shape);

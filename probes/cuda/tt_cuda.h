@@ -55,6 +55,9 @@ typedef struct {
                             around the backend's own work (tt_cuda_timing_note says why); 2: events */
     int gemm_fp32;       /* 0: the per-sample ‖g_i‖² GEMMs on fp32 operands run on TF32 tensor cores
                             (fp32 accumulation; docs/gpu.md states the error); 1: full fp32 (slower) */
+    int w0_every;        /* read W_0 for dist_init on every w0_every-th sampled step (the first included;
+                            0 means 1); the other sampled steps skip that read (a quarter of an fp32
+                            layer's traffic) and repeat the last dist_init computed */
 } tt_cuda_opts;
 
 /* Number of CUDA devices the runtime sees; 0 (and the reason in err) when there is no device or no

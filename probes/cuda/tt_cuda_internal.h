@@ -12,6 +12,8 @@
 
 #define TTC_PS_MAX_PENDING 256     /* per-sample requests between two collects */
 
+#define TTC_DIST_INIT 10           /* dist_init's place among the 12 statistics */
+
 enum { TTC_TIMING_OFF = 0, TTC_TIMING_CUPTI = 1, TTC_TIMING_EVENTS = 2 };
 
 /* One per-sample request: its device results and their pinned host copy. Slot k serves the k-th
@@ -55,6 +57,9 @@ struct tt_cuda {
     double *d_out;                 /* 12 per layer */
     double *h_out;                 /* pinned: the one copy per step lands here */
     double *result;                /* last collected statistics (host, 12 per layer) */
+    double *last_dist;             /* per layer: dist_init of the last step that read W_0 */
+    int w0_every, pending_w0;      /* W_0 read every w0_every-th sampled step; the pending step does */
+    int64_t nsampled;              /* sampled steps enqueued so far */
     /* completion */
     cudaEvent_t ev;
     int pending;                   /* work enqueued and not yet collected */

@@ -24,7 +24,8 @@ ERRLEN = 512
 
 class Opts(ctypes.Structure):
     _fields_ = [("probe", ctypes.c_void_p), ("device", ctypes.c_int), ("stream", ctypes.c_void_p),
-                ("every", ctypes.c_int), ("timing", ctypes.c_int), ("gemm_fp32", ctypes.c_int)]
+                ("every", ctypes.c_int), ("timing", ctypes.c_int), ("gemm_fp32", ctypes.c_int),
+                ("w0_every", ctypes.c_int)]
 
 
 class Dense(ctypes.Structure):

@@ -143,10 +143,13 @@ static const size_t shapes[][2] = {{1, 1}, {300, 1}, {1, 777}, {64, 64}, {3, 5},
                                    {3, 20000}, {1, 70001}, {256, 1024}, {33, 40}};
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
-static void test_layerstats(int wt, int gt, int every, int unaligned, const char *inject)
+/* w0e > 1: dist_init read every w0e-th sampled step, the last value repeated in between. */
+static void test_layerstats(int wt, int gt, int every, int unaligned, const char *inject, int w0e)
 {
     char err[256], why[256];
-    tt_cuda_opts o = {NULL, -1, NULL, every, 0, 0};
+    tt_cuda_opts o = {NULL, -1, NULL, every, 0, 0, w0e};
+    double last_dist[NSHAPES];
+    int nsampled = 0;
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     CHECK(c != NULL, "tt_cuda_open: %s", err);
     if (!c) return;
@@ -170,6 +173,8 @@ static void test_layerstats(int wt, int gt, int every, int unaligned, const char
             double ref[TT_NSTATS], got[TT_NSTATS];
             reference_step(&L[k], sampled, next, ref);
             if (!sampled) continue;
+            if (nsampled % (w0e > 1 ? w0e : 1) == 0) last_dist[k] = ref[TT_DIST_INIT];
+            else ref[TT_DIST_INIT] = last_dist[k];
             tt_cuda_layer_result(c, (int)k, got);
             if (!stats_match(got, ref, why, sizeof why)) {
                 if (bad_steps++ < 5)
@@ -177,12 +182,13 @@ static void test_layerstats(int wt, int gt, int every, int unaligned, const char
                            unaligned ? "unaligned" : "aligned", inject ? inject : "", (long long)step, L[k].rows, L[k].cols, why);
             }
         }
+        nsampled += sampled;
     }
-    CHECK(bad_steps == 0, "§1 statistics w=%s g=%s every=%d %s %s: %d mismatches", ttc_dtype_name(wt), ttc_dtype_name(gt),
-          every, unaligned ? "unaligned" : "aligned", inject ? inject : "", bad_steps);
+    CHECK(bad_steps == 0, "§1 statistics w=%s g=%s every=%d w0_every=%d %s %s: %d mismatches", ttc_dtype_name(wt), ttc_dtype_name(gt),
+          every, w0e, unaligned ? "unaligned" : "aligned", inject ? inject : "", bad_steps);
     if (bad_steps == 0)
-        printf("ok  §1 w=%s g=%s every=%d %s%s%s: %zu layers × 7 steps match tt_layer_stats\n", ttc_dtype_name(wt), ttc_dtype_name(gt),
-               every, unaligned ? "unaligned" : "aligned", inject ? " " : "", inject ? inject : "", NSHAPES);
+        printf("ok  §1 w=%s g=%s every=%d w0_every=%d %s%s%s: %zu layers × 7 steps match tt_layer_stats\n", ttc_dtype_name(wt),
+               ttc_dtype_name(gt), every, w0e, unaligned ? "unaligned" : "aligned", inject ? " " : "", inject ? inject : "", NSHAPES);
     tt_cuda_close(c);
     for (size_t k = 0; k < NSHAPES; k++) layer_free(&L[k]);
 }
@@ -200,7 +206,7 @@ static void test_probe_path(void)
     tt_probe *p = tt_probe_open(&po, sizeof po, err, sizeof err);
     CHECK(p != NULL, "tt_probe_open: %s", err);
     if (!p) return;
-    tt_cuda_opts o = {p, -1, NULL, 1, 1, 0};
+    tt_cuda_opts o = {p, -1, NULL, 1, 1, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     CHECK(c != NULL, "tt_cuda_open with a probe and timing: %s", err);
     if (!c) { tt_probe_close(p, NULL, 0); return; }
@@ -259,7 +265,7 @@ static void test_probe_path(void)
 static void test_rebind_and_errors(void)
 {
     char err[256];
-    tt_cuda_opts o = {NULL, -1, NULL, 1, 0, 0};
+    tt_cuda_opts o = {NULL, -1, NULL, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "%s", err); return; }
     float host[4] = {1, 2, 3, 4};
@@ -304,7 +310,7 @@ static void test_rebind_and_errors(void)
 static tt_cuda *one_layer_backend(void *stream, layer *L)
 {
     char err[256];
-    tt_cuda_opts o = {NULL, -1, stream, 1, 0, 0};
+    tt_cuda_opts o = {NULL, -1, stream, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "%s", err); return NULL; }
     if (layer_init(L, 16, 12, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return NULL; }
@@ -323,7 +329,7 @@ static tt_cuda *one_layer_backend(void *stream, layer *L)
 static void test_event_timing(void)
 {
     char err[256];
-    tt_cuda_opts o = {NULL, -1, NULL, 2, 2, 0};
+    tt_cuda_opts o = {NULL, -1, NULL, 2, 2, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     CHECK(c != NULL, "tt_cuda_open(timing = 2): %s", err);
     if (!c) return;
@@ -472,7 +478,7 @@ static void test_persample(size_t B, size_t T, size_t din, size_t dout, int at, 
     void *dA = dev_copy(A, R * din, at), *dD = dev_copy(D, R * dout, at), *dW = dev_copy(W, dout * din, wt);
     void *dZ = dev_copy(Z, R * dout, at), *db = dev_copy(bias, dout, wt), *dG = dev_copy(Gbar, dout * din, gt), *dbb = dev_copy(bbar, dout, gt);
 
-    tt_cuda_opts o = {NULL, -1, NULL, 1, 0, 0};
+    tt_cuda_opts o = {NULL, -1, NULL, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "%s", err); return; }
     double *gout = malloc(8 * B * sizeof(double)), *rout = malloc(8 * B * sizeof(double));
@@ -610,7 +616,7 @@ static void test_probe_persample(int T)
         p[k] = tt_probe_open(&po, sizeof po, err, sizeof err);
         if (!p[k]) { CHECK(0, "tt_probe_open: %s", err); return; }
     }
-    tt_cuda_opts o = {p[1], -1, NULL, 1, 0, 0};
+    tt_cuda_opts o = {p[1], -1, NULL, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "tt_cuda_open: %s", err); return; }
     float *W[NL], *G[NL], *bias[NL], *gb[NL], *A[NL], *D[NL];
@@ -697,11 +703,13 @@ int main(void)
     const int combos[][2] = {{TT_CUDA_F32, TT_CUDA_F32}, {TT_CUDA_F16, TT_CUDA_F16}, {TT_CUDA_BF16, TT_CUDA_BF16},
                              {TT_CUDA_F16, TT_CUDA_F32}, {TT_CUDA_BF16, TT_CUDA_F32}};
     for (int k = 0; k < 5; k++) {
-        test_layerstats(combos[k][0], combos[k][1], 1, 0, NULL);
-        test_layerstats(combos[k][0], combos[k][1], 3, 1, NULL);
+        test_layerstats(combos[k][0], combos[k][1], 1, 0, NULL, 0);
+        test_layerstats(combos[k][0], combos[k][1], 3, 1, NULL, 0);
     }
-    test_layerstats(TT_CUDA_F32, TT_CUDA_F32, 1, 0, "nan_w");
-    test_layerstats(TT_CUDA_BF16, TT_CUDA_BF16, 1, 1, "inf_g");
+    test_layerstats(TT_CUDA_F32, TT_CUDA_F32, 1, 0, "nan_w", 0);
+    test_layerstats(TT_CUDA_BF16, TT_CUDA_BF16, 1, 1, "inf_g", 0);
+    test_layerstats(TT_CUDA_F32, TT_CUDA_F32, 1, 0, NULL, 3);        /* W_0 read on sampled steps 0, 3, 6 */
+    test_layerstats(TT_CUDA_BF16, TT_CUDA_F32, 3, 1, NULL, 2);
     test_probe_path();
     test_rebind_and_errors();
     test_graph_capture();

@@ -249,6 +249,11 @@ def _watch_gpu_vs_torch_ops(dtype):
     # angles absolutely: the torch-ops path forms unit vectors in fp32 (entries rounded to 6e-8), so
     # an angle that is exactly 0 on the backend (W = W_prev) reads ~1e-8 there
     ang_abs = 1e-6
+    # dist_init: the backend reads W_0 on every W0_EVERY-th sampled step and repeats the last value in
+    # between; the torch-ops path computes it every step (every step is sampled here)
+    from traintop.backends.gpu import W0_EVERY
+    k_dist = ttc.STAT_NAMES.index("dist_init")
+    first = min(ops)
     for step in sorted(ops):
         rg, ro = gpu.get(step, {}).get("layers"), ops[step].get("layers")
         if not rg or not ro:
@@ -258,6 +263,9 @@ def _watch_gpu_vs_torch_ops(dtype):
             for k, (x, y) in enumerate(zip(a[:ttc.NSTATS], b[:ttc.NSTATS])):
                 x = math.nan if x is None else x
                 y = math.nan if y is None else y
+                if k == k_dist and (step - first) % W0_EVERY:
+                    y = ops[first + (step - first) // W0_EVERY * W0_EVERY]["layers"][li][k]   # the repeated one
+                    y = math.nan if y is None else y
                 angle = ttc.STAT_NAMES[k] in ("angle", "angle_rows")
                 if not _close(x, y, tol) and not (abs(x - y) < (ang_abs if angle else 1e-12)):
                     bad.append("step %d layer %d %s: GPU backend %r, torch ops %r" % (step, li, ttc.STAT_NAMES[k], x, y))

@@ -20,6 +20,11 @@ __all__ = ["GpuBackend", "GpuLayers"]
 ERRLEN = _cuda.ERRLEN
 
 
+# dist_init (‖W − W_0‖) moves slowly: W_0 is read on every 10th sampled step, the last value repeated in
+# between, which spares a quarter of an fp32 layer's traffic on the others (docs/gpu.md)
+W0_EVERY = 10
+
+
 def _profiler_on():
     """torch.profiler (Kineto, a CUPTI client) is recording."""
     try:
@@ -132,7 +137,8 @@ class GpuLayers:
         # timing 1: CUPTI, or CUDA events when CUPTI is taken; 2: events, when torch.profiler runs
         # (its CUPTI subscription may not exist yet, and ours would steal its activity buffers)
         for t in (((2 if _profiler_on() else 1), 0) if timing else (0,)):
-            o = _cuda.Opts(probe_handle, self.device.index if self.device.index is not None else -1, stream, int(every), t)
+            o = _cuda.Opts(probe_handle, self.device.index if self.device.index is not None else -1, stream, int(every), t,
+                           0, W0_EVERY)
             self.h = self.lib.tt_cuda_open(ctypes.byref(o), self.err, ERRLEN)
             if self.h:
                 self.timing = bool(t)
