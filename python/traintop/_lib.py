@@ -40,7 +40,8 @@ class DenseBatch(ctypes.Structure):
 class Counters(ctypes.Structure):
     _fields_ = [("sent", ctypes.c_uint64), ("dropped", ctypes.c_uint64), ("steps", ctypes.c_uint64),
                 ("stats_seconds", ctypes.c_double), ("publish_seconds", ctypes.c_double),
-                ("spooled", ctypes.c_uint64), ("queued", ctypes.c_uint64)]
+                ("spooled", ctypes.c_uint64), ("queued", ctypes.c_uint64),
+                ("resent", ctypes.c_uint64)]
 
     def as_dict(self):
         return {name: getattr(self, name) for name, _ in self._fields_}
