@@ -121,7 +121,8 @@ def build(cfg, device):
             return self.head(self.ln(x))
 
     torch.manual_seed(0)
-    return GPT(cfg).to(device)
+    with torch.device(device):          # built in place: no 168M-parameter detour through the CPU
+        return GPT(cfg)
 
 
 def measure(name, kw, cfg, device, collector, round_no):
