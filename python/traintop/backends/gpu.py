@@ -151,6 +151,7 @@ class GpuLayers:
         self.params = []              # per backend layer: the parameter
         self.gptr = []                # the gradient pointer the backend reads now
         self.gkeep = {}               # layer -> a contiguous gradient copy, alive until the next rebind
+        self._seen = None             # the gradients' addresses at the last sync_grads (-1: None or sparse)
         self.keep = {}                # per-sample inputs of this step, alive until collect
         self._zeros = None            # zero gradient for parameters without one
         self._batch = _cuda.Batch()
@@ -200,7 +201,13 @@ class GpuLayers:
     def sync_grads(self):
         """Points every layer at its parameter's current gradient: p.grad is recreated by
         zero_grad(set_to_none=True), so its address changes between steps. A None gradient reads as
-        zeros, a non-contiguous one through a contiguous copy (kept until collect)."""
+        zeros, a non-contiguous one through a contiguous copy (kept until collect). When no gradient
+        moved since the last call and none needed a copy, every binding still holds: one list of
+        addresses, no per-parameter checks."""
+        ptrs = [-1 if g is None or g.is_sparse else g.data_ptr() for g in [p.grad for p in self.params]]
+        if ptrs == self._seen and not self.gkeep:
+            return
+        self._seen = ptrs
         self.gkeep = {}
         # sized before any layer points at it: growing it later would leave earlier layers on freed memory
         need = max((p.numel() * p.element_size() for p in self.params if p.grad is None), default=0)
