@@ -69,12 +69,11 @@ struct PsArgs {
     const float *loss_scale;    /* device, or NULL */
 };
 
-/* Chunk blockIdx.x of sample blockIdx.y: ‖a_i‖², ‖δ_i‖², ⟨δ_i, z_i − bias⟩, the bias sums and the
- * NaN/Inf counts over its share of A_i, D_i and of the outputs (a grid of C × B blocks). */
-__global__ void __launch_bounds__(PS_THREADS) ttk_ps_sample(PsArgs a)
+/* Sample i's partials of chunk blockIdx.x (ttk_ps_sample). */
+__device__ __forceinline__ void ps_sample_one(const PsArgs &a, uint64_t i)
 {
     __shared__ double sh[32 * 8];
-    const uint64_t i = blockIdx.y, TA = a.T * a.din, TD = a.T * a.dout;
+    const uint64_t TA = a.T * a.din, TD = a.T * a.dout;
     const uint32_t ch = blockIdx.x;
     uint64_t lo, hi;
     double v[8] = {0, 0, 0, 0, 0, 0, 0, 0};        /* a2 d2 gwz bw bb bB nfad nfz */
@@ -113,6 +112,14 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_sample(PsArgs a)
     }
 }
 
+/* Chunk blockIdx.x of samples blockIdx.y, + gridDim.y, …: ‖a_i‖², ‖δ_i‖², ⟨δ_i, z_i − bias⟩, the bias
+ * sums and the NaN/Inf counts over its share of A_i, D_i and of the outputs (a grid of C × min(B, 65535)
+ * blocks). */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_sample(PsArgs a)
+{
+    for (uint64_t i = blockIdx.y; i < a.B; i += gridDim.y) ps_sample_one(a, i);
+}
+
 /* Σx² and the NaN/Inf count of W, bias, Ḡ, b̄ (blockIdx.y), NORM_BLOCKS partials each. */
 __global__ void __launch_bounds__(PS_THREADS) ttk_ps_norms(PsArgs a)
 {
@@ -136,57 +143,62 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_norms(PsArgs a)
     }
 }
 
-/* Σ_{t,o} δ_ito·U_ito over chunk blockIdx.x of sample blockIdx.y of a round; dst[i·C + c]. */
+/* Σ_{t,o} δ_ito·U_ito over chunk blockIdx.x of the n samples of a round (blockIdx.y, + gridDim.y, …);
+ * dst[i·C + c]. */
 __global__ void __launch_bounds__(PS_THREADS) ttk_ps_rowdot(const void *D, int at, const float *U, uint64_t len,
-                                                            double *dst)
+                                                            uint64_t n, double *dst)
 {
     __shared__ double sh[32];
-    const uint64_t i = blockIdx.y;
     uint64_t lo, hi;
     ttc_chunk(len, gridDim.x, blockIdx.x, &lo, &hi);
-    double v[1] = {0};
-    for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x)
-        v[0] += (double)ldx(D, at, i * len + j) * U[i * len + j];
-    bsum<1>(v, sh);
-    if (threadIdx.x == 0) dst[i * gridDim.x + blockIdx.x] = v[0];
+    for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
+        double v[1] = {0};
+        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x)
+            v[0] += (double)ldx(D, at, i * len + j) * U[i * len + j];
+        bsum<1>(v, sh);
+        if (threadIdx.x == 0) dst[i * gridDim.x + blockIdx.x] = v[0];
+    }
 }
 
-/* Σ Ka ⊙ Kd (T×T each) over chunk blockIdx.x of sample blockIdx.y of a round; dst[i·C + c]. */
-__global__ void __launch_bounds__(PS_THREADS) ttk_ps_gram(const float *Ka, const float *Kd, uint64_t TT, double *dst)
+/* Σ Ka ⊙ Kd (T×T each) over chunk blockIdx.x of the n samples of a round; dst[i·C + c]. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_gram(const float *Ka, const float *Kd, uint64_t TT, uint64_t n,
+                                                          double *dst)
 {
     __shared__ double sh[32];
-    const uint64_t i = blockIdx.y;
     uint64_t lo, hi;
     ttc_chunk(TT, gridDim.x, blockIdx.x, &lo, &hi);
-    double v[1] = {0};
-    for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) v[0] += (double)Ka[i * TT + j] * Kd[i * TT + j];
-    bsum<1>(v, sh);
-    if (threadIdx.x == 0) dst[i * gridDim.x + blockIdx.x] = v[0];
+    for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
+        double v[1] = {0};
+        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) v[0] += (double)Ka[i * TT + j] * Kd[i * TT + j];
+        bsum<1>(v, sh);
+        if (threadIdx.x == 0) dst[i * gridDim.x + blockIdx.x] = v[0];
+    }
 }
 
-/* Materialised g_i (fp32, d_out×d_in each): Σ g², Σ g·W and Σ g·Ḡ (when W / Ḡ are given) over chunk
- * blockIdx.x of sample blockIdx.y of a round; dst_*[i·C + c]. */
-__global__ void __launch_bounds__(PS_THREADS) ttk_ps_gsum(const float *G, uint64_t n, const void *W, int wt,
+/* Materialised g_i (fp32, d_out×d_in = len each): Σ g², Σ g·W and Σ g·Ḡ (when W / Ḡ are given) over
+ * chunk blockIdx.x of the n samples of a round; dst_*[i·C + c]. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_gsum(const float *G, uint64_t len, uint64_t n, const void *W, int wt,
                                                           const void *Gbar, int gt, double *dst_gg, double *dst_gw,
                                                           double *dst_gG)
 {
     __shared__ double sh[32 * 3];
-    const uint64_t i = blockIdx.y;
     uint64_t lo, hi;
-    ttc_chunk(n, gridDim.x, blockIdx.x, &lo, &hi);
-    double v[3] = {0, 0, 0};
-    for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
-        double g = G[i * n + j];
-        v[0] += g * g;
-        if (W) v[1] += g * ldx(W, wt, j);
-        if (Gbar) v[2] += g * ldx(Gbar, gt, j);
-    }
-    bsum<3>(v, sh);
-    if (threadIdx.x == 0) {
-        const uint64_t k = i * gridDim.x + blockIdx.x;
-        dst_gg[k] = v[0];
-        if (W) dst_gw[k] = v[1];
-        if (Gbar) dst_gG[k] = v[2];
+    ttc_chunk(len, gridDim.x, blockIdx.x, &lo, &hi);
+    for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
+        double v[3] = {0, 0, 0};
+        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
+            double g = G[i * len + j];
+            v[0] += g * g;
+            if (W) v[1] += g * ldx(W, wt, j);
+            if (Gbar) v[2] += g * ldx(Gbar, gt, j);
+        }
+        bsum<3>(v, sh);
+        if (threadIdx.x == 0) {
+            const uint64_t k = i * gridDim.x + blockIdx.x;
+            dst_gg[k] = v[0];
+            if (W) dst_gw[k] = v[1];
+            if (Gbar) dst_gG[k] = v[2];
+        }
     }
 }
 
@@ -307,6 +319,12 @@ static int launch_ok(const char *what, char *err, size_t errlen)
     return e == cudaSuccess ? 0 : ttc_cuda_fail(err, errlen, what, e);
 }
 
+/* Samples on the grid's y axis (at most 65535 blocks): larger batches loop in the kernels. */
+static unsigned grid_y(uint64_t n)
+{
+    return (unsigned)(n < 1 ? 1 : n > 65535 ? 65535 : n);
+}
+
 static unsigned grid_for(uint64_t n)
 {
     uint64_t b = (n + PS_THREADS - 1) / PS_THREADS;
@@ -362,7 +380,7 @@ static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const ttc_ps_plan *P, con
     ttk_ps_norms<<<dim3(NORM_BLOCKS, 4), PS_THREADS, 0, c->stream>>>(a);
     if (launch_ok("per-sample norms", err, errlen)) return -1;
     if (B) {
-        ttk_ps_sample<<<dim3(C, (unsigned)B), PS_THREADS, 0, c->stream>>>(a);
+        ttk_ps_sample<<<dim3(C, grid_y(B)), PS_THREADS, 0, c->stream>>>(a);
         if (launch_ok("per-sample sums", err, errlen)) return -1;
 
         const int need_w = P->u_w, need_g = P->u_g;
@@ -410,8 +428,8 @@ static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const ttc_ps_plan *P, con
                     /* a signed sum (⟨g_i, W⟩ can cancel): kept in full fp32, no TF32 */
                     cublasStatus_t bs = gemm_xmt(c->blas, X, M, t, rows, din, dout, U);
                     if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmEx (per-sample A·%sᵀ): %s", m ? "Ḡ" : "W", blas_name(bs));
-                    ttk_ps_rowdot<<<dim3(C, (unsigned)n), PS_THREADS, 0, c->stream>>>(Dc, L->a_dtype, U, T * dout,
-                                                                                     raw_at[m == 0 ? R_GWU : R_GGU] + i0 * C);
+                    ttk_ps_rowdot<<<dim3(C, grid_y(n)), PS_THREADS, 0, c->stream>>>(Dc, L->a_dtype, U, T * dout, n,
+                                                                                    raw_at[m == 0 ? R_GWU : R_GGU] + i0 * C);
                     if (launch_ok("per-sample dot", err, errlen)) return -1;
                 }
             }
@@ -434,8 +452,8 @@ static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const ttc_ps_plan *P, con
                                                     &zero, G, CUDA_R_32F, (int)din, (long long)(din * dout), (int)n, ct, CUBLAS_GEMM_DEFAULT);
                     if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmStridedBatchedEx (per-sample gradients): %s", blas_name(bs));
                     const int gw_here = a.want_gw && !a.use_z;
-                    ttk_ps_gsum<<<dim3(C, (unsigned)n), PS_THREADS, 0, c->stream>>>(
-                        G, din * dout, gw_here ? L->W : NULL, L->w_dtype, a.want_gG ? L->Gbar : NULL, L->g_dtype,
+                    ttk_ps_gsum<<<dim3(C, grid_y(n)), PS_THREADS, 0, c->stream>>>(
+                        G, din * dout, n, gw_here ? L->W : NULL, L->w_dtype, a.want_gG ? L->Gbar : NULL, L->g_dtype,
                         raw_at[R_GRAM] + i0 * C, raw_at[R_GWU] + i0 * C, raw_at[R_GGU] + i0 * C);
                     if (launch_ok("per-sample gradient sums", err, errlen)) return -1;
                 } else {
@@ -449,7 +467,7 @@ static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const ttc_ps_plan *P, con
                                                         Di, t, (int)dout, (long long)(T * dout), Di, t, (int)dout, (long long)(T * dout),
                                                         &zero, Kd, CUDA_R_32F, (int)T, (long long)(T * T), (int)n, ct, CUBLAS_GEMM_DEFAULT);
                     if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmStridedBatchedEx (Gram matrices): %s", blas_name(bs));
-                    ttk_ps_gram<<<dim3(C, (unsigned)n), PS_THREADS, 0, c->stream>>>(Ka, Kd, T * T, raw_at[R_GRAM] + i0 * C);
+                    ttk_ps_gram<<<dim3(C, grid_y(n)), PS_THREADS, 0, c->stream>>>(Ka, Kd, T * T, n, raw_at[R_GRAM] + i0 * C);
                     if (launch_ok("per-sample Gram sums", err, errlen)) return -1;
                 }
             }

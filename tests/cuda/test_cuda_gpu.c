@@ -726,6 +726,7 @@ int main(void)
         test_persample(5, 64, 8, 6, dt, dt, dt, 0, 1, NULL);
     }
     test_persample(3, 700, 24, 16, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 0, 0, NULL);  /* many chunks per sample */
+    test_persample(70000, 2, 4, 3, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 0, 1, NULL);  /* > 65535 samples: the y grid loops */
     test_persample(7, 3, 20, 9, TT_CUDA_BF16, TT_CUDA_F32, TT_CUDA_F32, 0, 1, NULL);   /* mixed: the fp32 GEMM path */
     test_persample(7, 1, 20, 9, TT_CUDA_F16, TT_CUDA_F16, TT_CUDA_F32, 0, 1, NULL);
     test_persample(9, 1, 30, 8, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 1, 1, "nan_a");
