@@ -298,12 +298,14 @@ class Watch:
         if step <= self._step:
             raise TraintopError("step %d: steps must increase (last published: %d)" % (step, self._step))
         p = self.probe
-        for name, value in list(prep["logged"].items()) + list(scalars.items()):
-            if not p.scalar(name, value):
-                self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
+        # first: on a sampled step collect waits for the device's statistics, which come after a loss
+        # tensor in stream order, so reading tensor scalars after it costs no wait of its own
         t0 = time.perf_counter()
         self._layers.collect()
         self.probe.cost(SAMPLE_STATS, time.perf_counter() - t0)
+        for name, value in list(prep["logged"].items()) + [(k, _num(v)) for k, v in scalars.items()]:
+            if not p.scalar(name, value):
+                self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
         opt = prep["opt"]
         if opt is not None:
             kind, lr, wd, mom, lrs = opt
@@ -350,7 +352,7 @@ class Watch:
                 self._pending = False
                 if step is not None:
                     self._prepared["step"] = int(step)
-                self._emit({k: _num(v) for k, v in scalars.items()})
+                self._emit(scalars)
             else:
                 # called with no optimizer step pending (before optimizer.step(), or without an
                 # optimizer hook): this call publishes every step, the optimizer hook no longer does
