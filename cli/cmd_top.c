@@ -9,28 +9,34 @@
 static int top_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' }, CMD_RULES_LONGOPTS, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     tt_collector_opts co = { .quiet = 1 };
     tui_opts to = { .settings = &tui_settings_file };
     const char *connect = NULL;
+    cmd_rules rules = { .nfiles = 0 };
     int ch;
     while ((ch = getopt_long(argc, argv, "e:c:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'e': co.endpoint = optarg; break;
         case 'c': connect = optarg; break;
         case 'h': cmd_usage(&cmd_top_entry, stdout); return 0;
-        default:
-            if (cmd_tui_option(ch, optarg, &to)) break;
+        default: {
+            int rr = cmd_rules_option(NULL, ch, optarg, &rules);
+            if (rr < 0) return 2;
+            if (rr || cmd_tui_option(ch, optarg, &to)) break;
             cmd_usage(&cmd_top_entry, stderr);
             return 2;
+        }
         }
     }
     if (optind < argc) { fprintf(stderr, "traintop: unexpected argument '%s' (see traintop --help)\n", argv[optind]); return 2; }
     char err[512];
     if (connect && co.endpoint) { fprintf(stderr, "traintop: --connect and --endpoint exclude each other\n"); return 2; }
     /* --connect: a viewer of a running collector (traintopd, another traintop): its history, then live */
-    tt_collector *c = connect ? tt_collector_open_mirror(connect, 5000, err, sizeof err) : tt_collector_open(&co, err, sizeof err);
+    /* the rules are evaluated here whether this dashboard collects or views another collector */
+    if (!(co.alerts = cmd_rules_build(&rules))) return 2;
+    tt_collector *c = connect ? tt_collector_open_mirror(connect, 5000, co.alerts, err, sizeof err) : tt_collector_open(&co, err, sizeof err);
     if (!c) { fprintf(stderr, "traintop: %s\n", err); return 1; }
     to.title = tt_collector_endpoint(c);
     int rc = tui_run(c, &to);
@@ -42,6 +48,6 @@ const cmd_entry cmd_top_entry = {
     NULL, "[--endpoint E | --connect E]", "collect on the default endpoint and show the dashboard",
     "  -e, --endpoint E   listen here instead of $TRAINTOP_ENDPOINT / the per-user socket\n"
     "  -c, --connect E    view a running collector (traintopd) instead of collecting: its whole history,\n"
-    "                     then live\n" CMD_TUI_HELP,
+    "                     then live\n" CMD_RULES_HELP CMD_TUI_HELP,
     top_exec,
 };

@@ -96,11 +96,13 @@ static void test_dispatch(void **state)
     assert_int_equal(a.help, 0);
     assert_int_equal(a.quit, 0);
 
-    /* s: order → name → each shown column → order; S reverses */
+    /* s: order → problems → name → each shown column → order; S reverses */
     a.ctx.layers.lcols[0] = "w_norm";
     a.ctx.layers.lcols[1] = "g_norm";
     a.ctx.layers.nlcols = 2;
     assert_string_equal(a.ctx.layers.sort_key, "");
+    tui_app_key(&a, 's');
+    assert_string_equal(a.ctx.layers.sort_key, "problems");
     tui_app_key(&a, 's');
     assert_string_equal(a.ctx.layers.sort_key, "name");
     tui_app_key(&a, 's');

@@ -1,6 +1,7 @@
 /* frame: what surrounds the panels — the header (title, counters, clock, the pause badge), the tab
  * bar, the footer (key hints from the key table, messages, the filter line, the focused panel), the help
  * screen (the key table by section) and the too-small notice — and the whole frame's paint. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,11 +20,65 @@ static void clock_text(tui_app *a, char *out, size_t len)
     strftime(out, len, "%H:%M:%S", &tm);
 }
 
+/* The header's health line, one part per kind of trouble, worst first: "4 runs: 1 diverging since 692 ·
+ * 2 overfitting · 1 ok · 1 NaN layer in wide". Parts that do not fit are left out from the end. */
+#define HPARTS 12
+typedef struct {
+    char text[HPARTS][96];
+    int role[HPARTS];
+    int n;
+} health_line;
+
+static void part(health_line *h, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void part(health_line *h, int role, const char *fmt, ...)
+{
+    if (h->n == HPARTS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->text[h->n], sizeof h->text[0], fmt, ap);
+    va_end(ap);
+    h->role[h->n++] = role;
+}
+
+static void health_parts(tui_app *a, health_line *h)
+{
+    tui_ctx *c = &a->ctx;
+    int idx[1024];
+    int n = tui_ctx_shown_runs(c, idx, 1024);
+    h->n = 0;
+    part(h, TUI_A_HEADER, "%d run%s%s", n, n == 1 ? "" : "s", n ? ":" : "");
+    int count[TT_LEARN_NSTATES] = { 0 };
+    int64_t since[TT_LEARN_NSTATES];
+    int nan_layers = 0, nan_runs = 0, sick_layers = 0, sick_runs = 0;
+    const char *nan_run = NULL, *sick_run = NULL;
+    for (int i = 0; i < n; i++) {
+        const tt_run *r = tui_model_run(c->m, idx[i]);
+        const tui_run_health *e = tui_health_of(&c->health, c->m, r);
+        since[e->learn.state] = count[e->learn.state]++ ? -1 : e->learn.since;
+        if (e->nan_layers) { nan_layers += e->nan_layers; if (!nan_runs++) nan_run = tui_run_name(r); }
+        if (e->bad_layers > e->nan_layers) { sick_layers += e->bad_layers - e->nan_layers; if (!sick_runs++) sick_run = tui_run_name(r); }
+    }
+    static const tt_learn_state order[] = { TT_LEARN_NONFINITE, TT_LEARN_DIVERGING, TT_LEARN_CHANCE, TT_LEARN_OVERFITTING };
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        tt_learn_state s = order[k];
+        if (!count[s]) continue;
+        if (count[s] == 1 && since[s] >= 0) part(h, tui_health_role(s), "1 %s since %lld", tt_health_learn_name(s), (long long)since[s]);
+        else part(h, tui_health_role(s), "%d %s", count[s], tt_health_learn_name(s));
+    }
+    if (nan_layers)
+        part(h, TUI_A_BAD, "%d NaN layer%s in %s%s", nan_layers, nan_layers == 1 ? "" : "s", nan_run, nan_runs > 1 ? " +" : "");
+    if (sick_layers)
+        part(h, TUI_A_WARN, "%d layer%s to check in %s%s", sick_layers, sick_layers == 1 ? "" : "s", sick_run, sick_runs > 1 ? " +" : "");
+    if (count[TT_LEARN_PLATEAU]) part(h, TUI_A_INFO, "%d plateau", count[TT_LEARN_PLATEAU]);
+    int ok = count[TT_LEARN_IMPROVING] + count[TT_LEARN_UNKNOWN];
+    if (ok) part(h, TUI_A_GOOD, "%d ok", ok);
+}
+
 void tui_frame_header(tui_app *a)
 {
     attr_t ha = tui_attr(TUI_A_HEADER);
     tui_fill(stdscr, 0, 0, COLS, ha);
-    char left[300], right[256], clock[32];
+    char left[300], clock[32], tail[96];
     clock_text(a, clock, sizeof clock);
     snprintf(left, sizeof left, " traintop%s%s", a->o.title && a->o.title[0] ? " - " : "", a->o.title ? a->o.title : "");
     if (!a->tabbar) {                       /* no tab bar: the header names the view */
@@ -32,33 +87,40 @@ void tui_frame_header(tui_app *a)
     }
     tt_collector_counters k;
     tui_model_counters(&a->model, &k);
-    char msgs[TUI_FMT_MAX], rej[TUI_FMT_MAX], rec[TUI_FMT_MAX];
-    tui_fmt_count(msgs, sizeof msgs, k.accepted);
-    tui_fmt_count(rej, sizeof rej, k.rejected);
-    tui_fmt_count(rec, sizeof rec, k.layer_records);
+    char rej[48] = "";
+    if (k.rejected > 0) {                   /* refused messages deserve attention; counters otherwise stay out */
+        char n[TUI_FMT_MAX];
+        tui_fmt_count(n, sizeof n, k.rejected);
+        snprintf(rej, sizeof rej, "  %s refused", n);
+    }
+    snprintf(tail, sizeof tail, "%s  %s ", rej, clock);
     const char *badge = a->model.paused ? " PAUSED " : "";
-    int bw = (int)strlen(badge);
-    snprintf(right, sizeof right, "runs %d  msgs %s  rej %s  layer rec %s  %s ", tui_model_nruns(&a->model), msgs, rej, rec, clock);
-    int lw = tui_text_width(left), rw = tui_text_width(right);
-    if (lw + 2 + rw + bw > COLS) {
-        snprintf(right, sizeof right, "runs %d  msgs %s  %s ", tui_model_nruns(&a->model), msgs, clock);
-        rw = tui_text_width(right);
+    int bw = (int)strlen(badge), tw = tui_text_width(tail);
+    health_line h;
+    health_parts(a, &h);
+    /* the health line takes what the clock, the badge and at least " traintop" leave; parts go from the end */
+    int room = COLS - tw - bw - 10;
+    int width[HPARTS], total = 0, np = 0;
+    for (int i = 0; i < h.n; i++) {
+        width[i] = tui_text_width(h.text[i]) + (i > 1 ? 3 : 1);
+        if (total + width[i] > room) break;
+        total += width[i];
+        np = i + 1;
     }
-    if (lw + 2 + rw + bw > COLS) {
-        snprintf(right, sizeof right, "%s ", clock);
-        rw = tui_text_width(right);
+    if (np == 1) np = total = 0;            /* "4 runs:" alone says nothing */
+    int lw = tui_text_width(left);
+    int lmax = COLS - total - tw - bw - 2;
+    tui_puts(stdscr, 0, 0, lmax < lw ? lmax : lw, left, ha | A_BOLD);
+    int x = COLS - tw - total;
+    for (int i = 0; i < np; i++) {
+        if (i > 1) x += tui_puts(stdscr, 0, x, 3, a->ascii ? " | " : " \u00b7 ", ha);
+        else x += tui_puts(stdscr, 0, x, 1, " ", ha);
+        int role = h.role[i];
+        x += tui_puts(stdscr, 0, x, COLS - x, h.text[i], role == TUI_A_HEADER ? ha : tui_attr(role) | A_BOLD);
     }
-    tui_puts(stdscr, 0, 0, COLS, left, ha | A_BOLD);
-    if (lw + 1 + rw + bw <= COLS) {
-        tui_puts(stdscr, 0, COLS - rw, rw, right, ha);
-        if (k.rejected > 0) {      /* rejected messages deserve attention */
-            const char *p = strstr(right, "rej ");
-            if (p) tui_puts(stdscr, 0, COLS - rw + (int)(p - right), 4 + (int)strlen(rej), p, tui_attr(TUI_A_BAD));
-        }
-    } else {
-        rw = 0;
-    }
-    if (bw && COLS - rw - bw - 1 >= 0) tui_puts(stdscr, 0, COLS - rw - bw - 1, bw, badge, tui_attr(TUI_A_PAUSED));
+    tui_puts(stdscr, 0, COLS - tw, tw, tail, ha);
+    if (rej[0]) tui_puts(stdscr, 0, COLS - tw + 2, (int)strlen(rej) - 2, rej + 2, tui_attr(TUI_A_BAD));
+    if (bw) tui_puts(stdscr, 0, COLS - tw - total - bw - 1, bw, badge, tui_attr(TUI_A_PAUSED));
 }
 
 void tui_frame_tabbar(tui_app *a)
@@ -251,6 +313,7 @@ void tui_app_paint(tui_app *a)
         return;
     }
     tui_app_layout(a);
+    a->ctx.health.now = a->ctx.now;
     tui_frame_header(a);
     tui_frame_tabbar(a);
     if (a->help) {

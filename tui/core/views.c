@@ -34,7 +34,7 @@ static int runs_natural_width(tui_app *a)
         int w = tui_text_width(tui_run_name(r)) + (tui_run_world(r) > 1 ? 4 : 0);
         if (w > name) name = w;
     }
-    return name + 39;        /* state, step, st/s, loss, val_acc and their gaps */
+    return name + 66;        /* state, step, loss, val_loss, val_acc, health, since, alerts and their gaps */
 }
 
 /* The runs list, the selected run's charts and its layer table: side by side on a wide terminal, else
