@@ -36,7 +36,7 @@ static const struct { const char *head; int width; } cols[RC_N] = {
     [RC_TREND] = { "loss trend", 10 },
 };
 /* dropped first when narrow: the losses and the health stay longest */
-static const run_col drop_order[RC_N] = { RC_PROBE, RC_TREND, RC_RATE, RC_STEP, RC_ACC, RC_STATE, RC_ALERTS, RC_SINCE, RC_HEALTH, RC_VLOSS, RC_LOSS };
+static const run_col drop_order[RC_N] = { RC_PROBE, RC_TREND, RC_RATE, RC_ACC, RC_ALERTS, RC_STATE, RC_STEP, RC_SINCE, RC_HEALTH, RC_VLOSS, RC_LOSS };
 /* the column whose head is highlighted for each run order (-1: the name) */
 static const int sorted_col[TUI_RSORT_N] = { [TUI_RSORT_NAME] = -1, [TUI_RSORT_HEALTH] = RC_HEALTH, [TUI_RSORT_LOSS] = RC_LOSS,
                                              [TUI_RSORT_VLOSS] = RC_VLOSS, [TUI_RSORT_STEP] = RC_STEP };
