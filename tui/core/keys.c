@@ -471,11 +471,38 @@ int tui_key_dispatch(tui_app *a, int code)
     return 1;
 }
 
+int tui_key_escape(int (*next)(void *ud), void *ud)
+{
+    int c = next(ud);
+    if (c < 0) return 27;                            /* Esc alone */
+    if (c != '[' && c != 'O') return 0;              /* Alt with a key (or Esc Esc): not a keystroke */
+    char seq[16];
+    int n = 0, k;
+    /* CSI / SS3: parameter and intermediate bytes (0x20-0x3f), then one final byte (0x40-0x7e) */
+    while ((k = next(ud)) >= 0) {
+        if (n < (int)sizeof seq - 1) seq[n++] = (char)k;
+        if (k >= 0x40 && k <= 0x7e) break;
+        if (k < 0x20 || k > 0x3f) return 0;          /* not a sequence after all: drop it */
+    }
+    seq[n] = '\0';
+    static const struct { char intro; const char *rest; int key; } known[] = {
+        { '[', "A", KEY_UP }, { '[', "B", KEY_DOWN }, { '[', "C", KEY_RIGHT }, { '[', "D", KEY_LEFT },
+        { 'O', "A", KEY_UP }, { 'O', "B", KEY_DOWN }, { 'O', "C", KEY_RIGHT }, { 'O', "D", KEY_LEFT },
+        { '[', "H", KEY_HOME }, { '[', "F", KEY_END }, { 'O', "H", KEY_HOME }, { 'O', "F", KEY_END },
+        { '[', "1~", KEY_HOME }, { '[', "7~", KEY_HOME }, { '[', "4~", KEY_END }, { '[', "8~", KEY_END },
+        { '[', "5~", KEY_PPAGE }, { '[', "6~", KEY_NPAGE }, { '[', "Z", KEY_BTAB },
+        { 'O', "P", KEY_F(1) }, { '[', "11~", KEY_F(1) }, { '[', "21~", KEY_F(10) },
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].intro == c && strcmp(known[i].rest, seq) == 0) return known[i].key;
+    return 0;
+}
+
 /* The key entry point: the help screen, the filter line and a panel's modal overlay take keys first. */
 void tui_app_key(tui_app *a, int ch)
 {
-    if (ch == KEY_RESIZE || ch == ERR) return;
-    if (a->help) {               /* the help screen scrolls with the moving keys; any other key leaves it */
+    if (ch == KEY_RESIZE || ch == ERR || ch == 0) return;
+    if (a->help) {               /* the help screen scrolls with the moving keys; ?, q, Esc leave it */
         switch (ch) {
         case KEY_UP: case 'k': a->help_top--; return;
         case KEY_DOWN: case 'j': a->help_top++; return;
@@ -483,7 +510,12 @@ void tui_app_key(tui_app *a, int ch)
         case KEY_NPAGE: case 6: case ' ': a->help_top += LINES / 2; return;
         case KEY_HOME: case 'g': a->help_top = 0; return;
         case KEY_END: case 'G': a->help_top = 1 << 20; return;
-        default: a->help = 0; return;
+        case '?': case 'h': case 'q': case 27: case KEY_F(1): case KEY_F(10): case '\n': case '\r': case KEY_ENTER:
+            a->help = 0;
+            return;
+        default:                 /* any other key leaves the help and does what it does (1-7: that view) */
+            a->help = 0;
+            break;
         }
     }
     if (a->ctx.layers.input && tui_layersel_input_key(&a->ctx.layers, ch)) return;
