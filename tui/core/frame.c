@@ -245,7 +245,7 @@ static int help_lines(tui_app *a, int y0, int rows, int paint)
         "median is marked as an outlier; the filter is a POSIX extended regex (smart case).",
         "Wall time on the x axis is estimated from each run's steps/s.",
         path,
-        "Press any other key to return.",
+        "? q Esc: back to the dashboard; a view key (1-7) switches the view; other keys act as usual.",
     };
 #define EMIT(...)                                                                  \
     do {                                                                           \

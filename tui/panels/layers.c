@@ -112,9 +112,13 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
     int n = tui_layersel_order(&ctx->layers, ctx->m, r, &o);
     int nl = tui_model_nlayers(ctx->m, r);
     char count[48], filt[TUI_FILTER_MAX + 16] = "", of[TT_NAME_MAX + 8] = "";
-    if (tui_filter_on(&ctx->layers.filter)) {
+    if (tui_filter_on(&ctx->layers.filter) || ctx->layers.problems_only) {
         snprintf(count, sizeof count, "%d/%d", n, nl);
-        snprintf(filt, sizeof filt, "  filter: /%s/", ctx->layers.filter.active);
+        if (tui_filter_on(&ctx->layers.filter)) snprintf(filt, sizeof filt, "  filter: /%s/", ctx->layers.filter.active);
+        if (ctx->layers.problems_only) {
+            size_t l = strlen(filt);
+            snprintf(filt + l, sizeof filt - l, "  problems only (P)");
+        }
     } else {
         snprintf(count, sizeof count, "%d", nl);
     }
@@ -162,7 +166,10 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
     }
     if (n == 0) {
         char m[TUI_FILTER_MAX + 48];
-        snprintf(m, sizeof m, "no layer matches /%s/ (Esc clears the filter)", ctx->layers.filter.active);
+        if (ctx->layers.problems_only && !tui_filter_on(&ctx->layers.filter))
+            snprintf(m, sizeof m, "no layer has a problem (P shows them all)");
+        else
+            snprintf(m, sizeof m, "no layer matches /%s/ (Esc clears the filter)", ctx->layers.filter.active);
         tui_put(stdscr, p->y + 2, p->x, p->w, m, tui_attr(TUI_A_DIM), TUI_CENTER, ctx->ascii);
         return;
     }
