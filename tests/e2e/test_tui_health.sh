@@ -87,6 +87,11 @@ wait_for 5 shows "Keys"
 keys 2
 wait_for 5 hides "a view key switches"
 check "help: 2 leaves help for the Charts view" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -q '^ chance finished  step 1200'"
+# ---- charts at 80x24: loss and accuracy first and large, whole legends, accuracy on 0-1, the rest a page away ----
+check "charts 80x24: the loss chart first, its legend whole" shows_re "^━loss [0-9.]+ ━val [0-9.]+ +│━val_acc"
+check "charts 80x24: accuracy on a 0-1 axis (the data is near 0.1)" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -q '│  1┤' && tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -q '│  0┤'"
+check "charts 80x24: no title cut to …" hides "…"
+check "charts: an ended run is not 'live'" shows "(all, ended)"
 quit
 
 # ---- 200x60 ----
