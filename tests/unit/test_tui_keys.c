@@ -96,10 +96,17 @@ static int next_byte(void *ud)
     return b->s[b->i] ? (unsigned char)b->s[b->i++] : -1;
 }
 
+static void unget_byte(int key, void *ud)
+{
+    bytes *b = ud;
+    assert_true(b->i > 0 && (unsigned char)b->s[b->i - 1] == key);
+    b->i--;
+}
+
 static int decode(const char *rest, size_t *left)
 {
     bytes b = { rest, 0 };
-    int k = tui_key_escape(next_byte, &b);
+    int k = tui_key_escape(next_byte, unget_byte, &b);
     if (left) *left = strlen(rest) - b.i;
     return k;
 }
@@ -116,6 +123,8 @@ static void test_escape_sequences(void **state)
     assert_int_equal(decode("[6~", NULL), KEY_NPAGE);
     assert_int_equal(decode("OP", NULL), KEY_F(1));
     assert_int_equal(decode("", NULL), 27);                 /* Esc alone */
+    assert_int_equal(decode("\033", &left), 27);            /* Esc Esc, quickly: the second is left to come */
+    assert_int_equal(left, 1);
     assert_int_equal(decode("[1;5D", &left), 0);            /* Ctrl-Left: unknown, swallowed whole */
     assert_int_equal(left, 0);
     assert_int_equal(decode("[200~", &left), 0);            /* bracketed paste start */

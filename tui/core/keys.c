@@ -471,10 +471,14 @@ int tui_key_dispatch(tui_app *a, int code)
     return 1;
 }
 
-int tui_key_escape(int (*next)(void *ud), void *ud)
+int tui_key_escape(int (*next)(void *ud), void (*unget)(int key, void *ud), void *ud)
 {
     int c = next(ud);
     if (c < 0) return 27;                            /* Esc alone */
+    if (c == 27) {                                   /* Esc, Esc: two presses, the second comes next */
+        unget(c, ud);
+        return 27;
+    }
     if (c != '[' && c != 'O') return 0;              /* Alt with a key (or Esc Esc): not a keystroke */
     char seq[16];
     int n = 0, k;

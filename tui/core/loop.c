@@ -44,6 +44,12 @@ static int next_key(void *ud)
     int c = getch();
     return c == ERR ? -1 : c;
 }
+
+static void unget_key(int key, void *ud)
+{
+    (void)ud;
+    ungetch(key);
+}
 static void on_winch(int sig) { (void)sig; g_winch = 1; wake(); }
 
 /* Fatal signals: give the terminal back, then die of the same signal (SA_RESETHAND restored SIG_DFL). */
@@ -271,7 +277,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
                 int ch;
                 a->ctx.now = mono();
                 while ((ch = getch()) != ERR) {
-                    if (ch == 27) ch = tui_key_escape(next_key, NULL);   /* a sequence curses did not know: whole */
+                    if (ch == 27) ch = tui_key_escape(next_key, unget_key, NULL);   /* a sequence curses did not know: whole */
                     if (ch == KEY_RESIZE) {
                         handle_resize();
                         a->redraw_all = 1;
