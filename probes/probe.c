@@ -45,12 +45,16 @@ void tt_probe_build_run_start(tt_probe *p, jsonw *w)
     tt_enc_run_start_end(w);
 }
 
-/* The transport's view of run_start: a fresh message, for its spool's first line and for resends. */
+/* The transport's view of run_start: a fresh message, for its first send, resends and its spool's first
+ * line. It carries no sequence number, only the base: what the collector need not wait for. */
 static char *run_start_msg(void *ctx, size_t *len)
 {
+    tt_probe *p = ctx;
     jsonw w;
     jw_init(&w);
-    tt_probe_build_run_start(ctx, &w);
+    tt_tx_stamp(&p->tx, &p->sender);
+    p->sender.seq = 0;
+    tt_probe_build_run_start(p, &w);
     return jw_take(&w, len);
 }
 
@@ -63,9 +67,8 @@ void tt_probe_send_writer(tt_probe *p)
 
 void tt_probe_send_run_start(tt_probe *p)
 {
-    tt_probe_build_run_start(p, &p->w);
-    tt_probe_send_writer(p);
-    p->started = p->tx.started = 1;
+    p->started = p->tx.started = p->tx.start_due = 1;   /* the transport sends it before any step */
+    tt_tx_flush(&p->tx);
 }
 
 /* ---- per-sample statistics and the optimizer (their bookkeeping is schedule.c's) ---- */
@@ -197,7 +200,6 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     p->world = o->world_size ? o->world_size : 1;
     p->every = o->every ? o->every : 1;
     tt_sched_init(&p->sched, o->spectral_every, o->persample_full, o->gwa_window);
-    if (o->spool && *o->spool) snprintf(p->tx.spool_path, sizeof p->tx.spool_path, "%s", o->spool);
     const char *tok = getenv("TRAINTOP_TOKEN");
     if (tok && *tok) {
         if (!tt_label_ok(tok)) {
@@ -211,7 +213,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     p->last_step = INT64_MIN;
     p->hparams = cJSON_CreateObject();
     jw_init(&p->w);
-    if (tt_tx_open(&p->tx, ep, ctl, err, errlen) || !p->hparams) {
+    if (tt_tx_open(&p->tx, ep, ctl, o->spool, err, errlen) || !p->hparams) {
         if (!p->hparams) snprintf(err, errlen, "out of memory opening run '%s'", o->run);
         tt_probe_close(p, NULL, 0);
         return NULL;
@@ -341,6 +343,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     /* The step before a sampled one refreshes W_prev, so the update is always a one-step update. */
     int next_sampled = (step + 1) % p->every == 0;
     tt_sched_persample_scalars(p);
+    tt_tx_stamp(&p->tx, &p->sender);
     tt_enc_step_begin(&p->w, &p->sender, tt_probe_now_wall(), step);
     double t1 = tt_probe_now_mono();
     if (sampled) {
@@ -409,8 +412,9 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
     if (!p) return;
     if (status && p->tx.push >= 0) {
         if (!p->started) tt_probe_send_run_start(p);
+        tt_tx_stamp(&p->tx, &p->sender);
         tt_enc_run_end(&p->w, &p->sender, tt_probe_now_wall(), p->last_step == INT64_MIN ? 0 : p->last_step, status,
-                       p->c.sent, p->c.dropped);
+                       p->c.steps, p->c.sent, p->c.dropped, p->c.spooled);
         tt_probe_send_writer(p);
         tt_tx_linger(&p->tx, linger_ms);
     }

@@ -1,9 +1,10 @@
 /* traintop probe: per-layer training statistics published from inside a training loop.
  *
  * Lifetime:  tt_probe_open → tt_probe_add_layer… → loop { tt_probe_scalar…; tt_probe_step } → tt_probe_close
- * Guarantees: no call blocks on the network or aborts the process. Sends are non-blocking; when the
- * collector is away, messages are dropped and counted (see tt_probe_counters) and the probe
- * reconnects by itself. Errors are returned as -1 with one line in the caller's buffer.
+ * Guarantees: no call blocks on the network or aborts the process. Sends are non-blocking; every message
+ * is kept until the collector acknowledges it, and sent again after a reconnect or a collector restart;
+ * what the memory budget cannot hold, and what is unacknowledged at close, goes to the spool (see
+ * tt_probe_opts.spool). Only without a spool is a message dropped, and counted (tt_probe_counters). Errors are returned as -1 with one line in the caller's buffer.
  * A probe is not thread-safe: use it from the training thread. */
 #ifndef TRAINTOP_PROBE_H
 #define TRAINTOP_PROBE_H
@@ -23,7 +24,7 @@ extern "C" {
 #define TT_API
 #endif
 
-#define TT_PROTOCOL_VERSION 1
+#define TT_PROTOCOL_VERSION 2          /* 2: acknowledged delivery (seq, base, ack); 1 still accepted */
 #define TT_NAME_MAX 128          /* run, layer and scalar names, bytes including NUL */
 
 typedef struct tt_probe tt_probe;
@@ -39,9 +40,11 @@ typedef struct {
     int persample_full;          /* per-sample statistics also compute ⟨g_i, Ḡ⟩ (inner-product and
                                     orthogonality tests) and GSNR: one more GEMM per layer */
     int gwa_window;              /* steps per GWA window (an epoch, say; 0: 50) */
-    const char *spool;           /* a file for messages that could not be sent (collector away for longer
-                                    than the queue lasts, or at close): appended as JSON lines that
-                                    `traintop replay` and a collector can read. NULL: they are dropped */
+    const char *spool;           /* where messages the collector has not acknowledged go when the memory
+                                    budget is spent or at close: JSON lines that `traintop replay` reads.
+                                    NULL: the default file under $XDG_STATE_HOME/traintop/spool/<endpoint>/,
+                                    which a collector on that endpoint imports by itself; "": none (they
+                                    are dropped, and counted) */
 } tt_probe_opts;
 
 /* Opens a run. opts_size is sizeof(tt_probe_opts) as the caller was built (pass `sizeof opts`): a caller
@@ -140,13 +143,14 @@ typedef struct {
     double stats_seconds;        /* time spent computing statistics */
     double publish_seconds;      /* time spent encoding and sending */
     uint64_t spooled;            /* messages written to the spool file instead */
-    uint64_t queued;             /* waiting in the probe for the collector (sent, spooled or dropped later) */
+    uint64_t queued;             /* held until the collector acknowledges them (sent or not yet) */
+    uint64_t resent;             /* messages sent again (a reconnect, a collector restart, a lost ack) */
 } tt_probe_counters;
 
 TT_API void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out);
 
-/* Publishes the run's end ("finished", "stopped" or "failed"), waits at most linger_ms for queued
- * messages to leave, and frees everything. NULL-safe. */
+/* Publishes the run's end ("finished", "stopped" or "failed"), waits at most linger_ms for the collector
+ * to acknowledge everything, spools what it has not, and frees everything. NULL-safe. */
 TT_API void tt_probe_close(tt_probe *p, const char *status, int linger_ms);
 
 /* The endpoint a probe and a collector agree on: $TRAINTOP_ENDPOINT, else ipc://<runtime dir>/traintop/collector.sock
