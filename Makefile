@@ -144,7 +144,7 @@ e2e-tests: all
 # libFuzzer over the message validator for a bounded time (FUZZ_SECONDS), seeded from tests/fuzz/corpus.
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := tests/fuzz/fuzz_ingest.c collectors/ingest.c collectors/store.c collectors/series.c proto/decode.c proto/fastjson.c \
-            proto/names.c proto/protocol.c
+            proto/names.c proto/protocol.c proto/token.c
 build/fuzz/fuzz_ingest: $(FUZZ_SRC)
 	@mkdir -p build/fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $(FUZZ_SRC) -lcjson -lm

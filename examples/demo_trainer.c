@@ -28,7 +28,8 @@ typedef struct {
     mlp_data_config data;
     int lr_set, wd_set;         /* defaults depend on the optimizer */
     long eval_every;
-    int every;
+    int every;                  /* a fixed schedule; 0: the probe's overhead budget decides */
+    double overhead;            /* that budget (0: the probe's default) */
     int spectral_every;
     int persample;              /* 0 off, 1 on (GWA, noise scale), 2 full (+ inner/orthogonality tests, GSNR) */
     int gwa_window;             /* steps per GWA window; 0: one epoch */
@@ -68,6 +69,8 @@ static void usage(FILE *f)
             "  --seed N               data, init and batch order (1)\n"
             "  --eval-every N         evaluate val/train every N steps (10)\n"
             "  --every N              probe publishes layer statistics every N steps (1)\n"
+            "  --overhead F           instead, let the probe choose the steps it samples so that its measured\n"
+            "                         cost stays within F of the step time (0.02 is the library's default)\n"
             "  --persample off|on|full  per-sample statistics: GWA and noise scale (on); full adds the\n"
             "                         inner-product and orthogonality tests and GSNR (one more GEMM a layer)\n"
             "  --gwa-window N         steps per GWA window (one epoch)\n"
@@ -189,13 +192,13 @@ static int parse_choice(const char *opt, const char *s, const char *a, const cha
 static int valid_run_name(const char *s)
 {
     size_t n = strlen(s);
-    return n >= 1 && n < TT_NAME_MAX &&
+    return n >= 1 && n < TT_NAME_MAX && s[0] != '.' && s[0] != '-' &&
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:+=-") == n;
 }
 
 enum {
     O_RUN = 256, O_ENDPOINT, O_STEPS, O_OPTIMIZER, O_LR, O_MOMENTUM, O_BETA1, O_BETA2, O_WD,
-    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_SPOOL, O_RANK, O_WORLD, O_WARMUP, O_SCHEDULE, O_DELAY,
+    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_OVERHEAD, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_SPOOL, O_RANK, O_WORLD, O_WARMUP, O_SCHEDULE, O_DELAY,
     O_THREADS, O_SYSTEM,
 };
 
@@ -215,6 +218,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, O_SEED},
     {"eval-every", required_argument, NULL, O_EVAL_EVERY},
     {"every", required_argument, NULL, O_EVERY},
+    {"overhead", required_argument, NULL, O_OVERHEAD},
     {"spectral-every", required_argument, NULL, O_SPECTRAL_EVERY},
     {"persample", required_argument, NULL, O_PERSAMPLE},
     {"gwa-window", required_argument, NULL, O_GWA_WINDOW},
@@ -239,7 +243,7 @@ static int apply_option(options *o, int c, const char *arg)
     switch (c) {
     case O_RUN:
         o->run = arg;
-        return valid_run_name(arg) ? 0 : bad("--run", "1-127 characters of [A-Za-z0-9_.:+=-]", arg);
+        return valid_run_name(arg) ? 0 : bad("--run", "1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.' or '-'", arg);
     case O_ENDPOINT:
         o->endpoint = arg;
         return *arg ? 0 : bad("--endpoint", "a non-empty endpoint such as ipc:///path", arg);
@@ -260,6 +264,7 @@ static int apply_option(options *o, int c, const char *arg)
     case O_SEED: return parse_seed(arg, &o->data.seed);
     case O_EVAL_EVERY: return parse_long("--eval-every", arg, 1, 1000000000L, &o->eval_every);
     case O_EVERY: return parse_int("--every", arg, 1, 1000000000L, &o->every);
+    case O_OVERHEAD: o->every = 0; return parse_double("--overhead", arg, 0.0, 1.0, 1, &o->overhead);
     case O_SPECTRAL_EVERY: return parse_int("--spectral-every", arg, 0, 1000000000L, &o->spectral_every);
     case O_GWA_WINDOW: return parse_int("--gwa-window", arg, 1, 1000000000L, &o->gwa_window);
     case O_SPOOL: o->spool = arg; return 0;
@@ -451,7 +456,7 @@ static int trainer_init(trainer *t, const options *o)
         return -1;
     }
     tt_probe_opts po = {.run = o->run, .endpoint = o->endpoint, .rank = o->rank, .world_size = o->world,
-                        .every = o->every,
+                        .every = o->every, .overhead = o->overhead,
                         .spectral_every = o->spectral_every, .persample_full = o->persample == 2,
                         .gwa_window = o->gwa_window ? o->gwa_window
                                                     : (o->data.n_train + o->model.batch - 1) / o->model.batch,

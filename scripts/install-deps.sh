@@ -20,6 +20,8 @@ packages=(
   valgrind                # leak checks in tests
   clang libclang-rt-14-dev  # libFuzzer target for the message validator
   openssh-client openssh-server  # traintop attach, and its end-to-end test against a throw-away sshd
+  passwd util-linux       # useradd and setpriv: the security tests act as a second, unprivileged user
+  time                    # /usr/bin/time -v: the memory bound of hostile inputs (test_security_inputs)
 )
 
 missing=()
