@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import ddp, hooks
+from . import compiled, ddp, hooks
 from ._lib import TraintopError
 from .backends import Layers
 from .persample import PerSample
@@ -127,7 +127,10 @@ class Watch:
         self._lock = threading.RLock()
         self.every = o.every               # None: the overhead budget (the C probe's schedule)
         self.optimizer = optimizer
+        is_compiled, model = compiled.unwrap(model)          # torch.compile(ddp_model), or ...
         self._ddp, self.model = ddp.unwrap(model)
+        inner_compiled, self.model = compiled.unwrap(self.model)   # ... DDP(torch.compile(model))
+        self.compiled = is_compiled or inner_compiled
         self.rank, self.world_size = ddp.rank_world()
         self.run = ddp.shared_run_name(default_run_name(), self.world_size) if run is None else run
         self.probe = Probe(self.run, endpoint=endpoint, rank=self.rank, world_size=self.world_size,
@@ -155,6 +158,9 @@ class Watch:
                               gpu_backend=o.gpu_backend, gpu_timing=o.gpu_timing, persample_full=o.persample_full)
         self._persample = PerSample(self)
         self._system = None
+        if self.compiled and persample:
+            self._warn("compile", compiled.PERSAMPLE_MSG)
+            persample = False
         try:
             if o.system_metrics:
                 try:
@@ -272,6 +278,8 @@ class Watch:
     def _prepare(self, step=None, tensors=()):
         """What must be read right after the optimizer step: gradients, device statistics, optimizer."""
         step = self._step + 1 if step is None else int(step)
+        if self._persample.compiled_seen:
+            self._warn("compile", compiled.PERSAMPLE_MSG)   # compiled after watch(): the hooks stood aside
         extras = list(tensors)
         sq = self._grad_sq.take() if self._grad_sq is not None else None
         if sq is not None:
@@ -293,12 +301,14 @@ class Watch:
         if step <= self._step:
             raise TraintopError("step %d: steps must increase (last published: %d)" % (step, self._step))
         p = self.probe
-        for name, value in list(prep["logged"].items()) + list(scalars.items()):
-            if not p.scalar(name, value):
-                self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
+        # first: on a sampled step collect waits for the device's statistics, which come after a loss
+        # tensor in stream order, so reading tensor scalars after it costs no wait of its own
         t0 = time.perf_counter()
         self._layers.collect()
         self.probe.cost(SAMPLE_STATS, time.perf_counter() - t0)
+        for name, value in list(prep["logged"].items()) + [(k, _num(v)) for k, v in scalars.items()]:
+            if not p.scalar(name, value):
+                self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
         opt = prep["opt"]
         if opt is not None:
             kind, lr, wd, mom, lrs = opt
@@ -345,7 +355,7 @@ class Watch:
                 self._pending = False
                 if step is not None:
                     self._prepared["step"] = int(step)
-                self._emit({k: _num(v) for k, v in scalars.items()})
+                self._emit(scalars)
             else:
                 # called with no optimizer step pending (before optimizer.step(), or without an
                 # optimizer hook): this call publishes every step, the optimizer hook no longer does
@@ -374,6 +384,12 @@ class Watch:
     @property
     def last_step(self):
         return self._step
+
+    @property
+    def pending(self):
+        """True while an optimizer step has been read (automatic stepping) and awaits publishing: what
+        the framework callbacks (traintop.integrations) check before calling step()."""
+        return self._pending
 
     @property
     def grad_copies(self):
