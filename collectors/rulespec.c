@@ -210,6 +210,10 @@ static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectI
 /* A JSON value as the user wrote it, for "got …" */
 static void json_text(char *out, size_t len, const cJSON *v)
 {
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {   /* cJSON would print it as null */
+        snprintf(out, len, "a number beyond the range of a double");
+        return;
+    }
     char *txt = cJSON_PrintUnformatted(v);
     snprintf(out, len, "%.60s", txt ? txt : "?");
     free(txt);

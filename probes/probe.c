@@ -6,14 +6,18 @@
 #include "schedule.h"
 #include "../proto/endpoint.h"
 #include "../proto/names.h"
+#include "../proto/token.h"
 #include "../metrics/layerstats.h"
 #include "../metrics/noise.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,12 +49,30 @@ void tt_probe_build_run_start(tt_probe *p, jsonw *w)
     tt_enc_run_start_end(w);
 }
 
-/* The transport's view of run_start: a fresh message, for its spool's first line and for resends. */
+/* Can the spool file be appended to? Creates nothing that was not there. 1 with err when not. */
+static int spool_unusable(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600), made = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    int regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode), e = errno;
+    if (fd >= 0) close(fd);
+    if (made) unlink(path);
+    if (regular) return 0;
+    snprintf(err, errlen, "spool %s: %s: expected a file the probe can create or append to", path, fd >= 0 ? "not a regular file" : strerror(e));
+    return 1;
+}
+
+/* The transport's view of run_start: a fresh message, for its first send, resends and its spool's first
+ * line. It carries no sequence number, only the base: what the collector need not wait for. */
 static char *run_start_msg(void *ctx, size_t *len)
 {
+    tt_probe *p = ctx;
     jsonw w;
     jw_init(&w);
-    tt_probe_build_run_start(ctx, &w);
+    tt_tx_stamp(&p->tx, &p->sender);
+    p->sender.seq = 0;
+    tt_probe_build_run_start(p, &w);
     return jw_take(&w, len);
 }
 
@@ -63,9 +85,8 @@ void tt_probe_send_writer(tt_probe *p)
 
 void tt_probe_send_run_start(tt_probe *p)
 {
-    tt_probe_build_run_start(p, &p->w);
-    tt_probe_send_writer(p);
-    p->started = p->tx.started = 1;
+    p->started = p->tx.started = p->tx.start_due = 1;   /* the transport sends it before any step */
+    tt_tx_flush(&p->tx);
 }
 
 /* ---- per-sample statistics and the optimizer (their bookkeeping is schedule.c's) ---- */
@@ -168,7 +189,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     tt_probe_opts oo, *o = &oo;
     if (opts_import(o, opts, opts_size, err, errlen)) return NULL;
     if (!tt_run_name_ok(o->run)) {
-        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.'",
+        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.' or '-'",
                  o->run ? o->run : "(null)");
         return NULL;
     }
@@ -204,21 +225,17 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     p->every = o->every ? o->every : 1;    /* run_start's `every`: 1 under the budget (any step may be sampled) */
     tt_budget_init(&p->budget, o->every, o->overhead);
     tt_sched_init(&p->sched, o->spectral_every, o->persample_full, o->gwa_window);
-    if (o->spool && *o->spool) snprintf(p->tx.spool_path, sizeof p->tx.spool_path, "%s", o->spool);
-    const char *tok = getenv("TRAINTOP_TOKEN");
-    if (tok && *tok) {
-        if (!tt_label_ok(tok)) {
-            snprintf(err, errlen, "TRAINTOP_TOKEN: expected 1-127 printable ASCII characters without quotes or backslashes");
-            tt_probe_close(p, NULL, 0);
-            return NULL;
-        }
-        snprintf(p->tx.token, sizeof p->tx.token, "%s", tok);
+    /* the same rule as the collector's (proto/token); a spool that could never be written is said now,
+     * not discovered as dropped messages when the collector goes away */
+    if (tt_token_from_env(p->tx.token, sizeof p->tx.token, err, errlen) || (o->spool && *o->spool && spool_unusable(o->spool, err, errlen))) {
+        tt_probe_close(p, NULL, 0);
+        return NULL;
     }
     p->sender = (tt_enc_sender){ .run = p->run, .rank = p->rank, .token = p->tx.token };
     p->last_step = INT64_MIN;
     p->hparams = cJSON_CreateObject();
     jw_init(&p->w);
-    if (tt_tx_open(&p->tx, ep, ctl, err, errlen) || !p->hparams) {
+    if (tt_tx_open(&p->tx, ep, ctl, o->spool, err, errlen) || !p->hparams) {
         if (!p->hparams) snprintf(err, errlen, "out of memory opening run '%s'", o->run);
         tt_probe_close(p, NULL, 0);
         return NULL;
@@ -352,6 +369,22 @@ int tt_probe_cost(tt_probe *p, int kind, double seconds)
     return 0;
 }
 
+int tt_probe_system_metrics(tt_probe *p, double interval_s, const char *gpus, char *err, size_t errlen)
+{
+    if (!p) { snprintf(err, errlen, "system metrics: no probe"); return -1; }
+    tt_sysmetrics_stop(p->sys);
+    p->sys = tt_sysmetrics_start(interval_s > 0 ? interval_s : 5.0, gpus, err, errlen);
+    return p->sys ? 0 : -1;
+}
+
+/* The newest system sample, when one came since the last step, as this step's scalars. */
+static void system_scalars(tt_probe *p)
+{
+    tt_sys_sample s;
+    if (!p->sys || !tt_sysmetrics_take(p->sys, &s)) return;
+    for (int i = 0; i < s.n; i++) tt_probe_scalar(p, s.name[i], s.value[i]);
+}
+
 int tt_probe_step(tt_probe *p, int64_t step)
 {
     if (!p || step <= p->last_step || step < 0) return -1;
@@ -376,6 +409,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     } else {
         tt_sched_persample_scalars(p);
     }
+    tt_tx_stamp(&p->tx, &p->sender);
     tt_enc_step_begin(&p->w, &p->sender, tt_probe_now_wall(), step);
     /* clock reads cost ~0.1 µs here: an unsampled step without spectra times nothing in between */
     int timed = sampled || next_sampled || p->sched.spectral_every;
@@ -415,6 +449,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     tt_probe_scalar(p, "probe_ms", (p->sched.ps_seconds + ext + (t2 - t0)) * 1e3);
     double achieved = tt_budget_overhead(&p->budget);      /* up to the last step: this one is not over */
     if (sampled && isfinite(achieved)) tt_probe_scalar(p, "probe_overhead_pct", achieved * 100);
+    system_scalars(p);
     tt_enc_scalars_begin(&p->w);
     for (int i = 0; i < p->nscalars; i++) {
         if (!p->scalars[i].set) continue;
@@ -462,11 +497,13 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
     if (!p) return;
     if (status && p->tx.push >= 0) {
         if (!p->started) tt_probe_send_run_start(p);
+        tt_tx_stamp(&p->tx, &p->sender);
         tt_enc_run_end(&p->w, &p->sender, tt_probe_now_wall(), p->last_step == INT64_MIN ? 0 : p->last_step, status,
-                       p->c.sent, p->c.dropped);
+                       p->c.steps, p->c.sent, p->c.dropped, p->c.spooled);
         tt_probe_send_writer(p);
         tt_tx_linger(&p->tx, linger_ms);
     }
+    tt_sysmetrics_stop(p->sys);
     tt_sched_free(&p->sched);
     tt_tx_close(&p->tx);
     for (int i = 0; i < p->nlayers; i++) { free(p->layers[i].w_prev); free(p->layers[i].w0); }

@@ -13,6 +13,7 @@
 #include "persample_acc.h"
 #include "spectral_worker.h"
 #include "budget.h"
+#include "sysmetrics.h"
 
 /* schedule.c's state: what the probe publishes beside a step's layer rows, on its own schedule. */
 typedef struct {
@@ -71,6 +72,7 @@ struct tt_probe {
     tt_budget budget;
     double prev_end;                    /* when the last tt_probe_step returned (monotonic); 0: none */
     double ext_cost[TT_COST_PARTS];     /* tt_probe_cost since the last step */
+    tt_sysmetrics *sys;                 /* sysmetrics.h: CPU, memory, GPUs on their own timer; NULL: off */
 };
 
 double tt_probe_now_wall(void);

@@ -1,9 +1,10 @@
 /* traintop probe: per-layer training statistics published from inside a training loop.
  *
  * Lifetime:  tt_probe_open → tt_probe_add_layer… → loop { tt_probe_scalar…; tt_probe_step } → tt_probe_close
- * Guarantees: no call blocks on the network or aborts the process. Sends are non-blocking; when the
- * collector is away, messages are dropped and counted (see tt_probe_counters) and the probe
- * reconnects by itself. Errors are returned as -1 with one line in the caller's buffer.
+ * Guarantees: no call blocks on the network or aborts the process. Sends are non-blocking; every message
+ * is kept until the collector acknowledges it, and sent again after a reconnect or a collector restart;
+ * what the memory budget cannot hold, and what is unacknowledged at close, goes to the spool (see
+ * tt_probe_opts.spool). Only without a spool is a message dropped, and counted (tt_probe_counters). Errors are returned as -1 with one line in the caller's buffer.
  * A probe is not thread-safe: use it from the training thread. */
 #ifndef TRAINTOP_PROBE_H
 #define TRAINTOP_PROBE_H
@@ -23,7 +24,7 @@ extern "C" {
 #define TT_API
 #endif
 
-#define TT_PROTOCOL_VERSION 1
+#define TT_PROTOCOL_VERSION 2          /* 2: acknowledged delivery (seq, base, ack); 1 still accepted */
 #define TT_NAME_MAX 128          /* run, layer and scalar names, bytes including NUL */
 
 typedef struct tt_probe tt_probe;
@@ -40,9 +41,11 @@ typedef struct {
     int persample_full;          /* per-sample statistics also compute ⟨g_i, Ḡ⟩ (inner-product and
                                     orthogonality tests) and GSNR: one more GEMM per layer */
     int gwa_window;              /* steps per GWA window (an epoch, say; 0: 50) */
-    const char *spool;           /* a file for messages that could not be sent (collector away for longer
-                                    than the queue lasts, or at close): appended as JSON lines that
-                                    `traintop replay` and a collector can read. NULL: they are dropped */
+    const char *spool;           /* where messages the collector has not acknowledged go when the memory
+                                    budget is spent or at close: JSON lines that `traintop replay` reads.
+                                    NULL: the default file under $XDG_STATE_HOME/traintop/spool/<endpoint>/,
+                                    which a collector on that endpoint imports by itself; "": none (they
+                                    are dropped, and counted) */
     double overhead;             /* the overhead budget (when every is 0), a fraction of the step time
                                     (0: 0.02). The probe measures its own cost per step (and what
                                     tt_probe_cost reports) against the time between steps, and samples §1
@@ -149,6 +152,16 @@ TT_API int tt_probe_cost(tt_probe *p, int kind, double seconds);
 /* Sets a named scalar (loss, lr, val_loss, …) for the step about to be published. */
 TT_API int tt_probe_scalar(tt_probe *p, const char *name, double value);
 
+/* System and GPU metrics on the probe's own timer: a background thread samples the process's CPU % and
+ * resident memory and the host's memory (/proc), and — where an NVIDIA driver is installed, through NVML
+ * loaded at run time — each GPU's utilisation, memory, power, temperature and SM clock, every
+ * interval_s seconds (<= 0: 5 s). The next tt_probe_step after each sample publishes it as scalars:
+ * sys_cpu_percent, sys_rss_bytes, sys_host_mem_used_bytes, sys_host_mem_total_bytes and
+ * gpu<k>_{util_percent,mem_used_bytes,mem_total_bytes,power_watts,temp_celsius,sm_clock_mhz} (docs/metrics.md).
+ * gpus: the CUDA device numbers to read ("0", "0,1"), NULL for every visible GPU (at most 4), "" for
+ * none. Calling it again restarts the sampler with the new settings. 0, or -1 with err. */
+TT_API int tt_probe_system_metrics(tt_probe *p, double interval_s, const char *gpus, char *err, size_t errlen);
+
 /* Marks the end of a training step, after the optimizer update: computes the layer statistics when
  * the step is sampled and publishes the step with its scalars (probe_ms: this step's probe cost;
  * probe_overhead_pct on sampled steps: the achieved overhead, % of the step time over the last ~20 s).
@@ -166,13 +179,14 @@ typedef struct {
     double stats_seconds;        /* time spent computing statistics */
     double publish_seconds;      /* time spent encoding and sending */
     uint64_t spooled;            /* messages written to the spool file instead */
-    uint64_t queued;             /* waiting in the probe for the collector (sent, spooled or dropped later) */
+    uint64_t queued;             /* held until the collector acknowledges them (sent or not yet) */
+    uint64_t resent;             /* messages sent again (a reconnect, a collector restart, a lost ack) */
 } tt_probe_counters;
 
 TT_API void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out);
 
-/* Publishes the run's end ("finished", "stopped" or "failed"), waits at most linger_ms for queued
- * messages to leave, and frees everything. NULL-safe. */
+/* Publishes the run's end ("finished", "stopped" or "failed"), waits at most linger_ms for the collector
+ * to acknowledge everything, spools what it has not, and frees everything. NULL-safe. */
 TT_API void tt_probe_close(tt_probe *p, const char *status, int linger_ms);
 
 /* The endpoint a probe and a collector agree on: $TRAINTOP_ENDPOINT, else ipc://<runtime dir>/traintop/collector.sock

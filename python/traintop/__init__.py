@@ -33,7 +33,8 @@ def watch(model, optimizer=None, run=None, every=None, endpoint=None, hparams=No
     auto_step (None: publish from the optimizer's post-step hook where torch has it), spool, linger_ms,
     gpu_backend (False: CUDA parameters through torch ops instead of libtraintop_cuda), gpu_timing
     (False, or TRAINTOP_GPU_TIMING=0: no CUPTI gpu_busy_ms/probe_gpu_ms), scaler (the
-    torch.cuda.amp.GradScaler of mixed-precision training, so per-sample statistics are unscaled).
+    torch.cuda.amp.GradScaler of mixed-precision training, so per-sample statistics are unscaled),
+    system_metrics (seconds between CPU, memory and GPU samples, published as scalars: 5; 0 turns them off).
     See docs/python.md."""
     from .watch import Watch           # torch is imported only now: Probe works without it
     return Watch(model, optimizer=optimizer, run=run, every=every, endpoint=endpoint, hparams=hparams,

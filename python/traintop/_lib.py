@@ -41,7 +41,8 @@ class DenseBatch(ctypes.Structure):
 class Counters(ctypes.Structure):
     _fields_ = [("sent", ctypes.c_uint64), ("dropped", ctypes.c_uint64), ("steps", ctypes.c_uint64),
                 ("stats_seconds", ctypes.c_double), ("publish_seconds", ctypes.c_double),
-                ("spooled", ctypes.c_uint64), ("queued", ctypes.c_uint64)]
+                ("spooled", ctypes.c_uint64), ("queued", ctypes.c_uint64),
+                ("resent", ctypes.c_uint64)]
 
     def as_dict(self):
         return {name: getattr(self, name) for name, _ in self._fields_}
@@ -68,6 +69,8 @@ _PROTOS = {
     "tt_default_endpoint": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, *_ERR]),
     # points a C layer at a replaced .grad (zero-copy after zero_grad(set_to_none=True))
     "tt_probe_rebind_layer": (ctypes.c_int, [_P, ctypes.c_int, _P, _P]),
+    # CPU, memory and NVML GPU metrics sampled on the probe's own thread (traintop.sysmetrics)
+    "tt_probe_system_metrics": (ctypes.c_int, [_P, ctypes.c_double, ctypes.c_char_p, *_ERR]),
 }
 # Functions a newer library may add, looked up with optional() so an older library still loads.
 _OPTIONAL = {}

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from . import hooks
+from .compiled import compiling
 from ._lib import TraintopError
 from .probe import SAMPLE_PERSAMPLE
 
@@ -49,6 +50,7 @@ class PerSample:
         self.cb_queued = False            # the end-of-backward callback is queued
         self.n_backward = 0               # backward passes since the last published step
         self.c_seconds = 0.0              # of this backward's per-sample work, what the C probe timed itself
+        self.compiled_seen = False        # a hook found itself traced by torch.compile (compiled.py)
 
     def register(self, model, layers, enabled):
         """Picks the covered Linears (weight and bias on one per-sample-capable backend, not shared) and
@@ -68,7 +70,8 @@ class PerSample:
             b = layers.find(m.bias) if m.bias is not None else None
             why = None
             if w is None or not w[0].can_persample or (m.bias is not None and (b is None or b[0] is not w[0])):
-                why = "neither a contiguous float32 CPU tensor nor on the GPU backend"
+                why = getattr(w and w[0], "persample_refusal", None) or \
+                    "neither a contiguous float32 CPU tensor nor on the GPU backend"
             elif uses.get(id(m.weight), 0) > 1 or (m.bias is not None and uses.get(id(m.bias), 0) > 1):
                 why = "parameter shared with another module"
             if why:
@@ -96,10 +99,15 @@ class PerSample:
     # ------------------------------------------------------------------ hooks
 
     def _on_forward_pre(self, module, inputs):
+        if compiling():
+            return                         # traced by torch.compile: nothing of the probe in the graph
         if not self.w.closed:
             self.cb_queued = False         # a backward that failed half-way left no callback behind
 
     def _on_linear_forward(self, module, inputs, output):
+        if compiling():                    # compiled after watch(): no per-sample hooks in the graph
+            self.compiled_seen = True
+            return
         w = self.w
         if w.closed or not torch.is_grad_enabled() or not isinstance(output, torch.Tensor) or not output.requires_grad:
             return
@@ -148,7 +156,8 @@ class PerSample:
             try:
                 self._batches(saved, upcoming)
             finally:      # the time of this work, less the C calls the probe times itself
-                w.probe.cost(SAMPLE_PERSAMPLE, time.perf_counter() - t0 - self.c_seconds)
+                if w._host_cost:
+                    w.probe.cost(SAMPLE_PERSAMPLE, time.perf_counter() - t0 - self.c_seconds)
 
     @torch.no_grad()
     def _batches(self, saved, upcoming):

@@ -125,6 +125,12 @@ class Probe:
     def optimizer(self, kind, lr, wd, momentum):
         return self._c.tt_probe_optimizer(self._p, _b(kind), float(lr), float(wd), float(momentum)) == 0
 
+    def system_metrics(self, interval_s, gpus=None):
+        """Samples CPU, memory and (through NVML) the GPUs numbered in gpus ("0,1"; None: every visible;
+        "": none) every interval_s seconds on the C probe's own thread, published as scalars."""
+        if self._c.tt_probe_system_metrics(self._p, float(interval_s), _b(gpus), self._err, _ERRLEN) != 0:
+            raise TraintopError(self._err.value.decode(errors="replace"))
+
     def scalar(self, name, value):
         """Sets a scalar for the step about to be published. False when refused (bad name, > 64 names)."""
         return self._scalar(self._p, name.encode() if isinstance(name, str) else name, float(value)) == 0

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 import torch
 
-from . import ddp, hooks
+from . import compiled, ddp, hooks
 from ._lib import TraintopError
 from .backends import Layers
 from .persample import PerSample
 from .probe import SAMPLE_PERSAMPLE, SAMPLE_STATS, Probe
+from .sysmetrics import SystemMetrics, model_cuda_devices
 
 __all__ = ["Watch", "Options", "default_run_name"]
 
@@ -58,7 +59,7 @@ def default_run_name():
     stem = os.path.splitext(os.path.basename(script))[0] or "python"
     if stem == "__main__":
         stem = os.path.basename(os.path.dirname(script)) or "python"
-    stem = re.sub(r"[^A-Za-z0-9_.:+=-]", "-", stem).lstrip(".") or "python"
+    stem = re.sub(r"[^A-Za-z0-9_.:+=-]", "-", stem).lstrip(".-") or "python"
     return "%s-%s" % (stem[:100], time.strftime("%Y%m%d-%H%M%S"))
 
 
@@ -83,6 +84,7 @@ class Options:
     gpu_backend: bool = True
     gpu_timing: bool = True            # also off with TRAINTOP_GPU_TIMING=0
     scaler: object = None              # a GradScaler: per-sample sums are taken on the scaled loss
+    system_metrics: object = 5.0       # seconds between system and GPU samples; 0 / None / False: off
 
     def __post_init__(self):
         if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
@@ -101,6 +103,12 @@ class Options:
         self.persample_full = bool(self.persample_full)
         self.gpu_backend = bool(self.gpu_backend)
         self.gpu_timing = bool(self.gpu_timing) and os.environ.get("TRAINTOP_GPU_TIMING", "1") != "0"
+        sm = self.system_metrics
+        if sm is None or sm is False:
+            sm = 0.0
+        if isinstance(sm, bool) or not isinstance(sm, (int, float)) or not (sm >= 0 and math.isfinite(sm)):
+            raise ValueError("system_metrics=%r: expected seconds between samples (0 turns them off)" % (self.system_metrics,))
+        self.system_metrics = float(sm)
 
 
 class Watch:
@@ -109,17 +117,20 @@ class Watch:
     def __init__(self, model, optimizer=None, run=None, every=None, endpoint=None, hparams=None,
                  spectral_every=0, persample=True, persample_full=False, gwa_window=50,
                  loss_reduction="mean", auto_step=None, spool=None, linger_ms=500, gpu_backend=True,
-                 gpu_timing=True, scaler=None, overhead=0.02):
+                 gpu_timing=True, scaler=None, overhead=0.02, system_metrics=5.0):
         o = self.options = Options(every=every, overhead=overhead, spectral_every=spectral_every, persample=persample,
                                    persample_full=persample_full, gwa_window=gwa_window,
                                    loss_reduction=loss_reduction, auto_step=auto_step, spool=spool,
                                    linger_ms=linger_ms, gpu_backend=gpu_backend, gpu_timing=gpu_timing,
-                                   scaler=scaler)
+                                   scaler=scaler, system_metrics=system_metrics)
         self._closed = True                # until the probe is open
         self._lock = threading.RLock()
         self.every = o.every               # None: the overhead budget (the C probe's schedule)
         self.optimizer = optimizer
+        is_compiled, model = compiled.unwrap(model)          # torch.compile(ddp_model), or ...
         self._ddp, self.model = ddp.unwrap(model)
+        inner_compiled, self.model = compiled.unwrap(self.model)   # ... DDP(torch.compile(model))
+        self.compiled = is_compiled or inner_compiled
         self.rank, self.world_size = ddp.rank_world()
         self.run = ddp.shared_run_name(default_run_name(), self.world_size) if run is None else run
         self.probe = Probe(self.run, endpoint=endpoint, rank=self.rank, world_size=self.world_size,
@@ -146,9 +157,21 @@ class Watch:
         self._layers = Layers(self.probe, self._warn, o.every or 1, alias_grads=not self.auto_step,
                               gpu_backend=o.gpu_backend, gpu_timing=o.gpu_timing, persample_full=o.persample_full)
         self._persample = PerSample(self)
+        self._system = None
+        if self.compiled and persample:
+            self._warn("compile", compiled.PERSAMPLE_MSG)
+            persample = False
         try:
+            if o.system_metrics:
+                try:
+                    self._system = SystemMetrics(self.probe, o.system_metrics, model_cuda_devices(self.model))
+                except TraintopError as e:      # the run goes on without them
+                    self._warn("system", "traintop: no system metrics: %s" % e)
             self._send_hparams(hparams)
             self._layers.register_model(self.model)
+            # Python's time is the probe's cost only when nothing lives on a device: there, the backends'
+            # reads wait for the training's own kernels (GPU time is the GPU backend's to report)
+            self._host_cost = all(p.device.type == "cpu" for p in self.model.parameters())
             self._handles += self._persample.register(self.model, self._layers, persample)
             self._register_hooks()
         except BaseException:
@@ -259,6 +282,8 @@ class Watch:
         """What must be read right after the optimizer step: gradients, device statistics, optimizer."""
         t_in = time.perf_counter()
         step = self._step + 1 if step is None else int(step)
+        if self._persample.compiled_seen:
+            self._warn("compile", compiled.PERSAMPLE_MSG)   # compiled after watch(): the hooks stood aside
         extras = list(tensors)
         sq = self._grad_sq.take() if self._grad_sq is not None else None
         if sq is not None:
@@ -271,10 +296,11 @@ class Watch:
         self._prepared = {"step": step, "opt": self._read_optimizer(), "logged": self._logged,
                           "local_sq": values[-1] if sq is not None else None, "values": values[:len(tensors)]}
         self._logged = {}                   # later log() calls are for the next step
-        # the overhead budget counts the package's own time: gradient copies and device statistics as
-        # §1 work, the rest as what every step costs
-        self.probe.cost(SAMPLE_STATS, t1 - t0)
-        self.probe.cost(0, (t0 - t_in) + (time.perf_counter() - t1))
+        # the overhead budget counts the package's own time: gradient copies and statistics as §1 work,
+        # the rest as what every step costs
+        if self._host_cost:
+            self.probe.cost(SAMPLE_STATS, t1 - t0)
+            self.probe.cost(0, (t0 - t_in) + (time.perf_counter() - t1))
 
     # ------------------------------------------------------------------ publishing
 
@@ -285,12 +311,15 @@ class Watch:
         if step <= self._step:
             raise TraintopError("step %d: steps must increase (last published: %d)" % (step, self._step))
         p = self.probe
-        for name, value in list(prep["logged"].items()) + list(scalars.items()):
-            if not p.scalar(name, value):
-                self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
+        # first: on a sampled step collect waits for the device's statistics, which come after a loss
+        # tensor in stream order, so reading tensor scalars after it costs no wait of its own
         t0 = time.perf_counter()
         self._layers.collect()
         t1 = time.perf_counter()
+        for name, value in list(prep["logged"].items()) + [(k, _num(v)) for k, v in scalars.items()]:
+            if not p.scalar(name, value):
+                self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
+        t2 = time.perf_counter()                # a tensor scalar waits for the training's own work
         opt = prep["opt"]
         if opt is not None:
             kind, lr, wd, mom, lrs = opt
@@ -302,8 +331,12 @@ class Watch:
                 p.optimizer(kind, lr, wd, mom)
         if prep["local_sq"] is not None:
             p.scalar("local_grad_sq", prep["local_sq"])
-        p.cost(SAMPLE_STATS, t1 - t0)
-        p.cost(0, (t0 - t_in) + (time.perf_counter() - t1))
+        if self._system is not None:
+            for name, value in self._system.scalars().items():
+                p.scalar(name, value)
+        if self._host_cost:
+            p.cost(SAMPLE_STATS, t1 - t0)
+            p.cost(0, (t0 - t_in) + (time.perf_counter() - t2))
         p.step(step)
         self._step = step
         self._persample.published(step)
@@ -336,7 +369,7 @@ class Watch:
                 self._pending = False
                 if step is not None:
                     self._prepared["step"] = int(step)
-                self._emit({k: _num(v) for k, v in scalars.items()})
+                self._emit(scalars)
             else:
                 # called with no optimizer step pending (before optimizer.step(), or without an
                 # optimizer hook): this call publishes every step, the optimizer hook no longer does
@@ -365,6 +398,12 @@ class Watch:
     @property
     def last_step(self):
         return self._step
+
+    @property
+    def pending(self):
+        """True while an optimizer step has been read (automatic stepping) and awaits publishing: what
+        the framework callbacks (traintop.integrations) check before calling step()."""
+        return self._pending
 
     @property
     def grad_copies(self):
