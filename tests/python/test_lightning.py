@@ -85,7 +85,7 @@ def test_lightning_trainer_publishes_each_optimizer_step(collector, accumulate):
     torch.manual_seed(0)
     model = Tiny()
     run = "pl-acc%d" % accumulate
-    cb = TraintopCallback(run=run, endpoint=collector.endpoint)
+    cb = TraintopCallback(run=run, endpoint=collector.endpoint, every=1)
     train, val = loaders()
     t = trainer([cb], max_epochs=2, accumulate_grad_batches=accumulate)
     t.fit(model, train, val)

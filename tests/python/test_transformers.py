@@ -81,7 +81,7 @@ def test_hf_trainer_publishes_each_optimizer_step(collector, kind, accumulate):
     model = gpt2() if kind == "gpt2" else bert()
     run = "hf-%s" % kind
     snap = Snapshots(model)
-    cb = TraintopCallback(run=run, endpoint=collector.endpoint)
+    cb = TraintopCallback(run=run, endpoint=collector.endpoint, every=1)
     steps = 4
     tr = Trainer(model=model, args=args(max_steps=steps, gradient_accumulation_steps=accumulate,
                                         eval_strategy="steps", eval_steps=2, per_device_eval_batch_size=8),
