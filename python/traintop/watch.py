@@ -153,8 +153,9 @@ class Watch:
         self._warned = set()
         self._handles = []
         self._grad_sq = None               # DDP: ddp.LocalGradSq
-        # the GPU backend keeps its own fixed schedule (every step under the budget: see docs/python.md)
-        self._layers = Layers(self.probe, self._warn, o.every or 1, alias_grads=not self.auto_step,
+        # the GPU backend's schedule: every N, or 0 = the probe's (libtraintop_cuda asks tt_probe_sampled
+        # for each step and the next, and reports its GPU time with tt_probe_cost)
+        self._layers = Layers(self.probe, self._warn, o.every or 0, alias_grads=not self.auto_step,
                               gpu_backend=o.gpu_backend, gpu_timing=o.gpu_timing, persample_full=o.persample_full)
         self._persample = PerSample(self)
         self._system = None
