@@ -613,6 +613,7 @@ static void test_probe_persample(int T)
         tt_probe_opts po;
         memset(&po, 0, sizeof po);
         po.run = k ? "gpu" : "cpu"; po.endpoint = ep; po.spool = spool[k]; po.persample_full = 1; po.gwa_window = 2;
+        po.every = 1;   /* both every step, as the backend (the default budget would skip the CPU's batches) */
         p[k] = tt_probe_open(&po, sizeof po, err, sizeof err);
         if (!p[k]) { CHECK(0, "tt_probe_open: %s", err); return; }
     }
