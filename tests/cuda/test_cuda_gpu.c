@@ -617,7 +617,7 @@ static void test_probe_persample(int T)
         p[k] = tt_probe_open(&po, sizeof po, err, sizeof err);
         if (!p[k]) { CHECK(0, "tt_probe_open: %s", err); return; }
     }
-    tt_cuda_opts o = {p[1], -1, NULL, 1, 0, 0, 0};
+    tt_cuda_opts o = {p[1], -1, NULL, 1, 0, 1, 0};     /* gemm_fp32: this checks the path, to 1e-4, not TF32 */
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "tt_cuda_open: %s", err); return; }
     float *W[NL], *G[NL], *bias[NL], *gb[NL], *A[NL], *D[NL];
