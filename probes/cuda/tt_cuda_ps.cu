@@ -1,17 +1,19 @@
-/* tt_cuda_ps: METRICS.md §2 per-sample statistics of a dense layer on the device, never forming g_i —
- * the device twin of metrics/persample.c (same outputs, same NaN rules, via ttc_ps_finish).
+/* tt_cuda_ps: METRICS.md §2 per-sample statistics of a dense layer on the device — the device twin of
+ * metrics/persample.c (same outputs, same NaN rules, via ttc_ps_finish).
  *
- *   ‖g_i‖²     T = 1: ‖δ_i‖²·‖a_i‖² (a per-sample reduction in double);
- *              T > 1: Σ_{t,s} (δ_it·δ_is)(a_it·a_is), the two T×T Gram matrices of each sample from two
- *              strided-batched GEMMs (cublasGemmStridedBatchedEx, fp32 accumulation), their elementwise
- *              product summed in double.
- *   ⟨g_i, W⟩   from Z: Σ_t δ_it·(z_it − bias) in double, no GEMM; without Z: U = A·Wᵀ (cublasGemmEx),
- *              then Σ δ·U per sample.
- *   ⟨g_i, Ḡ⟩   U = A·Ḡᵀ, one cublasGemmEx over all B·T rows (in chunks when the workspace cap asks),
- *              then Σ δ·U per sample.
+ *   ‖g_i‖²     T = 1: ‖δ_i‖²·‖a_i‖² (a per-sample reduction in double). T > 1, by the cheaper form
+ *              (ttc_ps_plan_make, host): the Gram form Σ_{t,s}(δ_it·δ_is)(a_it·a_is), two strided-
+ *              batched GEMMs and their elementwise product summed in double; or g_i = D_iᵀA_i
+ *              materialised by one strided-batched GEMM, then Σ g_i² (and ⟨g_i, W⟩, ⟨g_i, Ḡ⟩ with it).
+ *   ⟨g_i, W⟩   from Z: Σ_t δ_it·(z_it − bias) in double, no GEMM; else from materialised g_i, or
+ *              U = A·Wᵀ (cublasGemmEx), then Σ δ·U per sample.
+ *   ⟨g_i, Ḡ⟩   from materialised g_i, or U = A·Ḡᵀ, one cublasGemmEx over all B·T rows (in chunks when
+ *              the workspace cap asks), then Σ δ·U per sample.
  *   bias       b_i = Σ_t δ_it per sample: ‖b_i‖², ⟨b_i, bias⟩, ⟨b_i, b̄⟩ in double.
- * GEMMs run in fp32 accumulation (CUBLAS_COMPUTE_32F, no TF32) on the operands' own dtype when both
- * match, else on fp32 copies. Results of a call go to the host with one copy, filled in at collect. */
+ * Every reduction runs on a grid of C chunks × samples; the final kernel sums the chunks in order.
+ * GEMMs accumulate in fp32 on tensor cores: 16-bit operands as they are, fp32 ones as TF32 for the
+ * ‖g_i‖² GEMMs (unless gemm_fp32) and in full fp32 for the U GEMMs (signed sums). Mixed operand
+ * dtypes run on fp32 copies. Results of a call go to the host with one copy, filled in at collect. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
