@@ -151,9 +151,11 @@ typedef struct {
     uint64_t nonfinite, bad_samples;
 } tt_cuda_ps_out;
 
-/* Enqueues §2 for one dense layer on the stream — ⟨g_i, W⟩ from Z (or a GEMM A·Wᵀ), ‖g_i‖² (T = 1:
- * ‖δ_i‖²‖a_i‖²; T > 1: the Gram form, two batched GEMMs), ⟨g_i, Ḡ⟩ from one GEMM A·Ḡᵀ, the bias
- * statistics and γ — with the semantics of tt_dense_persample (NaN rules included). out is filled
+/* Enqueues §2 for one dense layer on the stream — ⟨g_i, W⟩ from Z, ‖g_i‖² (T = 1: ‖δ_i‖²‖a_i‖²;
+ * T > 1: the Gram form, two batched GEMMs, or g_i materialised by one batched GEMM, whichever the
+ * host's cost model finds cheaper), ⟨g_i, W⟩ without Z and ⟨g_i, Ḡ⟩ from the materialised g_i or a GEMM
+ * A·Mᵀ, the bias statistics and γ — with the semantics of tt_dense_persample (NaN rules included;
+ * GEMM precision: docs/gpu.md). out is filled
  * at the next tt_cuda_collect (it must stay valid until then). Call it after the backward pass and
  * before the optimizer update. 0, or -1 with err. */
 int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cuda_ps_out *out, char *err, size_t errlen);
