@@ -86,6 +86,11 @@ int tt_cuda_rebind_layer(tt_cuda *c, int layer, const void *w, const void *g);
  * statistics describe one optimizer step. Never waits for the device. 0, or -1 with err. */
 int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen);
 
+/* tt_cuda_step on the caller's schedule: statistics when `sampled`, W_prev refreshed when
+ * `next_sampled` (the next step is sampled) — for a probe whose schedule the caller knows step by step
+ * (the overhead budget; the Python package passes what it asked tt_probe_sampled). */
+int tt_cuda_step_sampled(tt_cuda *c, int64_t step, int sampled, int next_sampled, char *err, size_t errlen);
+
 /* Completes the last tt_cuda_step: wait = 1 blocks on its event (only this backend's work and what was
  * enqueued before it on the stream); wait = 0 returns TT_CUDA_NOT_READY at once if it has not finished.
  * When done: with a probe, tt_probe_layer_stats for every layer of a sampled step and, with timing,

@@ -696,6 +696,7 @@ static void test_no_device_path(void **state)
     assert_int_equal(tt_cuda_add_layer(NULL, "x", 1, 1, 0, err, 0, err, err, sizeof err), -1);
     assert_int_equal(tt_cuda_rebind_layer(NULL, 0, err, err), -1);
     assert_int_equal(tt_cuda_step(NULL, 0, err, sizeof err), -1);
+    assert_int_equal(tt_cuda_step_sampled(NULL, 0, 1, 1, err, sizeof err), -1);
     assert_int_equal(tt_cuda_collect(NULL, 1, err, sizeof err), TT_CUDA_ERROR);
     assert_int_equal(tt_cuda_layer_result(NULL, 0, st), -1);
     assert_int_equal(tt_cuda_step_timing(NULL, &busy, &probe, &kernels), -1);

@@ -29,6 +29,7 @@ class FakeBackend:
         self.steps, self.collects = [], []
         self.failing = set()      # handles whose tt_cuda_step fails (a CUDA error)
         self.note, self.yields = b"", []
+        self.plans = []           # (step, sampled, next_sampled) of every step enqueued
 
     def tt_cuda_open(self, opts, err, errlen):
         self.opened += 1
@@ -59,7 +60,8 @@ class FakeBackend:
         self.rebinds += 1
         return 0
 
-    def tt_cuda_step(self, h, step, err, errlen):
+    def tt_cuda_step_sampled(self, h, step, sampled, next_sampled, err, errlen):
+        self.plans.append((step, sampled, next_sampled))
         self.steps.append(h)
         if h in self.failing:
             err.value = b"an illegal memory access was encountered"
@@ -210,9 +212,11 @@ def test_a_cuda_error_stops_that_device_only(backend):
     assert bad.failed and not good.failed
     assert warned == [("gpu-fail", "traintop: GPU statistics stopped: GPU statistics of step 1: "
                                    "an illegal memory access was encountered")]
-    gb.prepare(2, True, True)
+    gb.prepare(2, False, True)
     gb.collect()
     assert backend.steps == [bad.h, good.h, good.h] and backend.collects == [good.h, good.h]
+    # the watcher's schedule reaches the backend as it is (the overhead budget's, or every=N)
+    assert backend.plans == [(1, 1, 1), (1, 1, 1), (2, 0, 1)]
     assert gb.counters()["gpu_layers"] == 2
     gb.close()
     assert gb.devices == {}
