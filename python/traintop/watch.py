@@ -166,7 +166,7 @@ class Watch:
         self._warned = set()
         self._handles = []
         self._grad_sq = None               # DDP: ddp.LocalGradSq
-        # the GPU backend keeps its own fixed schedule (every step under the budget: see docs/python.md)
+        # `every` is only the GPU backend's default schedule: prepare() hands it each step's decision
         self._layers = Layers(self.probe, self._warn, o.every or 1, alias_grads=not self.auto_step,
                               gpu_backend=o.gpu_backend, gpu_timing=o.gpu_timing, persample_full=o.persample_full)
         self._persample = PerSample(self)
