@@ -76,7 +76,7 @@ static int make(setup *s, const mlp_config *mc, int mode, char *err, size_t errl
     if (mode == NONE) return 0;
     char run[32];
     snprintf(run, sizeof run, "bench-%s", conf_name[mode]);
-    tt_probe_opts o = { .run = run, .endpoint = "ipc:///tmp/traintop-bench-nobody.sock", .every = mode == DEFAULT ? 0 : 1,
+    tt_probe_opts o = { .run = run, .endpoint = "ipc:///tmp/traintop-bench-nobody.sock", .spool = "", .every = mode == DEFAULT ? 0 : 1,
                         .persample_full = mode == FULL, .spectral_every = mode == FULL ? 100 : 0, .gwa_window = 31 };
     if (!(s->p = tt_probe_open(&o, sizeof o, err, errlen))) return -1;
     for (int i = 0; i < mlp_param_count(s->m); i++) {

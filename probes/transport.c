@@ -119,11 +119,12 @@ static void try_send(tt_transport *t)
     tt_queue *q = &t->q;
     if (t->push < 0) return;
     if (t->start_due && t->start_msg) {
-        size_t n = 0;
-        char *s = t->start_msg(t->ctx, &n);
-        int rc = s ? nn_send(t->push, s, n, NN_DONTWAIT) : -1;
-        free(s);
-        if (rc < 0) return;
+        /* built once: while the collector is away every step tries again (rebuilding the layer table
+         * each time cost more than the step's own message) */
+        if (!t->start_buf) t->start_buf = t->start_msg(t->ctx, &t->start_len);
+        if (!t->start_buf || nn_send(t->push, t->start_buf, t->start_len, NN_DONTWAIT) < 0) return;
+        free(t->start_buf);
+        t->start_buf = NULL;
         t->start_due = 0;
         t->c->sent++;
     }
@@ -306,6 +307,8 @@ void tt_tx_linger(tt_transport *t, int linger_ms)
 
 void tt_tx_close(tt_transport *t)
 {
+    free(t->start_buf);
+    t->start_buf = NULL;
     if (t->push >= 0) nn_close(t->push);
     if (t->sub >= 0) nn_close(t->sub);
     t->push = t->sub = -1;

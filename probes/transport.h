@@ -39,6 +39,8 @@ typedef struct {
     uint64_t next_seq;                  /* the next message's sequence number (from 1) */
     uint64_t acked;                     /* the collector keeps every message up to it */
     int start_due;                      /* run_start goes out before the queue (first send, resend_start) */
+    char *start_buf;                    /* that run_start, built once while it waits */
+    size_t start_len;
     double last_progress, rto;          /* the resend timer: an ack, or a rewind, restarts it */
     int warned_silent, warned_size;
     char spool_path[512];               /* "" when not spooling */

@@ -86,8 +86,9 @@ typedef struct {
 
 /* Hands in a dense layer's batch for the step about to be published, after the backward pass and
  * before the optimizer update. Under the overhead budget a batch for a step that does not sample
- * per-sample statistics is ignored (0 returned): tt_probe_sampled says which steps do. weight_layer is the index tt_probe_add_layer gave the weight
- * (rows = outputs, cols = inputs); bias_layer the bias's, or -1. The registered gradient buffers must
+ * per-sample statistics is ignored (0 returned): tt_probe_sampled says which steps do. weight_layer
+ * is the index tt_probe_add_layer gave the weight (rows = outputs, cols = inputs); bias_layer the
+ * bias's, or -1. The registered gradient buffers must
  * hold the batch-mean gradient. The probe combines all layers of a step into the model's per-sample
  * alignment γ_i (GWA, published as the scalar "gwa" once per window) and gradient-noise statistics
  * (noise_scale, trace_sigma, …). Returns 0, or -1 with err. */
