@@ -153,7 +153,7 @@ int main(int argc, char **argv)
     printf("demo_step_us %.1f us (no probe: MLP 32-128-128-10, batch 64, evaluation every 10 steps; best of %d x %d steps)\n",
            best / per * 1e6, rounds, per);
     printf("demo_probe_overhead_pct %.1f %% (target <= 3; the probe's defaults: §1 + per-sample GWA and noise scale "
-           "within the 2 %% overhead budget)\n", ov[DEFAULT]);
+           "within the 1.5 %% overhead budget)\n", ov[DEFAULT]);
     printf("demo_probe_overhead_pct_every1 %.1f %% (§1 every step + per-sample GWA and noise scale every step)\n", ov[EVERY1]);
     printf("demo_full_overhead_pct %.1f %% (target <= 15; every step + inner/orthogonality tests, GSNR, spectra every 100 steps)\n",
            ov[FULL]);

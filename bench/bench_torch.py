@@ -5,7 +5,7 @@
   torch_probe_overhead_pct      an MLP of 1.33M parameters (784-1024-512-10), batch 256, SGD+momentum:
                                 a training step with traintop.watch() at its defaults publishing every
                                 step to a real collector (§1 statistics of every parameter, per-sample
-                                statistics and GWA of the three Linear layers, on the steps the 2 %
+                                statistics and GWA of the three Linear layers, on the steps the 1.5 %
                                 overhead budget samples), against the same step without a probe
   torch_probe_overhead_pct_every1  the same with every=1: everything on every step
   torch_vs_naive_hooks_speedup  the probe's added time per step against the usual hand-written logging:
@@ -219,9 +219,9 @@ def overhead(args, collector):
     sp = statistics.median([(nv - bb) / max(p1 - bb, 1e-9) for nv, p1, bb in
                             zip(times["naive"], times["every1"], [(base[2 * i] + base[2 * i + 1]) / 2 for i in range(args.reps)])])
     n, n1, n2 = plans["bench-default"]
-    print("# default: the 2 %% overhead budget sampled §1 statistics on %d of %d steps, per-sample statistics on %d "
+    print("# default: the 1.5 %% overhead budget sampled §1 statistics on %d of %d steps, per-sample statistics on %d "
           "(%d gradient copies)" % (n1, n, n2, sampled["grad_copies"]))
-    print("torch_probe_overhead_pct %.2f %% (target <= 3; watch() defaults: the 2 %% overhead budget)" % ov)
+    print("torch_probe_overhead_pct %.2f %% (target <= 3; watch() defaults: the 1.5 %% overhead budget)" % ov)
     print("torch_probe_overhead_pct_every1 %.2f %% (every=1: all §1 statistics and per-sample GWA every step)" % ov1)
     print("torch_vs_naive_hooks_speedup %.1f x (target >= 5; against the probe every step)" % sp)
     return ov, sp

@@ -70,7 +70,7 @@ static void usage(FILE *f)
             "  --eval-every N         evaluate val/train every N steps (10)\n"
             "  --every N              probe publishes layer statistics every N steps (1)\n"
             "  --overhead F           instead, let the probe choose the steps it samples so that its measured\n"
-            "                         cost stays within F of the step time (0.02 is the library's default)\n"
+            "                         cost stays within F of the step time (0.015 is the library's default)\n"
             "  --persample off|on|full  per-sample statistics: GWA and noise scale (on); full adds the\n"
             "                         inner-product and orthogonality tests and GSNR (one more GEMM a layer)\n"
             "  --gwa-window N         steps per GWA window (one epoch)\n"

@@ -11,7 +11,8 @@ enum { TT_BUDGET_STATS = 0, TT_BUDGET_PERSAMPLE = 1, TT_BUDGET_KINDS = 2 };
 /* A step's cost in parts: what every step costs (encoding, sending), and each kind's work. */
 enum { TT_COST_FIXED = 0, TT_COST_STATS = 1, TT_COST_PERSAMPLE = 2, TT_COST_PARTS = 3 };
 
-#define TT_BUDGET_DEFAULT 0.02       /* of the step time */
+#define TT_BUDGET_DEFAULT 0.015      /* of the step time: what it measures; a sample's cold caches for
+                                        the training cost about as much again, unmeasured */
 #define TT_BUDGET_MAX_GAP_S 30.0     /* each kind is sampled at least this often, whatever it costs */
 #define TT_BUDGET_HORIZON_S 20.0     /* the achieved overhead is a time-weighted mean over about this long */
 

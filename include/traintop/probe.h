@@ -47,7 +47,7 @@ typedef struct {
                                     which a collector on that endpoint imports by itself; "": none (they
                                     are dropped, and counted) */
     double overhead;             /* the overhead budget (when every is 0), a fraction of the step time
-                                    (0: 0.02). The probe measures its own cost per step (and what
+                                    (0: 0.015). The probe measures its own cost per step (and what
                                     tt_probe_cost reports) against the time between steps, and samples §1
                                     and per-sample statistics each every k steps, k chosen so that the
                                     long-run cost stays within the budget (at least one sample of each per

@@ -20,7 +20,7 @@ __all__ = ["watch", "Watch", "Probe", "TraintopError", "default_endpoint", "libr
 
 
 def watch(model, optimizer=None, run=None, every=None, endpoint=None, hparams=None, spectral_every=0,
-          persample=True, persample_full=False, gwa_window=50, overhead=0.02, **kwargs):
+          persample=True, persample_full=False, gwa_window=50, overhead=0.015, **kwargs):
     """Starts publishing a PyTorch model's training statistics to a traintop collector. Returns a Watch:
 
         tt = traintop.watch(model, optimizer)

@@ -35,7 +35,7 @@ class Probe:
 
     def __init__(self, run, endpoint=None, rank=0, world_size=1, every=0, spectral_every=0,
                  persample_full=False, gwa_window=50, spool=None, overhead=0.0):
-        """every > 0: a fixed schedule; 0: the overhead budget (a fraction of the step time, 0: 0.02)."""
+        """every > 0: a fixed schedule; 0: the overhead budget (a fraction of the step time, 0: 0.015)."""
         self._c = _lib.load()
         self._lock = threading.Lock()
         self.run = run

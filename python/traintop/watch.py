@@ -76,7 +76,7 @@ SHARDED_EVERY = 10                     # sharded models under the default budget
 class Options:
     """watch()'s settings (docs/python.md, API), checked."""
     every: object = None               # None: the overhead budget chooses the sampled steps
-    overhead: float = 0.02             # that budget, a fraction of the step time
+    overhead: float = 0.015            # that budget, a fraction of the step time
     spectral_every: int = 0
     persample: bool = True
     persample_full: bool = False
@@ -121,7 +121,7 @@ class Watch:
     def __init__(self, model, optimizer=None, run=None, every=None, endpoint=None, hparams=None,
                  spectral_every=0, persample=True, persample_full=False, gwa_window=50,
                  loss_reduction="mean", auto_step=None, spool=None, linger_ms=500, gpu_backend=True,
-                 gpu_timing=True, scaler=None, overhead=0.02, system_metrics=5.0):
+                 gpu_timing=True, scaler=None, overhead=0.015, system_metrics=5.0):
         o = self.options = Options(every=every, overhead=overhead, spectral_every=spectral_every, persample=persample,
                                    persample_full=persample_full, gwa_window=gwa_window,
                                    loss_reduction=loss_reduction, auto_step=auto_step, spool=spool,

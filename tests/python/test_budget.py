@@ -1,7 +1,7 @@
 """The overhead budget, watch()'s default: the probe samples the steps its schedule announces and no
 others — §1 rows, per-sample statistics and gradient copies only there — and publishes the achieved
 overhead (probe_overhead_pct) on its sampled steps; every= still forces a fixed schedule. The model is
-chosen so the probe costs about as much as the step itself (a 1M-parameter layer, batch 2), so a 2 %
+chosen so the probe costs about as much as the step itself (a 1M-parameter layer, batch 2), so a 1.5 %
 budget must sample rarely; how rarely depends on the machine, whether the schedule is kept does not."""
 import math
 
@@ -48,7 +48,7 @@ def train(collector, run, steps=STEPS, **kw):
 
 @pytest.mark.parametrize("overhead", [None, 0.2])
 def test_budget_schedule_is_what_arrives(collector, overhead):
-    kw = {} if overhead is None else {"overhead": overhead}      # None: watch()'s default, 2 %
+    kw = {} if overhead is None else {"overhead": overhead}      # None: watch()'s default, 1.5 %
     run, plan, counters = train(collector, "budget-%s" % overhead, **kw)
     assert run.start["every"] == 1                       # any step may be sampled
     assert sorted(run.steps) == list(range(1, STEPS + 1))  # loss and the step itself: every step
