@@ -245,7 +245,7 @@ def stats_speed(args):
 
     # libtraintop exports only its public API: the fused pass is timed through tt_probe_step, with these
     # tensors as the probe's layers (its numbers are checked against numpy by tests/ref/test_layerstats.py)
-    probe = traintop.Probe("bench-stats", endpoint="ipc:///tmp/traintop-bench-nobody.sock", every=1)
+    probe = traintop.Probe("bench-stats", endpoint="ipc:///tmp/traintop-bench-nobody.sock", every=1, spool="")
     for i, (w, g) in enumerate(zip(ws, gs)):
         probe.add_layer("l%d" % i, *dims(w), w.data_ptr(), g.data_ptr())
     step = [0]
