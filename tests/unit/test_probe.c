@@ -16,7 +16,7 @@
 #include "traintop/probe.h"
 #include "../../collectors/collector.h"
 #include "../../metrics/layerstats.h"
-#include "../../metrics/moments.h"
+#include "../../metrics/gwa.h"
 #include "../../metrics/persample.h"
 
 static char endpoint[128];
