@@ -64,6 +64,8 @@ static const param params[] = {
     { "stopping_threshold", "stop_at", K_ES, P_NUM, -BIG, BIG, AT(stopping_threshold) },
     { "divergence_threshold", "diverge", K_ES, P_NUM, -BIG, BIG, AT(divergence_threshold) },
     { "check_finite", NULL, K_ES | K_TH | K_SP, P_BOOL, 0, 0, AT(check_finite) },
+    { "smooth", "smooth", K_ES | K_TH | K_SP, P_INT, 1, TT_RULE_MAX_SMOOTH, AT(smooth) },
+    { "stop_on_pole", NULL, K_ES | K_TH | K_SP, P_BOOL, 0, 0, AT(stop_on_pole) },
     { "op", NULL, K_TH | K_WC, P_STR, 0, 0, 0 },
     { "threshold", NULL, K_TH | K_WC, P_NUM, -BIG, BIG, AT(threshold) },
     { "for_steps", "for", K_TH, P_INT, 1, 1e9, AT(for_steps) },
