@@ -121,7 +121,7 @@ def train(run, endpoint, data, model_kind, noise, seed, epochs):
     spe = len(ytr) // BATCH                                                    # steps per epoch (drop_last)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tt = traintop.watch(model, opt, run=run, endpoint=endpoint, gwa_window=spe)
+        tt = traintop.watch(model, opt, run=run, endpoint=endpoint, gwa_window=spe, every=1)   # a window = an epoch
     g = torch.Generator().manual_seed(seed)
     Xt, yt = torch.from_numpy(Xtr), torch.from_numpy(ytr)
     acc = []

@@ -183,8 +183,7 @@ static int demo_exec(int argc, char **argv)
         case 'h': cmd_usage(&cmd_demo_entry, stdout); return 0;
         default:
             if (cmd_tui_option(ch, optarg, &to)) break;
-            cmd_usage(&cmd_demo_entry, stderr);
-            return 2;
+            return cmd_bad_option(&cmd_demo_entry, argc, argv);
         }
     }
     if (optind < argc) { fprintf(stderr, "traintop demo: unexpected argument '%s'\n", argv[optind]); return 2; }

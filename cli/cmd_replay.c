@@ -23,8 +23,7 @@ static int replay_exec(int argc, char **argv)
         case 'h': cmd_usage(&cmd_replay_entry, stdout); return 0;
         default:
             if (cmd_tui_option(ch, optarg, &to)) break;
-            cmd_usage(&cmd_replay_entry, stderr);
-            return 2;
+            return cmd_bad_option(&cmd_replay_entry, argc, argv);
         }
     }
     if (optind >= argc) { fprintf(stderr, "traintop replay: expected a recording file (DIR/<run>.jsonl)\n"); return 2; }

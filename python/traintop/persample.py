@@ -19,6 +19,7 @@ Layer kinds, each reduced to the dense form g_i = Σ_t δ_it a_itᵀ (no per-sam
 The classifier head (the last covered nn.Linear, or watch(gwa_head=NAME)) also fills the paper's
 head-only GWA window (gwa_paper).
 """
+import time
 import weakref
 
 import torch
@@ -26,7 +27,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import hooks
+from .compiled import compiling
 from ._lib import TraintopError
+from .probe import SAMPLE_PERSAMPLE
 
 __all__ = ["PerSample"]
 
@@ -90,6 +93,8 @@ class PerSample:
         self.head = None                  # the classifier head's name (gwa_paper), or None
         self.cb_queued = False            # the end-of-backward callback is queued
         self.n_backward = 0               # backward passes since the last published step
+        self.c_seconds = 0.0              # of this backward's per-sample work, what the C probe timed itself
+        self.compiled_seen = False        # a hook found itself traced by torch.compile (compiled.py)
 
     def register(self, model, layers, enabled, head=None):
         """Picks the covered layers (weight and bias on one per-sample-capable backend, not shared) and
@@ -122,7 +127,8 @@ class PerSample:
             elif kind == "embedding" and not _probe_indexed(w[0]):
                 why = "on the GPU backend (its per-sample sums are computed for dense layers only)"
             elif kind != "embedding" and not w[0].can_persample:
-                why = "neither a contiguous float32 CPU tensor nor on the GPU backend"
+                why = getattr(w[0], "persample_refusal", None) or \
+                    "neither a contiguous float32 CPU tensor nor on the GPU backend"
             elif uses.get(id(weight), 0) > 1 or (bias is not None and uses.get(id(bias), 0) > 1):
                 why = "parameter shared with another module"
             if kind == "mha" and not why:
@@ -181,10 +187,15 @@ class PerSample:
     # ------------------------------------------------------------------ hooks
 
     def _on_forward_pre(self, module, inputs):
+        if compiling():
+            return                         # traced by torch.compile: nothing of the probe in the graph
         if not self.w.closed:
             self.cb_queued = False         # a backward that failed half-way left no callback behind
 
     def _on_layer_forward(self, module, inputs, *rest):
+        if compiling():                    # compiled after watch(): no per-sample hooks in the graph
+            self.compiled_seen = True
+            return
         kwargs, output = rest if len(rest) == 2 else ({}, rest[0])
         if isinstance(output, tuple):     # MultiheadAttention: (attn_output, weights)
             output = output[0]
@@ -194,9 +205,9 @@ class PerSample:
         if hooks.capturing():
             w._warn("capture", hooks.CAPTURE_MSG)
             return
-        upcoming = w._upcoming()
-        if not w._sampled(upcoming) or not inputs or not isinstance(inputs[0], torch.Tensor):
+        if not inputs or not isinstance(inputs[0], torch.Tensor) or not w._persample_due():
             return
+        upcoming = w._upcoming()
         saved = self.saved.setdefault(module, {})
         if len(saved) >= _MAX_SAVED:
             return
@@ -239,18 +250,26 @@ class PerSample:
             self.n_backward += 1
             saved, self.saved = self.saved, {}
             upcoming = w._upcoming()
-            if not w._sampled(upcoming):
+            if not w._persample_due():
                 return
-            with torch.no_grad():
-                w._layers.sync_grads()
-                if self.n_backward > 1:
-                    if saved:
-                        w._warn("accum", "traintop: several backward passes before one optimizer step (gradient "
-                                         "accumulation, or a step a loss scaler skipped): per-sample statistics "
-                                         "describe the first one only")
-                    return
-                for module, entries in saved.items():
-                    self._dense_batch(module, [e for e in entries.values() if e[4] == upcoming])
+            t0, self.c_seconds = time.perf_counter(), 0.0
+            try:
+                self._batches(saved, upcoming)
+            finally:      # the time of this work, less the C calls the probe times itself
+                w.probe.cost(SAMPLE_PERSAMPLE, time.perf_counter() - t0 - self.c_seconds)
+
+    @torch.no_grad()
+    def _batches(self, saved, upcoming):
+        w = self.w
+        w._layers.sync_grads()
+        if self.n_backward > 1:
+            if saved:
+                w._warn("accum", "traintop: several backward passes before one optimizer step (gradient "
+                                 "accumulation, or a step a loss scaler skipped): per-sample statistics "
+                                 "describe the first one only")
+            return
+        for module, entries in saved.items():
+            self._dense_batch(module, [e for e in entries.values() if e[4] == upcoming])
 
     # ------------------------------------------------------------------ one Linear's batch
 
@@ -374,10 +393,14 @@ class PerSample:
         S, S_dev = self._loss_scale(A.device if owner.device_loss_scale else None)
         if S != 1.0:
             scale, gbar_scale = scale / S, (gbar_scale if gbar_scale > 0 else 1.0) / S
+        t0 = time.perf_counter()
         try:
             owner.dense_batch(wi, bi, A, D, Z, scale, gbar_scale, loss_scale=S_dev)
         except TraintopError as e:
             self.w._warn("dense:" + str(e)[:40], "traintop: per-sample statistics: %s" % e)
+        finally:
+            if getattr(owner, "timed_by_probe", False):      # tt_probe_dense_batch times itself
+                self.c_seconds += time.perf_counter() - t0
 
     def _scales(self, B):
         """(per-sample gradient scale, Ḡ scale) of the loss reduction and any loss scaler, as _dense_batch."""

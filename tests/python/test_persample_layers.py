@@ -85,7 +85,7 @@ def run_case(collector, kind, run, steps=6, window=3):
     model = {"conv": ConvNet, "emb": EmbNet, "attn": AttnNet}[kind]()
     ref = copy.deepcopy(model).double()
     opt = torch.optim.SGD(model.parameters(), lr=0.3)
-    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, gwa_window=window)
+    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, gwa_window=window, every=1)
     assert tt.gamma_coverage == 1.0 and tt.gwa_head == "head"
     names = [n for n, _ in model.named_parameters()]
     head_k = names.index("head.weight")
