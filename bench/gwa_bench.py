@@ -247,6 +247,10 @@ def main():
         cells = ["%16.3f" % np.mean([r["at"][s] for r in rs]) for s in SIGNALS]
         cells += ["%16.3f" % np.mean([r["best"] for r in rs]), "%16.3f" % np.mean([r["end"] for r in rs])]
         print("# %-12s %s" % ("%d %%" % round(100 * noise), " ".join(cells)))
+    for ds in names:                                               # where each signal does well
+        rs = [r for r in rows if r["run"].startswith(ds + "-")]
+        print("# gap to the best epoch, %-13s %s" % (ds, " ".join(
+            "%s %.2f" % (s, 100 * np.mean([r["best"] - r["at"][s] for r in rs])) for s in SIGNALS)))
     gaps = {s: 100 * float(np.mean([r["best"] - r["at"][s] for r in rows])) for s in SIGNALS}
     for s in SIGNALS:
         fired = sum(1 for r in rows if r["fired"].get(s))
