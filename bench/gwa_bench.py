@@ -140,9 +140,9 @@ def train(run, endpoint, data, model_kind, noise, seed, epochs):
     return acc, spe
 
 
-def rules_file(path):
-    rules = [{"name": s, "kind": "early_stop", "monitor": m, "mode": mode, "patience": PATIENCE, "smooth": sm,
-              "actions": ["alert"]} for s, (m, mode, sm) in RULES.items()]
+def rules_file(path, smooth=SMOOTH):
+    rules = [{"name": s, "kind": "early_stop", "monitor": m, "mode": mode, "patience": PATIENCE,
+              "smooth": smooth if sm > 1 else 1, "actions": ["alert"]} for s, (m, mode, sm) in RULES.items()]
     with open(path, "w") as f:
         json.dump({"rules": rules}, f)
 
@@ -193,6 +193,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="two data sets, noise 0/40 %%, one seed (a few minutes)")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--smooth", type=int, default=SMOOTH, help="windows the GWA rules average (default %(default)s)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     names = ["digits", "mixture"] if args.quick else ["digits", "mixture", "breast_cancer"]
@@ -203,7 +204,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="ttgwa", dir="/tmp")
     rec, endpoint = os.path.join(tmp, "rec"), "ipc://%s/c.sock" % tmp
-    rules_file(os.path.join(tmp, "rules.json"))
+    rules_file(os.path.join(tmp, "rules.json"), args.smooth)
     log = open(os.path.join(tmp, "traintopd.log"), "w")
     d = subprocess.Popen([os.path.join(ROOT, "bin", "traintopd"), "--listen", endpoint, "--record", rec, "--rules",
                           os.path.join(tmp, "rules.json"), "--no-default-rules", "--quiet"], stdout=log, stderr=log)
@@ -240,7 +241,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     print("# %d runs, %d epochs, patience %d, GWA rules smoothed over %d windows, %.0f s; * = the rule never fired "
-          "(end of budget)" % (len(rows), epochs, PATIENCE, SMOOTH, time.time() - t0))
+          "(end of budget)" % (len(rows), epochs, PATIENCE, args.smooth, time.time() - t0))
     print("# %-12s %s" % ("noise", " ".join("%16s" % s for s in SIGNALS + ["best", "end"])))
     for noise in noises:
         rs = [r for r in rows if r["noise"] == noise]
