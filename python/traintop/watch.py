@@ -318,8 +318,8 @@ class Watch:
         # first: on a sampled step collect waits for the device's statistics, which come after a loss
         # tensor in stream order, so reading tensor scalars after it costs no wait of its own
         t0 = time.perf_counter()
-        self._layers.collect()
-        self.probe.cost(SAMPLE_STATS, time.perf_counter() - t0)
+        gpu_wait = self._layers.collect()
+        self.probe.cost(SAMPLE_STATS, max(0.0, time.perf_counter() - t0 - gpu_wait))
         for name, value in list(prep["logged"].items()) + [(k, _num(v)) for k, v in scalars.items()]:
             if not p.scalar(name, value):
                 self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
