@@ -81,6 +81,7 @@ class Options:
     persample: bool = True
     persample_full: bool = False
     gwa_window: int = 50
+    gwa_head: object = None            # the classifier head's module name (gwa_paper); None: the last Linear; False: none
     loss_reduction: object = "mean"    # "mean" | "sum" | the per-sample gradient scale
     auto_step: object = None           # None: where the optimizer has register_step_post_hook
     spool: object = None
@@ -119,11 +120,11 @@ class Watch:
     """The handle traintop.watch() returns. Publish a step with step(); see docs/python.md."""
 
     def __init__(self, model, optimizer=None, run=None, every=None, endpoint=None, hparams=None,
-                 spectral_every=0, persample=True, persample_full=False, gwa_window=50,
+                 spectral_every=0, persample=True, persample_full=False, gwa_window=50, gwa_head=None,
                  loss_reduction="mean", auto_step=None, spool=None, linger_ms=500, gpu_backend=True,
                  gpu_timing=True, scaler=None, overhead=0.015, system_metrics=5.0):
         o = self.options = Options(every=every, overhead=overhead, spectral_every=spectral_every, persample=persample,
-                                   persample_full=persample_full, gwa_window=gwa_window,
+                                   persample_full=persample_full, gwa_window=gwa_window, gwa_head=gwa_head,
                                    loss_reduction=loss_reduction, auto_step=auto_step, spool=spool,
                                    linger_ms=linger_ms, gpu_backend=gpu_backend, gpu_timing=gpu_timing,
                                    scaler=scaler, system_metrics=system_metrics)
@@ -185,7 +186,7 @@ class Watch:
             # Python's time is the probe's cost only when nothing lives on a device: there, the backends'
             # reads wait for the training's own kernels (GPU time is the GPU backend's to report)
             self._host_cost = all(p.device.type == "cpu" for p in self.model.parameters())
-            self._handles += self._persample.register(self.model, self._layers, persample)
+            self._handles += self._persample.register(self.model, self._layers, persample, head=o.gwa_head)
             self._register_hooks()
         except BaseException:
             for h in self._handles:
@@ -327,7 +328,7 @@ class Watch:
         # first: on a sampled step collect waits for the device's statistics, which come after a loss
         # tensor in stream order, so reading tensor scalars after it costs no wait of its own
         t0 = time.perf_counter()
-        self._layers.collect()
+        gpu_wait = self._layers.collect()       # of which waiting for the device's work, not the probe's
         t1 = time.perf_counter()
         for name, value in list(prep["logged"].items()) + [(k, _num(v)) for k, v in scalars.items()]:
             if not p.scalar(name, value):
@@ -347,8 +348,8 @@ class Watch:
         if self._system is not None:
             for name, value in self._system.scalars().items():
                 p.scalar(name, value)
+        p.cost(SAMPLE_STATS, max(0.0, t1 - t0 - gpu_wait))
         if self._host_cost:
-            p.cost(SAMPLE_STATS, t1 - t0)
             p.cost(0, (t0 - t_in) + (time.perf_counter() - t2))
         p.step(step)
         self._step = step
@@ -430,6 +431,16 @@ class Watch:
     @property
     def persample_skipped(self):
         return self._persample.skipped
+
+    @property
+    def gamma_coverage(self):
+        """Fraction of the trainable parameters in layers with per-sample statistics (γ, GWA)."""
+        return self._persample.coverage
+
+    @property
+    def gwa_head(self):
+        """The layer whose own γ give the paper's head-only GWA (gwa_paper), or None."""
+        return self._persample.head
 
     def counters(self):
         """The C probe's counters (sent, dropped, steps, stats_seconds, …), grad_copies and the GPU
