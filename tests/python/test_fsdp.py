@@ -29,7 +29,7 @@ import fsdp_worker  # noqa: E402
 try:
     from torch.distributed.fsdp import fully_shard  # noqa: F401
     HAVE_FSDP2 = dist.is_available()
-except ImportError:
+except Exception:              # absent (torch < 2.6), or broken (Debian's torch 1.13 on Python 3.11: ValueError)
     HAVE_FSDP2 = False
 
 
@@ -84,7 +84,7 @@ def one_rank():
         dist.destroy_process_group()
 
 
-@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
+@pytest.mark.skipif(not HAVE_FSDP2, reason="FSDP1 on the CPU: tested with torch >= 2.6")
 def test_fsdp1_refused(collector, one_rank):
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
     model = FSDP(nn.Sequential(nn.Linear(4, 3)), device_id=torch.device("cpu"))

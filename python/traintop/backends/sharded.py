@@ -40,7 +40,7 @@ def dtensor_type():
     for mod in ("torch.distributed.tensor", "torch.distributed._tensor"):
         try:
             return __import__(mod, fromlist=["DTensor"]).DTensor
-        except (ImportError, AttributeError):
+        except Exception:      # absent, or broken on this Python (Debian's torch 1.13 on 3.11: ValueError)
             continue
     return None
 
@@ -50,7 +50,7 @@ def refuse_unsupported(model):
     read per layer: FSDP1, DeepSpeed ZeRO-2/3."""
     try:
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP1
-    except ImportError:
+    except Exception:          # absent, or broken on this Python (Debian's torch 1.13 on 3.11: ValueError)
         FSDP1 = ()
     stage = getattr(model, "zero_optimization_stage", None)     # a DeepSpeedEngine
     if callable(stage) and type(model).__name__ == "DeepSpeedEngine":
