@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const suffix[] = { "", ".ctl", ".q", ".live" };
+static const char *const suffix[] = { "", ".ctl", ".q" };
 
 int tt_endpoint_check(const char *ep, char *err, size_t errlen)
 {
@@ -21,8 +21,8 @@ int tt_endpoint_check(const char *ep, char *err, size_t errlen)
         const char *colon = strrchr(ep + 6, ':');
         char *end;
         long port = colon ? strtol(colon + 1, &end, 10) : -1;
-        if (colon && colon > ep + 6 && colon[1] && !*end && port > 0 && port <= 65532) return 0;
-        snprintf(err, errlen, "endpoint '%s': expected tcp://HOST:PORT with PORT in 1..65532 (the next three ports are used too)", ep);
+        if (colon && colon > ep + 6 && colon[1] && !*end && port > 0 && port <= 65533) return 0;
+        snprintf(err, errlen, "endpoint '%s': expected tcp://HOST:PORT with PORT in 1..65533 (the next two ports are used too)", ep);
         return -1;
     }
     snprintf(err, errlen, "endpoint '%s': expected ipc://PATH, tcp://HOST:PORT or inproc://NAME", ep);
@@ -64,6 +64,34 @@ int tt_runtime_dir(char *out, size_t len, char *err, size_t errlen)
                  out, (unsigned)getuid());
         return -1;
     }
+    return 0;
+}
+
+int tt_state_dir(char *out, size_t len, char *err, size_t errlen)
+{
+    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    int n;
+    if (state && *state == '/')
+        n = snprintf(out, len, "%s/traintop", state);
+    else if (home && *home == '/')
+        n = snprintf(out, len, "%s/.local/state/traintop", home);
+    else
+        n = snprintf(out, len, "/tmp/traintop-%u", (unsigned)getuid());
+    if (n < 0 || (size_t)n >= len) { snprintf(err, errlen, "state directory: path too long"); return -1; }
+    return 0;
+}
+
+int tt_spool_dir(const char *ep, char *out, size_t len, char *err, size_t errlen)
+{
+    if (tt_endpoint_check(ep, err, errlen) || tt_state_dir(out, len, err, errlen)) return -1;
+    size_t n0 = strlen(out);
+    int n = snprintf(out + n0, len - n0, "/spool/");
+    if (n < 0 || n0 + (size_t)n + strlen(ep) >= len) { snprintf(err, errlen, "spool directory for %s: path too long", ep); return -1; }
+    n += (int)n0;
+    /* one directory per endpoint, so a collector imports only what was meant for it */
+    char *p = out + n;
+    for (const char *s = ep; *s; s++) *p++ = *s == '/' || *s == ':' ? '_' : *s;
+    *p = 0;
     return 0;
 }
 

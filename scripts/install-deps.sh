@@ -11,6 +11,8 @@ packages=(
   libncurses-dev          # the dashboard (ncursesw)
   libnanomsg-dev nanomsg-utils   # transport; nanocat for hand-written clients
   libcjson-dev            # messages
+  libmicrohttpd-dev       # the Prometheus endpoint (traintopd --metrics-listen)
+  prometheus              # its end-to-end test scrapes traintopd with a real server
   libopenblas-dev liblapacke-dev # CPU kernels, LAPACK for spectra
   libcmocka-dev           # C test runner
   python3-venv            # the project's virtual environment (.venv)
@@ -19,6 +21,8 @@ packages=(
   valgrind                # leak checks in tests
   clang libclang-rt-14-dev  # libFuzzer target for the message validator
   openssh-client openssh-server  # traintop attach, and its end-to-end test against a throw-away sshd
+  passwd util-linux       # useradd and setpriv: the security tests act as a second, unprivileged user
+  time                    # /usr/bin/time -v: the memory bound of hostile inputs (test_security_inputs)
 )
 
 missing=()
