@@ -25,7 +25,7 @@ import torch
 
 from . import compiled, ddp, hooks
 from ._lib import TraintopError
-from .backends import Layers
+from .backends import Layers, sharded
 from .persample import PerSample
 from .probe import SAMPLE_PERSAMPLE, SAMPLE_STATS, Probe
 from .sysmetrics import SystemMetrics, model_cuda_devices
@@ -131,6 +131,8 @@ class Watch:
         self._ddp, self.model = ddp.unwrap(model)
         inner_compiled, self.model = compiled.unwrap(self.model)   # ... DDP(torch.compile(model))
         self.compiled = is_compiled or inner_compiled
+        if o.every is None and sharded.has_sharded(self.model):
+            o.every = self.every = sharded.SHARDED_EVERY     # every rank must sample the same steps
         self.rank, self.world_size = ddp.rank_world()
         self.run = ddp.shared_run_name(default_run_name(), self.world_size) if run is None else run
         self.probe = Probe(self.run, endpoint=endpoint, rank=self.rank, world_size=self.world_size,

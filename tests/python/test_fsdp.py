@@ -37,7 +37,7 @@ def unsharded(collector):
     torch.manual_seed(0)
     model = fsdp_worker.fsdp_model()
     opt = fsdp_worker.make_optimizer(model.parameters())
-    tt = traintop.watch(model, opt, run="fsdp-unsharded", endpoint=collector.endpoint)
+    tt = traintop.watch(model, opt, run="fsdp-unsharded", endpoint=collector.endpoint, every=1)
     for step in range(1, fsdp_worker.STEPS + 1):
         x, y = fsdp_worker.batch(step)
         opt.zero_grad()
@@ -111,3 +111,20 @@ def test_deepspeed_zero3_refused(collector):
     model.weight.data = torch.empty(0)
     with pytest.raises(traintop.TraintopError, match=r"DeepSpeed ZeRO stage 3 is not supported: .*'weight'"):
         traintop.watch(model, run="zero3", endpoint=collector.endpoint)
+
+
+@pytest.mark.skipif(not HAVE_FSDP2, reason="DTensor placements need torch >= 2.6")
+def test_sharded_model_gets_a_fixed_schedule(collector, one_rank):
+    """The overhead budget measures each rank's own cost, so ranks could sample different steps and the
+    all-reduce would wait forever: a sharded model without every= gets the same fixed schedule on every rank."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+    from traintop.backends.sharded import SHARDED_EVERY
+    mesh = init_device_mesh("cpu", (1,))
+    model = nn.Linear(4, 3)
+    model.weight = nn.Parameter(distribute_tensor(model.weight.detach(), mesh, [Shard(0)]))
+    tt = traintop.watch(model, run="fixed", endpoint=collector.endpoint)
+    assert tt.every == SHARDED_EVERY and tt.counters()["sharded_layers"] == 1
+    tt.close()
+    with traintop.watch(nn.Linear(4, 3), run="budget", endpoint=collector.endpoint) as plain:
+        assert plain.every is None                       # unsharded: the overhead budget
