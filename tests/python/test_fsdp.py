@@ -128,3 +128,41 @@ def test_sharded_model_gets_a_fixed_schedule(collector, one_rank):
     tt.close()
     with traintop.watch(nn.Linear(4, 3), run="budget", endpoint=collector.endpoint) as plain:
         assert plain.every is None                       # unsharded: the overhead budget
+
+
+@pytest.mark.skipif(not HAVE_FSDP2, reason="FSDP2 (torch.distributed.fsdp.fully_shard) needs torch >= 2.6")
+def test_fsdp2_every_3_one_rank(collector, one_rank):
+    """Sampling every 3rd step: the update statistics still describe one optimizer step (W_prev of the
+    shards refreshed the step before a sampled one) and unsampled steps carry no layer rows."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from refs import as2d, layer_stats
+    torch.manual_seed(0)
+    model = fsdp_worker.fsdp_model()
+    fully_shard(model, mesh=init_device_mesh("cpu", (1,)))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+
+    def full():
+        return {n: as2d(p.detach().full_tensor()) for n, p in model.named_parameters()}
+
+    tt = traintop.watch(model, opt, run="fsdp-every3", endpoint=collector.endpoint, every=3)
+    w0, want = full(), {}
+    for step in range(1, 8):
+        prev = full()
+        x, y = fsdp_worker.batch(step)
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        tt.step()
+        grads = {n: as2d(p.grad.full_tensor()) for n, p in model.named_parameters()}
+        now = full()
+        want[step] = {n: layer_stats(now[n], grads[n], prev[n], w0[n]) for n in now}
+    tt.close()
+    r = Run(collector.messages("fsdp-every3"))
+    for step in range(1, 8):
+        for n in want[step]:
+            got = r.layer(step, n)
+            if step % 3:
+                assert got is None, (step, n)
+                continue
+            for s in STATS:
+                assert close(got[s], want[step][n][s], 1e-8, 1e-13), (step, n, s, got[s], want[step][n][s])
