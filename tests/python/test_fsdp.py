@@ -12,6 +12,7 @@ step combines them. Checked twice:
 import json
 import os
 import tempfile
+import time
 
 import pytest
 
@@ -52,8 +53,14 @@ def unsharded(collector):
 @pytest.mark.skipif(not HAVE_FSDP2, reason="FSDP2 (torch.distributed.fsdp.fully_shard) needs torch >= 2.6")
 def test_fsdp2_two_ranks_equal_unsharded(collector):
     out = tempfile.mkdtemp(prefix="ttfsdp", dir="/tmp")
-    mp.spawn(fsdp_worker.worker, args=(2, free_port(), collector.endpoint, out, os.path.join(ROOT, "python"),
-                                       os.path.dirname(__file__)), nprocs=2, join=True)
+    ctx = mp.spawn(fsdp_worker.worker, args=(2, free_port(), collector.endpoint, out, os.path.join(ROOT, "python"),
+                                             os.path.dirname(__file__)), nprocs=2, join=False)
+    deadline = time.time() + 300             # ranks waiting for each other forever must fail the test, not hang it
+    while not ctx.join(timeout=5):
+        if time.time() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail("the two FSDP2 ranks did not finish in 300 s (a collective waiting forever?)")
     res = json.load(open(os.path.join(out, "rank0.json")))
     msgs = collector.messages(res["run"], ranks=(0, 1))
     ref = unsharded(collector)

@@ -120,7 +120,7 @@ class StopAt(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step != self.at:
             return
-        deadline = time.time() + 20
+        deadline = time.time() + 60
         while not any(r["run"] == self.run for r in self.collector.ls()):
             assert time.time() < deadline, "the collector never saw the run"
             time.sleep(0.05)

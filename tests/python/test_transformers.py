@@ -120,7 +120,7 @@ class StopAt(TrainerCallback):
     def on_step_end(self, args, state, control, **kw):
         if state.global_step != self.at:
             return
-        deadline = time.time() + 20
+        deadline = time.time() + 60
         while not any(r["run"] == self.run for r in self.collector.ls()):
             assert time.time() < deadline, "the collector never saw the run"
             time.sleep(0.05)
