@@ -38,7 +38,7 @@ traintop = "traintop._cli:traintop"
 traintopd = "traintop._cli:traintopd"
 
 [tool.setuptools]
-packages = ["traintop", "traintop.backends"]
+packages = ["traintop", "traintop.backends", "traintop.integrations"]
 
 [tool.setuptools.package-data]
 traintop = ["libtraintop.so", "bin/traintop", "bin/traintopd"]

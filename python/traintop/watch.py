@@ -25,8 +25,7 @@ import torch
 
 from . import compiled, ddp, hooks
 from ._lib import TraintopError
-from .backends import Layers
-from .backends.sharded import dtensor_type
+from .backends import Layers, sharded
 from .persample import PerSample
 from .probe import SAMPLE_PERSAMPLE, SAMPLE_STATS, Probe
 from .sysmetrics import SystemMetrics, model_cuda_devices
@@ -67,9 +66,6 @@ def default_run_name():
 def _num(v):
     """A scalar's float; a tensor's detached first (torch 2 warns on float() of one that requires grad)."""
     return float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
-
-
-SHARDED_EVERY = 10                     # sharded models under the default budget: see Watch.__init__
 
 
 @dataclass
@@ -136,15 +132,9 @@ class Watch:
         self._ddp, self.model = ddp.unwrap(model)
         inner_compiled, self.model = compiled.unwrap(self.model)   # ... DDP(torch.compile(model))
         self.compiled = is_compiled or inner_compiled
+        if o.every is None and sharded.has_sharded(self.model):
+            o.every = self.every = sharded.SHARDED_EVERY     # every rank must sample the same steps
         self.rank, self.world_size = ddp.rank_world()
-        DTensor = dtensor_type()
-        if o.every is None and DTensor is not None and any(isinstance(p, DTensor) for p in self.model.parameters()):
-            # the sharded backend's all-reduce is collective: every rank must sample the same steps, and
-            # the overhead budget is each rank's own measurement, so a fixed schedule instead
-            o.every = SHARDED_EVERY
-            warnings.warn("traintop: sharded parameters: every rank must sample the same steps, so watch() samples "
-                          "every %d steps instead of by the overhead budget (pass every= to choose)" % SHARDED_EVERY,
-                          stacklevel=2)
         self.every = o.every
         self.run = ddp.shared_run_name(default_run_name(), self.world_size) if run is None else run
         self.probe = Probe(self.run, endpoint=endpoint, rank=self.rank, world_size=self.world_size,

@@ -12,6 +12,7 @@ step combines them. Checked twice:
 import json
 import os
 import tempfile
+import time
 
 import pytest
 
@@ -29,7 +30,7 @@ import fsdp_worker  # noqa: E402
 try:
     from torch.distributed.fsdp import fully_shard  # noqa: F401
     HAVE_FSDP2 = dist.is_available()
-except ImportError:
+except Exception:              # absent (torch < 2.6), or broken (Debian's torch 1.13 on Python 3.11: ValueError)
     HAVE_FSDP2 = False
 
 
@@ -52,8 +53,14 @@ def unsharded(collector):
 @pytest.mark.skipif(not HAVE_FSDP2, reason="FSDP2 (torch.distributed.fsdp.fully_shard) needs torch >= 2.6")
 def test_fsdp2_two_ranks_equal_unsharded(collector):
     out = tempfile.mkdtemp(prefix="ttfsdp", dir="/tmp")
-    mp.spawn(fsdp_worker.worker, args=(2, free_port(), collector.endpoint, out, os.path.join(ROOT, "python"),
-                                       os.path.dirname(__file__)), nprocs=2, join=True)
+    ctx = mp.spawn(fsdp_worker.worker, args=(2, free_port(), collector.endpoint, out, os.path.join(ROOT, "python"),
+                                             os.path.dirname(__file__)), nprocs=2, join=False)
+    deadline = time.time() + 300             # ranks waiting for each other forever must fail the test, not hang it
+    while not ctx.join(timeout=5):
+        if time.time() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail("the two FSDP2 ranks did not finish in 300 s (a collective waiting forever?)")
     res = json.load(open(os.path.join(out, "rank0.json")))
     msgs = collector.messages(res["run"], ranks=(0, 1))
     ref = unsharded(collector)
@@ -84,7 +91,7 @@ def one_rank():
         dist.destroy_process_group()
 
 
-@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not built in")
+@pytest.mark.skipif(not HAVE_FSDP2, reason="FSDP1 on the CPU: tested with torch >= 2.6")
 def test_fsdp1_refused(collector, one_rank):
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
     model = FSDP(nn.Sequential(nn.Linear(4, 3)), device_id=torch.device("cpu"))
@@ -111,3 +118,58 @@ def test_deepspeed_zero3_refused(collector):
     model.weight.data = torch.empty(0)
     with pytest.raises(traintop.TraintopError, match=r"DeepSpeed ZeRO stage 3 is not supported: .*'weight'"):
         traintop.watch(model, run="zero3", endpoint=collector.endpoint)
+
+
+@pytest.mark.skipif(not HAVE_FSDP2, reason="DTensor placements need torch >= 2.6")
+def test_sharded_model_gets_a_fixed_schedule(collector, one_rank):
+    """The overhead budget measures each rank's own cost, so ranks could sample different steps and the
+    all-reduce would wait forever: a sharded model without every= gets the same fixed schedule on every rank."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+    from traintop.backends.sharded import SHARDED_EVERY
+    mesh = init_device_mesh("cpu", (1,))
+    model = nn.Linear(4, 3)
+    model.weight = nn.Parameter(distribute_tensor(model.weight.detach(), mesh, [Shard(0)]))
+    tt = traintop.watch(model, run="fixed", endpoint=collector.endpoint)
+    assert tt.every == SHARDED_EVERY and tt.counters()["sharded_layers"] == 1
+    tt.close()
+    with traintop.watch(nn.Linear(4, 3), run="budget", endpoint=collector.endpoint) as plain:
+        assert plain.every is None                       # unsharded: the overhead budget
+
+
+@pytest.mark.skipif(not HAVE_FSDP2, reason="FSDP2 (torch.distributed.fsdp.fully_shard) needs torch >= 2.6")
+def test_fsdp2_every_3_one_rank(collector, one_rank):
+    """Sampling every 3rd step: the update statistics still describe one optimizer step (W_prev of the
+    shards refreshed the step before a sampled one) and unsampled steps carry no layer rows."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from refs import as2d, layer_stats
+    torch.manual_seed(0)
+    model = fsdp_worker.fsdp_model()
+    fully_shard(model, mesh=init_device_mesh("cpu", (1,)))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+
+    def full():
+        return {n: as2d(p.detach().full_tensor()) for n, p in model.named_parameters()}
+
+    tt = traintop.watch(model, opt, run="fsdp-every3", endpoint=collector.endpoint, every=3)
+    w0, want = full(), {}
+    for step in range(1, 8):
+        prev = full()
+        x, y = fsdp_worker.batch(step)
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        tt.step()
+        grads = {n: as2d(p.grad.full_tensor()) for n, p in model.named_parameters()}
+        now = full()
+        want[step] = {n: layer_stats(now[n], grads[n], prev[n], w0[n]) for n in now}
+    tt.close()
+    r = Run(collector.messages("fsdp-every3"))
+    for step in range(1, 8):
+        for n in want[step]:
+            got = r.layer(step, n)
+            if step % 3:
+                assert got is None, (step, n)
+                continue
+            for s in STATS:
+                assert close(got[s], want[step][n][s], 1e-8, 1e-13), (step, n, s, got[s], want[step][n][s])

@@ -120,7 +120,7 @@ class StopAt(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step != self.at:
             return
-        deadline = time.time() + 20
+        deadline = time.time() + 60
         while not any(r["run"] == self.run for r in self.collector.ls()):
             assert time.time() < deadline, "the collector never saw the run"
             time.sleep(0.05)
@@ -132,7 +132,7 @@ class StopAt(pl.Callback):
 
 def test_collector_stop_ends_fit(collector):
     torch.manual_seed(0)
-    cb = TraintopCallback(run="pl-stop", endpoint=collector.endpoint)
+    cb = TraintopCallback(run="pl-stop", endpoint=collector.endpoint, every=1)
     t = trainer([StopAt(collector, "pl-stop", cb, at=3), cb], max_epochs=50)
     train, val = loaders()
     t.fit(Tiny(), train, val)
@@ -150,7 +150,7 @@ def test_exception_closes_failed(collector):
             return super().training_step(batch, batch_idx)
 
     torch.manual_seed(0)
-    cb = TraintopCallback(run="pl-boom", endpoint=collector.endpoint)
+    cb = TraintopCallback(run="pl-boom", endpoint=collector.endpoint, every=1)
     train, val = loaders()
     with pytest.raises(RuntimeError, match="boom"):
         trainer([cb], max_epochs=1).fit(Boom(), train, val)

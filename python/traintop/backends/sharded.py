@@ -26,7 +26,12 @@ import torch
 from .._lib import TraintopError
 from .torchops import finish, primitives
 
-__all__ = ["Sharded", "refuse_unsupported", "dtensor_type"]
+__all__ = ["Sharded", "refuse_unsupported", "dtensor_type", "has_sharded", "SHARDED_EVERY"]
+
+# The sampling interval of a sharded model when watch() is given none. The overhead budget measures
+# each rank's own cost and would let ranks sample different steps, but the all-reduce needs them all
+# at the same steps: a fixed schedule, the same on every rank.
+SHARDED_EVERY = 10
 
 FSDP1_MSG = ("traintop: FullyShardedDataParallel (FSDP1) is not supported: its flat parameters hold each rank's "
              "slice of several layers, so per-layer statistics cannot be told apart; shard the model with FSDP2 "
@@ -40,9 +45,15 @@ def dtensor_type():
     for mod in ("torch.distributed.tensor", "torch.distributed._tensor"):
         try:
             return __import__(mod, fromlist=["DTensor"]).DTensor
-        except (ImportError, AttributeError):
+        except Exception:      # absent, or broken on this Python (Debian's torch 1.13 on 3.11: ValueError)
             continue
     return None
+
+
+def has_sharded(model):
+    """Whether any parameter of model is a DTensor (FSDP2): the sharded backend will take it."""
+    DTensor = dtensor_type()
+    return DTensor is not None and any(isinstance(p, DTensor) for p in model.parameters())
 
 
 def refuse_unsupported(model):
@@ -50,7 +61,7 @@ def refuse_unsupported(model):
     read per layer: FSDP1, DeepSpeed ZeRO-2/3."""
     try:
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP1
-    except ImportError:
+    except Exception:          # absent, or broken on this Python (Debian's torch 1.13 on 3.11: ValueError)
         FSDP1 = ()
     stage = getattr(model, "zero_optimization_stage", None)     # a DeepSpeedEngine
     if callable(stage) and type(model).__name__ == "DeepSpeedEngine":

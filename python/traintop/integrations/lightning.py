@@ -44,11 +44,10 @@ class TraintopCallback(Callback):
 
     def on_train_start(self, trainer, pl_module):
         opts = trainer.optimizers
-        hp = scalars_of(getattr(pl_module, "hparams", None))
+        hp = dict(getattr(pl_module, "hparams", None) or {})     # save_hyperparameters(); watch() str()s the rest
         hp.update({"trainer": "lightning", "max_epochs": trainer.max_epochs if trainer.max_epochs is not None else -1,
                    "accumulate_grad_batches": trainer.accumulate_grad_batches})
-        self.session.open(pl_module, opts[0] if opts else None,
-                          hparams={k: (float(v) if isinstance(v, torch.Tensor) else v) for k, v in hp.items()})
+        self.session.open(pl_module, opts[0] if opts else None, hparams=hp)
         self._last = {}
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):

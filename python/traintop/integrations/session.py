@@ -17,16 +17,16 @@ import traintop
 __all__ = ["Session", "scalars_of"]
 
 
-def scalars_of(metrics, prefix=""):
-    """The numeric entries of a metrics mapping: numbers and one-element tensors (bools and the rest are
-    left out); tensors are kept as tensors, so the Watch fetches them in one transfer."""
+def scalars_of(metrics):
+    """The numeric entries of a metrics mapping: numbers and one-element real tensors (bools, strings and
+    the rest are left out); tensors stay tensors, so the Watch fetches them in one transfer."""
     out = {}
     for k, v in (metrics or {}).items():
         if isinstance(v, torch.Tensor):
-            if v.numel() == 1 and (v.is_floating_point() or not v.dtype.is_complex):
-                out[prefix + str(k)] = v.detach().reshape(())
+            if v.numel() == 1 and not v.is_complex():
+                out[str(k)] = v.detach().reshape(())
         elif isinstance(v, numbers.Real) and not isinstance(v, bool):
-            out[prefix + str(k)] = float(v)
+            out[str(k)] = float(v)
     return out
 
 
@@ -69,12 +69,8 @@ class Session:
             return
         if self._held is not None:
             self.flush()
-        tt = self.tt
-        if tt.auto_step and not tt.pending:
-            return
-        if step <= tt.last_step:
-            return
-        self._held = (int(step), dict(scalars))
+        if self.tt.pending and step > self.tt.last_step:
+            self._held = (int(step), dict(scalars))
 
     def add(self, scalars):
         """Metrics logged after the step (loss logs, evaluation) join the held step."""
@@ -85,8 +81,8 @@ class Session:
         held, self._held = self._held, None
         if held is None or not self.live:
             return
-        if self.tt.auto_step and not self.tt.pending:
-            return                        # published already (the next backward pass came first)
+        if not self.tt.pending:
+            return                        # published already (a backward pass came first)
         step, scalars = held
         self.tt.step(step=step, **scalars)
 
