@@ -23,7 +23,11 @@ typedef struct {
                                   recording keeps every run ever made; showing them all is not wanted) */
     double flush_seconds;      /* recording flush interval (0: 0.2 s) */
     int allow_remote;          /* permit tcp:// on an address other than loopback (a warning is logged) */
-    struct tt_alerts *alerts;  /* rules to evaluate (owned by the collector from now on); NULL: none */
+    int insecure_tcp;          /* permit tcp:// without TRAINTOP_TOKEN (anyone reaching the port may read, feed
+                                  and stop runs; a warning is logged) */
+    struct tt_alerts *alerts;  /* rules to evaluate (owned by the collector from now on); NULL: none. On
+                                  loaded history (record_dir, tt_collector_load) they fire to show only:
+                                  no log line, no actions */
     const char *alerts_log;    /* JSON lines of fired rules; NULL: RECORD_DIR/alerts.jsonl when recording */
 } tt_collector_opts;
 
@@ -33,6 +37,7 @@ typedef struct {
     uint64_t rejected;
     uint64_t layer_records;    /* per-layer statistic rows ingested */
     uint64_t queries;
+    uint64_t refused;          /* queries without the collector's token */
 } tt_collector_counters;
 
 tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t errlen);
@@ -53,8 +58,10 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
 
 /* A viewer's collector: a copy of a remote collector's store, rebuilt from its downsampled history
  * and then kept current from its live messages (tt_collector_fds / _process as usual). Stop requests
- * go to the remote collector. NULL with err when no collector answers within timeout_ms. */
-tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, char *err, size_t errlen);
+ * go to the remote collector. alerts (owned from now on, also on failure; NULL: none): the viewer's
+ * own rules, evaluated on the history (shown only) and then live (a stop is asked of the remote
+ * collector, which keeps its own rules). NULL with err when no collector answers within timeout_ms. */
+tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, struct tt_alerts *alerts, char *err, size_t errlen);
 
 /* Loads a recording (DIR/<run>.jsonl) into the store without recording it again. Returns the number
  * of messages accepted, or -1 with err. Rejected lines are counted and logged like socket messages. */
@@ -71,8 +78,9 @@ long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, 
 /* Asks every rank of a run to stop; the probe's tt_probe_should_stop() then returns the reason. */
 int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason);
 
-/* One request to a collector's query socket (docs/protocol.md), e.g. {"v":1,"type":"ls"}: the parsed
- * reply, or NULL with err (no collector within timeout_ms, or a reply that is not JSON). */
+/* One request to a collector's query socket (docs/protocol.md), e.g. {"v":1,"type":"ls"}, sent with
+ * $TRAINTOP_TOKEN when set: the parsed reply, or NULL with err (no collector within timeout_ms, a reply
+ * that is not JSON, or an error reply: its message, e.g. the token refused or no such run). */
 cJSON *tt_collector_request(const char *endpoint, const char *request, int timeout_ms, char *err, size_t errlen);
 
 tt_store *tt_collector_store(tt_collector *c);

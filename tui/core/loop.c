@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "keys.h"
 
 #define MAX_FDS 16
 
@@ -36,6 +37,19 @@ static void wake(void)
 }
 
 static void on_stop(int sig) { g_stop = sig; wake(); }
+/* The next byte of an escape sequence, already waiting (the screen reads without delay); -1: none. */
+static int next_key(void *ud)
+{
+    (void)ud;
+    int c = getch();
+    return c == ERR ? -1 : c;
+}
+
+static void unget_key(int key, void *ud)
+{
+    (void)ud;
+    ungetch(key);
+}
 static void on_winch(int sig) { (void)sig; g_winch = 1; wake(); }
 
 /* Fatal signals: give the terminal back, then die of the same signal (SA_RESETHAND restored SIG_DFL). */
@@ -226,7 +240,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
             data_moved = 0;
         }
 
-        struct pollfd pf[MAX_FDS + 2];
+        struct pollfd pf[MAX_FDS + 3];
         int cfd[MAX_FDS];
         int ncfd = tt_collector_fds(c, cfd, MAX_FDS);
         if (ncfd < 0) ncfd = 0;
@@ -234,6 +248,8 @@ int tui_run(tt_collector *c, const tui_opts *o)
         pf[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
         pf[n++] = (struct pollfd){ .fd = g_wake[0], .events = POLLIN };
         for (int i = 0; i < ncfd; i++) pf[n++] = (struct pollfd){ .fd = cfd[i], .events = POLLIN };
+        int extra = a->o.on_extra ? n : -1;
+        if (extra >= 0) pf[n++] = (struct pollfd){ .fd = a->o.extra_fd, .events = POLLIN };
         double wait = next_tick - now;
         if (data_moved) {                    /* a frame is due once the refresh interval has passed */
             double due = last_draw + refresh - now;
@@ -256,13 +272,15 @@ int tui_run(tt_collector *c, const tui_opts *o)
                 while (read(g_wake[0], buf, sizeof buf) > 0) {}
             }
             int readable = 0;
-            for (int i = 2; i < n; i++) if (pf[i].revents) readable = 1;
+            for (int i = 2; i < n; i++) if (i != extra && pf[i].revents) readable = 1;
             if (readable) tt_collector_process(c, 10000);
+            if (extra >= 0 && pf[extra].revents) a->o.on_extra(a->o.ud);
             if (pf[0].revents & (POLLHUP | POLLERR | POLLNVAL)) break;     /* the terminal went away */
             if (pf[0].revents & POLLIN) {
                 int ch;
                 a->ctx.now = mono();
                 while ((ch = getch()) != ERR) {
+                    if (ch == 27) ch = tui_key_escape(next_key, unget_key, NULL);   /* a sequence curses did not know: whole */
                     if (ch == KEY_RESIZE) {
                         handle_resize();
                         a->redraw_all = 1;
