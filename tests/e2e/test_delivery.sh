@@ -134,4 +134,19 @@ dash d2 --no-record
 "$BIN/traintop-demo-trainer" --run unrecorded --endpoint "$EP" --steps 50 --spectral-every 0 --persample off --quiet 2> /dev/null
 dash_quit d2
 check "--no-record: nothing recorded" test ! -e "$T/state/traintop/recordings/unrecorded.jsonl"
+
+# 5. A recording that lacks messages (the probe let seq 3..5 go without them arriving) says so, in ls
+# and in the dashboard.
+{
+    echo '{"v":2,"type":"run_start","run":"holey","rank":0,"world":1,"stats":["w_norm"],"layers":[{"name":"fc","rows":1,"cols":1}]}'
+    for s in 1 2; do echo "{\"v\":2,\"type\":\"step\",\"run\":\"holey\",\"rank\":0,\"seq\":$s,\"step\":$s,\"layers\":[[$s]]}"; done
+    echo '{"v":2,"type":"step","run":"holey","rank":0,"seq":6,"base":5,"step":6,"layers":[[6]]}'
+} > "$T/holey.jsonl"
+"$BIN/traintop" ls --json "$T/holey.jsonl" > "$T/holey.json"
+check "ls of the recording: 3 lost" $PY -c "import json; r = json.load(open('$T/holey.json'))[0]; assert r['lost'] == 3 and r['steps'] == 3, r"
+tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s d3 -x 120 -y 40 \
+    "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR LANG=C.UTF-8 TERM=xterm-256color $BIN/traintop replay $T/holey.jsonl"
+wait_for 20 bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t d3 | grep -q 'holey.*LOST 3 msgs'"
+check "the dashboard shows the loss in the run's title" test $? -eq 0
+tmux -S "$TMUX_SOCK" send-keys -t d3 q
 finish
