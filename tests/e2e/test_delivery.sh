@@ -97,9 +97,11 @@ check "ls: nothing lost" grep -q " lost 0 " "$T/restarted.loss"
 
 # 3. No collector during the whole run: everything waits in the spool, and a collector imports it.
 kill $DPID; wait $DPID 2>/dev/null
-"$BIN/traintop-demo-trainer" --run alone --endpoint "$EP" --steps 500 --spectral-every 0 --persample off --quiet \
-    2> "$T/alone.err"
+"$BIN/traintop-demo-trainer" --run alone --endpoint "$EP" --steps 500 --step-delay-ms 10 --spectral-every 0 \
+    --persample off --quiet 2> "$T/alone.err"
 check "the trainer exits 0 without a collector" test $? -eq 0
+check "the probe warned once, a few seconds in, that no collector acknowledges its messages" \
+    test "$(grep -c "traintop: run 'alone' rank 0: no collector has acknowledged its messages for 3 s (endpoint $EP); keeping them in memory (up to 8192), then in $T/state/traintop/spool/" "$T/alone.err")" -eq 1
 check "the probe warned that nobody acknowledged its messages, and where they are kept" \
     grep -q "traintop: run 'alone' rank 0: 501 messages were not acknowledged by a collector; kept in $T/state/traintop/spool/" "$T/alone.err"
 start_collector "$T/rec3"
