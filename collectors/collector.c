@@ -541,12 +541,12 @@ static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_re
     tt_ingest_result r;
     c->n.received++;
     if (tt_ingest(&c->store, msg, len, mono(), &r, err, errlen)) {
-        c->n.rejected++;
         if (c->mirror) {            /* older than the history it loaded: already there, not an error */
             c->n.received--;
-            c->n.rejected--;
             return -1;
         }
+        if (r.duplicate || r.gap) c->n.resent++;
+        else c->n.rejected++;
         tt_run *run = r.duplicate || r.gap ? tt_store_find(&c->store, r.run, r.rank) : NULL;
         if (r.unknown_run && r.run[0] && !c->loading) ask_resend(c, r.run);
         else if (run && r.duplicate) run->ack_due = !c->loading;   /* our ack may be what was lost: repeat it */
@@ -616,6 +616,7 @@ static void answer_query(tt_collector *c, const char *req, size_t len)
         cJSON_AddNumberToObject(n, "received", (double)c->n.received);
         cJSON_AddNumberToObject(n, "accepted", (double)c->n.accepted);
         cJSON_AddNumberToObject(n, "rejected", (double)c->n.rejected);
+        cJSON_AddNumberToObject(n, "resent", (double)c->n.resent);
         cJSON_AddNumberToObject(n, "refused", (double)c->n.refused);
         cJSON_AddNumberToObject(n, "layer_records", (double)c->n.layer_records);
     } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "history")) {
