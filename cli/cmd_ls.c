@@ -119,8 +119,10 @@ print:;
 }
 
 const cmd_entry cmd_ls_entry = {
-    "ls", "[--endpoint E | FILE…] [--json]", "list a collector's (or recordings') runs with state, step and latest scalars",
+    "ls", "[--endpoint E | FILE…] [--json]", "list a collector's (or recordings') runs with state, step, latest scalars and delivery",
     "  -e, --endpoint E   the collector's endpoint (default: $TRAINTOP_ENDPOINT or the per-user socket)\n"
+    "                     delivery columns: RECEIVED steps, SENT (the probe's count, at its end), LOST (let go\n"
+    "                     unacknowledged and never arrived), RESENT (arrived twice), SPOOLED (came through a spool)\n"
     "  -j, --json         print a JSON array with one object per run\n"
     "      --timeout MS   how long to wait for the collector (2000)\n",
     ls_exec,

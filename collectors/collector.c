@@ -1,10 +1,14 @@
-/* collector: the sockets around ingest. PULL for probe messages, PUB for control back to probes,
- * REP for queries (viewers ask there for live messages too, so every read passes the token check).
- * All non-blocking: the owner's poll loop decides when to sleep. */
+/* collector: the sockets around ingest. PULL for probe messages, PUB for control back to probes
+ * (stop, acknowledgements, resend requests), REP for queries (viewers ask there for live messages too,
+ * so every read passes the token check). All non-blocking: the owner's poll loop decides when to sleep.
+ * Longer than most files because it is the one owner of the collector's state (sockets, counters, the
+ * acknowledgement and rate-limit tables) that each of these parts reads and changes; what needs none of
+ * it lives beside it (ingest, recording, spools, history, summary). */
 #include "collector.h"
 #include "ingest.h"
 #include "summary.h"
 #include "recording.h"
+#include "spools.h"
 #include "history.h"
 #include "crossrank.h"
 #include "alerts.h"
@@ -425,115 +429,48 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
 
 /* ---- spools: what probes of this endpoint could not get acknowledged, left for us to import ---- */
 
-typedef struct {
-    tt_collector *c;
-    long kept;                 /* lines refused for a reason other than "we have it" */
-    char first_err[512];
-} spool_import;
-
-static int import_line(void *ud, const char *line, size_t len)
+/* One message of a spool, as if its probe sent it now (recorded, shown live); the spool's run_start is
+ * skipped for a run we know (the run goes on rather than restarts). 0 when we have it. */
+static int import_line(void *ud, const char *line, size_t len, char *why, size_t whylen)
 {
-    spool_import *x = ud;
-    tt_collector *c = x->c;
-    char err[512];
+    tt_collector *c = ud;
     tt_msg m;
-    /* a spool starts with its run's start: for a run we know, the run goes on rather than restarts */
-    int known_start = tt_msg_decode(&m, line, len, c->store.token, err, sizeof err) == 0 && m.type == TT_MSG_RUN_START &&
+    int known_start = tt_msg_decode(&m, line, len, c->store.token, why, whylen) == 0 && m.type == TT_MSG_RUN_START &&
                       tt_store_find(&c->store, m.run, m.rank);
     tt_msg_free(&m);
     if (known_start) return 0;
     tt_ingest_result r;
-    if (ingest_one(c, line, len, &r, err, sizeof err) == 0) {
+    if (ingest_one(c, line, len, &r, why, whylen) == 0) {
         tt_run *run = r.type == TT_MSG_STEP ? tt_store_find(&c->store, r.run, r.rank) : NULL;
         if (run) run->from_spool++;
         return 0;
     }
-    if (r.duplicate) {
-        /* we have it, unless the run skipped messages it never had (a spill while it ran on) */
-        const tt_run *run = tt_store_find(&c->store, r.run, r.rank);
-        if (!run || !run->seq_missing) return 0;
-        snprintf(err, sizeof err, "run '%s' rank %d: older than steps the collector already has", r.run, r.rank);
-    }
-    if (!x->kept++) snprintf(x->first_err, sizeof x->first_err, "%s", err);
+    if (!r.duplicate) return -1;
+    /* we have it, unless the run skipped messages it never had (a spill while it ran on) */
+    const tt_run *run = tt_store_find(&c->store, r.run, r.rank);
+    if (!run || !run->seq_missing) return 0;
+    snprintf(why, whylen, "run '%s' rank %d: older than steps the collector already has", r.run, r.rank);
     return -1;
 }
 
-/* Imports one whole spool as if its probe sent it now (recorded, shown live). Removed once we have all of
- * it; otherwise kept as FILE.kept, with one line saying why, for `traintop replay RECORDING FILE.kept`. */
-static void import_spool(tt_collector *c, const char *path)
+static void spool_done(void *ud)
 {
-    spool_import x = { .c = c };
-    char err[512];
-    if (access(path, F_OK)) return;       /* seen twice in one listing, and already imported */
+    tt_collector *c = ud;
+    if (c->rec) tt_recorder_flush(c->rec);
+}
+
+static void import_spools(tt_collector *c)
+{
+    c->last_spool_scan = mono();
+    if (!c->spool_dir[0]) return;
     /* a spool is the user's own file (0600 in a 0700 directory) and holds no token: trusted like a recording */
     char token[sizeof c->store.token];
     memcpy(token, c->store.token, sizeof token);
     c->store.token[0] = 0;
     c->store.seq_lenient = 1;          /* its probe is gone: nothing can be resent */
-    long n = tt_recording_read(path, import_line, &x, c->quiet ? NULL : c->log, err, sizeof err);
+    tt_spools_import(c->spool_dir, import_line, spool_done, c, c->quiet ? NULL : c->log);
     c->store.seq_lenient = 0;
     memcpy(c->store.token, token, sizeof token);
-    if (n >= 0 && !x.kept) {
-        if (c->rec) tt_recorder_flush(c->rec);
-        if (!c->quiet) fprintf(c->log, "traintop: imported %ld messages from the spool %s\n", n, path);
-        unlink(path);
-    } else {
-        char kept[1100];
-        snprintf(kept, sizeof kept, "%s.kept", path);
-        rename(path, kept);
-        if (!c->quiet)
-            fprintf(c->log, "traintop: spool %s: %ld of its messages could not be merged live (%s); kept as %s: "
-                            "`traintop replay` merges it with the recording\n", path, x.kept, n < 0 ? err : x.first_err, kept);
-    }
-    fflush(c->log);
-}
-
-/* A spool a probe was still writing (NAME.jsonl.part) when its process died: NAME is
- * <run>.<rank>.<pid>.<time>. Taken once the pid is gone and the file has not changed for a minute (a
- * probe in another pid namespace may share the directory). */
-static int abandoned_part(const char *dir, const char *name)
-{
-    size_t n = strlen(name);
-    if (n < 12 || strcmp(name + n - 11, ".jsonl.part")) return 0;
-    char base[256];
-    if (n - 11 >= sizeof base) return 0;
-    memcpy(base, name, n - 11);
-    base[n - 11] = 0;
-    char *t = strrchr(base, '.');
-    if (!t) return 0;
-    *t = 0;
-    char *p = strrchr(base, '.');
-    long pid = p ? strtol(p + 1, NULL, 10) : 0;
-    if (pid <= 0 || !(kill((pid_t)pid, 0) == -1 && errno == ESRCH)) return 0;
-    char path[1024];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0 && time(NULL) - st.st_mtime > 60;
-}
-
-/* Every whole spool (FILE.jsonl; a probe still writing one has FILE.jsonl.part), and the parts that
- * dead probes left. */
-static void import_spools(tt_collector *c)
-{
-    c->last_spool_scan = mono();
-    if (!c->spool_dir[0]) return;
-    DIR *d = opendir(c->spool_dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", c->spool_dir, e->d_name);
-        if (e->d_name[0] != '.' && abandoned_part(c->spool_dir, e->d_name)) {
-            char whole[1024];
-            snprintf(whole, sizeof whole, "%.*s", (int)strlen(path) - 5, path);   /* without ".part" */
-            if (rename(path, whole) == 0) import_spool(c, whole);
-            continue;
-        }
-        if (n < 7 || e->d_name[0] == '.' || strcmp(e->d_name + n - 6, ".jsonl")) continue;
-        import_spool(c, path);
-    }
-    closedir(d);
 }
 
 static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_result *res, char *err, size_t errlen)
@@ -541,12 +478,12 @@ static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_re
     tt_ingest_result r;
     c->n.received++;
     if (tt_ingest(&c->store, msg, len, mono(), &r, err, errlen)) {
-        c->n.rejected++;
         if (c->mirror) {            /* older than the history it loaded: already there, not an error */
             c->n.received--;
-            c->n.rejected--;
             return -1;
         }
+        if (r.duplicate || r.gap) c->n.resent++;
+        else c->n.rejected++;
         tt_run *run = r.duplicate || r.gap ? tt_store_find(&c->store, r.run, r.rank) : NULL;
         if (r.unknown_run && r.run[0] && !c->loading) ask_resend(c, r.run);
         else if (run && r.duplicate) run->ack_due = !c->loading;   /* our ack may be what was lost: repeat it */
@@ -616,6 +553,7 @@ static void answer_query(tt_collector *c, const char *req, size_t len)
         cJSON_AddNumberToObject(n, "received", (double)c->n.received);
         cJSON_AddNumberToObject(n, "accepted", (double)c->n.accepted);
         cJSON_AddNumberToObject(n, "rejected", (double)c->n.rejected);
+        cJSON_AddNumberToObject(n, "resent", (double)c->n.resent);
         cJSON_AddNumberToObject(n, "refused", (double)c->n.refused);
         cJSON_AddNumberToObject(n, "layer_records", (double)c->n.layer_records);
     } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "history")) {

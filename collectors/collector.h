@@ -34,7 +34,9 @@ typedef struct {
 typedef struct {
     uint64_t received;         /* messages read from the socket */
     uint64_t accepted;
-    uint64_t rejected;
+    uint64_t rejected;         /* invalid, or not for now (unknown run, after its end) */
+    uint64_t resent;           /* delivery, not errors: copies of messages we had (dropped), and messages
+                                  after a missing one (asked for again) */
     uint64_t layer_records;    /* per-layer statistic rows ingested */
     uint64_t queries;
     uint64_t refused;          /* queries without the collector's token */

@@ -146,8 +146,10 @@ static int run_start(tt_msg *m, tt_store *st, double now, char *err, size_t errl
         r->first_seen = now;
         r->first_sent = m->time > 0 ? m->time : now;
     }
-    /* A run that resumes starts a new sequence; a running one keeps its own (each step carries its base). */
-    if (r->end_status[0]) r->seq_last = m->base;
+    /* A run that resumes starts a new sequence, and so does another process under the run's name (a
+     * training restarted after a crash); the same process asking again keeps its own. */
+    int other_process = (d.pid && r->pid && d.pid != r->pid) || (d.host[0] && r->host[0] && strcmp(d.host, r->host));
+    if (r->end_status[0] || other_process) r->seq_last = m->base;
     r->row_stats = d.row_stats;
     r->world = d.world;
     r->every = d.every;

@@ -160,14 +160,19 @@ int tt_recorder_flush(tt_recorder *r)
 
 int tt_recording_repair(const char *path, FILE *warn, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);      /* safefile's rules: no link, regular files */
     if (fd < 0) {
         if (errno == ENOENT) return 0;
         snprintf(err, errlen, "cannot open recording %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) || st.st_size == 0) { close(fd); return 0; }
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(err, errlen, "recording %s: expected a regular file", path);
+        return -1;
+    }
+    if (st.st_size == 0) { close(fd); return 0; }
     /* the tail after the last newline: read backwards in blocks */
     off_t end = st.st_size, cut = 0;
     char block[4096];
@@ -183,7 +188,7 @@ int tt_recording_repair(const char *path, FILE *warn, char *err, size_t errlen)
     char side[1100];
     size_t pl = strlen(path);
     snprintf(side, sizeof side, "%.*s.torn", (int)(pl > 6 && !strcmp(path + pl - 6, ".jsonl") ? pl - 6 : pl), path);
-    int sfd = open(side, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int sfd = open(side, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     int ok = sfd >= 0;
     for (off_t pos = cut; ok && pos < end;) {
         size_t n = end - pos >= (off_t)sizeof block ? sizeof block : (size_t)(end - pos);

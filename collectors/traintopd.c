@@ -215,8 +215,8 @@ int main(int argc, char **argv)
     }
     tt_collector_counters n;
     tt_collector_get_counters(c, &n);
-    fprintf(out, "traintopd: %llu messages received, %llu accepted, %llu rejected, %d runs, %llu queries refused\n",
-            (unsigned long long)n.received, (unsigned long long)n.accepted, (unsigned long long)n.rejected,
+    fprintf(out, "traintopd: %llu messages received, %llu accepted, %llu rejected, %llu resent, %d runs, %llu queries refused\n",
+            (unsigned long long)n.received, (unsigned long long)n.accepted, (unsigned long long)n.rejected, (unsigned long long)n.resent,
             tt_collector_store(c)->nruns, (unsigned long long)n.refused);
     tt_prom_serve_stop(http);
     tt_collector_close(c);

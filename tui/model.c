@@ -69,6 +69,7 @@ int tui_model_pause(tui_model *m, int on, const tt_run *first, int *complete)
         f->step = r->step;
         f->layer_step = r->last_layer_step;
         f->steps_per_s = r->steps_per_s;
+        f->lost = r->seq_missing;
         f->state = (int)r->state;
         snprintf(f->end_status, sizeof f->end_status, "%s", r->end_status);
         f->alerts = r->alerts;
@@ -130,6 +131,12 @@ double tui_model_rate(tui_model *m, const tt_run *r)
 {
     const tui_frozen_run *f = frozen_of(m, r);
     return f ? f->steps_per_s : r->steps_per_s;
+}
+
+uint64_t tui_model_lost(tui_model *m, const tt_run *r)
+{
+    const tui_frozen_run *f = frozen_of(m, r);
+    return f ? f->lost : r->seq_missing;
 }
 
 /* A per-step time scalar (ms) as a share of the step time from steps/s (NaN until both are known). A

@@ -17,6 +17,7 @@ typedef struct {
     int rank;
     int64_t step, layer_step;
     double steps_per_s;
+    uint64_t lost;             /* delivery: messages that never arrived */
     int state;                 /* tt_run_state */
     char end_status[32];
     int alerts;
@@ -63,6 +64,8 @@ int tui_model_run_shown(tui_model *m, const tt_run *r);
 int64_t tui_model_step(tui_model *m, const tt_run *r);
 int64_t tui_model_layer_step(tui_model *m, const tt_run *r);
 double tui_model_rate(tui_model *m, const tt_run *r);
+/* Delivery: messages the probe let go unacknowledged that never arrived (or a recording lacks). */
+uint64_t tui_model_lost(tui_model *m, const tt_run *r);
 double tui_model_probe_pct(tui_model *m, const tt_run *r);      /* probe_overhead_pct, else probe_ms as % of the step time; NaN unknown */
 double tui_model_probe_gpu_pct(tui_model *m, const tt_run *r);  /* probe_gpu_ms (CUPTI) likewise */
 int tui_model_state(tui_model *m, const tt_run *r);

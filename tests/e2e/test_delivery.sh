@@ -67,7 +67,8 @@ kill -CONT $DPID
 wait_for 60 run_is paused finished 400
 check "after SIGCONT the collector has the run to its end" test $? -eq 0
 check "every step is in the recording exactly once, in order" every_step paused 400 "$T/rec/paused.jsonl"
-check "no spool is left behind (imported)" test -z "$(find "$T/state" -name '*.jsonl' 2>/dev/null)"
+no_spool() { test -z "$(find "$T/state" -name '*.jsonl*' 2>/dev/null)"; }
+check "no spool is left behind (imported, or never written)" wait_for 30 no_spool
 ls_loss paused | tee "$T/paused.loss"
 check "ls: 400 sent, 400 received, 0 lost" grep -q "^sent 400 received 400 lost 0 " "$T/paused.loss"
 
@@ -97,16 +98,18 @@ check "ls: nothing lost" grep -q " lost 0 " "$T/restarted.loss"
 
 # 3. No collector during the whole run: everything waits in the spool, and a collector imports it.
 kill $DPID; wait $DPID 2>/dev/null
-"$BIN/traintop-demo-trainer" --run alone --endpoint "$EP" --steps 500 --spectral-every 0 --persample off --quiet \
-    2> "$T/alone.err"
+"$BIN/traintop-demo-trainer" --run alone --endpoint "$EP" --steps 500 --step-delay-ms 10 --spectral-every 0 \
+    --persample off --quiet 2> "$T/alone.err"
 check "the trainer exits 0 without a collector" test $? -eq 0
+check "the probe warned once, a few seconds in, that no collector acknowledges its messages" \
+    test "$(grep -c "traintop: run 'alone' rank 0: no collector has acknowledged its messages for 3 s (endpoint $EP); keeping them in memory (up to 8192), then in $T/state/traintop/spool/" "$T/alone.err")" -eq 1
 check "the probe warned that nobody acknowledged its messages, and where they are kept" \
     grep -q "traintop: run 'alone' rank 0: 501 messages were not acknowledged by a collector; kept in $T/state/traintop/spool/" "$T/alone.err"
 start_collector "$T/rec3"
 wait_for 60 run_is alone finished 500
 check "a collector started later imports the spool: the run is complete" test $? -eq 0
 check "the spool's steps are in the recording" every_step alone 500 "$T/rec3/alone.jsonl"
-check "the imported spool is removed" test -z "$(find "$T/state" -name '*.jsonl*')"
+check "the imported spool is removed" wait_for 30 no_spool
 ls_loss alone | tee "$T/alone.loss"
 check "ls: 500 sent, 500 received, 0 lost, 500 spooled" grep -q "^sent 500 received 500 lost 0 resent 0 spooled 500" "$T/alone.loss"
 "$BIN/traintop" ls --endpoint "$EP" > "$T/ls.txt"
@@ -134,4 +137,19 @@ dash d2 --no-record
 "$BIN/traintop-demo-trainer" --run unrecorded --endpoint "$EP" --steps 50 --spectral-every 0 --persample off --quiet 2> /dev/null
 dash_quit d2
 check "--no-record: nothing recorded" test ! -e "$T/state/traintop/recordings/unrecorded.jsonl"
+
+# 5. A recording that lacks messages (the probe let seq 3..5 go without them arriving) says so, in ls
+# and in the dashboard.
+{
+    echo '{"v":2,"type":"run_start","run":"holey","rank":0,"world":1,"stats":["w_norm"],"layers":[{"name":"fc","rows":1,"cols":1}]}'
+    for s in 1 2; do echo "{\"v\":2,\"type\":\"step\",\"run\":\"holey\",\"rank\":0,\"seq\":$s,\"step\":$s,\"layers\":[[$s]]}"; done
+    echo '{"v":2,"type":"step","run":"holey","rank":0,"seq":6,"base":5,"step":6,"layers":[[6]]}'
+} > "$T/holey.jsonl"
+"$BIN/traintop" ls --json "$T/holey.jsonl" > "$T/holey.json"
+check "ls of the recording: 3 lost" $PY -c "import json; r = json.load(open('$T/holey.json'))[0]; assert r['lost'] == 3 and r['steps'] == 3, r"
+tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s d3 -x 120 -y 40 \
+    "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR LANG=C.UTF-8 TERM=xterm-256color $BIN/traintop replay $T/holey.jsonl"
+wait_for 20 bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t d3 | grep -q 'holey.*LOST 3 msgs'"
+check "the dashboard shows the loss in the run's title" test $? -eq 0
+tmux -S "$TMUX_SOCK" send-keys -t d3 q
 finish

@@ -285,6 +285,19 @@ static void delivery_sequence(void **state)
     assert_int_equal(gen.runs[0]->state, TT_RUN_RUNNING);
     assert_int_equal(feed(&gen, V2 "\"seq\":1,\"step\":20}", &r, err), 0);
     assert_int_equal(gen.runs[0]->step, 20);
+    /* Another process under the same name (restarted after a crash, no end): a new sequence too, so its
+     * first messages are not mistaken for copies of the old process's. */
+    assert_int_equal(feed(&gen, "{\"v\":2,\"type\":\"run_start\",\"run\":\"p\",\"rank\":0,\"world\":1,\"pid\":100,"
+                                "\"stats\":[],\"layers\":[]}", &r, err), 0);
+    assert_int_equal(feed(&gen, "{\"v\":2,\"type\":\"step\",\"run\":\"p\",\"rank\":0,\"seq\":1,\"step\":1}", &r, err), 0);
+    assert_int_equal(feed(&gen, "{\"v\":2,\"type\":\"step\",\"run\":\"p\",\"rank\":0,\"seq\":2,\"step\":2}", &r, err), 0);
+    assert_int_equal(feed(&gen, "{\"v\":2,\"type\":\"run_start\",\"run\":\"p\",\"rank\":0,\"world\":1,\"pid\":100,"
+                                "\"stats\":[],\"layers\":[]}", &r, err), 0);          /* the same process again: kept */
+    assert_int_equal(feed(&gen, "{\"v\":2,\"type\":\"step\",\"run\":\"p\",\"rank\":0,\"seq\":1,\"step\":1}", &r, err), -1);
+    assert_string_equal(r.cause, "duplicate");
+    assert_int_equal(feed(&gen, "{\"v\":2,\"type\":\"run_start\",\"run\":\"p\",\"rank\":0,\"world\":1,\"pid\":101,"
+                                "\"stats\":[],\"layers\":[]}", &r, err), 0);
+    assert_int_equal(feed(&gen, "{\"v\":2,\"type\":\"step\",\"run\":\"p\",\"rank\":0,\"seq\":1,\"step\":3}", &r, err), 0);
     /* Where nothing can be resent (a replay, a viewer), a gap is taken and counted as missing. */
     gen.seq_lenient = 1;
     assert_int_equal(feed(&gen, V2 "\"seq\":5,\"step\":21}", &r, err), 0);

@@ -182,6 +182,34 @@ static void no_collector_no_spool_counts_every_drop(void **state)
     tt_probe_close(p, "finished", 50);                     /* bounded wait for an ack that never comes */
 }
 
+/* A message larger than the protocol allows is dropped and counted, and gives up no sequence number
+ * (the next message takes it, so the collector sees no gap). */
+static void oversized_message_is_dropped_and_counted(void **state)
+{
+    (void)state;
+    tt_probe_counters c = { 0 };
+    tt_transport t = { .push = -1, .sub = -1, .c = &c, .run = "big" };
+    char err[256];
+    assert_int_equal(tt_tx_open(&t, "ipc:///tmp/tt-test-nobody-here.sock", "ipc:///tmp/tt-test-nobody-here.sock.ctl", "", err, sizeof err), 0);
+    tt_enc_sender s = { 0 };
+    tt_tx_stamp(&t, &s);
+    assert_int_equal(s.seq, 1);
+    char *big = malloc(TT_MSG_MAX_BYTES + 1);
+    assert_non_null(big);
+    memset(big, ' ', TT_MSG_MAX_BYTES + 1);
+    tt_tx_send(&t, big, TT_MSG_MAX_BYTES + 1);
+    assert_int_equal(c.dropped, 1);
+    assert_int_equal(t.q.count, 0);
+    tt_tx_stamp(&t, &s);
+    assert_int_equal(s.seq, 1);                            /* not used up */
+    tt_tx_send(&t, strdup("{}"), 2);
+    assert_int_equal(t.q.count, 1);
+    tt_tx_stamp(&t, &s);
+    assert_true(s.seq == 2 && s.base == 0);                /* seq 1 is held, unacknowledged */
+    tt_tx_close(&t);
+    assert_int_equal(c.dropped, 2);                        /* spooling off: the held one too, counted */
+}
+
 /* No collector during the whole run: everything is in the default spool, which a collector started
  * later on that endpoint imports by itself — the run complete, the spool gone. */
 static void no_collector_spools_and_a_later_collector_imports(void **state)
@@ -769,6 +797,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rejects_bad_options),
         cmocka_unit_test(options_size_checked),
+        cmocka_unit_test(oversized_message_is_dropped_and_counted),
         cmocka_unit_test(no_collector_no_spool_counts_every_drop),
         cmocka_unit_test(no_collector_spools_and_a_later_collector_imports),
         cmocka_unit_test(unacknowledged_messages_reach_a_restarted_collector),

@@ -195,10 +195,13 @@ static void charts_paint(tui_ctx *ctx, tui_panel *p)
         if (isfinite(gpct)) snprintf(probe, sizeof probe, "  probe cpu %s gpu %s", v, g);
         else snprintf(probe, sizeof probe, "  probe %s", v);
     }
-    snprintf(title, sizeof title, "%s%s%.*s  step %s  %s st/s%s  up %s  pid %lld@%s", tui_run_name(r),
+    char lost[48] = "";                         /* delivery: shown only when something went missing */
+    uint64_t nlost = tui_model_lost(ctx->m, r);
+    if (nlost) snprintf(lost, sizeof lost, "  LOST %llu msgs", (unsigned long long)nlost);
+    snprintf(title, sizeof title, "%s%s%.*s  step %s  %s st/s%s%s  up %s  pid %lld@%s", tui_run_name(r),
              state == TT_RUN_RUNNING ? "" : " ", state == TT_RUN_RUNNING ? 0 : 32,
              state == TT_RUN_RUNNING ? "" : (tui_run_end_status(r)[0] ? tui_run_end_status(r) : tt_run_state_name((tt_run_state)state)),
-             step, rate, probe, up, tui_run_pid(r), tui_run_host(r));
+             step, rate, probe, lost, up, tui_run_pid(r), tui_run_host(r));
     tui_ctx_title(ctx, p, title);
 
     group g[MAX_GROUPS];
