@@ -3,9 +3,10 @@
 
 #include <string.h>
 
+/* Whitespace as cJSON (the collector's parser) skips it: every byte up to the space, NUL included. */
 static size_t skip_ws(const char *s, size_t i, size_t n)
 {
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    while (i < n && (unsigned char)s[i] <= ' ') i++;
     return i;
 }
 
@@ -39,12 +40,14 @@ static int hexval(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* The key between quotes (raw, len bytes) unescaped equals key? Escapes beyond ASCII never match. */
+/* The key between quotes (raw, len bytes) unescaped equals key? Escapes beyond ASCII never match; a
+ * NUL, raw or \u0000, ends the key, as it does for cJSON's C strings. */
 static int key_is(const char *raw, size_t len, const char *key)
 {
     size_t k = 0, klen = strlen(key);
     for (size_t i = 0; i < len; i++, k++) {
         char c = raw[i];
+        if (!c) break;
         if (c == '\\') {
             if (++i >= len) return 0;
             switch (raw[i]) {
@@ -57,7 +60,7 @@ static int key_is(const char *raw, size_t len, const char *key)
                     if (h < 0) return 0;
                     v = v * 16 + h;
                 }
-                if (v < 1 || v > 0x7e) return 0;
+                if (v > 0x7e) return 0;
                 c = (char)v;
                 i += 4;
                 break;
@@ -65,6 +68,7 @@ static int key_is(const char *raw, size_t len, const char *key)
             default: return 0;     /* \b \f \n \r \t: control characters are in no key we strip */
             }
         }
+        if (!c) break;
         if (k >= klen || key[k] != c) return 0;
     }
     return k == klen;
