@@ -14,7 +14,7 @@ typedef struct {
 } cmd_entry;
 
 extern const cmd_entry cmd_top_entry, cmd_demo_entry, cmd_ls_entry, cmd_replay_entry, cmd_attach_entry,
-    cmd_endpoint_entry, cmd_plugins_entry, cmd_stop_entry;
+    cmd_endpoint_entry, cmd_plugins_entry, cmd_stop_entry, cmd_export_entry;
 
 /* Prints the command's usage and options to f. */
 void cmd_usage(const cmd_entry *e, FILE *f);

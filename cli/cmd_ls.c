@@ -23,9 +23,10 @@ static void print_value(const cJSON *v)
 static void print_table(const cJSON *runs)
 {
     static const char *const cols[] = { "loss", "val_loss", "val_acc", "lr" };
+    static const char *const delivery[] = { "steps", "sent", "lost", "resent", "spooled" };
     printf("%-24s %4s %-9s %9s %8s", "RUN", "RANK", "STATE", "STEP", "STEPS/S");
     for (size_t i = 0; i < 4; i++) printf(" %10s", cols[i]);
-    printf("\n");
+    printf(" %8s %8s %6s %6s %7s\n", "RECEIVED", "SENT", "LOST", "RESENT", "SPOOLED");
     for (const cJSON *r = runs->child; r; r = r->next) {
         const cJSON *sc = cJSON_GetObjectItemCaseSensitive(r, "scalars");
         printf("%-24s %4d %-9s %9.0f %8.1f", cJSON_GetObjectItemCaseSensitive(r, "run")->valuestring,
@@ -34,6 +35,13 @@ static void print_table(const cJSON *runs)
                cJSON_GetObjectItemCaseSensitive(r, "step")->valuedouble,
                cJSON_GetObjectItemCaseSensitive(r, "steps_per_s")->valuedouble);
         for (size_t i = 0; i < 4; i++) print_value(cJSON_GetObjectItemCaseSensitive(sc, cols[i]));
+        /* delivery: "-" where the probe has not said yet (it says at its end) or is too old to say */
+        static const int width[] = { 8, 8, 6, 6, 7 };
+        for (size_t i = 0; i < 5; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, delivery[i]);
+            if (cJSON_IsNumber(v)) printf(" %*.0f", width[i], v->valuedouble);
+            else printf(" %*s", width[i], "-");
+        }
         printf("\n");
     }
 }
@@ -50,6 +58,7 @@ static cJSON *from_recordings(const char *const *paths, int n, char *err, size_t
 {
     tt_store st;
     tt_store_init(&st, 0);
+    st.seq_lenient = 1;            /* a file's gaps cannot be resent: counted as lost */
     long got = n == 1 ? tt_recording_read(paths[0], load_line, &st, stderr, err, errlen)
                       : tt_recording_read_merged(paths, n, load_line, &st, stderr, err, errlen);
     cJSON *rep = NULL;

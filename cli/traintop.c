@@ -6,7 +6,7 @@
 
 static const cmd_entry *const commands[] = { &cmd_top_entry, &cmd_demo_entry, &cmd_ls_entry, &cmd_replay_entry,
                                                  &cmd_attach_entry, &cmd_endpoint_entry, &cmd_plugins_entry,
-                                                 &cmd_stop_entry };
+                                                 &cmd_stop_entry, &cmd_export_entry };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
 static void usage(FILE *f)

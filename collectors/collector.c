@@ -35,6 +35,7 @@
 
 #define LOGGED_MAX 256      /* distinct (cause, run) pairs logged before going quiet */
 #define ASKED_MAX 64        /* unknown runs we recently asked to resend their start */
+#define NO_END_GRACE_S 10.0 /* a run whose probe is gone stays "no_end" this long before it is "crashed" */
 #define QUERY_MAX_BYTES 65536      /* a query is a small object; larger ones are dropped by the transport */
 #define LIVE_BYTES (16u << 20)      /* the live ring: what a viewer polling every LIVE_POLL_S can fall behind by */
 #define LIVE_MSGS 8192
@@ -68,6 +69,8 @@ struct tt_collector {
     int loading;               /* replaying a recording: do not record again */
     tt_alerts *alerts;
     FILE *alerts_log;
+    char spool_dir[400];       /* where probes of this endpoint leave what we did not acknowledge ("": none) */
+    double last_spool_scan;
 };
 
 static double mono(void)
@@ -132,7 +135,9 @@ long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errl
     uint64_t before = c->n.accepted;
     char token[sizeof c->store.token];
     loading(c, 1, token);
+    c->store.seq_lenient = 1;   /* a recording's gaps cannot be resent: take what is there */
     long n = tt_recording_read(path, load_line, c, c->quiet ? NULL : c->log, err, errlen);
+    c->store.seq_lenient = 0;
     loading(c, 0, token);
     return n < 0 ? -1 : (long)(c->n.accepted - before);
 }
@@ -142,10 +147,14 @@ long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, 
     uint64_t before = c->n.accepted;
     char token[sizeof c->store.token];
     loading(c, 1, token);
+    c->store.seq_lenient = 1;
     long r = tt_recording_read_merged(paths, n, load_line, c, c->quiet ? NULL : c->log, err, errlen);
+    c->store.seq_lenient = 0;
     loading(c, 0, token);
     return r < 0 ? -1 : (long)(c->n.accepted - before);
 }
+
+static void import_spools(tt_collector *c);
 
 /* A restarted collector picks up where its recordings end. */
 static int load_dir(tt_collector *c, const char *dir, char *err, size_t errlen)
@@ -159,7 +168,8 @@ static int load_dir(tt_collector *c, const char *dir, char *err, size_t errlen)
         if (n < 7 || e->d_name[0] == '.' || strcmp(e->d_name + n - 6, ".jsonl")) continue;
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (tt_collector_load(c, path, err, errlen) < 0) { rc = -1; break; }
+        if (tt_recording_repair(path, c->quiet ? NULL : c->log, err, errlen) < 0 ||   /* a crash's torn line: aside */
+            tt_collector_load(c, path, err, errlen) < 0) { rc = -1; break; }
     }
     closedir(d);
     return rc;
@@ -212,8 +222,10 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     }
     if (o && o->record_dir) {
         if (!(c->rec = tt_recorder_open(o->record_dir, o->flush_seconds, err, errlen))) goto fail;
-        if (load_dir(c, o->record_dir, err, errlen)) goto fail;
+        if (!o->record_no_load && load_dir(c, o->record_dir, err, errlen)) goto fail;
     }
+    if (tt_spool_dir(c->endpoint, c->spool_dir, sizeof c->spool_dir, err, errlen)) c->spool_dir[0] = 0;
+    import_spools(c);
     return c;
 fail:
     tt_collector_close(c);
@@ -262,7 +274,7 @@ static void publish(tt_collector *c, cJSON *m)
     free(txt);
 }
 
-static void control(tt_collector *c, const char *run, int rank, const char *action, const char *reason)
+static void control_seq(tt_collector *c, const char *run, int rank, const char *action, const char *reason, uint64_t seq)
 {
     cJSON *m = cJSON_CreateObject();
     if (!m) return;
@@ -272,8 +284,42 @@ static void control(tt_collector *c, const char *run, int rank, const char *acti
     if (rank >= 0) cJSON_AddNumberToObject(m, "rank", rank);
     cJSON_AddStringToObject(m, "action", action);
     if (reason) cJSON_AddStringToObject(m, "reason", reason);
+    if (seq) cJSON_AddNumberToObject(m, "seq", (double)seq);
     publish(c, m);
     cJSON_Delete(m);
+}
+
+static void control(tt_collector *c, const char *run, int rank, const char *action, const char *reason)
+{
+    control_seq(c, run, rank, action, reason, 0);
+}
+
+/* Acknowledges what the runs have, once it is in the recording's files (flushed: it survives our crash). */
+static void send_acks(tt_collector *c)
+{
+    int due = 0;
+    for (int i = 0; i < c->store.nruns; i++) due |= c->store.runs[i]->ack_due;
+    if (!due) return;
+    if (c->rec && tt_recorder_flush(c->rec)) return;   /* not on disk: not acknowledged (the probe keeps it) */
+    for (int i = 0; i < c->store.nruns; i++) {
+        tt_run *r = c->store.runs[i];
+        if (!r->ack_due) continue;
+        r->ack_due = 0;
+        r->seq_acked = r->seq_last;
+        control_seq(c, r->name, r->rank, TT_CTL_ACK, NULL, r->seq_last);
+    }
+}
+
+/* A message came after a missing one: ask for everything after what we have, at most 4 times a second. */
+static void ask_resend_after(tt_collector *c, tt_run *r)
+{
+    double now = mono();
+    if (now - r->resend_asked < 0.25) return;
+    r->resend_asked = now;
+    /* the request acknowledges what we have: only what is on disk when recording */
+    uint64_t have = c->rec && tt_recorder_flush(c->rec) ? r->seq_acked : r->seq_last;
+    r->seq_acked = have;
+    control_seq(c, r->name, r->rank, TT_CTL_RESEND, NULL, have);
 }
 
 /* A probe we have not heard start (collector restarted, or its start was lost): ask it, at most 4×/s. */
@@ -342,6 +388,8 @@ void tt_collector_set_alerts(tt_collector *c, tt_alerts *a)
 
 tt_alerts *tt_collector_alerts(const tt_collector *c) { return c->alerts; }
 
+static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_result *res, char *err, size_t errlen);
+
 /* 1 when msg had to lose a "token" member (c->stripped then holds it without); 0 when msg is fine as is. */
 static int strip_token(tt_collector *c, const char *msg, size_t len)
 {
@@ -360,6 +408,125 @@ static int strip_token(tt_collector *c, const char *msg, size_t len)
 int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err, size_t errlen)
 {
     tt_ingest_result r;
+    return ingest_one(c, msg, len, &r, err, errlen);
+}
+
+/* ---- spools: what probes of this endpoint could not get acknowledged, left for us to import ---- */
+
+typedef struct {
+    tt_collector *c;
+    long kept;                 /* lines refused for a reason other than "we have it" */
+    char first_err[512];
+} spool_import;
+
+static int import_line(void *ud, const char *line, size_t len)
+{
+    spool_import *x = ud;
+    tt_collector *c = x->c;
+    char err[512];
+    tt_msg m;
+    /* a spool starts with its run's start: for a run we know, the run goes on rather than restarts */
+    int known_start = tt_msg_decode(&m, line, len, c->store.token, err, sizeof err) == 0 && m.type == TT_MSG_RUN_START &&
+                      tt_store_find(&c->store, m.run, m.rank);
+    tt_msg_free(&m);
+    if (known_start) return 0;
+    tt_ingest_result r;
+    if (ingest_one(c, line, len, &r, err, sizeof err) == 0) {
+        tt_run *run = r.type == TT_MSG_STEP ? tt_store_find(&c->store, r.run, r.rank) : NULL;
+        if (run) run->from_spool++;
+        return 0;
+    }
+    if (r.duplicate) {
+        /* we have it, unless the run skipped messages it never had (a spill while it ran on) */
+        const tt_run *run = tt_store_find(&c->store, r.run, r.rank);
+        if (!run || !run->seq_missing) return 0;
+        snprintf(err, sizeof err, "run '%s' rank %d: older than steps the collector already has", r.run, r.rank);
+    }
+    if (!x->kept++) snprintf(x->first_err, sizeof x->first_err, "%s", err);
+    return -1;
+}
+
+/* Imports one whole spool as if its probe sent it now (recorded, shown live). Removed once we have all of
+ * it; otherwise kept as FILE.kept, with one line saying why, for `traintop replay RECORDING FILE.kept`. */
+static void import_spool(tt_collector *c, const char *path)
+{
+    spool_import x = { .c = c };
+    char err[512];
+    if (access(path, F_OK)) return;       /* seen twice in one listing, and already imported */
+    /* a spool is the user's own file (0600 in a 0700 directory) and holds no token: trusted like a recording */
+    char token[sizeof c->store.token];
+    memcpy(token, c->store.token, sizeof token);
+    c->store.token[0] = 0;
+    c->store.seq_lenient = 1;          /* its probe is gone: nothing can be resent */
+    long n = tt_recording_read(path, import_line, &x, c->quiet ? NULL : c->log, err, sizeof err);
+    c->store.seq_lenient = 0;
+    memcpy(c->store.token, token, sizeof token);
+    if (n >= 0 && !x.kept) {
+        if (c->rec) tt_recorder_flush(c->rec);
+        if (!c->quiet) fprintf(c->log, "traintop: imported %ld messages from the spool %s\n", n, path);
+        unlink(path);
+    } else {
+        char kept[1100];
+        snprintf(kept, sizeof kept, "%s.kept", path);
+        rename(path, kept);
+        if (!c->quiet)
+            fprintf(c->log, "traintop: spool %s: %ld of its messages could not be merged live (%s); kept as %s: "
+                            "`traintop replay` merges it with the recording\n", path, x.kept, n < 0 ? err : x.first_err, kept);
+    }
+    fflush(c->log);
+}
+
+/* A spool a probe was still writing (NAME.jsonl.part) when its process died: NAME is
+ * <run>.<rank>.<pid>.<time>. Taken once the pid is gone and the file has not changed for a minute (a
+ * probe in another pid namespace may share the directory). */
+static int abandoned_part(const char *dir, const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 12 || strcmp(name + n - 11, ".jsonl.part")) return 0;
+    char base[256];
+    if (n - 11 >= sizeof base) return 0;
+    memcpy(base, name, n - 11);
+    base[n - 11] = 0;
+    char *t = strrchr(base, '.');
+    if (!t) return 0;
+    *t = 0;
+    char *p = strrchr(base, '.');
+    long pid = p ? strtol(p + 1, NULL, 10) : 0;
+    if (pid <= 0 || !(kill((pid_t)pid, 0) == -1 && errno == ESRCH)) return 0;
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0 && time(NULL) - st.st_mtime > 60;
+}
+
+/* Every whole spool (FILE.jsonl; a probe still writing one has FILE.jsonl.part), and the parts that
+ * dead probes left. */
+static void import_spools(tt_collector *c)
+{
+    c->last_spool_scan = mono();
+    if (!c->spool_dir[0]) return;
+    DIR *d = opendir(c->spool_dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", c->spool_dir, e->d_name);
+        if (e->d_name[0] != '.' && abandoned_part(c->spool_dir, e->d_name)) {
+            char whole[1024];
+            snprintf(whole, sizeof whole, "%.*s", (int)strlen(path) - 5, path);   /* without ".part" */
+            if (rename(path, whole) == 0) import_spool(c, whole);
+            continue;
+        }
+        if (n < 7 || e->d_name[0] == '.' || strcmp(e->d_name + n - 6, ".jsonl")) continue;
+        import_spool(c, path);
+    }
+    closedir(d);
+}
+
+static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_result *res, char *err, size_t errlen)
+{
+    tt_ingest_result r;
     c->n.received++;
     if (tt_ingest(&c->store, msg, len, mono(), &r, err, errlen)) {
         c->n.rejected++;
@@ -368,10 +535,15 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
             c->n.rejected--;
             return -1;
         }
+        tt_run *run = r.duplicate || r.gap ? tt_store_find(&c->store, r.run, r.rank) : NULL;
         if (r.unknown_run && r.run[0] && !c->loading) ask_resend(c, r.run);
+        else if (run && r.duplicate) run->ack_due = !c->loading;   /* our ack may be what was lost: repeat it */
+        else if (run && r.gap) { if (!c->loading) ask_resend_after(c, run); }
         else log_reject(c, &r, err);
+        *res = r;
         return -1;
     }
+    *res = r;
     c->n.accepted++;
     c->n.layer_records += r.layer_records;
     if (c->mirror) return 0;   /* a viewer's copy: the real collector records and answers probes */
@@ -386,7 +558,13 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
     }
     if (c->rec && !c->loading && r.type == TT_MSG_RUN_END) tt_recorder_flush(c->rec);   /* a finished run's file is whole */
     if (c->loading) return 0;   /* history, not a live probe: nothing to answer */
-    if (r.type == TT_MSG_RUN_END) control(c, r.run, r.rank, "ack_end", NULL);
+    if (r.seq) {
+        tt_run *run = tt_store_find(&c->store, r.run, r.rank);
+        if (run) run->ack_due = 1;
+        if (r.type == TT_MSG_RUN_END) send_acks(c);   /* the probe is waiting for this one to close */
+    } else if (r.type == TT_MSG_RUN_END) {
+        control(c, r.run, r.rank, TT_CTL_ACK_END, NULL);   /* protocol version 1 */
+    }
     if (r.type == TT_MSG_STEP) {
         const tt_run *stepped = tt_store_find(&c->store, r.run, r.rank);
         if (stepped && stepped->world > 1) tt_crossrank_step(&c->store, stepped, stepped->step);
@@ -515,18 +693,24 @@ void tt_collector_tick(tt_collector *c)
 {
     double now = mono();
     c->last_tick = now;
+    send_acks(c);
+    if (now - c->last_spool_scan >= 1.0) import_spools(c);
     if (c->rec) tt_recorder_tick(c->rec);
     if (c->alerts) tt_alerts_reap(c->alerts);
     for (int i = 0; i < c->store.nruns; i++) {
         tt_run *r = c->store.runs[i];
-        if (r->state != TT_RUN_RUNNING && r->state != TT_RUN_STALLED) continue;
+        if (r->state != TT_RUN_RUNNING && r->state != TT_RUN_STALLED && r->state != TT_RUN_NO_END) continue;
         if (c->alerts && !c->loading) {
             tt_alert fired[4];
             int n = tt_alerts_on_tick(c->alerts, r, now - r->last_seen, fired, 4);
             for (int k = 0; k < n; k++) act(c, &fired[k]);
         }
         if (probe_gone(c, r)) {
-            r->state = TT_RUN_CRASHED;
+            /* a probe that acknowledges (version 2) spools its end when it could not deliver it: wait for
+             * the spool (imported every second) before calling the run crashed */
+            if (r->seq_last && r->state != TT_RUN_NO_END) { r->state = TT_RUN_NO_END; r->gone_at = now; }
+            else if (!r->seq_last || now - r->gone_at > NO_END_GRACE_S) r->state = TT_RUN_CRASHED;
+            else continue;
             c->store.version++;
         } else if (r->state == TT_RUN_RUNNING && now - r->last_seen > c->stall_seconds) {
             r->state = TT_RUN_STALLED;
@@ -587,6 +771,7 @@ tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, cha
     c->stall_seconds = 1e9;          /* the real collector decides; its states arrive as messages */
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
     tt_store_init(&c->store, 0);
+    c->store.seq_lenient = 1;       /* what the history left out cannot be resent to a viewer */
     c->last_tick = mono();
     /* The history's lines, then the live messages (older steps are refused by ingest). */
     c->loading = 1;

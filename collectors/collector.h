@@ -19,6 +19,8 @@ typedef struct {
     int quiet;                 /* suppress log lines (still counted) */
     const char *record_dir;    /* append every accepted message to DIR/<run>.jsonl; NULL: no recording.
                                   Recordings already there are loaded first, so a restart continues them. */
+    int record_no_load;        /* record, but do not load what record_dir holds (a dashboard's default
+                                  recording keeps every run ever made; showing them all is not wanted) */
     double flush_seconds;      /* recording flush interval (0: 0.2 s) */
     int allow_remote;          /* permit tcp:// on an address other than loopback (a warning is logged) */
     int insecure_tcp;          /* permit tcp:// without TRAINTOP_TOKEN (anyone reaching the port may read, feed

@@ -8,6 +8,7 @@
 #include "../proto/encode.h"
 #include "../proto/jsonw.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,6 +308,8 @@ out:
     return rc;
 }
 
+static double rate(const tt_run *r) { return isfinite(r->steps_per_s) && r->steps_per_s > 0 ? r->steps_per_s : 0; }
+
 static void run_start(jsonw *w, const tt_run *r)
 {
     tt_enc_open(w, &(tt_enc_sender){ .run = r->name, .rank = r->rank }, TT_MSG_RUN_START, 0);
@@ -321,6 +324,7 @@ static void run_start(jsonw *w, const tt_run *r)
     for (int k = 0; k < r->nstats; k++) { jw_sep(w); jw_str(w, r->stat_names[k]); }
     jw_raw(w, "]");
     jw_key(w, "row_stats"); jw_int(w, r->row_stats);
+    jw_key(w, "steps_per_s"); jw_num(w, rate(r));   /* the viewer's steps carry no time: our figure */
     jw_key(w, "layers"); jw_raw(w, "[");
     for (int i = 0; i < r->nlayers; i++) {
         jw_sep(w); jw_raw(w, "{\"name\":"); jw_str(w, r->layers[i].name);
@@ -338,6 +342,7 @@ static void run_end(jsonw *w, const tt_run *r)
     jw_key(w, "step"); jw_int(w, r->step < 0 ? 0 : r->step);
     jw_key(w, "status"); jw_str(w, r->end_status);
     jw_key(w, "dropped"); jw_int(w, (int64_t)r->probe_dropped);
+    jw_key(w, "steps_per_s"); jw_num(w, rate(r));
     jw_raw(w, "}\n");
 }
 

@@ -33,6 +33,49 @@ static void touch_rate(tt_run *r, int64_t step, double now)
     r->rate_step0 = step;
 }
 
+/* ---- delivery: sequence numbers (protocol version 2; a version 1 message has none) ---- */
+
+/* Where a sequenced message stands against what the run has: NULL to apply it, else why it is refused.
+ * The probe's base says which earlier messages it no longer holds, so none of those is waited for. */
+static const char *seq_verdict(const tt_store *st, const tt_run *r, uint64_t seq, uint64_t base)
+{
+    if (!seq) return NULL;
+    if (seq <= r->seq_last) return "duplicate";
+    uint64_t have = base > r->seq_last ? base : r->seq_last;
+    if (seq > have + 1 && !st->seq_lenient) return "gap";
+    return NULL;
+}
+
+static void seq_applied(tt_run *r, uint64_t seq, uint64_t base)
+{
+    if (!seq) return;
+    if (base > r->seq_last) { r->seq_missing += base - r->seq_last; r->seq_last = base; }
+    if (seq > r->seq_last + 1) r->seq_missing += seq - r->seq_last - 1;   /* lenient: absent for good */
+    r->seq_last = seq;
+}
+
+/* A refused sequenced message, counted on its run. */
+static int seq_refuse(tt_msg *m, tt_run *r, const char *why, tt_ingest_result *res, char *err, size_t errlen)
+{
+    if (!strcmp(why, "duplicate")) {
+        r->seq_dups++;
+        res->duplicate = 1;
+        return tt_msg_reject(m, why, err, errlen, "seq %llu: already received", (unsigned long long)m->seq);
+    }
+    r->seq_gaps++;
+    res->gap = 1;
+    return tt_msg_reject(m, why, err, errlen, "seq %llu: expected %llu first", (unsigned long long)m->seq,
+                         (unsigned long long)(r->seq_last + 1));
+}
+
+/* A step or end for a run that already ended, without a run_start resuming it. */
+static int after_end(tt_msg *m, tt_run *r, char *err, size_t errlen)
+{
+    r->after_end++;
+    return tt_msg_reject(m, "ended", err, errlen, "%s after the run's end (%s): expected a run_start to resume the run",
+                         tt_msg_type_name(m->type), r->end_status);
+}
+
 /* ---- run_start ---- */
 
 static int same_layout(const tt_run *r, const tt_msg_run_start *d)
@@ -99,9 +142,12 @@ static int run_start(tt_msg *m, tt_store *st, double now, char *err, size_t errl
         st->runs = nr;
         if (!(r = new_run(st, m, &d))) return tt_msg_reject(m, "memory", err, errlen, "out of memory");
         st->runs[st->nruns++] = r;
+        r->seq_last = m->base;          /* what the probe had acknowledged before (a restarted collector) */
         r->first_seen = now;
         r->first_sent = m->time > 0 ? m->time : now;
     }
+    /* A run that resumes starts a new sequence; a running one keeps its own (each step carries its base). */
+    if (r->end_status[0]) r->seq_last = m->base;
     r->row_stats = d.row_stats;
     r->world = d.world;
     r->every = d.every;
@@ -109,6 +155,7 @@ static int run_start(tt_msg *m, tt_store *st, double now, char *err, size_t errl
     snprintf(r->host, sizeof r->host, "%s", d.host);
     cJSON_Delete(r->hparams);
     r->hparams = d.hparams ? cJSON_Duplicate(d.hparams, 1) : cJSON_CreateObject();
+    if (d.steps_per_s > 0) r->steps_per_s = d.steps_per_s;   /* a history reply: the collector's figure */
     r->state = TT_RUN_RUNNING;
     r->end_status[0] = 0;
     r->last_seen = now;
@@ -145,6 +192,9 @@ static int step_msg(tt_msg *m, tt_store *st, double now, tt_ingest_result *res, 
 {
     tt_run *r = tt_store_find(st, m->run, m->rank);
     if (!r) { res->unknown_run = 1; return tt_msg_reject(m, "unknown_run", err, errlen, "step for a run whose run_start was not received"); }
+    const char *why = seq_verdict(st, r, m->seq, m->base);
+    if (why) return seq_refuse(m, r, why, res, err, errlen);
+    if (r->end_status[0]) return after_end(m, r, err, errlen);
     tt_msg_run view = run_view(r);
     tt_msg_step d;
     if (tt_msg_decode_step(m, &view, &d, err, errlen)) return -1;
@@ -173,9 +223,12 @@ static int step_msg(tt_msg *m, tt_store *st, double now, tt_ingest_result *res, 
     }
     r->step = step;
     r->steps_received++;
-    if (r->state == TT_RUN_STALLED) r->state = TT_RUN_RUNNING;
+    seq_applied(r, m->seq, m->base);
+    if (r->state == TT_RUN_STALLED || r->state == TT_RUN_CRASHED || r->state == TT_RUN_NO_END) r->state = TT_RUN_RUNNING;
     r->last_seen = now;
-    touch_rate(r, step, m->time > 0 ? m->time : now);
+    /* untimed steps time by our clock, except in a replay or a viewer's copy (a history's steps carry
+     * no time: the clock would be the viewer's ingest) */
+    if (m->time > 0 || !st->seq_lenient) touch_rate(r, step, m->time > 0 ? m->time : now);
     return 0;
 }
 
@@ -194,14 +247,23 @@ static int run_end(tt_msg *m, tt_store *st, double now, tt_ingest_result *res, c
 {
     tt_run *r = tt_store_find(st, m->run, m->rank);
     if (!r) { res->unknown_run = 1; return tt_msg_reject(m, "unknown_run", err, errlen, "run_end for a run whose run_start was not received"); }
+    const char *why = seq_verdict(st, r, m->seq, m->base);
+    if (why) return seq_refuse(m, r, why, res, err, errlen);
+    if (r->end_status[0]) return after_end(m, r, err, errlen);
     tt_msg_run_end d;
     if (tt_msg_decode_run_end(m, &d, err, errlen)) return -1;
+    seq_applied(r, m->seq, m->base);
+    r->has_end_steps = d.has_steps;
+    r->probe_steps = d.steps;
+    r->probe_spooled = d.spooled;
     r->state = !strcmp(d.status, "finished") ? TT_RUN_FINISHED : !strcmp(d.status, "stopped") ? TT_RUN_STOPPED : TT_RUN_FAILED;
     snprintf(r->end_status, sizeof r->end_status, "%s", d.status);
     r->probe_dropped = d.dropped;
     r->last_seen = now;
     double t = m->time > 0 ? m->time : now;
-    if (r->first_sent > 0 && t > r->first_sent && r->steps_received)   /* the whole run: short runs get a figure too */
+    if (d.steps_per_s > 0)                              /* a history reply: the collector's figure */
+        r->steps_per_s = d.steps_per_s;
+    else if (r->first_sent > 0 && t > r->first_sent && r->steps_received)   /* the whole run: short runs get a figure too */
         r->steps_per_s = (double)r->steps_received / (t - r->first_sent);
     return 0;
 }
@@ -214,6 +276,7 @@ static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_i
     if (tt_fast_step_scan(msg, len, f)) return -1;
     tt_run *r = tt_store_find(st, f->run_name, (int)f->rank);
     if (!r) return -1;
+    if (seq_verdict(st, r, (uint64_t)f->seq, (uint64_t)f->base) || r->end_status[0]) return -1;   /* refused there */
     tt_msg_run view = run_view(r);
     if (!tt_fast_step_fits(f, st->token, &view)) return -1;
     int64_t step = f->step;
@@ -242,10 +305,13 @@ static int fast_step(tt_store *st, const char *msg, size_t len, double now, tt_i
     res->layer_records += (uint64_t)f->nextra;
     r->step = step;
     r->steps_received++;
-    if (r->state == TT_RUN_STALLED) r->state = TT_RUN_RUNNING;
+    seq_applied(r, (uint64_t)f->seq, (uint64_t)f->base);
+    if (r->state == TT_RUN_STALLED || r->state == TT_RUN_CRASHED || r->state == TT_RUN_NO_END) r->state = TT_RUN_RUNNING;
     r->last_seen = now;
-    touch_rate(r, step, f->has_time && isfinite(f->time) && f->time > 0 ? f->time : now);
+    int timed = f->has_time && isfinite(f->time) && f->time > 0;
+    if (timed || !st->seq_lenient) touch_rate(r, step, timed ? f->time : now);
     res->type = TT_MSG_STEP;
+    res->seq = (uint64_t)f->seq;
     snprintf(res->run, sizeof res->run, "%s", f->run_name);
     res->rank = (int)f->rank;
     st->version++;
@@ -267,6 +333,7 @@ int tt_ingest(tt_store *st, const char *msg, size_t len, double now, tt_ingest_r
     }
     snprintf(res->run, sizeof res->run, "%s", m.run);
     res->rank = m.rank;
+    res->seq = m.seq;
     res->cause = m.cause;
     if (rc == 0) st->version++;
     tt_msg_free(&m);

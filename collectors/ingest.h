@@ -11,6 +11,9 @@ typedef struct {
     char run[TT_NAME_MAX];     /* "" when the message had no valid run name */
     int rank;
     int unknown_run;           /* a step or end for a run whose run_start was never seen */
+    int duplicate;             /* a resent message the run already has (cause "duplicate") */
+    int gap;                   /* a message after a missing one (cause "gap"): ask the probe to resend */
+    uint64_t seq;              /* its sequence number (0: none, protocol version 1 or run_start) */
     const char *cause;         /* on rejection: a short fixed key for counting ("json", "version", "field", …) */
     uint64_t layer_records;    /* layer rows applied */
 } tt_ingest_result;

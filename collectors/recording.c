@@ -1,12 +1,14 @@
-/* recording: append-only JSON lines, one file per run, flushed at a bounded interval. A file is only
- * ever appended to, so a crash can tear at most its last line; a restarted collector first ends a
- * torn line so the next message starts on a line of its own. */
+/* recording: append-only JSON lines, one file per run, flushed at a bounded interval. Lines are
+ * buffered here and handed to the kernel whole (one write of whole lines), so a killed collector leaves
+ * no half line; should one appear anyway (a full disk, a crashed machine), tt_recording_repair moves it
+ * to a side file before the recording is read or appended to again. */
 #include "recording.h"
 #include "safefile.h"
 #include "../proto/protocol.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +17,13 @@
 #include <unistd.h>
 
 #define MAX_FILES 256        /* open files kept; the least recently used is closed beyond that */
+#define BUF_FLUSH (64u << 10) /* a file's buffer is written out beyond this */
 
 typedef struct {
     char run[128];
-    FILE *f;
+    int fd;                  /* -1: not open */
+    char *buf;               /* whole lines not yet written */
+    size_t len, cap;
     double dirty_since;      /* 0 when everything is flushed */
     double used;
 } rec_file;
@@ -53,24 +58,27 @@ tt_recorder *tt_recorder_open(const char *dir, double flush_seconds, char *err, 
     return r;
 }
 
-static void close_file(rec_file *f)
+/* Writes the buffered whole lines. A failed write keeps what was not written for the next try. */
+static int write_out(rec_file *f)
 {
-    if (f->f) fclose(f->f);
-    memset(f, 0, sizeof *f);
+    size_t off = 0;
+    while (off < f->len) {
+        ssize_t n = write(f->fd, f->buf + off, f->len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    memmove(f->buf, f->buf + off, f->len - off);
+    f->len -= off;
+    if (!f->len) f->dirty_since = 0;
+    return f->len ? -1 : 0;
 }
 
-/* Opens DIR/run.jsonl for appending; ends a torn last line left by a crash. */
-static FILE *open_append(const char *path, char *err, size_t errlen)
+static void close_file(rec_file *f)
 {
-    FILE *f = tt_safefile_open(path, "a+", err, errlen);
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > 0 && fseek(f, -1, SEEK_END) == 0) {
-        int c = fgetc(f);
-        fseek(f, 0, SEEK_END);
-        if (c != '\n') fputc('\n', f);
-    }
-    setvbuf(f, NULL, _IOFBF, 1 << 16);
-    return f;
+    if (f->fd > 0) { write_out(f); close(f->fd); }
+    free(f->buf);
+    memset(f, 0, sizeof *f);
 }
 
 static rec_file *file_for(tt_recorder *r, const char *run, char *err, size_t errlen)
@@ -78,15 +86,33 @@ static rec_file *file_for(tt_recorder *r, const char *run, char *err, size_t err
     rec_file *lru = &r->files[0];
     for (int i = 0; i < MAX_FILES; i++) {
         rec_file *f = &r->files[i];
-        if (f->f && !strcmp(f->run, run)) return f;
-        if (!f->f) { lru = f; break; }
+        if (f->fd > 0 && !strcmp(f->run, run)) return f;
+        if (f->fd <= 0) { lru = f; break; }
         if (f->used < lru->used) lru = f;
     }
     close_file(lru);
     char path[700];
     snprintf(path, sizeof path, "%s/%s.jsonl", r->dir, run);
-    char why[800];
-    if (!(lru->f = open_append(path, why, sizeof why))) { snprintf(err, errlen, "cannot append to %s", why); return NULL; }
+    if (tt_recording_repair(path, stderr, err, errlen) < 0) return NULL;   /* a torn tail left by a crash */
+    /* the user's alone, never through a symbolic link, no child inherits it (safefile's rules) */
+    lru->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lru->fd == 0) {                     /* 0 marks a closed slot: move it (stdin was closed) */
+        int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+        close(0);
+        lru->fd = fd;
+    }
+    struct stat st;
+    if (lru->fd > 0 && (fstat(lru->fd, &st) || !S_ISREG(st.st_mode))) {
+        close(lru->fd);
+        lru->fd = 0;
+        snprintf(err, errlen, "cannot append to %s: not a regular file", path);
+        return NULL;
+    }
+    if (lru->fd < 0) {
+        lru->fd = 0;
+        snprintf(err, errlen, "cannot append to %s: %s", path, strerror(errno));
+        return NULL;
+    }
     snprintf(lru->run, sizeof lru->run, "%s", run);
     return lru;
 }
@@ -95,19 +121,25 @@ int tt_recorder_append(tt_recorder *r, const char *run, const char *msg, size_t 
 {
     rec_file *f = file_for(r, run, err, errlen);
     if (!f) return -1;
-    /* One message, one line: newlines can only be JSON whitespace in a message that passed validation. */
-    for (size_t i = 0; i < len; i++) {
-        char c = msg[i] == '\n' || msg[i] == '\r' ? ' ' : msg[i];
-        if (putc(c, f->f) == EOF) goto ioerr;
+    if (f->len + len + 1 > f->cap) {
+        size_t cap = f->cap ? f->cap : 4096;
+        while (cap < f->len + len + 1) cap *= 2;
+        char *nb = realloc(f->buf, cap);
+        if (!nb) { snprintf(err, errlen, "recording %s/%s.jsonl: out of memory", r->dir, run); return -1; }
+        f->buf = nb;
+        f->cap = cap;
     }
-    if (putc('\n', f->f) == EOF) goto ioerr;
+    /* One message, one line: newlines can only be JSON whitespace in a message that passed validation. */
+    for (size_t i = 0; i < len; i++) f->buf[f->len++] = msg[i] == '\n' || msg[i] == '\r' ? ' ' : msg[i];
+    f->buf[f->len++] = '\n';
     double now = mono();
     f->used = now;
     if (!f->dirty_since) f->dirty_since = now;
+    if (f->len >= BUF_FLUSH && write_out(f)) {
+        snprintf(err, errlen, "writing %s/%s.jsonl: %s", r->dir, run, strerror(errno));
+        return -1;
+    }
     return 0;
-ioerr:
-    snprintf(err, errlen, "writing %s/%s.jsonl: %s", r->dir, run, strerror(errno));
-    return -1;
 }
 
 void tt_recorder_tick(tt_recorder *r)
@@ -115,14 +147,64 @@ void tt_recorder_tick(tt_recorder *r)
     double now = mono();
     for (int i = 0; i < MAX_FILES; i++) {
         rec_file *f = &r->files[i];
-        if (f->f && f->dirty_since && now - f->dirty_since >= r->flush_seconds) { fflush(f->f); f->dirty_since = 0; }
+        if (f->fd > 0 && f->dirty_since && now - f->dirty_since >= r->flush_seconds) write_out(f);
     }
 }
 
-void tt_recorder_flush(tt_recorder *r)
+int tt_recorder_flush(tt_recorder *r)
 {
+    int rc = 0;
     for (int i = 0; i < MAX_FILES; i++)
-        if (r->files[i].f) { fflush(r->files[i].f); r->files[i].dirty_since = 0; }
+        if (r->files[i].fd > 0 && r->files[i].len && write_out(&r->files[i])) rc = -1;
+    return rc;
+}
+
+int tt_recording_repair(const char *path, FILE *warn, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        snprintf(err, errlen, "cannot open recording %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) || st.st_size == 0) { close(fd); return 0; }
+    /* the tail after the last newline: read backwards in blocks */
+    off_t end = st.st_size, cut = 0;
+    char block[4096];
+    for (off_t pos = end; pos > 0 && !cut;) {
+        size_t n = pos >= (off_t)sizeof block ? sizeof block : (size_t)pos;
+        pos -= (off_t)n;
+        if (pread(fd, block, n, pos) != (ssize_t)n) { close(fd); snprintf(err, errlen, "reading recording %s: %s", path, strerror(errno)); return -1; }
+        if (pos + (off_t)n == end && block[n - 1] == '\n') { close(fd); return 0; }   /* whole */
+        for (size_t i = n; i-- > 0;)
+            if (block[i] == '\n') { cut = pos + (off_t)i + 1; break; }
+    }
+    /* keep the torn bytes beside the recording (DIR/run.torn), then cut them off */
+    char side[1100];
+    size_t pl = strlen(path);
+    snprintf(side, sizeof side, "%.*s.torn", (int)(pl > 6 && !strcmp(path + pl - 6, ".jsonl") ? pl - 6 : pl), path);
+    int sfd = open(side, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int ok = sfd >= 0;
+    for (off_t pos = cut; ok && pos < end;) {
+        size_t n = end - pos >= (off_t)sizeof block ? sizeof block : (size_t)(end - pos);
+        ok = pread(fd, block, n, pos) == (ssize_t)n && write(sfd, block, n) == (ssize_t)n;
+        pos += (off_t)n;
+    }
+    ok = ok && write(sfd, "\n", 1) == 1;
+    if (sfd >= 0) close(sfd);
+    if (!ok || ftruncate(fd, cut)) {
+        snprintf(err, errlen, "recording %s: cannot move its torn last line to %s: %s", path, side, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    if (warn) {
+        fprintf(warn, "traintop: %s: its last line was torn (the writer stopped mid-line): %lld bytes moved to %s\n",
+                path, (long long)(end - cut), side);
+        fflush(warn);
+    }
+    return 1;
 }
 
 void tt_recorder_close(tt_recorder *r)

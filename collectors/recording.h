@@ -13,9 +13,15 @@ tt_recorder *tt_recorder_open(const char *dir, double flush_seconds, char *err, 
 int tt_recorder_append(tt_recorder *r, const char *run, const char *msg, size_t len, char *err, size_t errlen);
 /* Flushes files whose data is older than the flush interval; call at least a few times a second. */
 void tt_recorder_tick(tt_recorder *r);
-void tt_recorder_flush(tt_recorder *r);
+/* Writes out everything appended so far. 0, or -1 when a write failed (kept for the next try). */
+int tt_recorder_flush(tt_recorder *r);
 void tt_recorder_close(tt_recorder *r);
 const char *tt_recorder_dir(const tt_recorder *r);
+
+/* A recording whose last line is torn (no newline: its writer died mid-line) gets that line cut off and
+ * appended to the side file DIR/<run>.torn, with one warning line on warn (NULL: none), so the recording
+ * stays valid JSON lines. Returns 1 when it cut, 0 when the file was whole or absent, -1 with err. */
+int tt_recording_repair(const char *path, FILE *warn, char *err, size_t errlen);
 
 /* Reads a recording line by line, calling fn for each complete line. A torn last line (no newline:
  * the writer was killed mid-write) is skipped with a warning on warn. Returns the number of lines

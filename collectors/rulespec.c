@@ -94,6 +94,7 @@ static const char *const known_scalars[] = { "loss", "val_loss", "train_loss", "
     "gwa_gamma_mean", "gwa_gamma_std", "gwa_kurtosis", "gwa_frac_neg", "gamma_mean", "trace_sigma", "grad_sq",
     "noise_scale", "noise_scale_raw", "norm_test", "inner_test", "ortho_test", "eq_angle", "local_grad_sq",
     "grad_sq_ranks", "trace_sigma_ranks", "noise_scale_ranks", "gpu_busy_ms", "gpu_kernels", "probe_gpu_ms", "probe_ms",
+    "probe_overhead_pct",
     NULL };
 static const char *const known_stats[] = { "w_norm", "g_norm", "w_rms", "g_rms", "w_var", "update_norm", "update_ratio",
     "angle", "angle_rows", "gw_cos", "dist_init", "nonfinite", "stable_rank", "log_spectral_norm", "log_norm", "alpha",

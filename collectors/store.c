@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[] = { "running", "finished", "stopped", "failed", "stalled", "crashed" };
+static const char *const state_names[] = { "running", "finished", "stopped", "failed", "stalled", "crashed", "no_end" };
 
 const char *tt_run_state_name(tt_run_state s)
 {

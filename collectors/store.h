@@ -8,7 +8,10 @@
 #include "../proto/fastjson.h"
 #include "traintop/probe.h"
 
-typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED, TT_RUN_CRASHED } tt_run_state;
+/* TT_RUN_NO_END: the probe's process is gone without its run_end reaching us — for a short while, as its
+ * spool (with the end) may still be imported; then TT_RUN_CRASHED. */
+typedef enum { TT_RUN_RUNNING, TT_RUN_FINISHED, TT_RUN_STOPPED, TT_RUN_FAILED, TT_RUN_STALLED, TT_RUN_CRASHED,
+               TT_RUN_NO_END } tt_run_state;
 const char *tt_run_state_name(tt_run_state s);
 
 typedef struct {
@@ -37,6 +40,20 @@ typedef struct {
     int64_t step;              /* latest step received */
     uint64_t steps_received;
     uint64_t probe_dropped;    /* as reported in run_end */
+    /* delivery (protocol version 2: every step and run_end carries a sequence number) */
+    uint64_t seq_last;         /* every message up to it is here, or was skipped (the probe's base) */
+    uint64_t seq_missing;      /* messages we will not get live: the probe released them unacknowledged (spooled or dropped),
+                                  or (replays, viewers) they were absent */
+    uint64_t seq_dups;         /* resent messages we already had (dropped) */
+    uint64_t seq_gaps;         /* messages refused because an earlier one was missing (it is resent) */
+    uint64_t after_end;        /* steps refused because the run had ended */
+    int has_end_steps;         /* run_end said how many steps the probe made */
+    uint64_t probe_steps, probe_spooled;   /* as reported in run_end */
+    uint64_t from_spool;       /* the collector's: steps that came through a probe's spool (imported) */
+    uint64_t seq_acked;        /* the collector's: the latest seq it acknowledged */
+    int ack_due;               /* the collector's: an ack (or a repeated one) is owed */
+    double resend_asked;       /* the collector's: when it last asked for a resend */
+    double gone_at;            /* the collector's: when it found the probe's process gone (TT_RUN_NO_END) */
     double first_seen, last_seen;   /* collector's monotonic clock, seconds */
     double first_sent;         /* the probe's clock at run_start (or ours if it sent none) */
     double steps_per_s;        /* smoothed, by the probe's clock */
@@ -76,6 +93,7 @@ typedef struct {
     uint64_t version;          /* bumped on every change: viewers redraw when it moves */
     tt_fast_step fast;         /* ingest's scratch for the fast path (its value buffer is reused) */
     int no_fast;               /* tests: always take the general path */
+    int seq_lenient;           /* accept a sequence gap (counted): replays and viewers, where no resend can come */
     tt_store_alert alerts[TT_STORE_ALERTS];   /* a ring: the newest at (alerts_n - 1) % TT_STORE_ALERTS */
     uint64_t alerts_n;         /* alerts ever; the dashboard rings the bell when a bell-rule raises it */
     uint64_t bells;            /* alerts whose rule asked for the terminal bell */

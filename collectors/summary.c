@@ -25,6 +25,15 @@ static cJSON *run_json(const tt_run *r)
     cJSON_AddNumberToObject(o, "pid", (double)r->pid);
     cJSON_AddNumberToObject(o, "layers", r->nlayers);
     cJSON_AddNumberToObject(o, "dropped", (double)r->probe_dropped);
+    /* delivery: what the probe said it made (at its end), what we lack, what came twice */
+    if (r->has_end_steps) cJSON_AddNumberToObject(o, "sent", (double)r->probe_steps);
+    else cJSON_AddNullToObject(o, "sent");
+    /* lost: what the probe let go unacknowledged and we never got (steps or ends; a recording's gaps too) */
+    cJSON_AddNumberToObject(o, "lost", (double)r->seq_missing);
+    cJSON_AddNumberToObject(o, "resent", (double)r->seq_dups);
+    cJSON_AddNumberToObject(o, "spooled", (double)(r->from_spool > r->probe_spooled ? r->from_spool : r->probe_spooled));
+    cJSON_AddNumberToObject(o, "gaps", (double)r->seq_gaps);
+    cJSON_AddNumberToObject(o, "after_end", (double)r->after_end);
     cJSON_AddItemToObject(o, "hparams", r->hparams ? cJSON_Duplicate(r->hparams, 1) : cJSON_CreateObject());
     cJSON_AddNumberToObject(o, "alerts", r->alerts);
     if (r->state == TT_RUN_STOPPED) cJSON_AddNumberToObject(o, "stopped_at", (double)r->step);

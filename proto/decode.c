@@ -95,8 +95,9 @@ int tt_msg_decode(tt_msg *m, const char *msg, size_t len, const char *token, cha
     if (!cJSON_IsObject(d)) return tt_msg_reject(m, "json", err, errlen, "message: expected a JSON object");
     if (cJSON_IsString(run) && tt_run_name_ok(run->valuestring)) snprintf(m->run, sizeof m->run, "%s", run->valuestring);
     if (is_int(rank, 0, TT_MAX_RANK)) m->rank = (int)rank->valuedouble;
-    if (!is_int(v, 0, 1e9) || v->valuedouble != TT_PROTOCOL_VERSION)
-        return tt_msg_reject(m, "version", err, errlen, "v: expected protocol version %d", TT_PROTOCOL_VERSION);
+    if (!is_int(v, TT_PROTOCOL_MIN_VERSION, TT_PROTOCOL_VERSION))
+        return tt_msg_reject(m, "version", err, errlen, "v: expected protocol version %d..%d", TT_PROTOCOL_MIN_VERSION, TT_PROTOCOL_VERSION);
+    m->v = (int)v->valuedouble;
     if (token && token[0]) {
         const cJSON *tok = get(d, "token");
         if (!cJSON_IsString(tok) || !tt_token_eq(tok->valuestring, strlen(tok->valuestring), token))
@@ -111,6 +112,13 @@ int tt_msg_decode(tt_msg *m, const char *msg, size_t len, const char *token, cha
     else if (!strcmp(t, "step")) m->type = TT_MSG_STEP;
     else if (!strcmp(t, "run_end")) m->type = TT_MSG_RUN_END;
     else return tt_msg_reject(m, "type", err, errlen, "type '%.40s': expected \"run_start\", \"step\" or \"run_end\"", t);
+    const cJSON *seq = get(d, "seq"), *base = get(d, "base");
+    if (seq && (m->type == TT_MSG_RUN_START || !is_int(seq, 1, TT_MAX_STEP)))
+        return tt_msg_reject(m, "field", err, errlen, "seq: expected an integer in 1..2^53 on a step or run_end");
+    if (base && (!is_int(base, 0, TT_MAX_STEP) || (seq && base->valuedouble >= seq->valuedouble)))
+        return tt_msg_reject(m, "field", err, errlen, "base: expected an integer in 0..2^53, below seq");
+    m->seq = seq ? (uint64_t)seq->valuedouble : 0;
+    m->base = base ? (uint64_t)base->valuedouble : 0;
     const cJSON *tm = get(d, "time");
     m->time = cJSON_IsNumber(tm) && isfinite(tm->valuedouble) && tm->valuedouble > 0 ? tm->valuedouble : 0;
     return 0;
@@ -156,8 +164,12 @@ int tt_msg_decode_run_start(tt_msg *m, tt_msg_run_start *out, char *err, size_t 
             if (!strcmp(get(t, "name")->valuestring, name->valuestring))
                 return tt_msg_reject(m, "field", err, errlen, "layers[%d]: name '%s' appears twice", i, name->valuestring);
     }
+    const cJSON *rate = get(d, "steps_per_s");
+    if (rate && !(cJSON_IsNumber(rate) && rate->valuedouble >= 0 && rate->valuedouble < 1e12))
+        return tt_msg_reject(m, "field", err, errlen, "steps_per_s: expected a non-negative number");
     /* Valid: the plain values. */
     memset(out, 0, sizeof *out);
+    out->steps_per_s = rate ? rate->valuedouble : 0;
     out->world = (int)world->valuedouble;
     out->every = every ? (int)every->valuedouble : 1;
     out->pid = pid ? (int64_t)pid->valuedouble : 0;
@@ -272,6 +284,10 @@ int tt_msg_decode_step(tt_msg *m, const tt_msg_run *r, tt_msg_step *out, char *e
 int tt_msg_decode_run_end(tt_msg *m, tt_msg_run_end *out, char *err, size_t errlen)
 {
     const cJSON *d = m->doc, *status = get(d, "status"), *dropped = get(d, "dropped"), *step = get(d, "step");
+    const cJSON *steps = get(d, "steps"), *spooled = get(d, "spooled"), *rate = get(d, "steps_per_s");
+    if (rate && !(cJSON_IsNumber(rate) && rate->valuedouble >= 0 && rate->valuedouble < 1e12))
+        return tt_msg_reject(m, "field", err, errlen, "steps_per_s: expected a non-negative number");
+    out->steps_per_s = rate ? rate->valuedouble : 0;
     if (!is_int(step, 0, TT_MAX_STEP)) return tt_msg_reject(m, "field", err, errlen, "step: expected an integer in 0..2^53");
     if (!cJSON_IsString(status)) return tt_msg_reject(m, "field", err, errlen, "status: expected \"finished\", \"stopped\" or \"failed\"");
     if (strcmp(status->valuestring, "finished") && strcmp(status->valuestring, "stopped") && strcmp(status->valuestring, "failed"))
@@ -279,6 +295,11 @@ int tt_msg_decode_run_end(tt_msg *m, tt_msg_run_end *out, char *err, size_t errl
     if (dropped && !is_int(dropped, 0, TT_MAX_STEP)) return tt_msg_reject(m, "field", err, errlen, "dropped: expected a non-negative integer");
     out->step = (int64_t)step->valuedouble;
     out->status = status->valuestring;
+    if (steps && !is_int(steps, 0, TT_MAX_STEP)) return tt_msg_reject(m, "field", err, errlen, "steps: expected a non-negative integer");
+    if (spooled && !is_int(spooled, 0, TT_MAX_STEP)) return tt_msg_reject(m, "field", err, errlen, "spooled: expected a non-negative integer");
     out->dropped = dropped ? (uint64_t)dropped->valuedouble : 0;
+    out->spooled = spooled ? (uint64_t)spooled->valuedouble : 0;
+    out->has_steps = steps != NULL;
+    out->steps = steps ? (uint64_t)steps->valuedouble : 0;
     return 0;
 }

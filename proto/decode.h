@@ -16,6 +16,8 @@ typedef struct {
     char run[TT_NAME_MAX];     /* "" until a valid run name was read */
     int rank;
     double time;               /* the sender's clock, seconds since the epoch; 0 when it sent none */
+    int v;                     /* the protocol version it was written in */
+    uint64_t seq, base;        /* version 2: its sequence number and the sender's base (0: none) */
     const char *cause;         /* on rejection: a short fixed key ("json", "version", "field", …) */
     void *owned;               /* the decoded tables below (tt_msg_free) */
 } tt_msg;
@@ -45,6 +47,7 @@ typedef struct {
     const char *stats[TT_MAX_STATS];   /* unique names */
     int nlayers;
     const tt_msg_layer *layers;        /* unique names */
+    double steps_per_s;        /* history replies: the collector's rate for the run (0 when absent) */
 } tt_msg_run_start;
 
 int tt_msg_decode_run_start(tt_msg *m, tt_msg_run_start *out, char *err, size_t errlen);
@@ -85,6 +88,10 @@ typedef struct {
     int64_t step;
     const char *status;        /* "finished", "stopped" or "failed" */
     uint64_t dropped;          /* 0 when absent */
+    uint64_t spooled;          /* 0 when absent */
+    int has_steps;             /* the probe said how many step messages it made */
+    uint64_t steps;
+    double steps_per_s;        /* history replies: the collector's rate for the run (0 when absent) */
 } tt_msg_run_end;
 
 int tt_msg_decode_run_end(tt_msg *m, tt_msg_run_end *out, char *err, size_t errlen);

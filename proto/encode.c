@@ -9,6 +9,8 @@ void tt_enc_open(jsonw *w, const tt_enc_sender *s, tt_msg_type type, double time
     jw_key(w, "type"); jw_str(w, tt_msg_type_name(type));
     jw_key(w, "run"); jw_str(w, s->run);
     jw_key(w, "rank"); jw_int(w, s->rank);
+    if (s->seq) { jw_key(w, "seq"); jw_int(w, (int64_t)s->seq); }
+    if (s->base) { jw_key(w, "base"); jw_int(w, (int64_t)s->base); }
     if (time > 0) { jw_key(w, "time"); jw_time(w, time); }
     if (s->token && s->token[0]) { jw_key(w, "token"); jw_str(w, s->token); }
 }
@@ -89,12 +91,14 @@ void tt_enc_scalars_end(jsonw *w) { jw_raw(w, "}"); }
 void tt_enc_step_end(jsonw *w) { jw_raw(w, "}"); }
 
 void tt_enc_run_end(jsonw *w, const tt_enc_sender *s, double time, int64_t step, const char *status,
-                    uint64_t sent, uint64_t dropped)
+                    uint64_t steps, uint64_t sent, uint64_t dropped, uint64_t spooled)
 {
     tt_enc_header(w, s, TT_MSG_RUN_END, time);
     jw_key(w, "step"); jw_int(w, step);
     jw_key(w, "status"); jw_str(w, status);
+    jw_key(w, "steps"); jw_int(w, (int64_t)steps);
     jw_key(w, "sent"); jw_int(w, (int64_t)sent);
     jw_key(w, "dropped"); jw_int(w, (int64_t)dropped);
+    jw_key(w, "spooled"); jw_int(w, (int64_t)spooled);
     jw_raw(w, "}");
 }

@@ -13,11 +13,13 @@ typedef struct {
     const char *run;
     int rank;
     const char *token;         /* NULL or "": none */
+    uint64_t seq;              /* this message's sequence number (steps and run_end; 0: none) */
+    uint64_t base;             /* every message with seq <= base is acknowledged, spooled or dropped (0: none) */
 } tt_enc_sender;
 
 #define TT_ENC_AT_STEP INT64_MIN   /* an extra entry for the message's own step (no at_step written) */
 
-/* Appends the opening of a message to w: {"v", "type", "run", "rank", "time"?, "token"?. time: the
+/* Appends the opening of a message to w: {"v", "type", "run", "rank", "seq"?, "base"?, "time"?, "token"?. time: the
  * sender's wall clock, or 0 for none (the collector's history replays have no clock of their own). */
 void tt_enc_open(jsonw *w, const tt_enc_sender *s, tt_msg_type type, double time);
 /* The same into an emptied w. */
@@ -45,7 +47,9 @@ void tt_enc_scalars_end(jsonw *w);
 void tt_enc_step_end(jsonw *w);
 
 /* run_end: the whole message. status: "finished", "stopped" or "failed". */
+/* steps: step messages the probe made (the collector compares them with what it has); sent, dropped and
+ * spooled: the transport's counters. */
 void tt_enc_run_end(jsonw *w, const tt_enc_sender *s, double time, int64_t step, const char *status,
-                    uint64_t sent, uint64_t dropped);
+                    uint64_t steps, uint64_t sent, uint64_t dropped, uint64_t spooled);
 
 #endif

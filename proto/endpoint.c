@@ -67,6 +67,34 @@ int tt_runtime_dir(char *out, size_t len, char *err, size_t errlen)
     return 0;
 }
 
+int tt_state_dir(char *out, size_t len, char *err, size_t errlen)
+{
+    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    int n;
+    if (state && *state == '/')
+        n = snprintf(out, len, "%s/traintop", state);
+    else if (home && *home == '/')
+        n = snprintf(out, len, "%s/.local/state/traintop", home);
+    else
+        n = snprintf(out, len, "/tmp/traintop-%u", (unsigned)getuid());
+    if (n < 0 || (size_t)n >= len) { snprintf(err, errlen, "state directory: path too long"); return -1; }
+    return 0;
+}
+
+int tt_spool_dir(const char *ep, char *out, size_t len, char *err, size_t errlen)
+{
+    if (tt_endpoint_check(ep, err, errlen) || tt_state_dir(out, len, err, errlen)) return -1;
+    size_t n0 = strlen(out);
+    int n = snprintf(out + n0, len - n0, "/spool/");
+    if (n < 0 || n0 + (size_t)n + strlen(ep) >= len) { snprintf(err, errlen, "spool directory for %s: path too long", ep); return -1; }
+    n += (int)n0;
+    /* one directory per endpoint, so a collector imports only what was meant for it */
+    char *p = out + n;
+    for (const char *s = ep; *s; s++) *p++ = *s == '/' || *s == ':' ? '_' : *s;
+    *p = 0;
+    return 0;
+}
+
 int tt_default_endpoint(char *out, size_t len, char *err, size_t errlen)
 {
     const char *env = getenv("TRAINTOP_ENDPOINT");

@@ -22,4 +22,12 @@ int tt_endpoint_check(const char *ep, char *err, size_t errlen);
  * checked to be owned by the user and closed to others. */
 int tt_runtime_dir(char *out, size_t len, char *err, size_t errlen);
 
+/* This user's traintop state directory: $XDG_STATE_HOME/traintop (XDG_STATE_HOME defaults to
+ * ~/.local/state; /tmp/traintop-UID without a home). Not created here. 0, or -1 with err. */
+int tt_state_dir(char *out, size_t len, char *err, size_t errlen);
+
+/* The directory where probes keep what a collector on endpoint ep has not acknowledged, and where that
+ * collector looks for it: <state dir>/spool/<ep with '/' and ':' as '_'>. Not created here. */
+int tt_spool_dir(const char *ep, char *out, size_t len, char *err, size_t errlen);
+
 #endif

@@ -202,6 +202,7 @@ static int scan(const char *msg, size_t len, tt_fast_step *s)
     s->token = NULL;
     s->v = -1;
     s->rank = 0;
+    s->seq = s->base = 0;
     s->has_time = s->has_layers = 0;
     s->nscalars = 0;
     s->nextra = 0;
@@ -226,6 +227,8 @@ static int scan(const char *msg, size_t len, tt_fast_step *s)
         else if (KEY("layers", 128u)) { if (layers(&c, s)) return -1; }
         else if (KEY("token", 256u)) { if (str(&c, &s->token, &s->token_len)) return -1; }
         else if (KEY("extra", 512u)) { if (extras(&c, s)) return -1; }
+        else if (KEY("seq", 1024u)) { if (integer(&c, &s->seq) || s->seq < 1) return -1; }
+        else if (KEY("base", 2048u)) { if (integer(&c, &s->base) || s->base < 0) return -1; }
         else return -1;                          /* a repeated key, anything unusual */
 #undef KEY
     } while (lit(&c, ','));
@@ -237,7 +240,7 @@ static int scan(const char *msg, size_t len, tt_fast_step *s)
 /* The checks of the general decoder that need no receiver state, on the scanned values. */
 static int valid(tt_fast_step *s)
 {
-    if (s->v != TT_PROTOCOL_VERSION || s->rank < 0 || s->rank > TT_MAX_RANK || s->step < 0 || s->run_len == 0 ||
+    if (s->v < TT_PROTOCOL_MIN_VERSION || s->v > TT_PROTOCOL_VERSION || (s->seq && s->base >= s->seq) || s->rank < 0 || s->rank > TT_MAX_RANK || s->step < 0 || s->run_len == 0 ||
         s->run_len >= TT_NAME_MAX)
         return -1;
     memcpy(s->run_name, s->run, s->run_len);

@@ -24,6 +24,7 @@ typedef struct {
     const char *token;         /* NULL when the message has none */
     size_t token_len;
     int64_t v, rank, step;
+    int64_t seq, base;         /* 0 when absent */
     int has_time;
     double time;
     int nscalars;

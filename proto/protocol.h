@@ -7,6 +7,8 @@
  * and TT_LAYER_NSTATS (the row statistics). */
 #include "traintop/probe.h"
 
+#define TT_PROTOCOL_MIN_VERSION 1      /* the oldest version a collector still accepts (no seq, no acks) */
+
 /* ---- limits (a message beyond one is rejected with cause "field" or "size") ---- */
 #define TT_MSG_MAX_BYTES (4u << 20)    /* one message; larger ones are refused by the transport */
 #define TT_MAX_LAYERS 4000             /* the run_start layer table */
@@ -28,7 +30,9 @@ const char *tt_msg_type_name(tt_msg_type t);
 #define TT_MSG_CONTROL "control"
 #define TT_CTL_STOP "stop"
 #define TT_CTL_RESEND_START "resend_start"
-#define TT_CTL_ACK_END "ack_end"
+#define TT_CTL_ACK_END "ack_end"       /* version 1: the run_end arrived */
+#define TT_CTL_ACK "ack"               /* version 2: every message up to "seq" is kept (recorded when recording) */
+#define TT_CTL_RESEND "resend"         /* version 2: the same, and send again everything after "seq" */
 
 /* ---- the statistic order: the wire order of the run_start "stats" a probe declares. The first
  * TT_NSTATS come as full layer rows (METRICS.md §1, computed by metrics/layerstats); the rest as

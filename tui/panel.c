@@ -20,6 +20,7 @@ const char *tui_state_label(tt_run_state s, int *role)
     case TT_RUN_FAILED: l = "fail"; r = TUI_A_BAD; break;
     case TT_RUN_STALLED: l = "stall"; r = TUI_A_WARN; break;
     case TT_RUN_CRASHED: l = "crash"; r = TUI_A_BAD; break;
+    case TT_RUN_NO_END: l = "noend"; r = TUI_A_WARN; break;
     }
     if (role) *role = r;
     return l;

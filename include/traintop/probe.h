@@ -1,9 +1,10 @@
 /* traintop probe: per-layer training statistics published from inside a training loop.
  *
  * Lifetime:  tt_probe_open → tt_probe_add_layer… → loop { tt_probe_scalar…; tt_probe_step } → tt_probe_close
- * Guarantees: no call blocks on the network or aborts the process. Sends are non-blocking; when the
- * collector is away, messages are dropped and counted (see tt_probe_counters) and the probe
- * reconnects by itself. Errors are returned as -1 with one line in the caller's buffer.
+ * Guarantees: no call blocks on the network or aborts the process. Sends are non-blocking; every message
+ * is kept until the collector acknowledges it, and sent again after a reconnect or a collector restart;
+ * what the memory budget cannot hold, and what is unacknowledged at close, goes to the spool (see
+ * tt_probe_opts.spool). Only without a spool is a message dropped, and counted (tt_probe_counters). Errors are returned as -1 with one line in the caller's buffer.
  * A probe is not thread-safe: use it from the training thread. */
 #ifndef TRAINTOP_PROBE_H
 #define TRAINTOP_PROBE_H
@@ -23,7 +24,7 @@ extern "C" {
 #define TT_API
 #endif
 
-#define TT_PROTOCOL_VERSION 1
+#define TT_PROTOCOL_VERSION 2          /* 2: acknowledged delivery (seq, base, ack); 1 still accepted */
 #define TT_NAME_MAX 128          /* run, layer and scalar names, bytes including NUL */
 
 typedef struct tt_probe tt_probe;
@@ -33,15 +34,24 @@ typedef struct {
     const char *endpoint;        /* NULL: $TRAINTOP_ENDPOINT, else the per-user default */
     int rank;                    /* this process's rank, 0 if not distributed */
     int world_size;              /* number of ranks, 1 if not distributed (0 means 1) */
-    int every;                   /* publish layer statistics every N steps (0 means 1) */
+    int every;                   /* a fixed schedule: layer and per-sample statistics every N steps
+                                    (step % N == 0). 0: the overhead budget below chooses the steps */
     int spectral_every;          /* spectral statistics (α, stable rank, …) of every 2-D layer every N
                                     steps, computed on a snapshot in a background thread (0: off) */
     int persample_full;          /* per-sample statistics also compute ⟨g_i, Ḡ⟩ (inner-product and
                                     orthogonality tests) and GSNR: one more GEMM per layer */
     int gwa_window;              /* steps per GWA window (an epoch, say; 0: 50) */
-    const char *spool;           /* a file for messages that could not be sent (collector away for longer
-                                    than the queue lasts, or at close): appended as JSON lines that
-                                    `traintop replay` and a collector can read. NULL: they are dropped */
+    const char *spool;           /* where messages the collector has not acknowledged go when the memory
+                                    budget is spent or at close: JSON lines that `traintop replay` reads.
+                                    NULL: the default file under $XDG_STATE_HOME/traintop/spool/<endpoint>/,
+                                    which a collector on that endpoint imports by itself; "": none (they
+                                    are dropped, and counted) */
+    double overhead;             /* the overhead budget (when every is 0), a fraction of the step time
+                                    (0: 0.02). The probe measures its own cost per step (and what
+                                    tt_probe_cost reports) against the time between steps, and samples §1
+                                    and per-sample statistics each every k steps, k chosen so that the
+                                    long-run cost stays within the budget (at least one sample of each per
+                                    30 s). The achieved overhead is the scalar probe_overhead_pct */
 } tt_probe_opts;
 
 /* Opens a run. opts_size is sizeof(tt_probe_opts) as the caller was built (pass `sizeof opts`): a caller
@@ -75,7 +85,8 @@ typedef struct {
 } tt_dense_batch;
 
 /* Hands in a dense layer's batch for the step about to be published, after the backward pass and
- * before the optimizer update. weight_layer is the index tt_probe_add_layer gave the weight
+ * before the optimizer update. Under the overhead budget a batch for a step that does not sample
+ * per-sample statistics is ignored (0 returned): tt_probe_sampled says which steps do. weight_layer is the index tt_probe_add_layer gave the weight
  * (rows = outputs, cols = inputs); bias_layer the bias's, or -1. The registered gradient buffers must
  * hold the batch-mean gradient. The probe combines all layers of a step into the model's per-sample
  * alignment γ_i (GWA, published as the scalar "gwa" once per window) and gradient-noise statistics
@@ -122,11 +133,39 @@ TT_API int tt_probe_add_external_layer(tt_probe *p, const char *name, size_t row
  * TT_LAYER_NSTATS; NaN where unknown). A sampled step without them publishes NaN for that layer. */
 TT_API int tt_probe_layer_stats(tt_probe *p, int layer, const double *stats, int n);
 
+/* What the probe samples at `step`, a step after the last published one: TT_SAMPLE_STATS (the layers'
+ * §1 statistics: registered buffers are read at tt_probe_step), TT_SAMPLE_PERSAMPLE (per-sample
+ * statistics: dense batches are used). 0: nothing is read at that step — skip hooks and copies.
+ * Under the budget steps are counted one by one from the last published (`step` is the
+ * (step - last)th to come) and the answer is exact for the next two steps; beyond them it is
+ * conservative (sampled). Returns the bits, or -1 for a step that is not after the last. */
+#define TT_SAMPLE_STATS 1
+#define TT_SAMPLE_PERSAMPLE 2
+TT_API int tt_probe_sampled(const tt_probe *p, int64_t step);
+
+/* Time spent on the probe's behalf outside libtraintop for the step about to be published — a
+ * framework's hooks and copies, GPU kernels — in seconds, for the work of `kind`: TT_SAMPLE_STATS,
+ * TT_SAMPLE_PERSAMPLE, or 0 for what every step costs. Counted in the overhead budget and probe_ms.
+ * 0, or -1 for a bad kind or time. */
+TT_API int tt_probe_cost(tt_probe *p, int kind, double seconds);
+
 /* Sets a named scalar (loss, lr, val_loss, …) for the step about to be published. */
 TT_API int tt_probe_scalar(tt_probe *p, const char *name, double value);
 
+/* System and GPU metrics on the probe's own timer: a background thread samples the process's CPU % and
+ * resident memory and the host's memory (/proc), and — where an NVIDIA driver is installed, through NVML
+ * loaded at run time — each GPU's utilisation, memory, power, temperature and SM clock, every
+ * interval_s seconds (<= 0: 5 s). The next tt_probe_step after each sample publishes it as scalars:
+ * sys_cpu_percent, sys_rss_bytes, sys_host_mem_used_bytes, sys_host_mem_total_bytes and
+ * gpu<k>_{util_percent,mem_used_bytes,mem_total_bytes,power_watts,temp_celsius,sm_clock_mhz} (docs/metrics.md).
+ * gpus: the CUDA device numbers to read ("0", "0,1"), NULL for every visible GPU (at most 4), "" for
+ * none. Calling it again restarts the sampler with the new settings. 0, or -1 with err. */
+TT_API int tt_probe_system_metrics(tt_probe *p, double interval_s, const char *gpus, char *err, size_t errlen);
+
 /* Marks the end of a training step, after the optimizer update: computes the layer statistics when
- * the step is sampled and publishes the step. Steps must increase. Returns 0, or -1 for a bad step. */
+ * the step is sampled and publishes the step with its scalars (probe_ms: this step's probe cost;
+ * probe_overhead_pct on sampled steps: the achieved overhead, % of the step time over the last ~20 s).
+ * Steps must increase. Returns 0, or -1 for a bad step. */
 TT_API int tt_probe_step(tt_probe *p, int64_t step);
 
 /* Non-zero once the collector (a rule or a user) asked this run to stop; reason gets why.
@@ -140,13 +179,14 @@ typedef struct {
     double stats_seconds;        /* time spent computing statistics */
     double publish_seconds;      /* time spent encoding and sending */
     uint64_t spooled;            /* messages written to the spool file instead */
-    uint64_t queued;             /* waiting in the probe for the collector (sent, spooled or dropped later) */
+    uint64_t queued;             /* held until the collector acknowledges them (sent or not yet) */
+    uint64_t resent;             /* messages sent again (a reconnect, a collector restart, a lost ack) */
 } tt_probe_counters;
 
 TT_API void tt_probe_get_counters(const tt_probe *p, tt_probe_counters *out);
 
-/* Publishes the run's end ("finished", "stopped" or "failed"), waits at most linger_ms for queued
- * messages to leave, and frees everything. NULL-safe. */
+/* Publishes the run's end ("finished", "stopped" or "failed"), waits at most linger_ms for the collector
+ * to acknowledge everything, spools what it has not, and frees everything. NULL-safe. */
 TT_API void tt_probe_close(tt_probe *p, const char *status, int linger_ms);
 
 /* The endpoint a probe and a collector agree on: $TRAINTOP_ENDPOINT, else ipc://<runtime dir>/traintop/collector.sock

@@ -4,7 +4,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/bin
 PY=${PY:-$ROOT/.venv/bin/python}   # the project virtual environment (scripts/install-deps.sh)
 T=$(mktemp -d /tmp/tt-e2e.XXXXXX)
-export XDG_RUNTIME_DIR=$T/run XDG_CONFIG_HOME=$T/config
+export XDG_RUNTIME_DIR=$T/run XDG_CONFIG_HOME=$T/config XDG_STATE_HOME=$T/state
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 unset TRAINTOP_ENDPOINT
 PASS=0 FAIL=0

@@ -30,6 +30,29 @@ check "it follows live ($s1 -> $s2)" test -n "$s1" -a -n "$s2" -a "${s2:-0}" -gt
 screen > "$T/viewer.txt"; tm send-keys -t v q
 wait_for 5 bash -c "! tmux -S '$TMUX_SOCK' has-session -t v 2>/dev/null"
 kill $TPID 2>/dev/null; wait $TPID 2>/dev/null
+
+# A finished run: the viewer shows the collector's steps per second (its history carries the rate),
+# not the pace at which it read the history.
+EP2=ipc://$T/c2.sock
+"$BIN/traintopd" --listen "$EP2" --quiet 2> "$T/d2.err" &
+PIDS+=($!)
+wait_for 5 test -S "$T/c2.sock"
+"$BIN/traintop-demo-trainer" --run timed --endpoint "$EP2" --steps 300 --step-delay-ms 5 --quiet --spectral-every 0 2> /dev/null
+timed_rate() { "$BIN/traintop" ls --endpoint "$EP2" --json | $PY -c "
+import json, sys
+r = [x for x in json.load(sys.stdin) if x['run'] == 'timed' and x['state'] == 'finished']
+print(r[0]['steps_per_s'] if r else '')"; }
+wait_for 30 test -n "$(timed_rate)"
+RATE=$(timed_rate)
+tm -f /dev/null new-session -d -s v2 -x 120 -y 40 "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR LANG=C.UTF-8 TERM=xterm-256color $BIN/traintop --connect $EP2"
+wait_for 10 bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t v2 | grep -q 'timed finished'"
+SHOWN=$(tm capture-pane -p -t v2 | grep -oE 'timed finished +step 300 +[0-9.]+k? st/s' | grep -oE '[0-9.]+k? st/s' | grep -oE '^[0-9.]+k?')
+# the same figure, to the dashboard's rounding (4 significant digits)
+check "--connect shows the same steps/s as ls ($SHOWN and $RATE)" $PY -c "
+shown, rate = '$SHOWN', float('$RATE' or 'nan')
+v = float(shown[:-1]) * 1e3 if shown.endswith('k') else float(shown)
+assert abs(v - rate) <= 0.0051 * rate, (v, rate)"
+tm send-keys -t v2 q
 "$BIN/traintop" --connect "ipc://$T/nobody.sock" 2> "$T/none.err" < /dev/null
 check "no collector: one clear line" grep -q "no collector answered on ipc://$T/nobody.sock" "$T/none.err"
 finish

@@ -24,6 +24,16 @@ PY = sys.executable   # the interpreter running the tests (.venv under make)
 if not os.environ.get("TRAINTOP_TEST_INSTALLED"):
     sys.path.insert(0, os.path.join(ROOT, "python"))
 
+# Probes keep what no collector acknowledged in a spool under XDG_STATE_HOME: the tests' own, not the user's.
+_STATE = tempfile.mkdtemp(prefix="tt-state-")
+os.environ["XDG_STATE_HOME"] = _STATE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_state():
+    yield
+    shutil.rmtree(_STATE, ignore_errors=True)
+
 
 def _build():
     need = ["lib/libtraintop.so", "bin/traintopd", "bin/traintop"]
@@ -48,8 +58,8 @@ def num(v):
 
 
 class Collector:
-    def __init__(self, record=True):
-        self.dir = tempfile.mkdtemp(prefix="ttpy", dir="/tmp")
+    def __init__(self, record=True, dir=None):
+        self.dir = dir or tempfile.mkdtemp(prefix="ttpy", dir="/tmp")     # dir: a collector started later
         self.endpoint = "ipc://%s/c.sock" % self.dir
         self.rec = os.path.join(self.dir, "rec")
         args = [os.path.join(ROOT, "bin", "traintopd"), "--listen", self.endpoint, "--quiet"]

@@ -42,7 +42,7 @@ def test_collector_stops_a_training_loop(collector):
         steps += 1
         assert time.time() - t0 < 20, "the stop never arrived"
     t.join()
-    assert replies == [{"v": 1, "type": "ok"}]
+    assert replies == [{"v": 2, "type": "ok"}]
     assert tt.stop_reason == "plateau: loss flat for 500 steps"
     assert steps >= 20
     tt.close()                               # status defaults to "stopped" once asked

@@ -71,6 +71,50 @@ static void roundtrip_keeps_extremes(void **state)
     tt_store_free(&b);
 }
 
+static void feed_lines(tt_store *st, char *h, size_t len);
+
+/* A viewer's copy shows the collector's steps per second, not the pace at which it ingested the history:
+ * for a finished run and for one still running, and untimed history steps never move it. */
+static void history_carries_rates(void **state)
+{
+    (void)state;
+    tt_store a, b;
+    tt_store_init(&a, 16);
+    tt_store_init(&b, 16);
+    b.seq_lenient = 1;                         /* as tt_collector_open_mirror's store */
+    char m[256];
+    const double t0 = 1795388000.0;
+    for (int k = 0; k < 2; k++) {
+        const char *run = k ? "live" : "done";
+        double dt = k ? 0.005 : 0.01;          /* 200 and 100 steps per second by the probe's clock */
+        snprintf(m, sizeof m, "{\"v\":2,\"type\":\"run_start\",\"run\":\"%s\",\"rank\":0,\"time\":%.6f,\"world\":1,"
+                 "\"stats\":[\"w_norm\"],\"layers\":[{\"name\":\"fc\",\"rows\":1,\"cols\":1}]}", run, t0);
+        feed(&a, m);
+        for (int s = 1; s <= 300; s++) {
+            snprintf(m, sizeof m, "{\"v\":2,\"type\":\"step\",\"run\":\"%s\",\"rank\":0,\"seq\":%d,\"time\":%.6f,\"step\":%d,"
+                     "\"scalars\":{\"loss\":1}}", run, s, t0 + s * dt, s);
+            feed(&a, m);
+        }
+    }
+    feed(&a, "{\"v\":2,\"type\":\"run_end\",\"run\":\"done\",\"rank\":0,\"seq\":301,\"time\":1795388003.0,\"step\":300,\"status\":\"finished\"}");
+    const tt_run *done = tt_store_find(&a, "done", 0), *live = tt_store_find(&a, "live", 0);
+    assert_true(fabs(done->steps_per_s - 100) < 1e-6);
+    assert_true(fabs(live->steps_per_s - 200) < 1);
+    size_t len;
+    char *h = tt_history_encode(&a, 50, 20, &len);
+    assert_non_null(h);
+    feed_lines(&b, h, len);
+    free(h);
+    for (int k = 0; k < 2; k++) {
+        const tt_run *x = k ? live : done, *y = tt_store_find(&b, x->name, 0);
+        assert_non_null(y);
+        if (fabs(y->steps_per_s - x->steps_per_s) > 1e-8 * x->steps_per_s)
+            fail_msg("%s: the viewer's copy has %.10g steps/s, the collector %.10g", x->name, y->steps_per_s, x->steps_per_s);
+    }
+    tt_store_free(&a);
+    tt_store_free(&b);
+}
+
 static void feed_lines(tt_store *st, char *h, size_t len)
 {
     for (char *p = h, *end = h + len; p < end;) {
@@ -156,6 +200,7 @@ static void rows_and_extras(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(roundtrip_keeps_extremes), cmocka_unit_test(rows_and_extras) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(roundtrip_keeps_extremes), cmocka_unit_test(history_carries_rates),
+                                        cmocka_unit_test(rows_and_extras) };
     return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }

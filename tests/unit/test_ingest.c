@@ -59,7 +59,14 @@ static void hostile_messages(void **state)
         { "", "json", "not valid JSON" },
         { "{", "json", "not valid JSON" },
         { "[1,2]", "json", "expected a JSON object" },
-        { "{\"v\":2,\"type\":\"step\",\"run\":\"r1\",\"rank\":0}", "version", "protocol version 1" },
+        { "{\"v\":3,\"type\":\"step\",\"run\":\"r1\",\"rank\":0}", "version", "protocol version 1..2" },
+        { "{\"v\":0,\"type\":\"step\",\"run\":\"r1\",\"rank\":0}", "version", "protocol version 1..2" },
+        { "{\"v\":2,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"seq\":0,\"step\":3}", "field", "seq:" },
+        { "{\"v\":2,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"seq\":1.5,\"step\":3}", "field", "seq:" },
+        { "{\"v\":2,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"seq\":4,\"base\":4,\"step\":3}", "field", "base:" },
+        { "{\"v\":2,\"type\":\"step\",\"run\":\"r1\",\"rank\":0,\"seq\":4,\"base\":-1,\"step\":3}", "field", "base:" },
+        { "{\"v\":2,\"type\":\"run_start\",\"run\":\"r2\",\"rank\":0,\"seq\":1,\"world\":1,\"stats\":[],\"layers\":[]}", "field", "seq:" },
+        { "{\"v\":2,\"type\":\"run_end\",\"run\":\"r1\",\"rank\":0,\"step\":3,\"status\":\"finished\",\"steps\":-2}", "field", "steps:" },
         { "{\"type\":\"step\",\"run\":\"r1\",\"rank\":0}", "version", "protocol version" },
         { "{\"v\":1,\"type\":\"step\",\"run\":\"../etc\",\"rank\":0,\"step\":3}", "field", "run:" },
         { "{\"v\":1,\"type\":\"step\",\"run\":\"r1\",\"rank\":-1,\"step\":3}", "field", "rank:" },
@@ -223,6 +230,70 @@ static void extra_fast_path_matches_general(void **state)
     tt_store_free(&gen);
 }
 
+/* Protocol version 2's delivery: sequence numbers, the probe's base, duplicates, gaps, the end; the fast
+ * and the general path agree on every message. */
+static void delivery_sequence(void **state)
+{
+    (void)state;
+#define V2 "{\"v\":2,\"type\":\"step\",\"run\":\"s\",\"rank\":0,"
+    static const struct { const char *msg; const char *cause; } msgs[] = {
+        { "{\"v\":2,\"type\":\"run_start\",\"run\":\"s\",\"rank\":0,\"world\":1,\"stats\":[\"w_norm\"],"
+          "\"layers\":[{\"name\":\"a\",\"rows\":1,\"cols\":1}]}", NULL },
+        { V2 "\"seq\":1,\"step\":1,\"layers\":[[1]]}", NULL },
+        { V2 "\"seq\":1,\"step\":1,\"layers\":[[1]]}", "duplicate" },       /* a resend of what we have */
+        { V2 "\"seq\":3,\"base\":1,\"step\":3,\"layers\":[[3]]}", "gap" },  /* 2 is missing: refused until it comes */
+        { V2 "\"seq\":2,\"base\":1,\"step\":2,\"layers\":[[2]]}", NULL },
+        { V2 "\"seq\":3,\"base\":1,\"step\":3,\"layers\":[[3]]}", NULL },
+        { V2 "\"seq\":10,\"base\":9,\"step\":10,\"layers\":[[10]]}", NULL },  /* 4..9 released by the probe: missing */
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"s\",\"rank\":0,\"step\":11}", NULL },   /* version 1: no sequence */
+        { "{\"v\":2,\"type\":\"run_end\",\"run\":\"s\",\"rank\":0,\"seq\":11,\"base\":10,\"step\":11,"
+          "\"status\":\"finished\",\"steps\":11,\"sent\":12,\"dropped\":0,\"spooled\":5}", NULL },
+        { V2 "\"seq\":12,\"base\":11,\"step\":12}", "ended" },
+        { "{\"v\":1,\"type\":\"step\",\"run\":\"s\",\"rank\":0,\"step\":13}", "ended" },
+        { "{\"v\":2,\"type\":\"run_end\",\"run\":\"s\",\"rank\":0,\"seq\":11,\"step\":11,\"status\":\"finished\"}", "duplicate" },
+    };
+    tt_store fast, gen;
+    tt_store_init(&fast, 8);
+    tt_store_init(&gen, 8);
+    gen.no_fast = 1;
+    for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
+        tt_ingest_result rf, rg;
+        char ef[512], eg[512];
+        int a = feed(&fast, msgs[i].msg, &rf, ef), b = feed(&gen, msgs[i].msg, &rg, eg);
+        if (a != b || a != (msgs[i].cause ? -1 : 0) || (a && (strcmp(rf.cause, msgs[i].cause) || strcmp(rg.cause, msgs[i].cause))))
+            fail_msg("message %zu: fast %d (%s), general %d (%s), wanted %s", i, a, a ? ef : "ok", b, b ? eg : "ok",
+                     msgs[i].cause ? msgs[i].cause : "accepted");
+        assert_int_equal(rf.duplicate, msgs[i].cause && !strcmp(msgs[i].cause, "duplicate"));
+        assert_int_equal(rf.gap, msgs[i].cause && !strcmp(msgs[i].cause, "gap"));
+    }
+    for (int k = 0; k < 2; k++) {
+        const tt_run *r = (k ? &gen : &fast)->runs[0];
+        assert_int_equal(r->steps_received, 5);
+        assert_int_equal(r->seq_last, 11);
+        assert_int_equal(r->seq_dups, 2);
+        assert_int_equal(r->seq_gaps, 1);
+        assert_int_equal(r->seq_missing, 6);          /* 4..9 */
+        assert_int_equal(r->after_end, 2);
+        assert_int_equal(r->state, TT_RUN_FINISHED);
+        assert_true(r->has_end_steps && r->probe_steps == 11 && r->probe_spooled == 5);
+        assert_int_equal(tt_series_count(r->layers[0].stat[0]), 4);
+    }
+    /* A run_start resumes the ended run explicitly, with a new sequence. */
+    tt_ingest_result r;
+    char err[512];
+    assert_int_equal(feed(&gen, msgs[0].msg, &r, err), 0);
+    assert_int_equal(gen.runs[0]->state, TT_RUN_RUNNING);
+    assert_int_equal(feed(&gen, V2 "\"seq\":1,\"step\":20}", &r, err), 0);
+    assert_int_equal(gen.runs[0]->step, 20);
+    /* Where nothing can be resent (a replay, a viewer), a gap is taken and counted as missing. */
+    gen.seq_lenient = 1;
+    assert_int_equal(feed(&gen, V2 "\"seq\":5,\"step\":21}", &r, err), 0);
+    assert_int_equal(gen.runs[0]->seq_missing, 6 + 3);
+#undef V2
+    tt_store_free(&fast);
+    tt_store_free(&gen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +303,7 @@ int main(void)
         cmocka_unit_test(finished_run_restarted_with_new_layout),
         cmocka_unit_test(extra_statistics),
         cmocka_unit_test(extra_fast_path_matches_general),
+        cmocka_unit_test(delivery_sequence),
     };
     return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* probe ↔ collector over a real ipc socket in one process: every step arrives with the statistics the
- * probe computed, stop reaches the probe, the end is acknowledged; without a collector nothing blocks. */
+ * probe computed, stop reaches the probe, the end is acknowledged; without a collector nothing blocks,
+ * and nothing is lost: what no collector acknowledged is spooled, imported, or resent to a new one. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,22 +11,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/wait.h>
+#include <utime.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "traintop/probe.h"
 #include "../../collectors/collector.h"
+#include "../../probes/transport.h"
+#include "../../proto/endpoint.h"
 #include "../../metrics/layerstats.h"
 #include "../../metrics/moments.h"
 #include "../../metrics/persample.h"
 
 static char endpoint[128];
+static char state_dir[64];     /* XDG_STATE_HOME: the default spools of this test's probes */
 
 static int setup(void **state)
 {
     (void)state;
     snprintf(endpoint, sizeof endpoint, "ipc:///tmp/tt-test-probe-%d.sock", (int)getpid());
+    snprintf(state_dir, sizeof state_dir, "/tmp/tt-test-state.XXXXXX");
+    if (!mkdtemp(state_dir)) return -1;
+    setenv("XDG_STATE_HOME", state_dir, 1);
     return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", state_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The whole spools (FILE.jsonl) in the default spool directory of ep: how many, and the first one's path. */
+static int spools(const char *ep, char *first, size_t len)
+{
+    char dir[400], err[256];
+    assert_int_equal(tt_spool_dir(ep, dir, sizeof dir, err, sizeof err), 0);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t k = strlen(e->d_name);
+        if (k < 7 || strcmp(e->d_name + k - 6, ".jsonl")) continue;
+        if (!n++ && first) snprintf(first, len, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    return n;
 }
 
 static double mono(void)
@@ -43,6 +79,13 @@ static void *close_stopped(void *p)
     double t0 = mono();
     tt_probe_close(p, "stopped", 10000);
     close_seconds = mono() - t0;
+    closed = 1;
+    return NULL;
+}
+
+static void *close_finished(void *p)
+{
+    tt_probe_close(p, "finished", 20000);
     closed = 1;
     return NULL;
 }
@@ -105,29 +148,175 @@ static void options_size_checked(void **state)
     assert_non_null(strstr(err, "options of 4 bytes"));
 }
 
-static void no_collector_counts_every_drop(void **state)
+static tt_probe *lonely_probe(const char *ep, const char *spool, int steps)
 {
-    (void)state;
     char err[256];
-    tt_probe_opts o = { .run = "lonely", .endpoint = "ipc:///tmp/tt-test-nobody-here.sock" };
+    tt_probe_opts o = { .run = "lonely", .endpoint = ep, .spool = spool, .every = 1 };
     tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
-    float w[64], g[64];
+    static float w[64], g[64];
     for (int i = 0; i < 64; i++) { w[i] = (float)i; g[i] = 1; }
     assert_int_equal(tt_probe_add_layer(p, "fc", 8, 8, w, g, err, sizeof err), 0);
-    for (int s = 1; s <= 3000; s++) {
+    for (int s = 1; s <= steps; s++) {
         tt_probe_scalar(p, "loss", 1.0 / s);
         assert_int_equal(tt_probe_step(p, s), 0);
     }
+    return p;
+}
+
+/* Spooling off: the memory budget holds the newest messages, every other one is counted as dropped. */
+static void no_collector_no_spool_counts_every_drop(void **state)
+{
+    (void)state;
+    enum { STEPS = TT_QUEUE_MSGS + 1000 };
+    tt_probe *p = lonely_probe("ipc:///tmp/tt-test-nobody-here.sock", "", STEPS);
     tt_probe_counters c;
     tt_probe_get_counters(p, &c);
     assert_int_equal(c.sent, 0);
-    assert_int_equal(c.dropped + c.queued, 3001);          /* run_start + 3000 steps, none delivered */
-    assert_int_equal(c.queued, 1024);                      /* the bounded queue holds the newest */
-    assert_int_equal(c.steps, 3000);
+    assert_int_equal(c.queued, TT_QUEUE_MSGS);            /* the bounded queue holds the newest */
+    assert_int_equal(c.dropped, STEPS - TT_QUEUE_MSGS);
+    assert_int_equal(c.spooled, 0);
+    assert_int_equal(c.steps, STEPS);
     char reason[64];
     assert_int_equal(tt_probe_should_stop(p, reason, sizeof reason), 0);
     tt_probe_close(p, "finished", 50);                     /* bounded wait for an ack that never comes */
+}
+
+/* No collector during the whole run: everything is in the default spool, which a collector started
+ * later on that endpoint imports by itself — the run complete, the spool gone. */
+static void no_collector_spools_and_a_later_collector_imports(void **state)
+{
+    (void)state;
+    char ep[160], err[256], path[600];
+    snprintf(ep, sizeof ep, "%s.late", endpoint);
+    enum { STEPS = 3000 };
+    tt_probe *p = lonely_probe(ep, NULL, STEPS);
+    assert_int_equal(spools(ep, NULL, 0), 0);             /* written as .part until the probe closes */
+    tt_probe_close(p, "finished", 50);
+    assert_int_equal(spools(ep, path, sizeof path), 1);
+    /* the spool: run_start, then every step and the end, in sequence */
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    long n = 0;
+    while (fgets(line, sizeof line, f)) {
+        cJSON *m = cJSON_Parse(line);
+        assert_non_null(m);
+        if (n == 0) assert_string_equal(cJSON_GetObjectItem(m, "type")->valuestring, "run_start");
+        else assert_int_equal((long)cJSON_GetObjectItem(m, "seq")->valuedouble, n);
+        cJSON_Delete(m);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 1 + STEPS + 1);
+
+    tt_collector_opts co = { .endpoint = ep, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_run *r = tt_store_find(tt_collector_store(c), "lonely", 0);
+    assert_non_null(r);
+    assert_int_equal(r->steps_received, STEPS);
+    assert_int_equal(r->state, TT_RUN_FINISHED);
+    assert_int_equal(r->probe_steps, STEPS);
+    assert_int_equal(r->seq_missing, 0);
+    assert_int_equal(spools(ep, NULL, 0), 0);             /* imported whole: removed */
+    tt_collector_close(c);
+}
+
+/* A spool that a probe was still writing when it died (.part) is imported once its pid is gone and the
+ * file has rested a minute. */
+static void abandoned_part_spool_is_imported(void **state)
+{
+    (void)state;
+    char ep[160], dir[400], path[600], err[256];
+    snprintf(ep, sizeof ep, "%s.part", endpoint);
+    assert_int_equal(tt_spool_dir(ep, dir, sizeof dir, err, sizeof err), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    snprintf(path, sizeof path, "%s/dead.0.%d.1796458686819683.jsonl.part", dir, (int)child);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"v\":2,\"type\":\"run_start\",\"run\":\"dead\",\"rank\":0,\"world\":1,\"stats\":[],\"layers\":[]}\n", f);
+    for (int s = 1; s <= 5; s++) fprintf(f, "{\"v\":2,\"type\":\"step\",\"run\":\"dead\",\"rank\":0,\"seq\":%d,\"step\":%d}\n", s, s);
+    fclose(f);
+    tt_collector_opts co = { .endpoint = ep, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    assert_null(tt_store_find(tt_collector_store(c), "dead", 0));   /* fresh: its writer may be elsewhere */
+    tt_collector_close(c);
+    struct utimbuf old = { time(NULL) - 120, time(NULL) - 120 };
+    assert_int_equal(utime(path, &old), 0);
+    c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_run *r = tt_store_find(tt_collector_store(c), "dead", 0);
+    assert_non_null(r);
+    assert_int_equal(r->steps_received, 5);
+    assert_int_equal(access(path, F_OK), -1);
+    tt_collector_close(c);
+}
+
+/* A collector that dies with messages in its socket: the new one on the same endpoint does not know the
+ * run, asks for its start, and gets every message no collector acknowledged. */
+static void unacknowledged_messages_reach_a_restarted_collector(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *a = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(a);
+    tt_probe_opts o = { .run = "r-restart", .endpoint = endpoint, .every = 1 };
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
+    assert_non_null(p);
+    float w[16] = { 1 }, g[16] = { 1 };
+    assert_int_equal(tt_probe_add_layer(p, "fc", 4, 4, w, g, err, sizeof err), 0);
+    /* steps 1..20 reach collector a, which acknowledges them */
+    int s = 1;
+    double t0 = mono();
+    tt_run *r = NULL;
+    for (; s <= 20; s++) assert_int_equal(tt_probe_step(p, s), 0);
+    tt_probe_counters pc;
+    do {
+        tt_collector_wait(a, 10);
+        tt_probe_should_stop(p, NULL, 0);
+        tt_probe_get_counters(p, &pc);
+    } while (pc.queued && mono() - t0 < 10);
+    assert_int_equal(pc.queued, 0);
+    /* 21..40 are sent while a reads nothing, then a dies with them */
+    for (; s <= 40; s++) assert_int_equal(tt_probe_step(p, s), 0);
+    tt_collector_close(a);
+    tt_collector *b = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(b);
+    for (; s <= 60; s++) {
+        assert_int_equal(tt_probe_step(p, s), 0);
+        tt_collector_wait(b, 5);
+    }
+    t0 = mono();
+    while (mono() - t0 < 20 && (!(r = tt_store_find(tt_collector_store(b), "r-restart", 0)) || r->steps_received < 40)) {
+        tt_probe_should_stop(p, NULL, 0);
+        tt_collector_wait(b, 10);
+    }
+    assert_non_null(r);
+    assert_int_equal(r->steps_received, 40);               /* 21..60: all that a did not acknowledge */
+    assert_int_equal(r->seq_missing, 0);
+    assert_int_equal(tt_series_count(r->layers[0].stat[0]), 40);
+    tt_probe_get_counters(p, &pc);
+    assert_int_equal(pc.dropped, 0);
+    assert_true(pc.resent >= 20);
+    closed = 0;
+    pthread_t closer;
+    assert_int_equal(pthread_create(&closer, NULL, close_finished, p), 0);
+    t0 = mono();
+    while (mono() - t0 < 20 && !closed) tt_collector_wait(b, 10);
+    pthread_join(closer, NULL);
+    closed = 0;
+    assert_int_equal(r->state, TT_RUN_FINISHED);
+    assert_int_equal(r->probe_steps, 60);
+    assert_int_equal(spools(endpoint, NULL, 0), 0);        /* all acknowledged: nothing spooled */
+    tt_collector_close(b);
 }
 
 static void steps_arrive_with_exact_stats(void **state)
@@ -219,7 +408,7 @@ static void persample_and_spectral_statistics_arrive(void **state)
     tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
-    tt_probe_opts o = { .run = "r-ps", .endpoint = endpoint, .spectral_every = 3, .gwa_window = 4, .persample_full = 1 };
+    tt_probe_opts o = { .run = "r-ps", .endpoint = endpoint, .every = 1, .spectral_every = 3, .gwa_window = 4, .persample_full = 1 };
     tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     enum { B = 8, DIN = 60, DOUT = 64, STEPS = 12 };
@@ -316,8 +505,8 @@ static void persample_sums_match_dense_batch(void **state)
     tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
-    tt_probe_opts oh = { .run = "r-host", .endpoint = endpoint, .gwa_window = 3, .persample_full = 1 };
-    tt_probe_opts oe = { .run = "r-sums", .endpoint = endpoint, .gwa_window = 3, .persample_full = 1 };
+    tt_probe_opts oh = { .run = "r-host", .endpoint = endpoint, .every = 1, .gwa_window = 3, .persample_full = 1 };
+    tt_probe_opts oe = { .run = "r-sums", .endpoint = endpoint, .every = 1, .gwa_window = 3, .persample_full = 1 };
     tt_probe *ph = tt_probe_open(&oh, sizeof oh, err, sizeof err), *pe = tt_probe_open(&oe, sizeof oe, err, sizeof err);
     assert_non_null(ph);
     assert_non_null(pe);
@@ -407,7 +596,7 @@ static void external_layer_statistics(void **state)
     tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
-    tt_probe_opts o = { .run = "r-ext", .endpoint = endpoint };
+    tt_probe_opts o = { .run = "r-ext", .endpoint = endpoint, .every = 1 };
     tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     assert_int_equal(tt_probe_add_external_layer(p, "gpu.weight", 4096, 1024, err, sizeof err), 0);
@@ -434,6 +623,115 @@ static void external_layer_statistics(void **state)
     tt_collector_close(c);
 }
 
+/* A version 2 run whose process is gone without its end is "no_end", not "crashed", while its spool may
+ * still bring the end; the end then finishes it. */
+static void gone_probe_without_end_is_no_end(void **state)
+{
+    (void)state;
+    char err[256], host[64] = "", msg[512];
+    gethostname(host, sizeof host - 1);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0);                                /* a pid that no longer exists */
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    snprintf(msg, sizeof msg, "{\"v\":2,\"type\":\"run_start\",\"run\":\"gone\",\"rank\":0,\"world\":1,\"pid\":%d,"
+             "\"host\":\"%s\",\"stats\":[],\"layers\":[]}", (int)child, host);
+    assert_int_equal(tt_collector_ingest(c, msg, strlen(msg), err, sizeof err), 0);
+    const char *step = "{\"v\":2,\"type\":\"step\",\"run\":\"gone\",\"rank\":0,\"seq\":1,\"step\":1}";
+    assert_int_equal(tt_collector_ingest(c, step, strlen(step), err, sizeof err), 0);
+    tt_collector_tick(c);
+    tt_run *r = tt_store_find(tt_collector_store(c), "gone", 0);
+    assert_int_equal(r->state, TT_RUN_NO_END);
+    assert_string_equal(tt_run_state_name(r->state), "no_end");
+    tt_collector_tick(c);
+    assert_int_equal(r->state, TT_RUN_NO_END);              /* still: the grace is seconds, not ticks */
+    const char *end = "{\"v\":2,\"type\":\"run_end\",\"run\":\"gone\",\"rank\":0,\"seq\":2,\"base\":1,\"step\":1,\"status\":\"finished\",\"steps\":1}";
+    assert_int_equal(tt_collector_ingest(c, end, strlen(end), err, sizeof err), 0);
+    assert_int_equal(r->state, TT_RUN_FINISHED);
+    tt_collector_close(c);
+}
+
+/* The overhead budget (every = 0): a framework-reported cost four times the step makes the probe
+ * sample rarely; every step whose rows arrive is one tt_probe_sampled announced two steps ahead,
+ * per-sample statistics arrive exactly on the per-sample steps (batches handed in on other steps are
+ * ignored), and probe_overhead_pct comes with each measured sampled step. Timings decide how rare,
+ * never whether the test passes: a 25 % budget against a cost of 4 steps is an interval of ~16, and
+ * the test only needs it above 2 (a loaded machine stretches both sleeps alike). */
+static void budget_schedule_is_what_arrives(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_probe_opts bad = { .run = "r-bad", .endpoint = endpoint, .overhead = 1.5 };
+    assert_null(tt_probe_open(&bad, sizeof bad, err, sizeof err));
+    assert_non_null(strstr(err, "overhead=1.5"));
+    bad.overhead = -0.01;
+    assert_null(tt_probe_open(&bad, sizeof bad, err, sizeof err));
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_probe_opts o = { .run = "r-budget", .endpoint = endpoint, .gwa_window = 2, .overhead = 0.25 };
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
+    assert_non_null(p);
+    enum { B = 4, DIN = 6, DOUT = 5, STEPS = 120 };
+    static float w[DOUT * DIN], g[DOUT * DIN], A[B * DIN], D[B * DOUT];
+    for (int i = 0; i < DOUT * DIN; i++) w[i] = 0.1f * (float)(i % 7) - 0.3f;
+    for (int i = 0; i < B * DIN; i++) A[i] = 0.2f * (float)(i % 5) - 0.4f;
+    for (int i = 0; i < B * DOUT; i++) D[i] = 0.01f * (float)(i % 3) - 0.01f;
+    assert_int_equal(tt_probe_add_layer(p, "fc.weight", DOUT, DIN, w, g, err, sizeof err), 0);
+    assert_int_equal(tt_probe_cost(p, 5, 1e-3), -1);
+    assert_int_equal(tt_probe_cost(p, TT_SAMPLE_STATS, -1), -1);
+    assert_int_equal(tt_probe_cost(p, TT_SAMPLE_STATS, NAN), -1);
+    int plan[STEPS + 2];
+    int n_stats = 0, n_ps = 0, n_measured = 0;
+    for (int s = 1; s <= STEPS; s++) {
+        int now = tt_probe_sampled(p, s), after = tt_probe_sampled(p, s + 1);
+        assert_true(now >= 0 && after >= 0);
+        if (s > 1) assert_int_equal(now, plan[s]);          /* what was announced two steps ahead */
+        plan[s] = now;
+        plan[s + 1] = after;
+        usleep(1000);                                         /* the training step */
+        tt_dense_batch db = { .batch = B, .tokens = 1, .inputs = A, .out_grads = D, .grad_scale = B };
+        assert_int_equal(tt_probe_dense_batch(p, 0, -1, &db, err, sizeof err), 0);
+        if (now & TT_SAMPLE_STATS) {                          /* a framework's copies for this sample */
+            double t0 = mono();
+            usleep(4000);
+            assert_int_equal(tt_probe_cost(p, TT_SAMPLE_STATS, mono() - t0), 0);
+            n_measured += s > 3;                              /* the first steps have no step time yet */
+        }
+        n_stats += !!(now & TT_SAMPLE_STATS);
+        n_ps += !!(now & TT_SAMPLE_PERSAMPLE);
+        assert_int_equal(tt_probe_step(p, s), 0);
+        tt_collector_process(c, 1000);
+    }
+    assert_int_equal(tt_probe_sampled(p, STEPS), -1);        /* not after the last */
+    assert_true(plan[1] == (TT_SAMPLE_STATS | TT_SAMPLE_PERSAMPLE) && plan[2] == plan[1] && plan[3] == plan[1]);
+    assert_true(n_stats < STEPS / 2);                         /* far from every step */
+    double t0 = mono();
+    tt_run *r = NULL;
+    while (mono() - t0 < 5 && (!(r = tt_store_find(tt_collector_store(c), "r-budget", 0)) || r->steps_received < STEPS)) {
+        tt_probe_should_stop(p, NULL, 0);
+        tt_collector_wait(c, 10);
+    }
+    assert_non_null(r);
+    assert_int_equal(r->steps_received, STEPS);
+    tt_point pt[STEPS];
+    int rows = (int)tt_series_query(r->layers[0].stat[0], 0, STEPS + 1, STEPS, pt);
+    assert_int_equal(rows, n_stats);
+    for (int i = 0; i < rows; i++) assert_true(plan[(int)pt[i].step] & TT_SAMPLE_STATS);
+    int gmean = tt_run_stat_index(r, "gamma_mean");
+    assert_true(gmean >= 0);
+    assert_int_equal(tt_series_count(r->layers[0].stat[gmean]), n_ps);
+    const tt_named_series *pct = tt_run_scalar(r, "probe_overhead_pct");
+    assert_non_null(pct);
+    assert_true((int)tt_series_count(pct->series) >= n_measured && (int)tt_series_count(pct->series) <= n_stats);
+    assert_true(isfinite(pct->last) && pct->last > 0);
+    tt_probe_close(p, NULL, 0);
+    tt_collector_close(c);
+}
+
 static void second_collector_on_same_endpoint_is_refused(void **state)
 {
     (void)state;
@@ -452,12 +750,17 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rejects_bad_options),
         cmocka_unit_test(options_size_checked),
-        cmocka_unit_test(no_collector_counts_every_drop),
+        cmocka_unit_test(no_collector_no_spool_counts_every_drop),
+        cmocka_unit_test(no_collector_spools_and_a_later_collector_imports),
+        cmocka_unit_test(unacknowledged_messages_reach_a_restarted_collector),
+        cmocka_unit_test(abandoned_part_spool_is_imported),
         cmocka_unit_test(steps_arrive_with_exact_stats),
         cmocka_unit_test(persample_and_spectral_statistics_arrive),
         cmocka_unit_test(external_layer_statistics),
         cmocka_unit_test(persample_sums_match_dense_batch),
+        cmocka_unit_test(gone_probe_without_end_is_no_end),
+        cmocka_unit_test(budget_schedule_is_what_arrives),
         cmocka_unit_test(second_collector_on_same_endpoint_is_refused),
     };
-    return cmocka_run_group_tests_name("probe", tests, setup, NULL);
+    return cmocka_run_group_tests_name("probe", tests, setup, teardown);
 }

@@ -1,5 +1,6 @@
-/* recording: lines round-trip, a torn last line is skipped with a warning and never glued to the next
- * message, and a collector restarted on the same directory continues the same run. */
+/* recording: lines round-trip, a torn last line is skipped with a warning by the reader and moved to a
+ * side file (<run>.torn) before anything is appended, and a collector restarted on the same directory
+ * continues the same run. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -68,14 +69,38 @@ static void torn_line_is_skipped_and_sealed(void **state)
     assert_non_null(fgets(wl, sizeof wl, warn));
     assert_non_null(strstr(wl, "line 2 is torn"));
     fclose(warn);
-    /* A restart appends on a fresh line: the torn line stays one bad line, the new one is whole. */
+    /* A restart moves the torn line aside before appending: every line of the recording is whole. */
     r = tt_recorder_open(dir, 0.01, err, sizeof err);
     snprintf(msg, sizeof msg, "{\"b\":2}");
     assert_int_equal(tt_recorder_append(r, "torn", msg, strlen(msg), err, sizeof err), 0);
     tt_recorder_close(r);
     memset(&l, 0, sizeof l);
-    assert_int_equal(tt_recording_read(path, collect, &l, NULL, err, sizeof err), 3);
+    assert_int_equal(tt_recording_read(path, collect, &l, NULL, err, sizeof err), 2);
     assert_string_equal(l.last, "{\"b\":2}");
+    char side[160], torn[64] = "";
+    snprintf(side, sizeof side, "%s/torn.torn", dir);
+    f = fopen(side, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(torn, sizeof torn, f));
+    fclose(f);
+    assert_string_equal(torn, "{\"half\":\n");
+    assert_int_equal(tt_recording_repair(path, NULL, err, sizeof err), 0);      /* whole: untouched */
+    /* a torn line longer than the repair's read block, and a file that is one torn line */
+    f = fopen(path, "a");
+    for (int i = 0; i < 3000; i++) fputs("{\"x\":", f);
+    fclose(f);
+    assert_int_equal(tt_recording_repair(path, NULL, err, sizeof err), 1);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(tt_recording_read(path, collect, &l, NULL, err, sizeof err), 2);
+    char only[160];
+    snprintf(only, sizeof only, "%s/only.jsonl", dir);
+    f = fopen(only, "w");
+    fputs("{\"half", f);
+    fclose(f);
+    assert_int_equal(tt_recording_repair(only, NULL, err, sizeof err), 1);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(tt_recording_read(only, collect, &l, NULL, err, sizeof err), 0);
+    assert_int_equal(tt_recording_repair("/nonexistent/x.jsonl", NULL, err, sizeof err), 0);
     assert_int_equal(tt_recording_read("/nonexistent/x.jsonl", collect, &l, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent/x.jsonl"));
 }
