@@ -74,13 +74,22 @@ static int key_is(const char *raw, size_t len, const char *key)
     return k == klen;
 }
 
+/* Can a member named key still come in s[i..n)? Only if its text is there, or an escape could spell it. */
+static int may_follow(const char *s, size_t i, size_t n, const char *key)
+{
+    return memmem(s + i, n - i, key, strlen(key)) || memchr(s + i, '\\', n - i);
+}
+
 size_t tt_json_strip_member(const char *in, size_t n, const char *key, char *out)
 {
     size_t o = 0, copied = 0;                  /* in[copied..] is still to be written */
     size_t i = skip_ws(in, 0, n);
     if (i < n && in[i] == '{') {
         size_t first = ++i;                    /* where the object's first (remaining) member starts */
+        int check = 1;                         /* look ahead (fast, memchr-style) before walking on */
         for (;;) {
+            if (check && !may_follow(in, i, n, key)) break;   /* the rest is copied as it is */
+            check = 0;
             size_t start = i;
             i = skip_ws(in, i, n);
             if (i >= n || in[i] != '"') break;
@@ -92,6 +101,7 @@ size_t tt_json_strip_member(const char *in, size_t n, const char *key, char *out
             i = skip_value(in, skip_ws(in, i + 1, n), n);
             if (i >= n || (in[i] != ',' && in[i] != '}')) break;
             int more = in[i] == ',';
+            check = match;
             if (match && start == first) {     /* the first member: it goes with the comma after it */
                 memcpy(out + o, in + copied, start - copied);
                 o += start - copied;
