@@ -2,6 +2,7 @@
 #include "cmd.h"
 #include "../tui/tui.h"
 #include "../tui/views.h"
+#include "../collectors/alerts.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -64,4 +65,33 @@ int cmd_tui_option(int ch, const char *arg, void *opts)
     }
     }
     return 0;
+}
+
+int cmd_rules_option(const char *cmd, int ch, const char *arg, cmd_rules *r)
+{
+    switch (ch) {
+    case 0x120:
+        if (r->nfiles == 16) { fprintf(stderr, "traintop%s%s: at most 16 --rules files\n", cmd ? " " : "", cmd ? cmd : ""); return -1; }
+        r->files[r->nfiles++] = arg;
+        return 1;
+    case 0x121:
+        if (r->nspecs == 32) { fprintf(stderr, "traintop%s%s: at most 32 --alert rules\n", cmd ? " " : "", cmd ? cmd : ""); return -1; }
+        r->specs[r->nspecs++] = arg;
+        return 1;
+    case 0x122: r->no_defaults = 1; return 1;
+    }
+    return 0;
+}
+
+struct tt_alerts *cmd_rules_build(const cmd_rules *r)
+{
+    int errors = 0;
+    const tt_alerts_sources src = { r->files, r->nfiles, r->specs, r->nspecs, !r->no_defaults };
+    tt_alerts *a = tt_alerts_build(&src, stderr, &errors);
+    if (!a) fprintf(stderr, "traintop: out of memory building the rules\n");
+    if (errors) {
+        tt_alerts_free(a);
+        return NULL;
+    }
+    return a;
 }

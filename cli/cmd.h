@@ -37,5 +37,28 @@ struct tui_opts_s;
     "      --plugin PATH  also load this plugin panel (view 7; repeatable)\n"
 int cmd_tui_option(int ch, const char *arg, void *tui_opts);
 
+/* The rule sources every command that collects or shows data takes (docs/alerts.md): besides the
+ * defaults and $XDG_CONFIG_HOME/traintop/rules.json, --rules FILE, --alert SPEC, --no-default-rules. */
+typedef struct {
+    const char *files[16];
+    int nfiles;
+    const char *specs[32];
+    int nspecs;
+    int no_defaults;
+} cmd_rules;
+#define CMD_RULES_LONGOPTS { "rules", required_argument, 0, 0x120 }, { "alert", required_argument, 0, 0x121 }, \
+    { "no-default-rules", no_argument, 0, 0x122 }
+#define CMD_RULES_HELP "      --rules FILE   alert and early-stopping rules (docs/alerts.md), besides the defaults and\n" \
+    "                     $XDG_CONFIG_HOME/traintop/rules.json; repeatable\n" \
+    "      --alert SPEC   one rule in the short form, e.g. 'val_loss min patience=20 stop'; repeatable\n" \
+    "      --no-default-rules  no alerts for non-finite loss or gradients and stalled runs\n"
+/* Returns 1 when ch was one of them (kept in r), 0 when not, -1 after one line on stderr (too many). */
+int cmd_rules_option(const char *cmd, int ch, const char *arg, cmd_rules *r);
+/* Whether any rule was named on the command line. */
+static inline int cmd_rules_given(const cmd_rules *r) { return r->nfiles || r->nspecs || r->no_defaults; }
+struct tt_alerts;
+/* The rules from every source; NULL after the mistakes, one line each, on stderr. */
+struct tt_alerts *cmd_rules_build(const cmd_rules *r);
+
 
 #endif

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "../tui/tui.h"
 #include "../proto/endpoint.h"
+#include "../collectors/alerts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -220,20 +221,24 @@ static int split_ssh(attach *a, const char *cmd)
 static int attach_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "start", no_argument, 0, 's' }, { "ssh", required_argument, 0, 'S' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "start", no_argument, 0, 's' }, { "ssh", required_argument, 0, 'S' }, CMD_RULES_LONGOPTS, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     attach a = { 0 };
     tui_opts to = { .settings = &tui_settings_file };
     int start = 0, ch, rc = 1;
+    cmd_rules rules = { .nfiles = 0 };
     const char *ssh_cmd = getenv("TRAINTOP_SSH") ? getenv("TRAINTOP_SSH") : "ssh";
     while ((ch = getopt_long(argc, argv, "sh", opts, NULL)) != -1) {
         switch (ch) {
         case 's': start = 1; break;
         case 'S': ssh_cmd = optarg; break;
         case 'h': cmd_usage(&cmd_attach_entry, stdout); return 0;
-        default:
-            if (cmd_tui_option(ch, optarg, &to)) break;
+        default: {
+            int rr = cmd_rules_option("attach", ch, optarg, &rules);
+            if (rr < 0) return 2;
+            if (rr || cmd_tui_option(ch, optarg, &to)) break;
             return cmd_bad_option(&cmd_attach_entry, argc, argv);
+        }
         }
     }
     if (optind != argc - 1) { fprintf(stderr, "traintop attach: expected one target, [user@]host[:port|:/socket]\n"); return 2; }
@@ -286,8 +291,10 @@ static int attach_exec(int argc, char **argv)
             goto out;
         }
     }
-    if (link_up(&a, 0, 30, err, sizeof err)) { fprintf(stderr, "traintop attach: %s\n", err); goto out; }
-    tt_collector *c = tt_collector_open_mirror(a.local, 5000, err, sizeof err);
+    struct tt_alerts *alerts = cmd_rules_build(&rules);
+    if (!alerts) { rc = 2; goto out; }
+    if (link_up(&a, 0, 30, err, sizeof err)) { tt_alerts_free(alerts); fprintf(stderr, "traintop attach: %s\n", err); goto out; }
+    tt_collector *c = tt_collector_open_mirror(a.local, 5000, alerts, err, sizeof err);
     if (!c) {
         fprintf(stderr, "traintop attach: no collector on %s at %s (`traintop attach --start %s` starts one)\n", a.host, a.remote, target);
         goto out;
@@ -313,6 +320,7 @@ const cmd_entry cmd_attach_entry = {
     "  host:/PATH         a collector listening on ipc:///PATH over there\n"
     "  -s, --start        start traintopd over there when none answers\n"
     "      --ssh CMD      the ssh command and options (default: $TRAINTOP_SSH or ssh), e.g. \"ssh -F cfg\"\n"
-    "Only one local unix socket (mode 0700 directory) is forwarded; the link is watched and restored.\n" CMD_TUI_HELP,
+    "Only one local unix socket (mode 0700 directory) is forwarded; the link is watched and restored.\n"
+    "The rules below are this dashboard's own (alerts shown here; a stop goes to the remote collector).\n" CMD_RULES_HELP CMD_TUI_HELP,
     attach_exec,
 };

@@ -161,29 +161,29 @@ static int demo_exec(int argc, char **argv)
         { "headless", no_argument, 0, 'H' }, { "steps", required_argument, 0, 's' }, { "json", no_argument, 0, 'j' },
         { "runs", required_argument, 0, 'r' }, { "seed", required_argument, 0, 'S' }, { "delay-ms", required_argument, 0, 'd' },
         { "endpoint", required_argument, 0, 'e' },
-        { "rules", required_argument, 0, 'u' }, { "alert", required_argument, 0, 'A' },
-        CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        CMD_RULES_LONGOPTS, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     int headless = 0, json = 0, ch;
     tui_opts to = { .title = "demo", .settings = &tui_settings_file };
-    const char *remote = NULL, *rule_files[16], *specs[32];
-    int nrule_files = 0, nspecs = 0;
+    const char *remote = NULL;
+    cmd_rules rules = { .nfiles = 0 };
     long steps = -1, nruns = MAX_RUNS, seed = 1, delay_ms = -1;
     while ((ch = getopt_long(argc, argv, "Hs:jr:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'H': headless = 1; break;
         case 'j': json = 1; break;
         case 'e': remote = optarg; break;
-        case 'u': if (nrule_files == 16) { fprintf(stderr, "traintop demo: at most 16 --rules files\n"); return 2; } rule_files[nrule_files++] = optarg; break;
-        case 'A': if (nspecs == 32) { fprintf(stderr, "traintop demo: at most 32 --alert rules\n"); return 2; } specs[nspecs++] = optarg; break;
         case 's': if (cmd_parse_long("demo", "--steps", optarg, 1, 100000000, &steps)) return 2; break;
         case 'r': if (cmd_parse_long("demo", "--runs", optarg, 1, MAX_RUNS, &nruns)) return 2; break;
         case 'S': if (cmd_parse_long("demo", "--seed", optarg, 0, LONG_MAX, &seed)) return 2; break;
         case 'd': if (cmd_parse_long("demo", "--delay-ms", optarg, 0, 10000, &delay_ms)) return 2; break;
         case 'h': cmd_usage(&cmd_demo_entry, stdout); return 0;
-        default:
-            if (cmd_tui_option(ch, optarg, &to)) break;
+        default: {
+            int rr = cmd_rules_option("demo", ch, optarg, &rules);
+            if (rr < 0) return 2;
+            if (rr || cmd_tui_option(ch, optarg, &to)) break;
             return cmd_bad_option(&cmd_demo_entry, argc, argv);
+        }
         }
     }
     if (optind < argc) { fprintf(stderr, "traintop demo: unexpected argument '%s'\n", argv[optind]); return 2; }
@@ -203,11 +203,9 @@ static int demo_exec(int argc, char **argv)
         if (tt_runtime_dir(dir, sizeof dir, err, sizeof err)) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
         snprintf(endpoint, sizeof endpoint, "ipc://%s/demo-%ld.sock", dir, (long)getpid());
     }
-    if (remote && (nrule_files || nspecs)) { fprintf(stderr, "traintop demo: --rules/--alert belong to the collector at %s (traintopd --rules)\n", remote); return 2; }
-    int rule_errors = 0;
-    const tt_alerts_sources rules = { rule_files, nrule_files, specs, nspecs, 1 };
-    tt_collector_opts co = { .endpoint = endpoint, .quiet = !headless, .alerts = remote ? NULL : tt_alerts_build(&rules, stderr, &rule_errors) };
-    if (rule_errors) { tt_alerts_free(co.alerts); return 2; }
+    if (remote && cmd_rules_given(&rules)) { fprintf(stderr, "traintop demo: --rules/--alert belong to the collector at %s (traintopd --rules)\n", remote); return 2; }
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = !headless };
+    if (!remote && !(co.alerts = cmd_rules_build(&rules))) return 2;
     tt_collector *c = remote ? NULL : tt_collector_open(&co, err, sizeof err);
     if (!c && !remote) { fprintf(stderr, "traintop demo: %s\n", err); return 1; }
 
@@ -262,7 +260,6 @@ const cmd_entry cmd_demo_entry = {
     "      --seed N       seed of the first run; run i uses N+i (default 1)\n"
     "      --delay-ms N   pause per training step so the dashboard can be watched (15; headless 0)\n"
     "  -e, --endpoint E   with --headless: send the runs to the collector already running at E\n"
-    "      --rules FILE   alert and early-stopping rules (docs/alerts.md), e.g. examples/rules/gwa-early-stop.json\n"
-    "      --alert SPEC   one rule in the short form, e.g. 'val_loss min patience=20 stop'\n" CMD_TUI_HELP,
+    CMD_RULES_HELP CMD_TUI_HELP,
     demo_exec,
 };

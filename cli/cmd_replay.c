@@ -12,18 +12,22 @@
 static int replay_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "summary", no_argument, 0, 's' }, { "json", no_argument, 0, 'j' }, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "summary", no_argument, 0, 's' }, { "json", no_argument, 0, 'j' }, CMD_RULES_LONGOPTS, CMD_TUI_LONGOPTS, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     int summary = 0, json = 0, ch;
+    cmd_rules rules = { .nfiles = 0 };
     tui_opts to = { .settings = &tui_settings_file };
     while ((ch = getopt_long(argc, argv, "sjh", opts, NULL)) != -1) {
         switch (ch) {
         case 's': summary = 1; break;
         case 'j': json = 1; break;
         case 'h': cmd_usage(&cmd_replay_entry, stdout); return 0;
-        default:
-            if (cmd_tui_option(ch, optarg, &to)) break;
+        default: {
+            int rr = cmd_rules_option("replay", ch, optarg, &rules);
+            if (rr < 0) return 2;
+            if (rr || cmd_tui_option(ch, optarg, &to)) break;
             return cmd_bad_option(&cmd_replay_entry, argc, argv);
+        }
         }
     }
     if (optind >= argc) { fprintf(stderr, "traintop replay: expected a recording file (DIR/<run>.jsonl)\n"); return 2; }
@@ -34,6 +38,7 @@ static int replay_exec(int argc, char **argv)
     if (tt_runtime_dir(dir, sizeof dir, err, sizeof err)) { fprintf(stderr, "traintop replay: %s\n", err); return 1; }
     snprintf(ep, sizeof ep, "ipc://%s/replay-%ld.sock", dir, (long)getpid());
     tt_collector_opts co = { .endpoint = ep };
+    if (!(co.alerts = cmd_rules_build(&rules))) return 2;   /* they fire on the recording: shown, no actions */
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     if (!c) { fprintf(stderr, "traintop replay: %s\n", err); return 1; }
     int rc = 0;
@@ -60,6 +65,6 @@ static int replay_exec(int argc, char **argv)
 const cmd_entry cmd_replay_entry = {
     "replay", "FILE… [--summary [--json]]", "open recordings (traintopd --record DIR/<run>.jsonl) and probe spools in the dashboard",
     "  -s, --summary      print a summary per run instead of opening the dashboard\n"
-    "  -j, --json         with --summary: a JSON array, one object per run\n" CMD_TUI_HELP,
+    "  -j, --json         with --summary: a JSON array, one object per run\n" CMD_RULES_HELP CMD_TUI_HELP,
     replay_exec,
 };

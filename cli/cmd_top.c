@@ -17,6 +17,7 @@ static int top_exec(int argc, char **argv)
     static const struct option opts[] = {
         { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' },
         { "record", required_argument, 0, 'r' }, { "no-record", no_argument, 0, 0x180 }, { "insecure-tcp", no_argument, 0, 0x181 },
+        CMD_RULES_LONGOPTS,
         { "metrics-listen", required_argument, 0, 'M' }, { "metrics-layers", required_argument, 0, 'Y' }, CMD_TUI_LONGOPTS,
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
@@ -26,6 +27,7 @@ static int top_exec(int argc, char **argv)
     int no_record = 0;
     tui_opts to = { .settings = &tui_settings_file };
     const char *connect = NULL, *metrics_listen = NULL, *metrics_layers = NULL;
+    cmd_rules rules = { .nfiles = 0 };
     int ch;
     while ((ch = getopt_long(argc, argv, "e:c:r:h", opts, NULL)) != -1) {
         switch (ch) {
@@ -37,9 +39,12 @@ static int top_exec(int argc, char **argv)
         case 'M': metrics_listen = optarg; break;
         case 'Y': metrics_layers = optarg; break;
         case 'h': cmd_usage(&cmd_top_entry, stdout); return 0;
-        default:
-            if (cmd_tui_option(ch, optarg, &to)) break;
+        default: {
+            int rr = cmd_rules_option(NULL, ch, optarg, &rules);
+            if (rr < 0) return 2;
+            if (rr || cmd_tui_option(ch, optarg, &to)) break;
             return cmd_bad_option(&cmd_top_entry, argc, argv);
+        }
         }
     }
     if (optind < argc) { fprintf(stderr, "traintop: unexpected argument '%s' (see traintop --help)\n", argv[optind]); return 2; }
@@ -53,7 +58,9 @@ static int top_exec(int argc, char **argv)
     }
     if (metrics_layers && !metrics_listen) { fprintf(stderr, "traintop: --metrics-layers needs --metrics-listen\n"); return 2; }
     /* --connect: a viewer of a running collector (traintopd, another traintop): its history, then live */
-    tt_collector *c = connect ? tt_collector_open_mirror(connect, 5000, err, sizeof err) : tt_collector_open(&co, err, sizeof err);
+    /* the rules are evaluated here whether this dashboard collects or views another collector */
+    if (!(co.alerts = cmd_rules_build(&rules))) return 2;
+    tt_collector *c = connect ? tt_collector_open_mirror(connect, 5000, co.alerts, err, sizeof err) : tt_collector_open(&co, err, sizeof err);
     if (!c) { fprintf(stderr, "traintop: %s\n", err); return 1; }
     tt_prom_serve *metrics = NULL;
     if (metrics_listen) {
@@ -86,6 +93,6 @@ const cmd_entry cmd_top_entry = {
     "                     then live\n"
     "  -r, --record DIR   append every message to DIR/<run>.jsonl (default: $XDG_STATE_HOME/traintop/recordings,\n"
     "                     ~/.local/state/traintop/recordings; earlier runs there are not loaded)\n"
-    "      --no-record    do not record\n" CMD_TUI_HELP,
+    "      --no-record    do not record\n" CMD_RULES_HELP CMD_TUI_HELP,
     top_exec,
 };

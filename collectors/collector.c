@@ -178,8 +178,9 @@ static int load_dir(tt_collector *c, const char *dir, char *err, size_t errlen)
 tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t errlen)
 {
     tt_collector *c = calloc(1, sizeof *c);
-    if (!c) { snprintf(err, errlen, "out of memory"); return NULL; }
+    if (!c) { snprintf(err, errlen, "out of memory"); if (o) tt_alerts_free(o->alerts); return NULL; }
     c->pull = c->pub = c->rep = -1;
+    c->alerts = o ? o->alerts : NULL;   /* owned from here: freed on failure too */
     if (o && o->endpoint) {
         if (tt_endpoint_check(o->endpoint, err, errlen)) goto fail;
         snprintf(c->endpoint, sizeof c->endpoint, "%s", o->endpoint);
@@ -212,7 +213,6 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     int rcvbuf = 4 << 20;
     nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVBUF, &rcvbuf, sizeof rcvbuf);
     c->last_tick = mono();
-    c->alerts = o ? o->alerts : NULL;
     if (o && (o->alerts_log || o->record_dir)) {
         char path[700];
         snprintf(path, sizeof path, "%s%s", o->alerts_log ? o->alerts_log : o->record_dir, o->alerts_log ? "" : "/alerts.jsonl");
@@ -355,8 +355,9 @@ static void log_reject(tt_collector *c, const tt_ingest_result *r, const char *e
     }
 }
 
-/* A fired rule: remembered for the dashboard, logged, and its actions taken. */
-static void act(tt_collector *c, const tt_alert *al)
+/* A fired rule: remembered for the dashboard; live (actions), also logged and its actions taken. A rule
+ * that fires on history (a recording loaded, a viewer's copy of a collector's history) only shows. */
+static void act(tt_collector *c, const tt_alert *al, int actions)
 {
     tt_store *st = &c->store;
     tt_store_alert *sa = &st->alerts[st->alerts_n++ % TT_STORE_ALERTS];
@@ -366,10 +367,11 @@ static void act(tt_collector *c, const tt_alert *al)
     sa->time = al->time;
     sa->stop = al->stop;
     snprintf(sa->reason, sizeof sa->reason, "%s", al->reason);
-    if (al->bell) st->bells++;
     tt_run *r = tt_store_find(st, al->run, al->rank);
     if (r) { r->alerts++; snprintf(r->last_alert, sizeof r->last_alert, "%.60s: %.190s", al->rule, al->reason); }
     st->version++;
+    if (!actions) return;
+    if (al->bell) st->bells++;
     if (c->alerts_log) tt_alert_write_json(al, c->alerts_log);
     if (!c->quiet) { fprintf(c->log, "traintop: alert %s on run '%s' at step %lld: %s\n", al->rule, al->run, (long long)al->step, al->reason); fflush(c->log); }
     if (al->stop) {
@@ -387,6 +389,16 @@ void tt_collector_set_alerts(tt_collector *c, tt_alerts *a)
 }
 
 tt_alerts *tt_collector_alerts(const tt_collector *c) { return c->alerts; }
+
+/* The rules, on the step the run just accepted. */
+static void evaluate(tt_collector *c, const tt_ingest_result *r, int actions)
+{
+    const tt_run *run = c->alerts ? tt_store_find(&c->store, r->run, r->rank) : NULL;
+    if (!run) return;
+    tt_alert fired[8];
+    int n = tt_alerts_on_step(c->alerts, run, fired, 8);
+    for (int i = 0; i < n; i++) act(c, &fired[i], actions);
+}
 
 static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_result *res, char *err, size_t errlen);
 
@@ -546,7 +558,10 @@ static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_re
     *res = r;
     c->n.accepted++;
     c->n.layer_records += r.layer_records;
-    if (c->mirror) return 0;   /* a viewer's copy: the real collector records and answers probes */
+    if (c->mirror) {           /* a viewer's copy: the real collector records and answers probes */
+        if (r.type == TT_MSG_STEP) evaluate(c, &r, !c->loading);   /* the viewer's own rules (a stop goes to the collector) */
+        return 0;
+    }
     if (!c->loading) {
         /* the token is a secret between the probe and us: never recorded, never shown to a viewer */
         if (strip_token(c, msg, len)) { msg = c->stripped; len = c->stripped_len; }
@@ -557,7 +572,10 @@ static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_re
         fflush(c->log);
     }
     if (c->rec && !c->loading && r.type == TT_MSG_RUN_END) tt_recorder_flush(c->rec);   /* a finished run's file is whole */
-    if (c->loading) return 0;   /* history, not a live probe: nothing to answer */
+    if (c->loading) {           /* history, not a live probe: nothing to answer; its alerts only show */
+        if (r.type == TT_MSG_STEP) evaluate(c, &r, 0);
+        return 0;
+    }
     if (r.seq) {
         tt_run *run = tt_store_find(&c->store, r.run, r.rank);
         if (run) run->ack_due = 1;
@@ -568,11 +586,7 @@ static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_re
     if (r.type == TT_MSG_STEP) {
         const tt_run *stepped = tt_store_find(&c->store, r.run, r.rank);
         if (stepped && stepped->world > 1) tt_crossrank_step(&c->store, stepped, stepped->step);
-        if (stepped && c->alerts) {
-            tt_alert fired[8];
-            int n = tt_alerts_on_step(c->alerts, stepped, fired, 8);
-            for (int i = 0; i < n; i++) act(c, &fired[i]);
-        }
+        evaluate(c, &r, 1);
         /* control messages can be missed by a probe that just connected: repeat a stop until it ends */
         const tt_run *run = tt_store_find(&c->store, r.run, r.rank);
         if (run && run->stop_requested) control(c, r.run, r.rank, "stop", run->stop_reason);
@@ -703,7 +717,7 @@ void tt_collector_tick(tt_collector *c)
         if (c->alerts && !c->loading) {
             tt_alert fired[4];
             int n = tt_alerts_on_tick(c->alerts, r, now - r->last_seen, fired, 4);
-            for (int k = 0; k < n; k++) act(c, &fired[k]);
+            for (int k = 0; k < n; k++) act(c, &fired[k], 1);
         }
         if (probe_gone(c, r)) {
             /* a probe that acknowledges (version 2) spools its end when it could not deliver it: wait for
@@ -760,13 +774,14 @@ static int mirror_line(void *ud, const char *line, size_t len)
     return tt_collector_ingest(ud, line, len, err, sizeof err);
 }
 
-tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, char *err, size_t errlen)
+tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, tt_alerts *alerts, char *err, size_t errlen)
 {
     tt_collector *c = calloc(1, sizeof *c);
-    if (!c) { snprintf(err, errlen, "out of memory"); return NULL; }
+    if (!c) { snprintf(err, errlen, "out of memory"); tt_alerts_free(alerts); return NULL; }
     c->pull = c->pub = c->rep = -1;
     c->mirror = 1;
     c->quiet = 1;
+    c->alerts = alerts;
     c->log = stderr;
     c->stall_seconds = 1e9;          /* the real collector decides; its states arrive as messages */
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);

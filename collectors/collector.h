@@ -25,7 +25,9 @@ typedef struct {
     int allow_remote;          /* permit tcp:// on an address other than loopback (a warning is logged) */
     int insecure_tcp;          /* permit tcp:// without TRAINTOP_TOKEN (anyone reaching the port may read, feed
                                   and stop runs; a warning is logged) */
-    struct tt_alerts *alerts;  /* rules to evaluate (owned by the collector from now on); NULL: none */
+    struct tt_alerts *alerts;  /* rules to evaluate (owned by the collector from now on); NULL: none. On
+                                  loaded history (record_dir, tt_collector_load) they fire to show only:
+                                  no log line, no actions */
     const char *alerts_log;    /* JSON lines of fired rules; NULL: RECORD_DIR/alerts.jsonl when recording */
 } tt_collector_opts;
 
@@ -56,8 +58,10 @@ int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err,
 
 /* A viewer's collector: a copy of a remote collector's store, rebuilt from its downsampled history
  * and then kept current from its live messages (tt_collector_fds / _process as usual). Stop requests
- * go to the remote collector. NULL with err when no collector answers within timeout_ms. */
-tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, char *err, size_t errlen);
+ * go to the remote collector. alerts (owned from now on, also on failure; NULL: none): the viewer's
+ * own rules, evaluated on the history (shown only) and then live (a stop is asked of the remote
+ * collector, which keeps its own rules). NULL with err when no collector answers within timeout_ms. */
+tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, struct tt_alerts *alerts, char *err, size_t errlen);
 
 /* Loads a recording (DIR/<run>.jsonl) into the store without recording it again. Returns the number
  * of messages accepted, or -1 with err. Rejected lines are counted and logged like socket messages. */

@@ -1,5 +1,6 @@
 /* summary: one JSON rendering of the runs, so every consumer agrees on names and values. */
 #include "summary.h"
+#include "health.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +41,21 @@ static cJSON *run_json(const tt_run *r)
     else cJSON_AddNullToObject(o, "stopped_at");
     if (r->stop_requested) cJSON_AddStringToObject(o, "stop_reason", r->stop_reason);
     else cJSON_AddNullToObject(o, "stop_reason");
+    tt_health h;                  /* collectors/health.h: how learning goes, which layer is sick */
+    tt_health_run(r, &h);
+    cJSON *ho = cJSON_AddObjectToObject(o, "health");
+    cJSON_AddStringToObject(ho, "learning", tt_health_learn_name(h.learn.state));
+    if (h.learn.since >= 0) cJSON_AddNumberToObject(ho, "since", (double)h.learn.since);
+    else cJSON_AddNullToObject(ho, "since");
+    cJSON_AddStringToObject(ho, "why", h.learn.why);
+    cJSON_AddNumberToObject(ho, "bad_layers", h.bad_layers);
+    if (h.worst_layer >= 0) {
+        cJSON_AddStringToObject(ho, "worst_layer", r->layers[h.worst_layer].name);
+        cJSON_AddStringToObject(ho, "worst_problem", tt_health_layer_name(h.worst_flags));
+    } else {
+        cJSON_AddNullToObject(ho, "worst_layer");
+        cJSON_AddNullToObject(ho, "worst_problem");
+    }
     cJSON *sc = cJSON_AddObjectToObject(o, "scalars");
     for (int i = 0; sc && i < r->nscalars; i++)
         cJSON_AddItemToObject(sc, r->scalars[i].name, tt_json_metric(r->scalars[i].last));
@@ -98,6 +114,9 @@ cJSON *tt_summary_project(const cJSON *runs)
         cJSON_AddItemToObject(o, "gwa_best_step", best_step(r, "gwa", "max_step"));
         cJSON_AddItemToObject(o, "stopped_at", dup_or_null(field(r, "stopped_at", NULL)));
         cJSON_AddItemToObject(o, "stop_reason", dup_or_null(field(r, "stop_reason", NULL)));
+        cJSON_AddItemToObject(o, "health", dup_or_null(field(r, "health", "learning")));
+        cJSON_AddItemToObject(o, "health_since", dup_or_null(field(r, "health", "since")));
+        cJSON_AddItemToObject(o, "bad_layers", dup_or_null(field(r, "health", "bad_layers")));
         cJSON_AddItemToArray(a, o);
     }
     return a;
@@ -117,11 +136,19 @@ void tt_summary_print_json_runs(const cJSON *runs, FILE *out, int json)
         if (txt) fprintf(out, "%s\n", txt);
         cJSON_free(txt);
     } else {
-        fprintf(out, "%-16s %-9s %7s %9s %9s %8s %8s\n", "RUN", "STATE", "STEPS", "LOSS", "VAL_LOSS", "VAL_ACC", "STEPS/S");
-        for (const cJSON *r = p ? p->child : NULL; r; r = r->next)
-            fprintf(out, "%-16s %-9s %7.0f %9.4f %9.4f %8.4f %8.1f\n", field(r, "run", NULL)->valuestring,
+        fprintf(out, "%-16s %-9s %7s %9s %9s %8s %8s  %s\n", "RUN", "STATE", "STEPS", "LOSS", "VAL_LOSS", "VAL_ACC", "STEPS/S", "HEALTH");
+        for (const cJSON *r = p ? p->child : NULL; r; r = r->next) {
+            char health[96];
+            const cJSON *hl = field(r, "health", NULL), *bl = field(r, "bad_layers", NULL);
+            double since = num_or_nan(r, "health_since");
+            int n = snprintf(health, sizeof health, "%s", cJSON_IsString(hl) ? hl->valuestring : "n/a");
+            if (isfinite(since)) n += snprintf(health + n, sizeof health - (size_t)n, " since %.0f", since);
+            if (cJSON_IsNumber(bl) && bl->valueint > 0)
+                snprintf(health + n, sizeof health - (size_t)n, ", %d layer%s with a problem", bl->valueint, bl->valueint == 1 ? "" : "s");
+            fprintf(out, "%-16s %-9s %7.0f %9.4f %9.4f %8.4f %8.1f  %s\n", field(r, "run", NULL)->valuestring,
                     field(r, "state", NULL)->valuestring, num_or_nan(r, "steps"), num_or_nan(r, "loss"),
-                    num_or_nan(r, "val_loss"), num_or_nan(r, "val_acc"), num_or_nan(r, "steps_per_s"));
+                    num_or_nan(r, "val_loss"), num_or_nan(r, "val_acc"), num_or_nan(r, "steps_per_s"), health);
+        }
     }
     cJSON_Delete(p);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runhealth.h"
 #include "widgets/tui_curses.h"
 
 void tui_layersel_init(tui_layersel *ls)
@@ -36,6 +37,8 @@ static int cmp_layers(const void *pa, const void *pb, void *arg)
     int c = 0;
     if (s->stat == -2) {
         c = strcmp(tui_layer_name(s->run, ia), tui_layer_name(s->run, ib));
+    } else if (s->stat == -3) {                   /* problems: the worst first, then in wire order */
+        c = s->vals[ia] < s->vals[ib] ? 1 : s->vals[ia] > s->vals[ib] ? -1 : 0;
     } else if (s->stat >= 0) {
         double va = s->vals[ia], vb = s->vals[ib];
         int fa = isfinite(va), fb = isfinite(vb);
@@ -50,6 +53,7 @@ int tui_layersel_sort_stat(const tui_layersel *ls, const tt_run *r)
 {
     if (!ls->sort_key[0]) return -1;
     if (strcmp(ls->sort_key, "name") == 0) return -2;
+    if (strcmp(ls->sort_key, "problems") == 0) return ls->health ? -3 : -1;
     int k = tui_run_stat_index(r, ls->sort_key);
     return k >= 0 ? k : -1;
 }
@@ -71,10 +75,27 @@ static int filtered(tui_layersel *ls, tui_model *m, const tt_run *r)
     return ls->ord_n;
 }
 
+/* problems_only: keeps the layers with a problem among o[0..n); returns how many. */
+static int sick_only(tui_layersel *ls, tui_model *m, const tt_run *r, int *o, int n)
+{
+    if (!ls->problems_only || !ls->health) return n;
+    int k = 0;
+    for (int i = 0; i < n; i++) if (tui_health_layer(ls->health, m, r, o[i])) o[k++] = o[i];
+    return k;
+}
+
 int tui_layersel_count(tui_layersel *ls, tui_model *m, const tt_run *r)
 {
     int n = filtered(ls, m, r);
-    return n < 0 ? 0 : n;
+    if (n <= 0) return 0;
+    if (!ls->problems_only || !ls->health) return n;
+    const tui_run_health *e = tui_health_of(ls->health, m, r);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int l = ((const int *)ls->ord_cache.p)[i];
+        if (l < e->nflags && e->flags[l]) k++;
+    }
+    return k;
 }
 
 int tui_layersel_order(tui_layersel *ls, tui_model *m, const tt_run *r, const int **order)
@@ -85,14 +106,17 @@ int tui_layersel_order(tui_layersel *ls, tui_model *m, const tt_run *r, const in
     int *o = tui_buf_reserve(&ls->order, (size_t)(n > 0 ? n : 1) * sizeof(int));
     if (!o) { *order = NULL; return 0; }
     memcpy(o, ls->ord_cache.p, (size_t)n * sizeof(int));
+    n = sick_only(ls, m, r, o, n);
     ls->nshown = n;
     int k = tui_layersel_sort_stat(ls, r);
     if (k != -1 || ls->sort_rev) {
         double *vals = NULL;
-        if (k >= 0) {
+        if (k >= 0 || k == -3) {
             vals = tui_buf_reserve(&ls->vals, (size_t)(nl > 0 ? nl : 1) * sizeof(double));
             if (!vals) { *order = o; return n; }
-            for (int i = 0; i < n; i++) vals[o[i]] = tui_model_layer_last(m, r, o[i], k);
+            for (int i = 0; i < n; i++)
+                vals[o[i]] = k >= 0 ? tui_model_layer_last(m, r, o[i], k)
+                                    : tt_health_layer_severity(tui_health_layer(ls->health, m, r, o[i]));
         }
         sort_ctx s = { r, vals, k, ls->sort_rev };
         qsort_r(o, (size_t)n, sizeof *o, cmp_layers, &s);
@@ -117,8 +141,10 @@ void tui_layersel_move(tui_layersel *ls, tui_model *m, const tt_run *r, int delt
 
 void tui_layersel_cycle_sort(tui_layersel *ls)
 {
-    const char *next = "name";
-    if (strcmp(ls->sort_key, "name") == 0) {
+    const char *next = "problems";
+    if (strcmp(ls->sort_key, "problems") == 0) {
+        next = "name";
+    } else if (strcmp(ls->sort_key, "name") == 0) {
         next = ls->nlcols > 0 ? ls->lcols[0] : "";
     } else if (ls->sort_key[0]) {
         next = "";

@@ -12,13 +12,15 @@
 
 typedef struct {
     int cur;                   /* the selected layer: an index into the run's layers */
-    char sort_key[128];        /* "" wire order, "name", or a statistic name */
+    char sort_key[128];        /* "" wire order, "problems" (worst first), "name", or a statistic name */
     int sort_rev;
     const char *lcols[TUI_MAX_LCOLS];   /* the table's statistic columns (all with data, not hidden) */
     int nlcols;
     int nshown;                /* rows that passed the filter (last order) */
     tui_filter filter;
     int input;                 /* the filter line is being edited */
+    int problems_only;         /* only layers with a problem (runhealth) pass */
+    struct tui_health_s *health;   /* the layers' problems: the "problems" sort and problems_only */
     char input_prev[TUI_FILTER_MAX];
     tui_buf order, vals;
     /* the filtered order's cache: rebuilt when the run, its layer count or the filter changes */
@@ -36,9 +38,9 @@ int tui_layersel_order(tui_layersel *ls, tui_model *m, const tt_run *r, const in
 int tui_layersel_count(tui_layersel *ls, tui_model *m, const tt_run *r);
 /* Moves the selected layer by delta rows of the display order (INT_MIN/INT_MAX: the ends). */
 void tui_layersel_move(tui_layersel *ls, tui_model *m, const tt_run *r, int delta);
-/* The sort's statistic for the run: -1 wire order, -2 name, ≥0 a statistic. */
+/* The sort's statistic for the run: -1 wire order, -2 name, -3 problems, ≥0 a statistic. */
 int tui_layersel_sort_stat(const tui_layersel *ls, const tt_run *r);
-/* The next sort: "" → name → each column of the table → "". */
+/* The next sort: "" → problems → name → each column of the table → "". */
 void tui_layersel_cycle_sort(tui_layersel *ls);
 /* Opens the filter line. */
 void tui_layersel_filter_begin(tui_layersel *ls);

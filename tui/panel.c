@@ -1,6 +1,7 @@
 /* panel: the context's helpers — the run selection, marks, the footer message, titles. */
 #include "panel.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,16 +82,58 @@ const tt_run *tui_ctx_run(tui_ctx *c)
             return r;
         }
     }
-    for (int i = 0; i < n; i++) {                  /* the first run the display shows */
-        int k = (c->run_cur >= 0 && c->run_cur < n ? c->run_cur : 0) + i;
-        k %= n;
-        if (tui_model_run_shown(c->m, tui_model_run(c->m, k))) {
-            tui_ctx_select_run(c, k);
-            return tui_model_run(c->m, k);
-        }
+    int idx[1024];                                 /* the top row of the runs' order */
+    if (tui_ctx_shown_runs(c, idx, 1024) > 0) {
+        tui_ctx_select_run(c, idx[0]);
+        return tui_model_run(c->m, idx[0]);
     }
     c->run_cur = -1;
     return NULL;
+}
+
+const char *const tui_run_sort_names[TUI_RSORT_N] = { "name", "health", "loss", "val_loss", "step" };
+
+static double scalar_now(tui_ctx *c, const tt_run *r, const char *name)
+{
+    int k = tui_run_scalar_index(r, name);
+    return k < 0 ? NAN : tui_model_scalar_last(c->m, r, k);
+}
+
+/* The sort value of a run: smaller first (health: the worst first; NaN last). */
+static double sort_value(tui_ctx *c, const tt_run *r)
+{
+    switch (c->run_sort) {
+    case TUI_RSORT_HEALTH: {
+        const tui_run_health *h = tui_health_of(&c->health, c->m, r);
+        int layer = h->worst_layer >= 0 ? tt_health_layer_severity(h->flags[h->worst_layer]) : 0;
+        return -(double)(h->learn.state * 8 + layer);
+    }
+    case TUI_RSORT_LOSS: return scalar_now(c, r, "loss");
+    case TUI_RSORT_VLOSS: return scalar_now(c, r, "val_loss");
+    case TUI_RSORT_STEP: return -(double)tui_model_step(c->m, r);
+    default: return 0;
+    }
+}
+
+typedef struct {
+    const tui_model *m;
+    const double *key;
+    int rev;
+} run_order;
+
+static int cmp_runs(const void *pa, const void *pb, void *arg)
+{
+    const run_order *o = arg;
+    int a = *(const int *)pa, b = *(const int *)pb;
+    double ka = o->key[a], kb = o->key[b];
+    int c = 0;
+    if (isnan(ka) != isnan(kb)) return isnan(ka) - isnan(kb);   /* no value: last, whatever the direction */
+    if (!isnan(ka)) c = ka < kb ? -1 : ka > kb;
+    if (o->rev) c = -c;
+    if (c) return c;
+    const tt_run *ra = tui_model_run(o->m, a), *rb = tui_model_run(o->m, b);   /* then by name: stable across restarts */
+    c = strcmp(tui_run_name(ra), tui_run_name(rb));
+    return c ? c : tui_run_rank(ra) - tui_run_rank(rb);
 }
 
 int tui_ctx_shown_runs(tui_ctx *c, int *idx, int max)
@@ -98,6 +141,11 @@ int tui_ctx_shown_runs(tui_ctx *c, int *idx, int max)
     int n = 0;
     for (int i = 0; i < tui_model_nruns(c->m) && n < max; i++)
         if (tui_model_run_shown(c->m, tui_model_run(c->m, i))) idx[n++] = i;
+    double key[1024];
+    if (tui_model_nruns(c->m) > 1024) return n;   /* too many to order here: arrival order */
+    for (int i = 0; i < n; i++) key[idx[i]] = sort_value(c, tui_model_run(c->m, idx[i]));
+    run_order o = { c->m, key, c->run_sort_rev };
+    qsort_r(idx, (size_t)n, sizeof *idx, cmp_runs, &o);
     return n;
 }
 

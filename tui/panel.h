@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include "model.h"
 #include "layersel.h"
+#include "runhealth.h"
 #include "settings.h"
 #include "tui.h"
 #include "widgets/draw.h"
@@ -100,6 +101,9 @@ struct tui_ctx {
     char run_name[128];
     int run_rank;
     tui_layersel layers;       /* the selected layer, the filter and the sort (table, heatmap, detail) */
+    tui_health health;         /* every run's health, judged on what the display shows */
+    int run_sort;              /* the runs' order (TUI_RSORT_*), the same in every panel */
+    int run_sort_rev;
     char marks[TUI_MAX_MARKS][160];   /* runs marked for comparison ("name:rank") */
     int nmarks;
 
@@ -121,7 +125,11 @@ struct tui_ctx {
 const tt_run *tui_ctx_run(tui_ctx *c);
 /* Selects run i of the store and resets what every panel keeps of the previous run. */
 void tui_ctx_select_run(tui_ctx *c, int i);
-/* Indexes into the store of the runs the display shows (paused: those there at the pause). */
+/* The runs' orders: by name (stable across restarts), worst health first, by loss, by val_loss, by step. */
+enum { TUI_RSORT_NAME, TUI_RSORT_HEALTH, TUI_RSORT_LOSS, TUI_RSORT_VLOSS, TUI_RSORT_STEP, TUI_RSORT_N };
+extern const char *const tui_run_sort_names[TUI_RSORT_N];
+/* Indexes into the store of the runs the display shows (paused: those there at the pause), in the
+ * run order (ctx->run_sort). */
 int tui_ctx_shown_runs(tui_ctx *c, int *idx, int max);
 /* A footer message for a few seconds. */
 void tui_ctx_message(tui_ctx *c, int bad, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

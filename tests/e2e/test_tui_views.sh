@@ -46,7 +46,7 @@ golden heatmap-80x24
 keys n; wait_for 5 shows "per layer"; sleep 0.3     # n: each layer on its own colour scale
 golden heatmap-rows-80x24
 keys n; wait_for 5 hides "per layer"
-keys s s; sleep 0.3                                  # heatmap rows follow the table's sort: name
+keys s s s; sleep 0.3                                # heatmap rows follow the table's sort: problems, name, w_norm
 keys 3; wait_for 5 shows "sort: w_norm"; sleep 0.3
 golden layers-sorted-80x24
 keys 1; wait_for 5 shows "Runs (1)"
@@ -131,6 +131,7 @@ check "invalid regex: the last valid filter stays" shows "Layers (2/6)"
 keys Escape
 wait_for 5 shows "filter: /fc2/"
 keys Escape; wait_for 5 shows "Layers (6)"; check "Esc clears the filter" shows "Layers (6)"
+keys s; wait_for 5 shows "sort: problems"; check "s sorts by problems first" shows "sort: problems"
 keys s; wait_for 5 shows "sort: name"; check "s sorts by name" shows "sort: name"
 keys s; wait_for 5 shows "sort: w_norm"; check "s again: by w_norm" shows "sort: w_norm"
 keys S; wait_for 5 shows "sort: w_norm ↑"; check "S reverses" shows "sort: w_norm ↑"

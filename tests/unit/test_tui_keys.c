@@ -83,6 +83,67 @@ static void test_essential_keys(void **state)
     assert_null(tui_key_find(0));
 }
 
+/* Escape sequences curses did not decode: known ones become their key, unknown ones and Alt-keys vanish
+ * whole, a lone Esc stays Esc. */
+typedef struct {
+    const char *s;
+    size_t i;
+} bytes;
+
+static int next_byte(void *ud)
+{
+    bytes *b = ud;
+    return b->s[b->i] ? (unsigned char)b->s[b->i++] : -1;
+}
+
+static void unget_byte(int key, void *ud)
+{
+    bytes *b = ud;
+    assert_true(b->i > 0 && (unsigned char)b->s[b->i - 1] == key);
+    b->i--;
+}
+
+static int decode(const char *rest, size_t *left)
+{
+    bytes b = { rest, 0 };
+    int k = tui_key_escape(next_byte, unget_byte, &b);
+    if (left) *left = strlen(rest) - b.i;
+    return k;
+}
+
+static void test_escape_sequences(void **state)
+{
+    (void)state;
+    size_t left;
+    assert_int_equal(decode("[1~", &left), KEY_HOME);      /* Home under a TERM whose khome differs */
+    assert_int_equal(left, 0);
+    assert_int_equal(decode("[4~", NULL), KEY_END);
+    assert_int_equal(decode("OH", NULL), KEY_HOME);
+    assert_int_equal(decode("[A", NULL), KEY_UP);
+    assert_int_equal(decode("[6~", NULL), KEY_NPAGE);
+    assert_int_equal(decode("OP", NULL), KEY_F(1));
+    assert_int_equal(decode("", NULL), 27);                 /* Esc alone */
+    assert_int_equal(decode("\033", &left), 27);            /* Esc Esc, quickly: the second is left to come */
+    assert_int_equal(left, 1);
+    assert_int_equal(decode("[1;5D", &left), 0);            /* Ctrl-Left: unknown, swallowed whole */
+    assert_int_equal(left, 0);
+    assert_int_equal(decode("[200~", &left), 0);            /* bracketed paste start */
+    assert_int_equal(left, 0);
+    assert_int_equal(decode("x", &left), 0);                /* Alt-x: not an x */
+    assert_int_equal(left, 0);
+    assert_int_equal(decode("[<0;21;2M", &left), 0);        /* a mouse report curses did not take */
+    assert_int_equal(left, 0);
+    /* an unknown sequence never reaches the key table: nothing changes */
+    tui_app a;
+    tui_app_init(&a, NULL, NULL, 1);
+    int view = a.view, run = a.ctx.run_cur;
+    tui_app_key(&a, decode("[1;2H", NULL));
+    assert_int_equal(a.view, view);
+    assert_int_equal(a.ctx.run_cur, run);
+    assert_string_equal(a.ctx.layers.filter.pattern, "");
+    tui_app_free(&a);
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -92,15 +153,23 @@ static void test_dispatch(void **state)
     assert_int_equal(a.help, 0);
     assert_int_equal(tui_key_dispatch(&a, '?'), 1);
     assert_int_equal(a.help, 1);
-    tui_app_key(&a, 'q');                                       /* the help screen swallows any key */
+    tui_app_key(&a, 'q');                                       /* q leaves the help screen, not traintop */
     assert_int_equal(a.help, 0);
     assert_int_equal(a.quit, 0);
+    tui_app_key(&a, '?');
+    assert_int_equal(a.help, 1);
+    tui_app_key(&a, '3');                                       /* a view key in help: that view */
+    assert_int_equal(a.help, 0);
+    assert_int_equal(a.view, TUI_V_LAYERS);
+    tui_app_key(&a, '1');
 
-    /* s: order → name → each shown column → order; S reverses */
+    /* s: order → problems → name → each shown column → order; S reverses */
     a.ctx.layers.lcols[0] = "w_norm";
     a.ctx.layers.lcols[1] = "g_norm";
     a.ctx.layers.nlcols = 2;
     assert_string_equal(a.ctx.layers.sort_key, "");
+    tui_app_key(&a, 's');
+    assert_string_equal(a.ctx.layers.sort_key, "problems");
     tui_app_key(&a, 's');
     assert_string_equal(a.ctx.layers.sort_key, "name");
     tui_app_key(&a, 's');
@@ -153,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_every_binding_documented),
         cmocka_unit_test(test_no_duplicate_keys),
         cmocka_unit_test(test_essential_keys),
+        cmocka_unit_test(test_escape_sequences),
         cmocka_unit_test(test_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

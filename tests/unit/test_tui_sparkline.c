@@ -27,9 +27,9 @@ static void test_level_clamps_and_flat(void **state)
     (void)state;
     assert_int_equal(tui_spark_level(-1, 0, 1, 8), 0);
     assert_int_equal(tui_spark_level(2, 0, 1, 8), 7);
-    assert_int_equal(tui_spark_level(3, 3, 3, 8), 3);           /* a flat line sits in the middle */
+    assert_int_equal(tui_spark_level(3, 3, 3, 8), 0);           /* a constant is a flat line along the bottom (▁▁▁, not ▄▄▄) */
     assert_int_equal(tui_spark_level(3, 3, 3, 1), 0);
-    assert_int_equal(tui_spark_level(3, NAN, 5, 8), 3);         /* no usable range */
+    assert_int_equal(tui_spark_level(3, NAN, 5, 8), 0);         /* no usable range: flat too */
 }
 
 static void test_level_nonfinite(void **state)

@@ -341,8 +341,8 @@ static void test_layers_filter_sort_outliers(void **state)
     tui_app_paint(a);
     expect("Layers (8)");
 
-    /* sort: s cycles, the header shows the key, rows follow */
-    key(a, "ss");
+    /* sort: s cycles (order, problems, name, the columns), the header shows the key, rows follow */
+    key(a, "sss");
     tui_app_paint(a);
     expect("sort: w_norm");
     int y4, y0;
@@ -540,7 +540,7 @@ static void test_alerts_view_and_hook(void **state)
     steps(f, "alpha", 2, 1, 80, 0);
     run_start(f, "beta", 2);
     steps(f, "beta", 2, 1, 80, 0);
-    term_open(f, 120, 30);
+    term_open(f, 160, 30);                                       /* wide enough for the runs' alerts column */
     tui_app *a = app(f, 1);
     tui_app_key(a, '6');
     tui_app_paint(a);
@@ -625,16 +625,16 @@ static void test_probe_share(void **state)
     tui_app *a = app(f, 0);
     tui_app_key(a, '2');
     tui_app_paint(a);
-    expect("gpurun  step 3");
-    expect("probe cpu 2.0% gpu 5.0%");
-    assert_true(fabs(tui_model_probe_gpu_pct(&a->model, tt_store_find(tt_collector_store(f->c), "gpurun", 0)) - 5.0) < 1e-9);
-    tui_app_key(a, ']');                                         /* the next run: no GPU scalar */
-    tui_app_paint(a);
-    expect("cpurun  step 3");
+    expect("cpurun  step 3");                                    /* runs by name: cpurun first, no GPU scalar */
     expect("probe 2.0%");
     expect_not("gpu");
     assert_true(fabs(tui_model_probe_pct(&a->model, tt_store_find(tt_collector_store(f->c), "cpurun", 0)) - 2.0) < 1e-9);
     assert_true(isnan(tui_model_probe_gpu_pct(&a->model, tt_store_find(tt_collector_store(f->c), "cpurun", 0))));
+    tui_app_key(a, ']');                                         /* the next run */
+    tui_app_paint(a);
+    expect("gpurun  step 3");
+    expect("probe cpu 2.0% gpu 5.0%");
+    assert_true(fabs(tui_model_probe_gpu_pct(&a->model, tt_store_find(tt_collector_store(f->c), "gpurun", 0)) - 5.0) < 1e-9);
 }
 
 /* A probe under its overhead budget publishes its achieved overhead on sampled steps: that is the

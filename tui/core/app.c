@@ -36,6 +36,8 @@ int tui_app_init(tui_app *a, tt_collector *c, const tui_opts *o, int force_ascii
     x->req.step = INT64_MIN;
     x->panels = a->panel;
     tui_layersel_init(&x->layers);
+    tui_health_init(&x->health);
+    x->layers.health = &x->health;
     for (int v = 0; v < TUI_NVIEWS; v++) a->vfocus[v] = -1;
     a->vfocus[TUI_V_OVERVIEW] = 0;
     for (int i = 0; i < tui_panel_registry_n && i < TUI_MAX_PANELS; i++) {
@@ -69,6 +71,7 @@ void tui_app_free(tui_app *a)
     a->npanels = 0;
     a->ctx.npanels = 0;
     tui_layersel_free(&a->ctx.layers);
+    tui_health_free(&a->ctx.health);
     tui_model_free(&a->model);
 }
 

@@ -32,6 +32,7 @@ struct tui_app {
     int tabbar;                /* the last frame had a tab bar (row 1) */
     int tab_y, tab_x0[TUI_NVIEWS], tab_x1[TUI_NVIEWS];   /* the tab bar's cells, for the mouse */
     uint64_t bells_seen;
+    int problem_next;          /* `!`: the problem it shows next (an index into the worst-first list) */
 };
 
 /* Sets up the state over a collector with the default settings (no terminal work, no settings file);

@@ -1,6 +1,7 @@
 /* frame: what surrounds the panels — the header (title, counters, clock, the pause badge), the tab
  * bar, the footer (key hints from the key table, messages, the filter line, the focused panel), the help
  * screen (the key table by section) and the too-small notice — and the whole frame's paint. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,11 +20,65 @@ static void clock_text(tui_app *a, char *out, size_t len)
     strftime(out, len, "%H:%M:%S", &tm);
 }
 
+/* The header's health line, one part per kind of trouble, worst first: "4 runs: 1 diverging since 692 ·
+ * 2 overfitting · 1 ok · 1 NaN layer in wide". Parts that do not fit are left out from the end. */
+#define HPARTS 12
+typedef struct {
+    char text[HPARTS][96];
+    int role[HPARTS];
+    int n;
+} health_line;
+
+static void part(health_line *h, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void part(health_line *h, int role, const char *fmt, ...)
+{
+    if (h->n == HPARTS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->text[h->n], sizeof h->text[0], fmt, ap);
+    va_end(ap);
+    h->role[h->n++] = role;
+}
+
+static void health_parts(tui_app *a, health_line *h)
+{
+    tui_ctx *c = &a->ctx;
+    int idx[1024];
+    int n = tui_ctx_shown_runs(c, idx, 1024);
+    h->n = 0;
+    part(h, TUI_A_HEADER, "%d run%s%s", n, n == 1 ? "" : "s", n ? ":" : "");
+    int count[TT_LEARN_NSTATES] = { 0 };
+    int64_t since[TT_LEARN_NSTATES];
+    int nan_layers = 0, nan_runs = 0, sick_layers = 0, sick_runs = 0;
+    const char *nan_run = NULL, *sick_run = NULL;
+    for (int i = 0; i < n; i++) {
+        const tt_run *r = tui_model_run(c->m, idx[i]);
+        const tui_run_health *e = tui_health_of(&c->health, c->m, r);
+        since[e->learn.state] = count[e->learn.state]++ ? -1 : e->learn.since;
+        if (e->nan_layers) { nan_layers += e->nan_layers; if (!nan_runs++) nan_run = tui_run_name(r); }
+        if (e->bad_layers > e->nan_layers) { sick_layers += e->bad_layers - e->nan_layers; if (!sick_runs++) sick_run = tui_run_name(r); }
+    }
+    static const tt_learn_state order[] = { TT_LEARN_NONFINITE, TT_LEARN_DIVERGING, TT_LEARN_CHANCE, TT_LEARN_OVERFITTING };
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        tt_learn_state s = order[k];
+        if (!count[s]) continue;
+        if (count[s] == 1 && since[s] >= 0) part(h, tui_health_role(s), "1 %s since %lld", tt_health_learn_name(s), (long long)since[s]);
+        else part(h, tui_health_role(s), "%d %s", count[s], tt_health_learn_name(s));
+    }
+    if (nan_layers)
+        part(h, TUI_A_BAD, "%d NaN layer%s in %s%s", nan_layers, nan_layers == 1 ? "" : "s", nan_run, nan_runs > 1 ? " +" : "");
+    if (sick_layers)
+        part(h, TUI_A_WARN, "%d layer%s to check in %s%s", sick_layers, sick_layers == 1 ? "" : "s", sick_run, sick_runs > 1 ? " +" : "");
+    if (count[TT_LEARN_PLATEAU]) part(h, TUI_A_INFO, "%d plateau", count[TT_LEARN_PLATEAU]);
+    int ok = count[TT_LEARN_IMPROVING] + count[TT_LEARN_UNKNOWN];
+    if (ok) part(h, TUI_A_GOOD, "%d ok", ok);
+}
+
 void tui_frame_header(tui_app *a)
 {
     attr_t ha = tui_attr(TUI_A_HEADER);
     tui_fill(stdscr, 0, 0, COLS, ha);
-    char left[300], right[256], clock[32];
+    char left[300], clock[32], tail[96];
     clock_text(a, clock, sizeof clock);
     snprintf(left, sizeof left, " traintop%s%s", a->o.title && a->o.title[0] ? " - " : "", a->o.title ? a->o.title : "");
     if (!a->tabbar) {                       /* no tab bar: the header names the view */
@@ -32,33 +87,40 @@ void tui_frame_header(tui_app *a)
     }
     tt_collector_counters k;
     tui_model_counters(&a->model, &k);
-    char msgs[TUI_FMT_MAX], rej[TUI_FMT_MAX], rec[TUI_FMT_MAX];
-    tui_fmt_count(msgs, sizeof msgs, k.accepted);
-    tui_fmt_count(rej, sizeof rej, k.rejected);
-    tui_fmt_count(rec, sizeof rec, k.layer_records);
+    char rej[48] = "";
+    if (k.rejected > 0) {                   /* refused messages deserve attention; counters otherwise stay out */
+        char n[TUI_FMT_MAX];
+        tui_fmt_count(n, sizeof n, k.rejected);
+        snprintf(rej, sizeof rej, "  %s refused", n);
+    }
+    snprintf(tail, sizeof tail, "%s  %s ", rej, clock);
     const char *badge = a->model.paused ? " PAUSED " : "";
-    int bw = (int)strlen(badge);
-    snprintf(right, sizeof right, "runs %d  msgs %s  rej %s  layer rec %s  %s ", tui_model_nruns(&a->model), msgs, rej, rec, clock);
-    int lw = tui_text_width(left), rw = tui_text_width(right);
-    if (lw + 2 + rw + bw > COLS) {
-        snprintf(right, sizeof right, "runs %d  msgs %s  %s ", tui_model_nruns(&a->model), msgs, clock);
-        rw = tui_text_width(right);
+    int bw = (int)strlen(badge), tw = tui_text_width(tail);
+    health_line h;
+    health_parts(a, &h);
+    /* the health line takes what the clock, the badge and at least " traintop" leave; parts go from the end */
+    int room = COLS - tw - bw - 10;
+    int width[HPARTS], total = 0, np = 0;
+    for (int i = 0; i < h.n; i++) {
+        width[i] = tui_text_width(h.text[i]) + (i > 1 ? 3 : 1);
+        if (total + width[i] > room) break;
+        total += width[i];
+        np = i + 1;
     }
-    if (lw + 2 + rw + bw > COLS) {
-        snprintf(right, sizeof right, "%s ", clock);
-        rw = tui_text_width(right);
+    if (np == 1) np = total = 0;            /* "4 runs:" alone says nothing */
+    int lw = tui_text_width(left);
+    int lmax = COLS - total - tw - bw - 2;
+    tui_puts(stdscr, 0, 0, lmax < lw ? lmax : lw, left, ha | A_BOLD);
+    int x = COLS - tw - total;
+    for (int i = 0; i < np; i++) {
+        if (i > 1) x += tui_puts(stdscr, 0, x, 3, a->ascii ? " | " : " \u00b7 ", ha);
+        else x += tui_puts(stdscr, 0, x, 1, " ", ha);
+        int role = h.role[i];
+        x += tui_puts(stdscr, 0, x, COLS - x, h.text[i], role == TUI_A_HEADER ? ha : tui_attr(role) | A_BOLD);
     }
-    tui_puts(stdscr, 0, 0, COLS, left, ha | A_BOLD);
-    if (lw + 1 + rw + bw <= COLS) {
-        tui_puts(stdscr, 0, COLS - rw, rw, right, ha);
-        if (k.rejected > 0) {      /* rejected messages deserve attention */
-            const char *p = strstr(right, "rej ");
-            if (p) tui_puts(stdscr, 0, COLS - rw + (int)(p - right), 4 + (int)strlen(rej), p, tui_attr(TUI_A_BAD));
-        }
-    } else {
-        rw = 0;
-    }
-    if (bw && COLS - rw - bw - 1 >= 0) tui_puts(stdscr, 0, COLS - rw - bw - 1, bw, badge, tui_attr(TUI_A_PAUSED));
+    tui_puts(stdscr, 0, COLS - tw, tw, tail, ha);
+    if (rej[0]) tui_puts(stdscr, 0, COLS - tw + 2, (int)strlen(rej) - 2, rej + 2, tui_attr(TUI_A_BAD));
+    if (bw) tui_puts(stdscr, 0, COLS - tw - total - bw - 1, bw, badge, tui_attr(TUI_A_PAUSED));
 }
 
 void tui_frame_tabbar(tui_app *a)
@@ -71,19 +133,23 @@ void tui_frame_tabbar(tui_app *a)
     int nal = tui_model_alert_count(&a->model);
     char count[16] = "";
     if (nal) snprintf(count, sizeof count, "(%d)", nal);
-    /* full names when they fit, else abbreviations */
-    int need = 1;
-    for (int v = 0; v < TUI_NVIEWS; v++) need += (int)strlen(tui_views[v].name) + 5;
-    int abbrev = need + (int)strlen(count) > COLS;
-    int x = 1;
+    /* full names with room around them when they fit, else packed, else abbreviations */
+    int need = 1, packed = 1;
+    for (int v = 0; v < TUI_NVIEWS; v++) {
+        need += (int)strlen(tui_views[v].name) + 5;
+        packed += (int)strlen(tui_views[v].name) + 3;
+    }
+    int tight = need + (int)strlen(count) > COLS;
+    int abbrev = packed + (int)strlen(count) > COLS;
+    int x = tight ? 0 : 1;
     for (int v = 0; v < TUI_NVIEWS && x < COLS; v++) {
         char t[48];
-        snprintf(t, sizeof t, " %d %s ", v + 1, abbrev ? tui_views[v].abbrev : tui_views[v].name);
+        snprintf(t, sizeof t, tight ? " %d %s" : " %d %s ", v + 1, abbrev ? tui_views[v].abbrev : tui_views[v].name);
         a->tab_x0[v] = x;
         x += tui_puts(stdscr, y, x, COLS - x, t, tui_attr(v == a->view ? TUI_A_TAB_ACTIVE : TUI_A_TAB));
         if (v == TUI_V_ALERTS && nal) x += tui_puts(stdscr, y, x, COLS - x, count, tui_attr(TUI_A_WARN));
         a->tab_x1[v] = x;
-        x += 1;
+        x += tight ? 0 : 1;
     }
     /* on the right: what the display is doing */
     char st[200] = "";
@@ -164,10 +230,70 @@ void tui_frame_footer(tui_app *a)
     if (right >= 20) tui_puts(stdscr, y, right, fw, f, tui_attr(TUI_A_DIM));
 }
 
-/* The help screen: the key table by section, then notes; j/k scroll it. */
+/* The glossary: every column head in one line, with its formula (docs/metrics.md names them). */
+static const char *const glossary[][2] = {
+    { "health", "how learning goes: improving, plateau, overfitting, at chance, diverging, NaN loss" },
+    { "since", "the step the health began (the low of val_loss for overfitting, of loss for diverging)" },
+    { "problem", "a layer's: NaN, dead (zero gradient), upd>> / upd<< (update_ratio > 0.1 / < 1e-7), outlier" },
+    { "st/s", "training steps per second" },
+    { "probe", "what the probe costs: probe_ms as a share of the step time" },
+    { "w_norm", "||W||, the weights' norm: growth or collapse" },
+    { "g_norm", "||G||, the gradient's norm: exploding or vanishing gradients" },
+    { "w_rms g_rms", "||W||/sqrt(n), ||G||/sqrt(n): comparable across layers" },
+    { "upd_ratio", "update_ratio ||W - W_prev|| / ||W_prev||: ~1e-3 healthy, <1e-4 small, >1e-2 large" },
+    { "upd_norm", "update_norm ||W - W_prev||: the real update, whatever the optimizer did" },
+    { "angle", "angle between W_prev and W (radians): rotation per step" },
+    { "ang_rows", "angle_rows: RMS over output rows of each row's angle" },
+    { "gw_cos", "cos(-G, W): gradient-weight alignment; > 0: the step shrinks W" },
+    { "gamma", "gamma_mean: mean over the batch of per-sample alignment" },
+    { "dist_init", "||W - W_0||: distance from initialisation" },
+    { "nonfinite", "NaN/Inf entries in W and G" },
+    { "noise_sc", "noise_scale B_simple = tr(Sigma) / |G|^2: the critical batch size" },
+    { "norm_test", "sqrt(tr(Sigma) / (B ||G||^2)): > 1, the batch is too small" },
+    { "alpha", "power-law exponent of the spectrum's tail: < 2 over-, 2-6 well, > 6 under-trained" },
+    { "st_rank", "stable_rank sum(lambda) / lambda_max: directions that carry the weight" },
+    { "n/a", "not defined for this layer (a spectrum of < 50 eigenvalues, ...); - : never sent" },
+    { "sparkline", "the row's statistic over the steps, lowest to highest of that row; x: NaN/Inf" },
+};
+
+/* The help screen's lines: counted, and painted when they fall in the window [help_top, +rows). */
+typedef struct {
+    tui_app *a;
+    int y0, rows, paint, line;
+} help_out;
+
+/* One entry: a label in its column (may be NULL), the text wrapped at the screen's width under itself. */
+static void help_entry(help_out *o, int x, const char *label, int lw, attr_t la, const char *text, attr_t ta)
+{
+    int tx = label ? x + lw + 2 : x, tw = COLS - tx;
+    if (tw < 10) tw = 10;
+    int first = 1;
+    do {
+        int n = (int)strlen(text);
+        if (tui_text_width(text) > tw) {     /* break at the last space that fits (bytes: the texts are ASCII) */
+            n = tw < (int)strlen(text) ? tw : (int)strlen(text);
+            while (n > 0 && text[n] != ' ') n--;
+            if (n == 0) n = tw;
+        }
+        if (o->paint && o->line >= o->a->help_top && o->line - o->a->help_top < o->rows) {
+            int y = o->y0 + o->line - o->a->help_top;
+            char part[512];
+            snprintf(part, sizeof part, "%.*s", n, text);
+            if (label && first) tui_put(stdscr, y, x, lw, label, la, TUI_LEFT, o->a->ascii);
+            tui_put(stdscr, y, tx, COLS - tx, part, ta, TUI_LEFT, o->a->ascii);
+        }
+        o->line++;
+        text += n;
+        while (*text == ' ') text++;
+        first = 0;
+    } while (*text);
+}
+
+/* The help screen: the key table by section, a glossary, then notes; j/k scroll it. */
 static int help_lines(tui_app *a, int y0, int rows, int paint)
 {
-    int w = COLS, line = 0, lw = 0;
+    help_out o = { a, y0, rows, paint, 0 };
+    int lw = 0;
     for (int i = 0; i < tui_nkeys; i++) {
         int l = tui_text_width(tui_keys[i].label);
         if (l > lw) lw = l;
@@ -175,39 +301,37 @@ static int help_lines(tui_app *a, int y0, int rows, int paint)
     char path[1100];
     snprintf(path, sizeof path, "Settings: %s", a->cfg_path[0] ? a->cfg_path : "(not saved: no settings file)");
     const char *notes[] = {
-        "",
-        "NaN/Inf values are highlighted. In charts and sparklines, a mark (x or !) flags steps",
-        "that carried NaN/Inf. Charts draw each bucket's min-max range (dim) under the line of",
-        "its means: a one-step spike stays visible. A ~ before a cursor value: a bucket mean.",
-        "Layer table: a value more than 3 robust deviations (1.4826 MAD) from its column's",
-        "median is marked as an outlier; the filter is a POSIX extended regex (smart case).",
+        "NaN/Inf values are highlighted. In charts and sparklines, a mark (x or !) flags steps that carried "
+        "NaN/Inf. Charts draw each bucket's min-max range (dim) under the line of its means: a one-step spike "
+        "stays visible. A ~ before a cursor value: a bucket mean.",
+        "Layer table: a value more than 3 robust deviations (1.4826 MAD) from its column's median is marked "
+        "as an outlier; the filter is a POSIX extended regex (smart case).",
         "Wall time on the x axis is estimated from each run's steps/s.",
         path,
-        "Press any other key to return.",
     };
-#define EMIT(...)                                                                  \
-    do {                                                                           \
-        if (paint && line >= a->help_top && line - a->help_top < rows) { __VA_ARGS__; } \
-        line++;                                                                    \
-    } while (0)
-    int yy;
-    EMIT(yy = y0 + line - a->help_top; tui_put(stdscr, yy, 0, w, "Keys", tui_attr(TUI_A_TITLE_FOCUS), TUI_LEFT, a->ascii));
+    attr_t head = tui_attr(TUI_A_COLHEAD) | A_UNDERLINE;
+    help_entry(&o, 0, NULL, 0, 0, "Keys", tui_attr(TUI_A_TITLE_FOCUS));
     for (int i = 0; i < tui_nkeys; i++) {
         const tui_key *k = &tui_keys[i];
         if (k->section) {
-            EMIT((void)0);
-            EMIT(yy = y0 + line - a->help_top; tui_put(stdscr, yy, 0, w, k->section, tui_attr(TUI_A_COLHEAD) | A_UNDERLINE, TUI_LEFT, a->ascii));
+            o.line++;
+            help_entry(&o, 0, NULL, 0, 0, k->section, head);
         }
         int off = !tui_key_in_view(k, a->view, a->cfg.vim) && k->vim != 0;
-        EMIT(yy = y0 + line - a->help_top;
-             tui_put(stdscr, yy, 2, lw, k->label, off ? tui_attr(TUI_A_DIM) : tui_attr(TUI_A_COLHEAD), TUI_LEFT, a->ascii);
-             tui_put(stdscr, yy, 4 + lw, w - 4 - lw, k->help, off ? tui_attr(TUI_A_DIM) : 0, TUI_LEFT, a->ascii));
+        help_entry(&o, 2, k->label, lw, off ? tui_attr(TUI_A_DIM) : tui_attr(TUI_A_COLHEAD), k->help, off ? tui_attr(TUI_A_DIM) : 0);
     }
-    for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++)
-        EMIT(yy = y0 + line - a->help_top;
-             tui_put(stdscr, yy, 2, w - 2, notes[i], i + 1 == sizeof notes / sizeof notes[0] ? tui_attr(TUI_A_DIM) : 0, TUI_LEFT, a->ascii));
-#undef EMIT
-    return line;
+    o.line++;
+    help_entry(&o, 0, NULL, 0, 0, "Glossary (docs/metrics.md, docs/dashboard.md)", head);
+    int gw = 0;
+    for (size_t i = 0; i < sizeof glossary / sizeof glossary[0]; i++)
+        if (tui_text_width(glossary[i][0]) > gw) gw = tui_text_width(glossary[i][0]);
+    for (size_t i = 0; i < sizeof glossary / sizeof glossary[0]; i++)
+        help_entry(&o, 2, glossary[i][0], gw, tui_attr(TUI_A_COLHEAD), glossary[i][1], 0);
+    o.line++;
+    for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++) help_entry(&o, 2, NULL, 0, 0, notes[i], 0);
+    help_entry(&o, 2, NULL, 0, 0, "? q Esc: back to the dashboard; a view key (1-7) switches the view; other keys act as usual.",
+               tui_attr(TUI_A_DIM));
+    return o.line;
 }
 
 void tui_frame_help(tui_app *a)
@@ -251,6 +375,7 @@ void tui_app_paint(tui_app *a)
         return;
     }
     tui_app_layout(a);
+    a->ctx.health.now = a->ctx.now;
     tui_frame_header(a);
     tui_frame_tabbar(a);
     if (a->help) {

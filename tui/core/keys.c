@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "app.h"
 #include "../widgets/chart.h"
@@ -15,6 +17,7 @@
 #define V(x) TUI_VBIT(TUI_V_##x)
 #define CHARTLIKE (V(CHARTS) | V(HEATMAP) | V(COMPARE))
 #define TABLES (V(OVERVIEW) | V(LAYERS) | V(HEATMAP))
+#define SORTS (V(OVERVIEW) | V(LAYERS))
 
 enum { MV_PAGE = 2, MV_HALF = 3, MV_END = 4 };
 
@@ -102,16 +105,109 @@ static tui_reaction k_metric(tui_app *a, int dir) { return k_action(a, TUI_ACT_M
 static tui_reaction k_log(tui_app *a, int arg) { return k_action(a, TUI_ACT_LOG, arg); }
 static tui_reaction k_columns(tui_app *a, int arg) { return k_action(a, TUI_ACT_COLUMNS, arg); }
 
+/* ] [: the next or previous run in the runs' order (the runs table's). */
 static tui_reaction k_run(tui_app *a, int dir)
 {
-    int n = tui_model_nruns(&a->model);
+    int idx[1024];
+    int n = tui_ctx_shown_runs(&a->ctx, idx, 1024);
     if (n == 0) return TUI_OK;
-    int i = a->ctx.run_cur < 0 ? 0 : a->ctx.run_cur;
-    for (int k = 0; k < n; k++) {
-        i = ((i + dir) % n + n) % n;
-        if (tui_model_run_shown(&a->model, tui_model_run(&a->model, i))) break;
+    tui_ctx_run(&a->ctx);
+    int cur = 0;
+    for (int i = 0; i < n; i++) if (idx[i] == a->ctx.run_cur) cur = i;
+    tui_ctx_select_run(&a->ctx, idx[((cur + dir) % n + n) % n]);
+    return TUI_OK;
+}
+
+/* !: the worst problem of every run shown — the run selected, and a sick layer selected in the layer
+ * table; again: the next one. */
+static tui_reaction k_worst(tui_app *a, int arg)
+{
+    (void)arg;
+    tui_ctx *c = &a->ctx;
+    int idx[1024];
+    int n = tui_ctx_shown_runs(c, idx, 1024);
+    static const int max = 4096;
+    tui_problem *pr = malloc((size_t)max * sizeof *pr);
+    if (!pr) return TUI_OK;
+    int np = tui_health_problems(&c->health, c->m, idx, n, pr, max);
+    if (np == 0) {
+        free(pr);
+        tui_ctx_message(c, 0, n ? "no problem found: no NaN, divergence, overfitting or sick layer" : "no runs yet");
+        return TUI_OK;
     }
-    tui_ctx_select_run(&a->ctx, i);
+    int k = a->problem_next % np;
+    a->problem_next = k + 1;
+    tui_problem p = pr[k];
+    free(pr);
+    for (int i = 0; i < tui_model_nruns(c->m); i++)
+        if (tui_model_run(c->m, i) == p.run) tui_ctx_select_run(c, i);
+    const tui_run_health *h = tui_health_of(&c->health, c->m, p.run);
+    if (p.layer < 0) {
+        tui_ctx_message(c, 1, "%s: %s (%d/%d; ! next)", tui_run_name(p.run), h->learn.why, k + 1, np);
+        return tui_ctx_goto(c, TUI_V_OVERVIEW, INT64_MIN, 0);
+    }
+    c->layers.cur = p.layer;
+    if (tui_filter_on(&c->layers.filter) && !tui_filter_match(&c->layers.filter, tui_layer_name(p.run, p.layer)))
+        tui_filter_set(&c->layers.filter, "");    /* the filter hid it */
+    unsigned f = p.layer < h->nflags ? h->flags[p.layer] : 0;
+    static const char *const what[] = { "", "an outlier against the other layers", "vanishing updates (update_ratio < 1e-7)",
+                                        "exploding updates (update_ratio > 0.1)", "dead: a zero gradient", "NaN or Inf values" };
+    tui_ctx_message(c, 1, "%s: layer %s: %s (%d/%d; ! next)", tui_run_name(p.run), tui_layer_name(p.run, p.layer),
+                    what[tt_health_layer_severity(f)], k + 1, np);
+    return tui_ctx_goto(c, TUI_V_LAYERS, INT64_MIN, 0);
+}
+
+/* < >: the focused table's sort column, previous or next (the runs table: name, health, loss, val_loss,
+ * step; the layer table: order, problems, name, each statistic). */
+static tui_reaction k_sortcol(tui_app *a, int dir)
+{
+    tui_ctx *c = &a->ctx;
+    tui_panel *f = tui_app_focused(a);
+    if (f && !strcmp(f->id, "runs")) {
+        c->run_sort = ((c->run_sort + dir) % TUI_RSORT_N + TUI_RSORT_N) % TUI_RSORT_N;
+        tui_ctx_message(c, 0, "runs by %s%s", tui_run_sort_names[c->run_sort], c->run_sort_rev ? ", inverted" : "");
+        return TUI_OK;
+    }
+    if (dir > 0) {
+        tui_layersel_cycle_sort(&c->layers);
+    } else {              /* the previous: cycle round to the key before this one */
+        char start[128];
+        snprintf(start, sizeof start, "%s", c->layers.sort_key);
+        for (int i = 0; i < TUI_MAX_LCOLS + 4; i++) {
+            char prev[128];
+            snprintf(prev, sizeof prev, "%s", c->layers.sort_key);
+            tui_layersel_cycle_sort(&c->layers);
+            if (!strcmp(c->layers.sort_key, start)) {
+                snprintf(c->layers.sort_key, sizeof c->layers.sort_key, "%s", prev);
+                break;
+            }
+        }
+    }
+    snprintf(a->cfg.sort, sizeof a->cfg.sort, "%s", c->layers.sort_key);
+    return TUI_SAVE;
+}
+
+/* I: inverts the focused table's order. */
+static tui_reaction k_invert(tui_app *a, int arg)
+{
+    (void)arg;
+    tui_panel *f = tui_app_focused(a);
+    if (f && !strcmp(f->id, "runs")) {
+        a->ctx.run_sort_rev = !a->ctx.run_sort_rev;
+        return TUI_OK;
+    }
+    a->ctx.layers.sort_rev = !a->ctx.layers.sort_rev;
+    a->cfg.sort_rev = a->ctx.layers.sort_rev;
+    return TUI_SAVE;
+}
+
+/* P: only the layers with a problem, in the table and the heatmap. */
+static tui_reaction k_problems(tui_app *a, int arg)
+{
+    (void)arg;
+    tui_layersel *ls = &a->ctx.layers;
+    ls->problems_only = !ls->problems_only;
+    tui_ctx_message(&a->ctx, 0, "%s", ls->problems_only ? "layers: only those with a problem (P: all)" : "layers: all");
     return TUI_OK;
 }
 
@@ -286,6 +382,8 @@ const tui_key tui_keys[] = {
     { { '7' }, "7", NULL, NULL, "Panels: plugin panels (spectrum, noise, gwa, yours)", k_view, TUI_V_PLUGINS, 0, 0, NULL, 0 },
     { { '\t' }, "Tab", "Tab", "Panel", "focus the next panel", k_focus, 1, V(OVERVIEW) | V(COMPARE), 0, NULL, 0 },
     { { KEY_BTAB }, "S-Tab", NULL, NULL, "focus the previous panel", k_focus, -1, V(OVERVIEW) | V(COMPARE), 0, NULL, 0 },
+    { { '!' }, "!", "!", "Worst", "the worst problem: its run, its layer; again: the next problem", k_worst, 0, 0, 0, NULL,
+      V(OVERVIEW) | V(LAYERS) },
     { { ']' }, "]", NULL, NULL, "select the next run (in every view)", k_run, 1, 0, 0, NULL, 0 },
     { { '[' }, "[", NULL, NULL, "select the previous run", k_run, -1, 0, 0, NULL, 0 },
 
@@ -323,8 +421,13 @@ const tui_key tui_keys[] = {
     { { 'M' }, "M", NULL, NULL, "previous metric (panels view: previous panel)", k_metric, -1, V(HEATMAP) | V(COMPARE) | V(PLUGINS), 0, NULL, 0 },
     { { 'n' }, "n", "n", "Rows", "heatmap: one colour scale per layer, or one for all (saved)", k_rows, 0, V(HEATMAP), 0, NULL, 0 },
 
-    { { 's' }, "s", "s", "Sort", "sort layers by the next column: order, name, each statistic", k_sort, 0, TABLES, 0, "Layers", 0 },
-    { { 'S' }, "S", NULL, NULL, "reverse the sort order", k_reverse, 0, TABLES, 0, NULL, 0 },
+    { { '>', '.' }, "> (tables)", "<>", "Sort", "sort the focused table (runs or layers) by the next column", k_sortcol, 1, SORTS, 0, "Tables", 0 },
+    { { '<', ',' }, "< (tables)", NULL, NULL, "sort the focused table by the previous column", k_sortcol, -1, SORTS, 0, NULL, 0 },
+    { { 'I' }, "I", NULL, NULL, "invert the focused table's order", k_invert, 0, SORTS, 0, NULL, 0 },
+    { { 's' }, "s", NULL, NULL, "sort layers by the next column: order, problems, name, each statistic", k_sort, 0, TABLES, 0, NULL, 0 },
+    { { 'S' }, "S", NULL, NULL, "reverse the layers' sort order", k_reverse, 0, TABLES, 0, NULL, 0 },
+    { { 'P' }, "P", "P", "Problems", "only the layers with a problem (table and heatmap)", k_problems, 0, TABLES, 0, NULL,
+      V(LAYERS) | V(HEATMAP) },
     { { '/' }, "/", "/", "Filter", "filter layers by name: POSIX extended regex, as you type", k_filter, 0, TABLES, 0, NULL, 0 },
     { { 'c' }, "c", "c", "Columns", "choose the layer table's columns (saved)", k_columns, 0, V(OVERVIEW) | V(LAYERS), 0, NULL,
       V(LAYERS) },
@@ -368,11 +471,42 @@ int tui_key_dispatch(tui_app *a, int code)
     return 1;
 }
 
+int tui_key_escape(int (*next)(void *ud), void (*unget)(int key, void *ud), void *ud)
+{
+    int c = next(ud);
+    if (c < 0) return 27;                            /* Esc alone */
+    if (c == 27) {                                   /* Esc, Esc: two presses, the second comes next */
+        unget(c, ud);
+        return 27;
+    }
+    if (c != '[' && c != 'O') return 0;              /* Alt with a key (or Esc Esc): not a keystroke */
+    char seq[16];
+    int n = 0, k;
+    /* CSI / SS3: parameter and intermediate bytes (0x20-0x3f), then one final byte (0x40-0x7e) */
+    while ((k = next(ud)) >= 0) {
+        if (n < (int)sizeof seq - 1) seq[n++] = (char)k;
+        if (k >= 0x40 && k <= 0x7e) break;
+        if (k < 0x20 || k > 0x3f) return 0;          /* not a sequence after all: drop it */
+    }
+    seq[n] = '\0';
+    static const struct { char intro; const char *rest; int key; } known[] = {
+        { '[', "A", KEY_UP }, { '[', "B", KEY_DOWN }, { '[', "C", KEY_RIGHT }, { '[', "D", KEY_LEFT },
+        { 'O', "A", KEY_UP }, { 'O', "B", KEY_DOWN }, { 'O', "C", KEY_RIGHT }, { 'O', "D", KEY_LEFT },
+        { '[', "H", KEY_HOME }, { '[', "F", KEY_END }, { 'O', "H", KEY_HOME }, { 'O', "F", KEY_END },
+        { '[', "1~", KEY_HOME }, { '[', "7~", KEY_HOME }, { '[', "4~", KEY_END }, { '[', "8~", KEY_END },
+        { '[', "5~", KEY_PPAGE }, { '[', "6~", KEY_NPAGE }, { '[', "Z", KEY_BTAB },
+        { 'O', "P", KEY_F(1) }, { '[', "11~", KEY_F(1) }, { '[', "21~", KEY_F(10) },
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].intro == c && strcmp(known[i].rest, seq) == 0) return known[i].key;
+    return 0;
+}
+
 /* The key entry point: the help screen, the filter line and a panel's modal overlay take keys first. */
 void tui_app_key(tui_app *a, int ch)
 {
-    if (ch == KEY_RESIZE || ch == ERR) return;
-    if (a->help) {               /* the help screen scrolls with the moving keys; any other key leaves it */
+    if (ch == KEY_RESIZE || ch == ERR || ch == 0) return;
+    if (a->help) {               /* the help screen scrolls with the moving keys; ?, q, Esc leave it */
         switch (ch) {
         case KEY_UP: case 'k': a->help_top--; return;
         case KEY_DOWN: case 'j': a->help_top++; return;
@@ -380,7 +514,12 @@ void tui_app_key(tui_app *a, int ch)
         case KEY_NPAGE: case 6: case ' ': a->help_top += LINES / 2; return;
         case KEY_HOME: case 'g': a->help_top = 0; return;
         case KEY_END: case 'G': a->help_top = 1 << 20; return;
-        default: a->help = 0; return;
+        case '?': case 'h': case 'q': case 27: case KEY_F(1): case KEY_F(10): case '\n': case '\r': case KEY_ENTER:
+            a->help = 0;
+            return;
+        default:                 /* any other key leaves the help and does what it does (1-7: that view) */
+            a->help = 0;
+            break;
         }
     }
     if (a->ctx.layers.input && tui_layersel_input_key(&a->ctx.layers, ch)) return;

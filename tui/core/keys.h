@@ -36,4 +36,11 @@ int tui_key_dispatch(struct tui_app *a, int code);
 /* Whether binding k acts in view. */
 int tui_key_in_view(const tui_key *k, int view, int vim);
 
+/* After an Esc (27) from curses: the rest of an escape sequence curses did not know (a terminal whose
+ * TERM does not match), read with next() (returns -1 when nothing more is waiting). Returns the key a
+ * well-known sequence means (KEY_HOME for ESC [ 1 ~, KEY_UP for ESC O A, …), 27 for a lone Esc (an Esc
+ * right behind it is handed back with unget(), to come next), or 0 for a sequence to ignore whole (an
+ * unknown one, or Alt with a key) — none of it becomes keystrokes. */
+int tui_key_escape(int (*next)(void *ud), void (*unget)(int key, void *ud), void *ud);
+
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "keys.h"
 
 #define MAX_FDS 16
 
@@ -36,6 +37,19 @@ static void wake(void)
 }
 
 static void on_stop(int sig) { g_stop = sig; wake(); }
+/* The next byte of an escape sequence, already waiting (the screen reads without delay); -1: none. */
+static int next_key(void *ud)
+{
+    (void)ud;
+    int c = getch();
+    return c == ERR ? -1 : c;
+}
+
+static void unget_key(int key, void *ud)
+{
+    (void)ud;
+    ungetch(key);
+}
 static void on_winch(int sig) { (void)sig; g_winch = 1; wake(); }
 
 /* Fatal signals: give the terminal back, then die of the same signal (SA_RESETHAND restored SIG_DFL). */
@@ -266,6 +280,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
                 int ch;
                 a->ctx.now = mono();
                 while ((ch = getch()) != ERR) {
+                    if (ch == 27) ch = tui_key_escape(next_key, unget_key, NULL);   /* a sequence curses did not know: whole */
                     if (ch == KEY_RESIZE) {
                         handle_resize();
                         a->redraw_all = 1;

@@ -35,7 +35,7 @@ static int runs_natural_width(tui_app *a)
         int w = tui_text_width(tui_run_name(r)) + (tui_run_world(r) > 1 ? 4 : 0);
         if (w > name) name = w;
     }
-    return name + 39;        /* state, step, st/s, loss, val_acc and their gaps */
+    return name + 66;        /* state, step, loss, val_loss, val_acc, health, since, alerts and their gaps */
 }
 
 /* The runs list, the selected run's charts and its layer table: side by side on a wide terminal, else
@@ -54,7 +54,7 @@ static void layout_overview(tui_app *a, tui_panel **p, int np, int top, int body
         if (lh > body / 2) lh = body / 2;
         int ptop = body - lh;
         int rw = runs_natural_width(a);
-        if (rw > W * 45 / 100) rw = W * 45 / 100;
+        if (rw > W / 2) rw = W / 2;
         if (rw < 36) rw = 36;
         place(pr, top, 0, ptop, rw);
         place(pc, top, rw + 1, ptop, W - rw - 1);

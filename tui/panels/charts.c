@@ -28,6 +28,8 @@ typedef struct {
 #define MAX_LINES 4
 #define MIN_CHART_W 20
 #define MIN_CHART_H 4
+#define VIEW_CHART_W 34        /* the charts view: readable charts (legends whole), the rest a page away */
+#define VIEW_CHART_H 8
 
 typedef struct {
     char base[TT_NAME_MAX];
@@ -104,14 +106,14 @@ static const char *label_lines(const tt_run *r, const group *g, tui_chart_line *
 
 /* Grid for n charts in w×h: the column count whose cells are the most readable; rows beyond the
  * height scroll. */
-static void grid(int n, int w, int h, int *gc, int *gr_visible)
+static void grid(int n, int w, int h, int min_w, int min_h, int *gc, int *gr_visible)
 {
     int best_c = 1, best_score = -1;
     for (int c = 1; c <= n && c <= 4; c++) {
         int r = (n + c - 1) / c;
         int cw = w / c;
-        if (cw < MIN_CHART_W) break;
-        int rows_fit = h / MIN_CHART_H;
+        if (cw < min_w) break;
+        int rows_fit = h / min_h;
         if (rows_fit < 1) rows_fit = 1;
         int vr = r < rows_fit ? r : rows_fit;
         int ch = h / vr;
@@ -119,7 +121,7 @@ static void grid(int n, int w, int h, int *gc, int *gr_visible)
         if (score > best_score) { best_score = score; best_c = c; }
     }
     int r = (n + best_c - 1) / best_c;
-    int rows_fit = h / MIN_CHART_H;
+    int rows_fit = h / min_h;
     if (rows_fit < 1) rows_fit = 1;
     *gc = best_c;
     *gr_visible = r < rows_fit ? r : rows_fit;
@@ -147,7 +149,9 @@ static void status_line(tui_ctx *ctx, tui_panel *p, const tui_xview *v, const tu
     char win[64], a0[TUI_FMT_MAX], a1[TUI_FMT_MAX], cur[96] = "", line[320];
     tui_fmt_count(a0, sizeof a0, v->from < 0 ? 0 : (uint64_t)v->from);
     tui_fmt_count(a1, sizeof a1, v->to < 0 ? 0 : (uint64_t)v->to);
-    if (v->span <= 0) snprintf(win, sizeof win, "steps %s-%s (all%s)", a0, a1, tui_model_paused(ctx->m) ? ", paused" : ", live");
+    int st = tui_model_state(ctx->m, tui_ctx_run(ctx));
+    const char *how = tui_model_paused(ctx->m) ? ", paused" : st == TT_RUN_RUNNING ? ", live" : st == TT_RUN_STALLED ? ", stalled" : ", ended";
+    if (v->span <= 0) snprintf(win, sizeof win, "steps %s-%s (all%s)", a0, a1, how);
     else snprintf(win, sizeof win, "steps %s-%s (zoom %.3gx%s)", a0, a1, tui_xview_factor(v), v->follow && !tui_model_paused(ctx->m) ? ", live" : "");
     if (co->cursor_on) {
         char c[TUI_FMT_MAX], t[16];
@@ -208,7 +212,7 @@ static void charts_paint(tui_ctx *ctx, tui_panel *p)
         return;
     }
     int gc, gr;
-    grid(ng, aw, ah, &gc, &gr);
+    grid(ng, aw, ah, full ? VIEW_CHART_W : MIN_CHART_W, full ? VIEW_CHART_H : MIN_CHART_H, &gc, &gr);
     int total_rows = (ng + gc - 1) / gc;
     cp->rows = gr;
     cp->rows_total = total_rows;
@@ -242,6 +246,7 @@ static void charts_paint(tui_ctx *ctx, tui_panel *p)
             tui_chart_line lines[MAX_LINES];
             char labels[MAX_LINES][TT_NAME_MAX];
             co.title = label_lines(r, &g[gi], lines, labels);
+            co.unit_range = g[gi].prio == 1;            /* accuracy: 0-1 */
             for (int k = 0; k < g[gi].n; k++) lines[k].last = tui_model_scalar_last(ctx->m, r, g[gi].idx[k]);
             tui_chart_geom geom;
             /* one column between charts, for a rule */

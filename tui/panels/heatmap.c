@@ -149,13 +149,16 @@ static void heat_paint(tui_ctx *ctx, tui_panel *p)
     int k = heat_stat(ctx, r);
     int log_scale = ctx->cfg->heat_log;
     char title[512];
-    snprintf(title, sizeof title, "Heatmap of %s: %s (layer x step, %s colours%s)  m: metric  y: log  n: rows", tui_run_name(r),
-             k >= 0 ? tui_run_stat_name(r, k) : "-", log_scale ? "log" : "linear", ctx->cfg->heat_rows ? ", per layer" : "");
+    snprintf(title, sizeof title, "Heatmap of %s: %s (layer x step, %s colours%s)%s  m: metric  y: log  n: rows", tui_run_name(r),
+             k >= 0 ? tui_run_stat_name(r, k) : "-", log_scale ? "log" : "linear", ctx->cfg->heat_rows ? ", per layer" : "",
+             ctx->layers.problems_only ? "  problem layers only (P)" : "");
     tui_ctx_title(ctx, p, title);
     const int *o;
     int n = tui_layersel_order(&ctx->layers, ctx->m, r, &o);
     if (k < 0 || n == 0) {
-        const char *m = k < 0 ? "no layer statistics yet" : "no layer matches the filter (Esc clears it)";
+        const char *m = k < 0 ? "no layer statistics yet"
+                        : ctx->layers.problems_only && !tui_filter_on(&ctx->layers.filter) ? "no layer has a problem (P shows them all)"
+                                                                                            : "no layer matches the filter (Esc clears it)";
         if (p->h >= 3) tui_put(stdscr, p->y + 2, p->x, p->w, m, tui_attr(TUI_A_DIM), TUI_CENTER, ctx->ascii);
         return;
     }

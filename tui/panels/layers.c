@@ -27,8 +27,11 @@
 #define NAME_MAX_W 32
 #define SPARK_DEFAULT "update_ratio"
 
+#define PROB_W 8               /* the problem column ("outlier" and a space) */
+
 typedef struct {
     int name_w, spark_w, first, ncol;      /* the visible columns: colstat[first .. first+ncol) */
+    int prob_w;                            /* the problem column after the name (0: no layer has one) */
     int colstat[TUI_MAX_LCOLS], ntotal;
 } table_geom;
 
@@ -52,9 +55,12 @@ static int pos_of(const int *o, int n, int layer)
     return -1;
 }
 
-static void geometry(tui_ctx *ctx, tui_panel *p, const tt_run *r, const int *o, int n, table_geom *tg)
+static void geometry(tui_ctx *ctx, tui_panel *p, const tt_run *r, const int *o, int n, table_geom *tg, int prob_w)
 {
     layers_panel *lp = (layers_panel *)p;
+    tui_panel q = *p;              /* the statistics share what the problem column leaves */
+    q.w -= prob_w;
+    p = &q;
     tg->ntotal = tui_table_columns(ctx, r, tg->colstat);
     int maxname = 5;
     for (int i = 0; i < n; i++) {
@@ -86,6 +92,7 @@ static void geometry(tui_ctx *ctx, tui_panel *p, const tt_run *r, const int *o, 
     tg->spark_w = spark_w;
     tg->first = lp->col_first;
     tg->ncol = ncol;
+    tg->prob_w = prob_w;
 }
 
 static void layers_paint(tui_ctx *ctx, tui_panel *p)
@@ -105,9 +112,13 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
     int n = tui_layersel_order(&ctx->layers, ctx->m, r, &o);
     int nl = tui_model_nlayers(ctx->m, r);
     char count[48], filt[TUI_FILTER_MAX + 16] = "", of[TT_NAME_MAX + 8] = "";
-    if (tui_filter_on(&ctx->layers.filter)) {
+    if (tui_filter_on(&ctx->layers.filter) || ctx->layers.problems_only) {
         snprintf(count, sizeof count, "%d/%d", n, nl);
-        snprintf(filt, sizeof filt, "  filter: /%s/", ctx->layers.filter.active);
+        if (tui_filter_on(&ctx->layers.filter)) snprintf(filt, sizeof filt, "  filter: /%s/", ctx->layers.filter.active);
+        if (ctx->layers.problems_only) {
+            size_t l = strlen(filt);
+            snprintf(filt + l, sizeof filt - l, "  problems only (P)");
+        }
     } else {
         snprintf(count, sizeof count, "%d", nl);
     }
@@ -116,8 +127,11 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
     tui_ctx_title(ctx, p, title);
     if (p->h < 3) return;
 
+    /* the problem column (runhealth), when some layer has one or the table is sorted by them */
+    const tui_run_health *h = tui_health_of(&ctx->health, ctx->m, r);
+    int sorted_problems = tui_layersel_sort_stat(&ctx->layers, r) == -3;
     table_geom tg;
-    geometry(ctx, p, r, o, n, &tg);
+    geometry(ctx, p, r, o, n, &tg, h->bad_layers || sorted_problems || ctx->layers.problems_only ? PROB_W : 0);
     lp->tg = tg;
     lp->tg_y = p->y + 1;
     lp->tg_x = p->x;
@@ -133,7 +147,8 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
     attr_t ha = tui_attr(TUI_A_COLHEAD), hs = ha | A_REVERSE;
     tui_fill(stdscr, y, p->x, p->w, ha);
     tui_put(stdscr, y, p->x, name_w, "layer", sorted == -2 ? hs : ha, TUI_LEFT, ctx->ascii);
-    int x = p->x + name_w;
+    if (tg.prob_w) tui_put(stdscr, y, p->x + name_w + 1, tg.prob_w - 1, "problem", sorted_problems ? hs : ha, TUI_LEFT, ctx->ascii);
+    int x = p->x + name_w + tg.prob_w;
     if (tg.first > 0) tui_puts(stdscr, y, x, 1, "<", tui_attr(TUI_A_WARN));
     for (int c = 0; c < tg.ncol; c++) {
         int k = tg.colstat[tg.first + c];
@@ -151,7 +166,10 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
     }
     if (n == 0) {
         char m[TUI_FILTER_MAX + 48];
-        snprintf(m, sizeof m, "no layer matches /%s/ (Esc clears the filter)", ctx->layers.filter.active);
+        if (ctx->layers.problems_only && !tui_filter_on(&ctx->layers.filter))
+            snprintf(m, sizeof m, "no layer has a problem (P shows them all)");
+        else
+            snprintf(m, sizeof m, "no layer matches /%s/ (Esc clears the filter)", ctx->layers.filter.active);
         tui_put(stdscr, p->y + 2, p->x, p->w, m, tui_attr(TUI_A_DIM), TUI_CENTER, ctx->ascii);
         return;
     }
@@ -186,10 +204,13 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
         attr_t base = is_cur ? tui_attr(ctx->focus == p ? TUI_A_CURSOR : TUI_A_CURSOR_DIM) : 0;
         y = p->y + 2 + row;
         tui_fill(stdscr, y, p->x, p->w, base);
-        int alarm = inonf >= 0 && last && last[inonf] > 0;
-        tui_put(stdscr, y, p->x, name_w, lname, alarm ? tui_attr(TUI_A_BAD) : base | (is_cur ? A_BOLD : 0),
+        unsigned flags = li < h->nflags ? h->flags[li] : 0;
+        int alarm = (inonf >= 0 && last && last[inonf] > 0) || (flags & TT_LH_NONFINITE);
+        attr_t fa = flags ? tui_attr((tui_role)tui_health_layer_role(flags)) : base;
+        tui_put(stdscr, y, p->x, name_w, lname, alarm ? tui_attr(TUI_A_BAD) : flags && !is_cur ? fa : base | (is_cur ? A_BOLD : 0),
                 TUI_KEEP_TAIL, ctx->ascii);
-        x = p->x + name_w;
+        if (tg.prob_w) tui_put(stdscr, y, p->x + name_w + 1, tg.prob_w - 1, tt_health_layer_name(flags), flags ? fa : base, TUI_LEFT, ctx->ascii);
+        x = p->x + name_w + tg.prob_w;
         for (int c = 0; c < tg.ncol; c++) {
             int k = tg.colstat[tg.first + c];
             double v = last ? last[k] : NAN;
@@ -268,7 +289,8 @@ static tui_reaction layers_click(tui_ctx *ctx, tui_panel *p, int y, int x)
     if (y == lp->tg_y) {
         const char *key = NULL;
         if (x < lp->tg_x + lp->tg.name_w) key = "name";
-        int cx = lp->tg_x + lp->tg.name_w;
+        else if (x < lp->tg_x + lp->tg.name_w + lp->tg.prob_w) key = "problems";
+        int cx = lp->tg_x + lp->tg.name_w + lp->tg.prob_w;
         for (int c = 0; c < lp->tg.ncol && !key; c++, cx += COL_W + 1)
             if (x >= cx && x < cx + COL_W + 1) key = tui_run_stat_name(r, lp->tg.colstat[lp->tg.first + c]);
         if (!key) return TUI_OK;

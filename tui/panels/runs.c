@@ -1,6 +1,9 @@
-/* runs: the overview of every run — name, state, step, steps/s, loss, validation metrics, the
- * alert count, what the probe costs the run and a loss trend; the cursor row is the selected run whose charts and layers the other
- * panels and views show. Under the list, the selected run's hyperparameters when there is room. */
+/* runs: the overview of every run — name (coloured by its health), state, step, steps/s, loss and
+ * validation loss (kept at every width), validation accuracy, health and the step it began, the alert
+ * count, what the probe costs the run and a loss trend; the cursor row is the selected run whose charts
+ * and layers the other panels and views show. The runs are in the context's order (by name unless
+ * sorted otherwise, the sorted column's head highlighted). Under the list, the selected run's
+ * hyperparameters when there is room. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,7 +20,7 @@ typedef struct {
     int top;
 } runs_panel;
 
-typedef enum { RC_STATE, RC_STEP, RC_RATE, RC_LOSS, RC_VLOSS, RC_ACC, RC_ALERTS, RC_PROBE, RC_TREND, RC_N } run_col;
+typedef enum { RC_STATE, RC_STEP, RC_RATE, RC_LOSS, RC_VLOSS, RC_ACC, RC_HEALTH, RC_SINCE, RC_ALERTS, RC_PROBE, RC_TREND, RC_N } run_col;
 
 static const struct { const char *head; int width; } cols[RC_N] = {
     [RC_STATE] = { "state", 5 },
@@ -26,12 +29,17 @@ static const struct { const char *head; int width; } cols[RC_N] = {
     [RC_LOSS] = { "loss", 8 },
     [RC_VLOSS] = { "val_loss", 8 },
     [RC_ACC] = { "val_acc", 7 },
+    [RC_HEALTH] = { "health", 11 },
+    [RC_SINCE] = { "since", 6 },
     [RC_ALERTS] = { "alerts", 6 },
     [RC_PROBE] = { "probe", 6 },
     [RC_TREND] = { "loss trend", 10 },
 };
-/* dropped first when narrow */
-static const run_col drop_order[RC_N] = { RC_PROBE, RC_TREND, RC_RATE, RC_VLOSS, RC_ALERTS, RC_ACC, RC_STEP, RC_LOSS, RC_STATE };
+/* dropped first when narrow: the losses and the health stay longest */
+static const run_col drop_order[RC_N] = { RC_PROBE, RC_TREND, RC_RATE, RC_ACC, RC_ALERTS, RC_STATE, RC_STEP, RC_SINCE, RC_HEALTH, RC_VLOSS, RC_LOSS };
+/* the column whose head is highlighted for each run order (-1: the name) */
+static const int sorted_col[TUI_RSORT_N] = { [TUI_RSORT_NAME] = -1, [TUI_RSORT_HEALTH] = RC_HEALTH, [TUI_RSORT_LOSS] = RC_LOSS,
+                                             [TUI_RSORT_VLOSS] = RC_VLOSS, [TUI_RSORT_STEP] = RC_STEP };
 #define TREND_MAX 40
 
 static void run_label(const tt_run *r, char *buf, size_t len)
@@ -139,8 +147,13 @@ static void runs_paint(tui_ctx *ctx, tui_panel *p)
         show[drop_order[d]] = 0;
         used -= cols[drop_order[d]].width + 1;
     }
-    /* the probe column is a luxury: it goes before any run name is cut */
-    if (show[RC_PROBE] && name_w > p->w - used) { show[RC_PROBE] = 0; used -= cols[RC_PROBE].width + 1; }
+    /* a run name is cut only when nothing but the losses and the health is left to drop */
+    for (int d = 0; d < RC_N && name_w > p->w - used; d++) {
+        run_col c = drop_order[d];
+        if (!show[c] || c == RC_LOSS || c == RC_VLOSS || c == RC_HEALTH) continue;
+        show[c] = 0;
+        used -= cols[c].width + 1;
+    }
     if (name_w > p->w - used) name_w = p->w - used;
     if (name_w < 4) name_w = 4;
     int extra = p->w - used - name_w;          /* slack: the trend grows, then space after the name */
@@ -153,14 +166,20 @@ static void runs_paint(tui_ctx *ctx, tui_panel *p)
     if (extra < 0) extra = 0;
 
     int y = p->y + 1, x;
-    attr_t ha = tui_attr(TUI_A_COLHEAD);
+    attr_t ha = tui_attr(TUI_A_COLHEAD), sa = ha | A_BOLD | A_UNDERLINE;
+    int sc = ctx->run_sort >= 0 && ctx->run_sort < TUI_RSORT_N ? sorted_col[ctx->run_sort] : -1;
+    const char *arrow = ctx->ascii ? (ctx->run_sort_rev ? "^" : "v") : (ctx->run_sort_rev ? "\u25b2" : "\u25bc");
+    char head[32];
     tui_fill(stdscr, y, p->x, p->w, ha);
-    tui_put(stdscr, y, p->x, name_w + extra, "run", ha, TUI_LEFT, ctx->ascii);
+    snprintf(head, sizeof head, "run%s", sc == -1 ? arrow : "");
+    tui_put(stdscr, y, p->x, name_w + extra, head, sc == -1 ? sa : ha, TUI_LEFT, ctx->ascii);
     x = p->x + name_w + extra;
     for (int c = 0; c < RC_N; c++) {
         if (!show[c]) continue;
         int cw = c == RC_TREND ? trend_w : cols[c].width;
-        tui_put(stdscr, y, x + 1, cw, cols[c].head, ha, c == RC_STATE || c == RC_TREND ? TUI_LEFT : TUI_RIGHT, ctx->ascii);
+        snprintf(head, sizeof head, "%s%s", c == sc ? arrow : "", cols[c].head);
+        tui_put(stdscr, y, x + 1, cw, head, c == sc ? sa : ha, c == RC_STATE || c == RC_TREND || c == RC_HEALTH ? TUI_LEFT : TUI_RIGHT,
+                ctx->ascii);
         x += cw + 1;
     }
 
@@ -189,7 +208,11 @@ static void runs_paint(tui_ctx *ctx, tui_panel *p)
         tui_fill(stdscr, y, p->x, p->w, base);
         char lab[160], num[TUI_FMT_MAX];
         run_label(run, lab, sizeof lab);
-        tui_put(stdscr, y, p->x, name_w, lab, base | (is_cur ? A_BOLD : 0), TUI_LEFT, ctx->ascii);
+        const tui_run_health *h = tui_health_of(&ctx->health, ctx->m, run);
+        int hrole = tui_health_role(h->learn.state);
+        if (!tt_health_learn_bad(h->learn.state) && h->worst_layer >= 0) hrole = tui_health_layer_role(h->flags[h->worst_layer]);
+        attr_t name_at = is_cur ? base | A_BOLD : hrole == TUI_A_BAD || hrole == TUI_A_WARN ? tui_attr((tui_role)hrole) : 0;
+        tui_put(stdscr, y, p->x, name_w, lab, name_at, TUI_LEFT, ctx->ascii);
         x = p->x + name_w + extra;
         for (int c = 0; c < RC_N; c++) {
             if (!show[c]) continue;
@@ -213,6 +236,22 @@ static void runs_paint(tui_ctx *ctx, tui_panel *p)
             case RC_VLOSS: scalar_cell(ctx, run, "val_loss", num, sizeof num, &s, &at); break;
             case RC_ACC: scalar_cell(ctx, run, "val_acc", num, sizeof num, &s, &at); break;
             case RC_PROBE: probe_cell(ctx, run, num, sizeof num, &s, &at); break;
+            case RC_HEALTH:
+                /* learning's trouble first; else the worst layer's ("NaN layer"); else how it learns */
+                if (!tt_health_learn_bad(h->learn.state) && h->worst_layer >= 0)
+                    snprintf(num, sizeof num, "%s layer", tt_health_layer_name(h->flags[h->worst_layer]));
+                else
+                    snprintf(num, sizeof num, "%s", tt_health_learn_name(h->learn.state));
+                if (!is_cur) at = tui_attr((tui_role)hrole);
+                break;
+            case RC_SINCE:
+                if (h->learn.since >= 0 && h->learn.state != TT_LEARN_IMPROVING) {
+                    tui_fmt_count(num, sizeof num, (uint64_t)h->learn.since);
+                } else {
+                    s = "-";
+                    if (!is_cur) at = tui_attr(TUI_A_DIM);
+                }
+                break;
             case RC_ALERTS: {
                 int na = tui_model_alerts(ctx->m, run);
                 snprintf(num, sizeof num, "%d", na);
@@ -225,7 +264,7 @@ static void runs_paint(tui_ctx *ctx, tui_panel *p)
                 continue;
             default: break;
             }
-            tui_put(stdscr, y, x + 1, cw, s, at, c == RC_STATE ? TUI_LEFT : TUI_RIGHT, ctx->ascii);
+            tui_put(stdscr, y, x + 1, cw, s, at, c == RC_STATE || c == RC_HEALTH ? TUI_LEFT : TUI_RIGHT, ctx->ascii);
             x += cw + 1;
         }
     }

@@ -397,6 +397,7 @@ void tui_chart_draw_ex(WINDOW *win, int y, int x, int h, int w, const tui_chart_
         double lo = dmin - pad, hi = dmax + pad;
         if (!o->log_y && dmin >= 0 && lo < 0) lo = 0;
         if (!o->log_y && dmax <= 0 && hi > 0) hi = 0;
+        if (o->unit_range && !o->log_y && dmin >= 0 && dmax <= 1) lo = 0, hi = 1;
         ok = (o->log_y ? tui_axis_compute_log(lo, hi, max_ticks, &ax) : tui_axis_compute(lo, hi, max_ticks, &ax)) == 0;
     }
     if (!ok) {

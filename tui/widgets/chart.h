@@ -71,6 +71,7 @@ typedef struct {
     int cursor_on;       /* a cursor column at step cursor; the legend reads its values */
     int64_t cursor;
     int no_envelope;     /* lines only (overlays of many series stay readable) */
+    int unit_range;      /* a fraction (accuracy): the y axis spans 0-1 while the data stays inside it */
 } tui_chart_opts;
 
 /* What a drawn chart covers on screen, for cursors and the mouse. */

@@ -7,7 +7,7 @@ int tui_spark_level(double v, double lo, double hi, int levels)
 {
     if (!isfinite(v)) return TUI_SPARK_NAN;
     if (levels < 1) return 0;
-    if (!isfinite(lo) || !isfinite(hi) || !(hi > lo)) return (levels - 1) / 2;
+    if (!isfinite(lo) || !isfinite(hi) || !(hi > lo)) return 0;   /* constant: a flat line along the bottom */
     double t = (v - lo) / (hi - lo);
     if (!(t > 0)) return 0;
     if (t >= 1) return levels - 1;

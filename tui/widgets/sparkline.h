@@ -8,7 +8,7 @@
 #define TUI_SPARK_NAN (-1)    /* level of a NaN/Inf value (drawn as a highlighted mark) */
 #define TUI_SPARK_EMPTY (-2)  /* no data for this cell */
 
-/* Level 0..levels-1 of v within [lo, hi]; lo == hi (a flat line) maps to the middle level,
+/* Level 0..levels-1 of v within [lo, hi]; lo == hi (a constant) maps to level 0, a flat line,
  * a value outside the range is clamped; NaN/Inf → TUI_SPARK_NAN. */
 int tui_spark_level(double v, double lo, double hi, int levels);
 
