@@ -74,7 +74,7 @@ check "  the owner, with it, reads the run's metrics" grep -q 'run="mine"' "$T/m
 for m in '{"v":1,"type":"step","run":"mine","rank":0,"step":999999999,"scalars":{"loss":-123}}' \
          '{"v":1,"type":"step","run":"mine","rank":0,"step":999999999,"token":"guess","scalars":{"loss":-123}}' \
          '{"v":1,"type":"run_start","run":"evil","rank":0,"world":1,"stats":[],"layers":[]}'; do
-    as_other timeout 5 nanocat --push --connect "$EP" --interval 10 --data "$m" 2>/dev/null &
+    as_other timeout 8 nanocat --push --connect "$EP" --interval 60 --data "$m" 2>/dev/null &   # one send, on connect
 done
 wait_for 20 bash -c "owner_ls() { nanocat --req --connect '$Q' --data '{\"v\":1,\"type\":\"ls\",\"token\":\"$TRAINTOP_TOKEN\"}' --raw 2>/dev/null; }; owner_ls | $PY -c 'import json,sys; assert json.load(sys.stdin)[\"counters\"][\"rejected\"] >= 3' 2>/dev/null"
 owner_ls > "$T/ls.json"
