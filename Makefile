@@ -141,18 +141,34 @@ e2e-tests: all
 	@failed=""; for t in tests/e2e/test_*.sh; do echo "== $$t"; bash $$t || failed="$$failed $$t"; done; \
 	 if [ -n "$$failed" ]; then echo "e2e suites failed:$$failed"; exit 1; fi
 
-# libFuzzer over the message validator for a bounded time (FUZZ_SECONDS), seeded from tests/fuzz/corpus.
-FUZZ_SECONDS ?= 20
+# libFuzzer targets, each for a bounded time (FUZZ_SECONDS), seeded from tests/fuzz/corpus*: the message
+# validator (fuzz_ingest), the rules parsers (fuzz_rules), the recording reader and the token strip
+# (fuzz_recording).
+FUZZ_SECONDS ?= 15
+FUZZ_CC := clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude
 FUZZ_SRC := tests/fuzz/fuzz_ingest.c collectors/ingest.c collectors/store.c collectors/series.c proto/decode.c proto/fastjson.c \
             proto/names.c proto/protocol.c proto/token.c
+FUZZ_RULES_SRC := tests/fuzz/fuzz_rules.c collectors/rulespec.c collectors/suggest.c metrics/rule.c
+FUZZ_RECORDING_SRC := tests/fuzz/fuzz_recording.c collectors/recording.c collectors/safefile.c proto/jsonstrip.c
+FUZZ_TARGETS := build/fuzz/fuzz_ingest build/fuzz/fuzz_rules build/fuzz/fuzz_recording
 build/fuzz/fuzz_ingest: $(FUZZ_SRC)
 	@mkdir -p build/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $(FUZZ_SRC) -lcjson -lm
-fuzz: build/fuzz/fuzz_ingest
-	@rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus
-	build/fuzz/fuzz_ingest -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
-	  -artifact_prefix=build/fuzz/ build/fuzz/corpus tests/fuzz/corpus 2>&1 | grep -E "^(Done|stat::number_of_executed_units|==|SUMMARY)|ERROR"; \
-	  test $${PIPESTATUS[0]} -eq 0
+	$(FUZZ_CC) -o $@ $(FUZZ_SRC) -lcjson -lm
+build/fuzz/fuzz_rules: $(FUZZ_RULES_SRC)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) -o $@ $(FUZZ_RULES_SRC) -lcjson -lm
+build/fuzz/fuzz_recording: $(FUZZ_RECORDING_SRC)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) -o $@ $(FUZZ_RECORDING_SRC) -lcjson -lm
+fuzz: $(FUZZ_TARGETS)
+	@for t in ingest rules recording; do \
+	  seeds=tests/fuzz/corpus; [ $$t = ingest ] || seeds=tests/fuzz/corpus_$$t; \
+	  rm -rf build/fuzz/corpus_$$t && mkdir -p build/fuzz/corpus_$$t; \
+	  echo "fuzz_$$t:"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/$$t- build/fuzz/corpus_$$t $$seeds 2>&1 | grep -E "^(Done|stat::number_of_executed_units|==|SUMMARY)|ERROR"; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 test: deps
 	$(MAKE) all

@@ -16,7 +16,8 @@ static int top_exec(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "endpoint", required_argument, 0, 'e' }, { "connect", required_argument, 0, 'c' },
-        { "record", required_argument, 0, 'r' }, { "no-record", no_argument, 0, 0x180 }, CMD_RULES_LONGOPTS,
+        { "record", required_argument, 0, 'r' }, { "no-record", no_argument, 0, 0x180 }, { "insecure-tcp", no_argument, 0, 0x181 },
+        CMD_RULES_LONGOPTS,
         { "metrics-listen", required_argument, 0, 'M' }, { "metrics-layers", required_argument, 0, 'Y' }, CMD_TUI_LONGOPTS,
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
@@ -33,6 +34,7 @@ static int top_exec(int argc, char **argv)
         case 'e': co.endpoint = optarg; break;
         case 'r': co.record_dir = optarg; break;
         case 0x180: no_record = 1; break;
+        case 0x181: co.insecure_tcp = 1; break;
         case 'c': connect = optarg; break;
         case 'M': metrics_listen = optarg; break;
         case 'Y': metrics_layers = optarg; break;
@@ -63,7 +65,7 @@ static int top_exec(int argc, char **argv)
     tt_prom_serve *metrics = NULL;
     if (metrics_listen) {
         /* loopback only: the dashboard has no --allow-remote (a collector for the network is traintopd's job) */
-        if (!(metrics = tt_prom_serve_start(c, metrics_listen, metrics_layers, 0, getenv("TRAINTOP_TOKEN"), NULL, err, sizeof err))) {
+        if (!(metrics = tt_prom_serve_start(c, metrics_listen, metrics_layers, 0, co.insecure_tcp, getenv("TRAINTOP_TOKEN"), NULL, err, sizeof err))) {
             fprintf(stderr, "traintop: %s\n", err);
             tt_collector_close(c);
             return 1;
@@ -83,7 +85,10 @@ const cmd_entry cmd_top_entry = {
     NULL, "[--endpoint E | --connect E] [--record DIR | --no-record] [--metrics-listen HOST:PORT]", "collect on the default endpoint and show the dashboard",
     "  -e, --endpoint E   listen here instead of $TRAINTOP_ENDPOINT / the per-user socket\n"
     "      --metrics-listen HOST:PORT  also serve Prometheus metrics at http://HOST:PORT/metrics (loopback;\n"
-    "                     docs/prometheus.md); --metrics-layers REGEX adds those layers' series\n"
+    "                     docs/prometheus.md); --metrics-layers REGEX adds those layers' series.\n"
+    "                     A TCP port needs TRAINTOP_TOKEN (scrapers send it as a bearer token)\n"
+    "      --insecure-tcp  allow tcp:// (--endpoint, --metrics-listen) without TRAINTOP_TOKEN: anyone who\n"
+    "                     reaches the port can read (and on --endpoint feed and stop) runs; warns\n"
     "  -c, --connect E    view a running collector (traintopd) instead of collecting: its whole history,\n"
     "                     then live\n"
     "  -r, --record DIR   append every message to DIR/<run>.jsonl (default: $XDG_STATE_HOME/traintop/recordings,\n"

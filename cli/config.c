@@ -180,8 +180,13 @@ int tui_config_parse(tui_config *c, const char *text, char *err, size_t errlen)
 static char *read_file(const char *path, int *missing)
 {
     *missing = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) { *missing = errno == ENOENT; return NULL; }
+    /* a FIFO or a device in its place must neither block the dashboard nor be read forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0) { *missing = errno == ENOENT; return NULL; }
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) { close(fd); *missing = 2; return NULL; }   /* 2: not a regular file */
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); return NULL; }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -207,8 +212,9 @@ int tui_config_load(tui_config *c, const char *path, char *err, size_t errlen)
     int missing;
     char *text = read_file(path, &missing);
     if (!text) {
-        if (missing) return 0;
-        if (err) snprintf(err, errlen, "%s: cannot read it (%s)", path, strerror(errno ? errno : EIO));
+        if (missing == 1) return 0;
+        if (err && missing == 2) snprintf(err, errlen, "%s: expected a regular file", path);
+        else if (err) snprintf(err, errlen, "%s: cannot read it (%s)", path, strerror(errno ? errno : EIO));
         return -1;
     }
     char why[300];

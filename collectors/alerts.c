@@ -466,7 +466,7 @@ int tt_alerts_exec(tt_alerts *a, const tt_alert *al)
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
     /* stdin from /dev/null, stdout and stderr shared with the collector's, every other descriptor closed
-     * (they are close-on-exec already: this also covers one a library opened without it) */
+     * (ours are close-on-exec already: this also covers those the collector inherited from its parent) */
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);

@@ -406,14 +406,15 @@ static void evaluate(tt_collector *c, const tt_ingest_result *r, int actions)
 
 static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_result *res, char *err, size_t errlen);
 
-/* 1 when msg had to lose a "token" member (c->stripped then holds it without); 0 when msg is fine as is. */
+/* 1 when msg had to lose a "token" member (c->stripped then holds it without); 0 when msg is fine as is;
+ * -1 when there was no memory to find out (the message must then go nowhere but the store). */
 static int strip_token(tt_collector *c, const char *msg, size_t len)
 {
     /* the key is "token", possibly with JSON escapes in it: a message with neither needs no pass */
     if (!memmem(msg, len, "token", 5) && !memchr(msg, '\\', len)) return 0;
     if (len > c->stripped_cap) {
         char *b = realloc(c->stripped, len);
-        if (!b) return 0;
+        if (!b) return -1;
         c->stripped = b;
         c->stripped_cap = len;
     }
@@ -499,12 +500,19 @@ static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_re
         if (r.type == TT_MSG_STEP) evaluate(c, &r, !c->loading);   /* the viewer's own rules (a stop goes to the collector) */
         return 0;
     }
+    int secret = 0;
     if (!c->loading) {
         /* the token is a secret between the probe and us: never recorded, never shown to a viewer */
-        if (strip_token(c, msg, len)) { msg = c->stripped; len = c->stripped_len; }
-        if (c->live) tt_livering_push(c->live, mono() - c->live_asked < LIVE_IDLE_S ? msg : NULL, len);
+        int s = strip_token(c, msg, len);
+        if (s > 0) { msg = c->stripped; len = c->stripped_len; }
+        secret = s < 0;
+        if (c->live) tt_livering_push(c->live, mono() - c->live_asked < LIVE_IDLE_S && !secret ? msg : NULL, len);
     }
-    if (c->rec && !c->loading && tt_recorder_append(c->rec, r.run, msg, len, err, errlen) && !c->quiet) {
+    if (secret && c->rec && !c->quiet) {
+        fprintf(c->log, "traintop: recording: out of memory taking the token out of a message of run '%s': not recorded\n", r.run);
+        fflush(c->log);
+    }
+    if (c->rec && !c->loading && !secret && tt_recorder_append(c->rec, r.run, msg, len, err, errlen) && !c->quiet) {
         fprintf(c->log, "traintop: recording: %s\n", err);   /* the store still has it */
         fflush(c->log);
     }

@@ -98,6 +98,16 @@ tt_metrics_http *tt_metrics_http_start(const tt_metrics_http_opts *o, char *err,
         fprintf(o->log ? o->log : stderr, "traintopd: warning: metrics on %s, reachable from the network%s\n", o->listen,
                 o->token && *o->token ? "" : " WITHOUT a token (set TRAINTOP_TOKEN)");
     }
+    /* a TCP port is open to every local user: the metrics are the runs' data, so they need the token */
+    if (!(o->token && *o->token)) {
+        if (!o->insecure) {
+            snprintf(err, errlen, "--metrics-listen '%s': every local user can connect to a TCP port; set TRAINTOP_TOKEN (scrapers "
+                                  "then send Authorization: Bearer TOKEN), or pass --insecure-tcp to let anyone read the metrics", o->listen);
+            freeaddrinfo(ai);
+            return NULL;
+        }
+        fprintf(o->log ? o->log : stderr, "traintop: WARNING: --insecure-tcp: anyone who can connect to %s can read every run's metrics\n", o->listen);
+    }
     tt_metrics_http *h = calloc(1, sizeof *h);
     if (!h) { freeaddrinfo(ai); snprintf(err, errlen, "out of memory"); return NULL; }
     h->render = o->render;

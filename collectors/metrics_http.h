@@ -18,6 +18,7 @@ typedef struct {
     tt_metrics_render_fn render;
     void *ud;
     FILE *log;                 /* the warning for a non-loopback address; NULL: stderr */
+    int insecure;              /* permit serving without a token: every local user may scrape (a warning is logged) */
 } tt_metrics_http_opts;
 
 /* Listens at once; NULL with err (one line naming the address) when it cannot. */

@@ -31,7 +31,7 @@ static int render(void *ud, FILE *out)
 }
 
 tt_prom_serve *tt_prom_serve_start(tt_collector *c, const char *listen, const char *layers_re, int allow_remote,
-                                   const char *token, FILE *log, char *err, size_t errlen)
+                                   int insecure, const char *token, FILE *log, char *err, size_t errlen)
 {
     tt_prom_serve *s = calloc(1, sizeof *s);
     if (!s) { snprintf(err, errlen, "out of memory"); return NULL; }
@@ -40,7 +40,7 @@ tt_prom_serve *tt_prom_serve_start(tt_collector *c, const char *listen, const ch
         if (tt_prom_layers_regex(&s->layers, layers_re, err, errlen)) { free(s); return NULL; }
         s->has_layers = 1;
     }
-    const tt_metrics_http_opts o = { listen, allow_remote, token, render, s, log };
+    const tt_metrics_http_opts o = { listen, allow_remote, token, render, s, log, insecure };
     if (!(s->http = tt_metrics_http_start(&o, err, errlen))) { tt_prom_serve_stop(s); return NULL; }
     return s;
 }

@@ -13,7 +13,7 @@ typedef struct tt_prom_serve tt_prom_serve;
  * name matches layers_re (NULL: summaries only). token (when not empty) is required as a bearer token.
  * NULL with err naming the bad address or pattern. */
 tt_prom_serve *tt_prom_serve_start(tt_collector *c, const char *listen, const char *layers_re, int allow_remote,
-                                   const char *token, FILE *log, char *err, size_t errlen);
+                                   int insecure, const char *token, FILE *log, char *err, size_t errlen);
 /* Readable when a scrape needs tt_prom_serve_run (poll it beside the collector's fds). */
 int tt_prom_serve_fd(const tt_prom_serve *s);
 void tt_prom_serve_run(tt_prom_serve *s);

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -226,33 +227,43 @@ long tt_recording_read(const char *path, int (*fn)(void *ud, const char *line, s
     char why[800];
     FILE *f = tt_safefile_open(path, "r", why, sizeof why);
     if (!f) { snprintf(err, errlen, "cannot read recording %s", why); return -1; }
-    /* one message per line, and a message is at most TT_MSG_MAX_BYTES: a longer line is no recording */
-    const size_t cap = (size_t)TT_MSG_MAX_BYTES + 2;
-    char *line = malloc(cap);
+    /* one message per line, and a message is at most TT_MSG_MAX_BYTES: a longer line is no recording.
+     * Read in chunks; a line that lies whole in a chunk is handed on from there, others are gathered. */
+    enum { CHUNK = 1 << 16 };
+    char *chunk = malloc(CHUNK), *line = NULL;         /* line: only once one spans two chunks */
+    size_t ll = 0, got;
     long lines = 0, lineno = 0;
-    int toolong = 0;
-    while (line && fgets(line, (int)cap, f)) {
-        size_t n = strlen(line);               /* a NUL inside a line shortens it: the validator refuses it */
-        lineno++;
-        if (n == cap - 1 && line[n - 1] != '\n') { toolong = 1; break; }
-        if (line[n - 1] != '\n') {
-            if (warn) fprintf(warn, "traintop: %s: line %ld is torn (no newline at the end: the writer stopped mid-line); skipped\n", path, lineno);
-            break;
+    int toolong = 0, oom = !chunk;
+    while (!oom && !toolong && (got = fread(chunk, 1, CHUNK, f)) > 0) {
+        for (size_t i = 0; i < got;) {
+            const char *p = chunk + i, *nl = memchr(p, '\n', got - i);
+            size_t take = nl ? (size_t)(nl - p) : got - i;
+            if (ll + take > TT_MSG_MAX_BYTES) { toolong = 1; lineno++; break; }
+            if (nl && !ll) {
+                if (take) { fn(ud, p, take); lines++; }
+            } else {
+                if (!line && !(line = malloc(TT_MSG_MAX_BYTES))) { oom = 1; break; }
+                memcpy(line + ll, p, take);
+                ll += take;
+                if (nl && ll) { fn(ud, line, ll); lines++; }
+            }
+            i += take + (nl != NULL);
+            if (nl) { lineno++; ll = 0; }
         }
-        if (n == 1) continue;
-        fn(ud, line, n - 1);
-        lines++;
     }
     int bad = ferror(f), e = errno;
     fclose(f);
+    free(chunk);
     free(line);
-    if (!line) { snprintf(err, errlen, "reading recording %s: out of memory", path); return -1; }
+    if (oom) { snprintf(err, errlen, "reading recording %s: out of memory", path); return -1; }
     if (toolong) {
         snprintf(err, errlen, "recording %s: line %ld is longer than a message may be (%u bytes): expected JSON lines written by traintop",
                  path, lineno, TT_MSG_MAX_BYTES);
         return -1;
     }
     if (bad) { snprintf(err, errlen, "reading recording %s: %s", path, strerror(e)); return -1; }
+    if (ll && warn)
+        fprintf(warn, "traintop: %s: line %ld is torn (no newline at the end: the writer stopped mid-line); skipped\n", path, lineno + 1);
     return lines;
 }
 
@@ -299,7 +310,7 @@ static int merge_collect(void *ud, const char *line, size_t len)
     if (cJSON_IsString(type) && cJSON_IsString(run)) {
         snprintf(m->run, sizeof m->run, "%s", run->valuestring);
         m->rank = cJSON_IsNumber(rank) ? rank->valueint : 0;
-        m->step = cJSON_IsNumber(step) ? (int64_t)step->valuedouble : 0;
+        m->step = cJSON_IsNumber(step) && fabs(step->valuedouble) < 9e18 ? (int64_t)step->valuedouble : 0;   /* the validator judges it */
         m->phase = !strcmp(type->valuestring, "run_start") ? 0 : !strcmp(type->valuestring, "step") ? 1 : 2;
     }
     cJSON_Delete(j);
@@ -327,7 +338,7 @@ long tt_recording_read_merged(const char *const *paths, int npaths, int (*fn)(vo
         if (tt_recording_read(paths[i], merge_collect, &a, warn, err, errlen) < 0) rc = -1;
     if (rc >= 0 && a.oom) { snprintf(err, errlen, "out of memory merging %d recordings", npaths); rc = -1; }
     if (rc >= 0) {
-        qsort(a.v, a.n, sizeof *a.v, merged_cmp);
+        if (a.n) qsort(a.v, a.n, sizeof *a.v, merged_cmp);
         for (size_t i = 0; i < a.n; i++) {
             const merged_line *m = &a.v[i];
             /* the same step in two files (a spool and the recording overlap): once is enough */

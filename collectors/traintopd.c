@@ -63,8 +63,8 @@ static void usage(FILE *f)
         "      --alert SPEC        one rule in the short form, e.g. 'val_loss min patience=10 stop'\n"
         "      --no-default-rules  no alerts for non-finite loss/gradients and stalled runs\n"
         "      --allow-remote      permit tcp:// on a non-loopback address (warns; set TRAINTOP_TOKEN)\n"
-        "      --insecure-tcp      permit tcp:// without TRAINTOP_TOKEN: anyone who reaches the port can read,\n"
-        "                          feed and stop runs (warns on every start)\n"
+        "      --insecure-tcp      permit tcp:// and --metrics-listen without TRAINTOP_TOKEN: anyone who reaches\n"
+        "                          the port can read, feed and stop runs (warns on every start)\n"
         "  -d, --daemon            detach from the terminal once listening (log to --log FILE, else nowhere)\n"
         "      --log FILE          append log lines to FILE\n"
         "      --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (docs/prometheus.md);\n"
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
     if (!c) { fprintf(stderr, "traintopd: %s\n", err); if (log) fclose(log); return 1; }
     tt_prom_serve *http = NULL;
     if (metrics_listen &&
-        !(http = tt_prom_serve_start(c, metrics_listen, metrics_layers, o.allow_remote, getenv("TRAINTOP_TOKEN"), log, err, sizeof err))) {
+        !(http = tt_prom_serve_start(c, metrics_listen, metrics_layers, o.allow_remote, o.insecure_tcp, getenv("TRAINTOP_TOKEN"), log, err, sizeof err))) {
         fprintf(stderr, "traintopd: %s\n", err);
         tt_collector_close(c);
         if (log) fclose(log);
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
         if (fd >= 0) { dup2(fd, 0); dup2(fd, 1); dup2(fd, 2); if (fd > 2) close(fd); }
         if (!(c = tt_collector_open(&o, err, sizeof err))) { if (log) fprintf(log, "traintopd: %s\n", err); return 1; }
         if (metrics_listen &&
-            !(http = tt_prom_serve_start(c, metrics_listen, metrics_layers, o.allow_remote, getenv("TRAINTOP_TOKEN"), log, err, sizeof err))) {
+            !(http = tt_prom_serve_start(c, metrics_listen, metrics_layers, o.allow_remote, o.insecure_tcp, getenv("TRAINTOP_TOKEN"), log, err, sizeof err))) {
             if (log) fprintf(log, "traintopd: %s\n", err);
             return 1;
         }

@@ -3,6 +3,7 @@
 #include "traintop/probe.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,16 @@ int tt_spool_dir(const char *ep, char *out, size_t len, char *err, size_t errlen
     char *p = out + n;
     for (const char *s = ep; *s; s++) *p++ = *s == '/' || *s == ':' ? '_' : *s;
     *p = 0;
+    /* and per token: a probe whose token is not the collector's (refused on the wire) must not get in
+     * through its spool. Named by a hash, so the token itself is in no file name. */
+    const char *tok = getenv("TRAINTOP_TOKEN");
+    if (tok && *tok) {
+        uint64_t h = 1469598103934665603ull;            /* FNV-1a */
+        for (; *tok; tok++) h = (h ^ (unsigned char)*tok) * 1099511628211ull;
+        size_t used = strlen(out);
+        if (used + 20 >= len) { snprintf(err, errlen, "spool directory for %s: path too long", ep); return -1; }
+        snprintf(out + used, len - used, "-t%016llx", (unsigned long long)h);
+    }
     return 0;
 }
 

@@ -27,7 +27,9 @@ int tt_runtime_dir(char *out, size_t len, char *err, size_t errlen);
 int tt_state_dir(char *out, size_t len, char *err, size_t errlen);
 
 /* The directory where probes keep what a collector on endpoint ep has not acknowledged, and where that
- * collector looks for it: <state dir>/spool/<ep with '/' and ':' as '_'>. Not created here. */
+ * collector looks for it: <state dir>/spool/<ep with '/' and ':' as '_'>, with -t<hash of the token>
+ * when $TRAINTOP_TOKEN is set (both ends read it), so that only a probe with the collector's token
+ * feeds it through a spool. Not created here. */
 int tt_spool_dir(const char *ep, char *out, size_t len, char *err, size_t errlen);
 
 #endif

@@ -3,9 +3,10 @@
 
 #include <string.h>
 
+/* Whitespace as cJSON (the collector's parser) skips it: every byte up to the space, NUL included. */
 static size_t skip_ws(const char *s, size_t i, size_t n)
 {
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    while (i < n && (unsigned char)s[i] <= ' ') i++;
     return i;
 }
 
@@ -39,12 +40,14 @@ static int hexval(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* The key between quotes (raw, len bytes) unescaped equals key? Escapes beyond ASCII never match. */
+/* The key between quotes (raw, len bytes) unescaped equals key? Escapes beyond ASCII never match; a
+ * NUL, raw or \u0000, ends the key, as it does for cJSON's C strings. */
 static int key_is(const char *raw, size_t len, const char *key)
 {
     size_t k = 0, klen = strlen(key);
     for (size_t i = 0; i < len; i++, k++) {
         char c = raw[i];
+        if (!c) break;
         if (c == '\\') {
             if (++i >= len) return 0;
             switch (raw[i]) {
@@ -57,7 +60,7 @@ static int key_is(const char *raw, size_t len, const char *key)
                     if (h < 0) return 0;
                     v = v * 16 + h;
                 }
-                if (v < 1 || v > 0x7e) return 0;
+                if (v > 0x7e) return 0;
                 c = (char)v;
                 i += 4;
                 break;
@@ -65,9 +68,16 @@ static int key_is(const char *raw, size_t len, const char *key)
             default: return 0;     /* \b \f \n \r \t: control characters are in no key we strip */
             }
         }
+        if (!c) break;
         if (k >= klen || key[k] != c) return 0;
     }
     return k == klen;
+}
+
+/* Can a member named key still come in s[i..n)? Only if its text is there, or an escape could spell it. */
+static int may_follow(const char *s, size_t i, size_t n, const char *key)
+{
+    return memmem(s + i, n - i, key, strlen(key)) || memchr(s + i, '\\', n - i);
 }
 
 size_t tt_json_strip_member(const char *in, size_t n, const char *key, char *out)
@@ -76,7 +86,10 @@ size_t tt_json_strip_member(const char *in, size_t n, const char *key, char *out
     size_t i = skip_ws(in, 0, n);
     if (i < n && in[i] == '{') {
         size_t first = ++i;                    /* where the object's first (remaining) member starts */
+        int check = 1;                         /* look ahead (fast, memchr-style) before walking on */
         for (;;) {
+            if (check && !may_follow(in, i, n, key)) break;   /* the rest is copied as it is */
+            check = 0;
             size_t start = i;
             i = skip_ws(in, i, n);
             if (i >= n || in[i] != '"') break;
@@ -88,6 +101,7 @@ size_t tt_json_strip_member(const char *in, size_t n, const char *key, char *out
             i = skip_value(in, skip_ws(in, i + 1, n), n);
             if (i >= n || (in[i] != ',' && in[i] != '}')) break;
             int more = in[i] == ',';
+            check = match;
             if (match && start == first) {     /* the first member: it goes with the comma after it */
                 memcpy(out + o, in + copied, start - copied);
                 o += start - copied;

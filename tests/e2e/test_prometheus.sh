@@ -96,7 +96,7 @@ unset TRAINTOP_TOKEN
 EMB_PORT=$(free_port)
 TMUX_SOCK=$T/tmux.sock
 tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s tt -x 100 -y 30 \
-    "env TERM=xterm-256color LANG=C.UTF-8 $BIN/traintop --endpoint ipc://$T/emb.sock --metrics-listen 127.0.0.1:$EMB_PORT --metrics-layers 'fc2\.weight'"
+    "env TERM=xterm-256color LANG=C.UTF-8 $BIN/traintop --endpoint ipc://$T/emb.sock --metrics-listen 127.0.0.1:$EMB_PORT --insecure-tcp --metrics-layers 'fc2\.weight'"
 emb_up() { $PY -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$EMB_PORT/metrics')" 2>/dev/null; }
 check "traintop (the dashboard) serves /metrics" wait_for 30 emb_up
 "$BIN/traintop-demo-trainer" --run emb-a --endpoint "ipc://$T/emb.sock" --steps 30 --quiet
@@ -111,6 +111,9 @@ check "a non-loopback metrics address is refused without --allow-remote" grep -q
 check "a metrics address without a port is named" grep -q "'127.0.0.1': expected HOST:PORT" "$T/noport.err"
 "$BIN/traintopd" --listen "ipc://$T/x.sock" --metrics-listen 127.0.0.1:0 --metrics-layers 'fc(' 2> "$T/re.err"
 check "a bad --metrics-layers pattern is named" test "$(wc -l < "$T/re.err")" -eq 1 -a "$(grep -c "expected a POSIX extended regular expression" "$T/re.err")" -eq 1
-"$BIN/traintopd" --listen "ipc://$T/x.sock" --metrics-listen "127.0.0.1:$PORT" 2> "$T/busy.err"
+"$BIN/traintopd" --listen "ipc://$T/x.sock" --metrics-listen "127.0.0.1:$PORT" --insecure-tcp 2> "$T/busy.err"
 check "a port in use is named" grep -q "127.0.0.1:$PORT': cannot listen there" "$T/busy.err"
+"$BIN/traintopd" --listen "ipc://$T/x.sock" --metrics-listen 127.0.0.1:0 2> "$T/notoken.err"
+check "metrics on a TCP port without TRAINTOP_TOKEN: refused in one line, naming --insecure-tcp" \
+    bash -c "[ \$(wc -l < '$T/notoken.err') -eq 1 ] && grep -q 'every local user can connect to a TCP port; set TRAINTOP_TOKEN.*--insecure-tcp' '$T/notoken.err'"
 finish

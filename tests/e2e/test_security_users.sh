@@ -30,7 +30,7 @@ check "  in one line naming the token and --insecure-tcp" bash -c "[ \$(wc -l < 
 
 # The owner: a collector with a token, recording, and a run.
 export TRAINTOP_TOKEN=owner-s3cret
-"$BIN/traintopd" --listen "$EP" --record "$T/rec" 2> "$T/d.err" &
+"$BIN/traintopd" --listen "$EP" --record "$T/rec" --metrics-listen 127.0.0.1:0 2> "$T/d.err" &
 DP=$!; PIDS+=($DP)
 wait_for 10 grep -q "listening" "$T/d.err"
 "$BIN/traintop-demo-trainer" --run mine --endpoint "$EP" --steps 1000000 --step-delay-ms 5 --quiet --spectral-every 0 2> "$T/mine.err" &
@@ -62,11 +62,19 @@ done
 as_other timeout 2 nanocat --sub --connect "tcp://127.0.0.1:$((P + 3))" --ascii > "$T/o-sub.out" 2>&1
 check "other user: no socket hands out live data to a subscriber" bash -c "! grep -q mine '$T/o-sub.out'"
 
+# Prometheus metrics: the same data, the same token (as a bearer).
+MPORT=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/d.err" | head -1); MPORT=${MPORT##*:}
+scrape() { exec 3<>"/dev/tcp/127.0.0.1/$1"; printf 'GET /metrics HTTP/1.0\r\n%s\r\n' "$2" >&3; cat <&3; }
+as_other bash -c "$(declare -f scrape); scrape $MPORT ''" > "$T/o-metrics.out" 2>&1
+check "other user: /metrics without the token gets 401, no data" bash -c "head -1 '$T/o-metrics.out' | grep -q ' 401 ' && ! grep -q 'traintop_run' '$T/o-metrics.out'"
+scrape "$MPORT" "Authorization: Bearer $TRAINTOP_TOKEN"$'\r\n' > "$T/metrics.out" 2>&1
+check "  the owner, with it, reads the run's metrics" grep -q 'run="mine"' "$T/metrics.out"
+
 # Injection: a step for the owner's run, a new run, with no token and a wrong one.
 for m in '{"v":1,"type":"step","run":"mine","rank":0,"step":999999999,"scalars":{"loss":-123}}' \
          '{"v":1,"type":"step","run":"mine","rank":0,"step":999999999,"token":"guess","scalars":{"loss":-123}}' \
          '{"v":1,"type":"run_start","run":"evil","rank":0,"world":1,"stats":[],"layers":[]}'; do
-    as_other timeout 5 nanocat --push --connect "$EP" --interval 10 --data "$m" 2>/dev/null &
+    as_other timeout 8 nanocat --push --connect "$EP" --interval 60 --data "$m" 2>/dev/null &   # one send, on connect
 done
 wait_for 20 bash -c "owner_ls() { nanocat --req --connect '$Q' --data '{\"v\":1,\"type\":\"ls\",\"token\":\"$TRAINTOP_TOKEN\"}' --raw 2>/dev/null; }; owner_ls | $PY -c 'import json,sys; assert json.load(sys.stdin)[\"counters\"][\"rejected\"] >= 3' 2>/dev/null"
 owner_ls > "$T/ls.json"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../../proto/token.h"
+#include "../../proto/names.h"
 #include "../../proto/jsonstrip.h"
 #include "../../collectors/auth.h"
 #include "../../collectors/livering.h"
@@ -46,6 +47,18 @@ static void tokens(void **state)
     assert_int_equal(tt_token_from_env(out, sizeof out, err, sizeof err), -1);
     assert_non_null(strstr(err, "TRAINTOP_TOKEN: expected"));
     unsetenv("TRAINTOP_TOKEN");
+}
+
+/* run names become file names and may reach a command line */
+static void run_names(void **state)
+{
+    (void)state;
+    assert_true(tt_run_name_ok("exp-1.a:b+c=d_e"));
+    assert_false(tt_run_name_ok("-rf"));
+    assert_false(tt_run_name_ok(".hidden"));
+    assert_false(tt_run_name_ok("a/b"));
+    assert_false(tt_run_name_ok(".."));
+    assert_false(tt_run_name_ok(""));
 }
 
 static void listening(void **state)
@@ -193,6 +206,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tokens),
+        cmocka_unit_test(run_names),
         cmocka_unit_test(listening),
         cmocka_unit_test(queries),
         cmocka_unit_test(stripping),

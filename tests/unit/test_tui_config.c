@@ -224,6 +224,14 @@ static void test_save_load_roundtrip(void **state)
     char missing[420];
     snprintf(missing, sizeof missing, "%s/none.json", g_dir);
     assert_int_equal(tui_config_load(&d, missing, err, sizeof err), 0);
+
+    /* a FIFO in its place is refused at once (nothing blocks waiting for a writer), in one line */
+    char fifo[420];
+    snprintf(fifo, sizeof fifo, "%s/fifo.json", g_dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(tui_config_load(&d, fifo, err, sizeof err), -1);
+    assert_non_null(strstr(err, "fifo.json: expected a regular file"));
+    unlink(fifo);
 }
 
 static void test_path(void **state)
