@@ -124,6 +124,28 @@ check "a bad --alert: exit 2 with one line naming it" bash -c "[ $rc = 2 ] && [ 
 "$BIN/traintop" replay "$T/runs/nanloss.jsonl" --summary > "$T/sum.txt"
 check "replay --summary: the health column" grep -Eq "^nanloss .*NaN loss since 8[5-9][0-9]" "$T/sum.txt"
 
+# ---- staleness: a run that stops sending is marked stale, the header says since when ----
+EP=ipc://$T/c.sock
+"$BIN/traintopd" --listen "$EP" --quiet --no-default-rules 2> "$T/d.err" &
+PIDS+=($!)
+wait_for 5 test -S "$T/c.sock"
+"$BIN/traintop-demo-trainer" --run frozen --endpoint "$EP" --steps 1000000 --step-delay-ms 5 --quiet --spectral-every 0 2> "$T/trainer.err" &
+TPID=$!
+PIDS+=($TPID)
+tm resize-window -t tt -x 120 -y 30
+keys "clear; $BIN/traintop --connect $EP" Enter
+wait_for 20 shows_re "^frozen +run "
+check "viewer: the live run is running" shows_re "^frozen +run "
+kill -STOP $TPID                       # a hung trainer, or a frozen link: no more data
+wait_for 40 shows_re "^frozen +stale "
+check "no data for 10 s: the run is marked stale" shows_re "^frozen +stale "
+check "the header says how long since the last data" shows_re "last data [0-9]+s ago"
+kill -CONT $TPID
+wait_for 20 shows_re "^frozen +run "
+check "data again: running, the header's note gone" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -Eq '^frozen +run ' && ! tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -q 'last data'"
+quit
+kill $TPID 2>/dev/null
+
 # ---- traintop demo: the runs' health on the first screen, at 80x24 and 200x60, without a key ----
 for size in 80x24 200x60; do
     tm resize-window -t tt -x "${size%x*}" -y "${size#*x}"
