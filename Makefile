@@ -1,4 +1,4 @@
-# traintop — `make`, `make test`, `make demo`, `make bench`, `make install PREFIX=…`, `make clean`.
+# traintop — `make`, `make test`, `make demo`, `make bench`, `make install PREFIX=…`, `make wheel`, `make clean`.
 # Each module folder is compiled by wildcard, so adding a .c file needs no change here.
 
 PREFIX  ?= /usr/local
@@ -11,6 +11,8 @@ CFLAGS  ?= -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) $(CFLAGS) -fPIC -fvisibility=hidden -fopenmp-simd -Iinclude -MMD -MP \
               -DTT_VERSION='"$(VERSION)"' -DTT_PLUGIN_DIR='"$(PREFIX)/lib/traintop/plugins"'
 LIBS    := -lnanomsg -lcjson -lopenblas -llapacke -lm -lpthread
+# The collector's own: libmicrohttpd serves the Prometheus endpoint (collectors/metrics_http.c).
+COLLIBS := -lmicrohttpd
 TUILIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Python steps run in the project's virtual environment (scripts/install-deps.sh makes it: torch 2.x).
@@ -43,7 +45,7 @@ PLUGINS := $(patsubst plugins/panels/%.c,lib/traintop/plugins/%.so,$(wildcard pl
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,build/test-plugins/%.so,$(wildcard tests/plugins/*.c))
 
 SHELL := /bin/bash
-.PHONY: all deps fuzz py-tests py-tests-debian test unit-tests ref-tests e2e-tests demo bench install uninstall clean
+.PHONY: all wheel deps fuzz py-tests py-tests-debian test unit-tests ref-tests e2e-tests demo bench install uninstall clean
 # The GPU backend (probes/cuda): built when nvcc is found, `make CUDA=0` leaves it out.
 include probes/cuda/cuda.mk
 all: $(BINS) lib/libtraintop.a lib/libtraintop.so $(PLUGINS) $(if $(filter 1,$(CUDA_ENABLED)),lib/libtraintop_cuda.a lib/libtraintop_cuda.so)
@@ -84,10 +86,10 @@ build/libcollect.a: $(COLL_OBJ)
 
 bin/traintop: $(TUI_OBJ) build/libcollect.a lib/libtraintop.a
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(COLLIBS) $(LIBS)
 bin/traintopd: build/rel/collectors/traintopd.o build/libcollect.a lib/libtraintop.a
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(COLLIBS) $(LIBS)
 bin/traintop-demo-trainer: build/rel/examples/demo_trainer.o $(MLP_OBJ) lib/libtraintop.a
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
@@ -97,7 +99,13 @@ build/san/libtt.a: $(SAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
 build/tests/%: tests/unit/%.c build/san/libtt.a
 	@mkdir -p build/tests
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< build/san/libtt.a -lcmocka $(TUILIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< build/san/libtt.a -lcmocka $(TUILIBS) $(COLLIBS) $(LIBS)
+
+# A stand-in for the NVIDIA driver's NVML with known devices, for test_nvml on machines without a GPU.
+build/test-nvml/libnvidia-ml.so.1: tests/nvml/fake_nvml.c
+	@mkdir -p $(dir $@)
+	@$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -o $@ $<
+build/tests/test_nvml: build/test-nvml/libnvidia-ml.so.1
 
 unit-tests: $(TESTS) $(PLUGINS) $(TEST_PLUGINS)
 	@failed=""; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t || failed="$$failed $$t"; done; \
@@ -136,7 +144,7 @@ e2e-tests: all
 # libFuzzer over the message validator for a bounded time (FUZZ_SECONDS), seeded from tests/fuzz/corpus.
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := tests/fuzz/fuzz_ingest.c collectors/ingest.c collectors/store.c collectors/series.c proto/decode.c proto/fastjson.c \
-            proto/names.c proto/protocol.c
+            proto/names.c proto/protocol.c proto/token.c
 build/fuzz/fuzz_ingest: $(FUZZ_SRC)
 	@mkdir -p build/fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $@ $(FUZZ_SRC) -lcjson -lm
@@ -172,10 +180,13 @@ build/bench/bench_demo: bench/bench_demo.c examples/mlp.c lib/libtraintop.a
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ bench/bench_demo.c examples/mlp.c lib/libtraintop.a $(LIBS)
 build/bench/bench_tui: bench/bench_tui.c $(filter-out build/rel/cli/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a
 	@mkdir -p build/bench
-	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(filter-out build/rel/cli/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(filter-out build/rel/cli/traintop.o,$(TUI_OBJ)) build/libcollect.a lib/libtraintop.a $(TUILIBS) $(COLLIBS) $(LIBS)
 build/bench/bench_collector: bench/bench_collector.c build/libcollect.a lib/libtraintop.a
 	@mkdir -p build/bench
-	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(COLLIBS) $(LIBS)
+build/bench/bench_prometheus: bench/bench_prometheus.c build/libcollect.a lib/libtraintop.a
+	@mkdir -p build/bench
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< build/libcollect.a lib/libtraintop.a $(COLLIBS) $(LIBS)
 build/bench/%: bench/%.c lib/libtraintop.a
 	@mkdir -p build/bench
 	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< lib/libtraintop.a $(LIBS)
@@ -195,6 +206,11 @@ install: all
 	  '$(PREFIX)' '$(VERSION)' '$(LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/traintop.pc
 	$(PY) -m pip install -q --no-build-isolation --no-index --no-deps --target $(DESTDIR)$(PREFIX)/lib/python3/dist-packages ./python
 	@if [ -f docs/traintop.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 644 docs/traintop.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+
+# A wheel that installs without root: the Python package with libtraintop.so, traintop and traintopd,
+# their shared libraries vendored by auditwheel (scripts/build-wheel.sh; dist/traintop-*-manylinux_*.whl).
+wheel: all
+	@bash scripts/build-wheel.sh dist
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) $(DESTDIR)$(PREFIX)/lib/libtraintop.* $(DESTDIR)$(PREFIX)/lib/libtraintop_cuda.* \

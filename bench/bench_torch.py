@@ -114,16 +114,25 @@ def make_mlp():
 
 
 def overhead(args, collector):
-    model = make_mlp()
-    nparams = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    """Each variant trains its own copy of the model (same seed, same data), so a probe's watch stays on
+    its model for the whole run, as in training, while the blocks interleave."""
+    def setup():
+        model = make_mlp()
+        return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
     g = torch.Generator().manual_seed(1)
     x = torch.randn(256, 784, generator=g)
     y = torch.randint(0, 10, (256,), generator=g)
 
-    def block(n, tt=None, naive=None):
+    plans = {}                                 # run -> [steps, §1-sampled, per-sample-sampled]
+
+    def block(mo, n, tt=None, naive=None):
+        model, opt = mo
         t0 = time.perf_counter()
         for _ in range(n):
+            if tt is not None:
+                k, c = tt.probe.sampled(tt.last_step + 1), plans.setdefault(tt.run, [0, 0, 0])
+                c[0], c[1], c[2] = c[0] + 1, c[1] + (k & 1), c[2] + (k >> 1 & 1)
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
             loss.backward()
@@ -146,57 +155,70 @@ def overhead(args, collector):
             dense_time[0] += time.perf_counter() - t
 
     traintop.Probe.dense_batch = timed_dense
-    block(args.warmup)
-    base, probe, naive = [], [], []
-    ratios_probe, ratios_naive, ratios_every10 = [], [], []
-    c_stats, c_publish, c_dense, n_probe = 0.0, 0.0, 0.0, 0
-
-    def probed(rep, every):
-        tt = traintop.watch(model, opt, run="bench-%d-%d" % (every, rep), endpoint=collector.endpoint, every=every,
-                            persample=True, linger_ms=200)
-        block(3, tt=tt)                                    # warm: buffers, first messages
-        c0, d0 = tt.counters(), dense_time[0]
-        t = block(args.steps, tt=tt)
-        c1 = tt.counters()
-        tt.close()
-        return t, c1["stats_seconds"] - c0["stats_seconds"], c1["publish_seconds"] - c0["publish_seconds"], dense_time[0] - d0
-
+    base_m, naive_m = setup(), setup()
+    nparams = sum(p.numel() for p in base_m[0].parameters())
+    variants = {"default": {}, "every1": {"every": 1}}
+    if not args.quick:
+        variants["every10"] = {"every": 10}
+    probed = {}
+    for name, kw in variants.items():
+        mo = setup()
+        tt = traintop.watch(mo[0], mo[1], run="bench-" + name, endpoint=collector.endpoint, persample=True,
+                            linger_ms=200, **kw)
+        probed[name] = (mo, tt)
+    nv_logger = NaiveLogger(naive_m[0])
+    block(base_m, args.warmup)
+    block(naive_m, args.warmup, naive=nv_logger)
+    for mo, tt in probed.values():
+        block(mo, args.warmup, tt=tt)                      # warm: buffers, first messages, calibration
+    base, times = [], {name: [] for name in list(probed) + ["naive"]}
+    ratios = {name: [] for name in times}
+    c0, d0 = probed["every1"][1].counters(), 0.0
+    c_dense = 0.0
     for rep in range(args.reps):
-        b1 = block(args.steps)
-        pr, cs, cp, cd = probed(rep, 1)
-        c_stats, c_publish, c_dense, n_probe = c_stats + cs, c_publish + cp, c_dense + cd, n_probe + args.steps
-        b2 = block(args.steps)
-        nv_logger = NaiveLogger(model)
-        block(2, naive=nv_logger)
-        nv = block(args.steps, naive=nv_logger)
-        p10 = probed(rep, 10)[0] if not args.quick else None
+        b1 = block(base_m, args.steps)
+        for name, (mo, tt) in probed.items():
+            d = dense_time[0]
+            times[name].append(block(mo, args.steps, tt=tt))
+            if name == "every1":
+                c_dense += dense_time[0] - d
+        b2 = block(base_m, args.steps)
+        times["naive"].append(block(naive_m, args.steps, naive=nv_logger))
         b = (b1 + b2) / 2
         base += [b1, b2]
-        probe.append(pr)
-        naive.append(nv)
-        ratios_probe.append(pr / b - 1)
-        ratios_naive.append((nv - b) / max(pr - b, 1e-9))
-        if p10 is not None:
-            ratios_every10.append(p10 / b - 1)
-        print("# rep %d: base %.2f/%.2f ms, probe %.2f ms, naive %.2f ms%s per step; C per-sample %.2f ms" %
-              (rep, b1 * 1e3, b2 * 1e3, pr * 1e3, nv * 1e3, ", probe every=10 %.2f ms" % (p10 * 1e3) if p10 else "",
-               cd / args.steps * 1e3), flush=True)
+        for name in times:
+            ratios[name].append(times[name][-1] / b - 1)
+        print("# rep %d: base %.2f/%.2f ms, %s per step" % (rep, b1 * 1e3, b2 * 1e3, ", ".join(
+            "%s %.2f ms" % (name, t[-1] * 1e3) for name, t in times.items())), flush=True)
+    c1 = probed["every1"][1].counters()
+    sampled = probed["default"][1].counters()
+    for mo, tt in probed.values():
+        tt.close()
     traintop.Probe.dense_batch = orig_dense
-    b, pr, nv = statistics.median(base), statistics.median(probe), statistics.median(naive)
-    print("# MLP 784-1024-512-10, %d parameters, batch 256, SGD: step %.2f ms without a probe, %.2f ms probed, "
-          "%.2f ms with naive logging (medians of %d blocks of %d steps)" % (nparams, b * 1e3, pr * 1e3, nv * 1e3,
-                                                                            args.reps, args.steps))
-    print("# probe per step: C §1 statistics %.3f ms, C publishing %.3f ms, C per-sample (3 layers) %.3f ms, "
-          "Python hooks and the rest %.3f ms" % (c_stats / n_probe * 1e3, c_publish / n_probe * 1e3,
-                                                   c_dense / n_probe * 1e3,
+    n_probe = args.reps * args.steps
+    b, pr, nv = statistics.median(base), statistics.median(times["every1"]), statistics.median(times["naive"])
+    print("# MLP 784-1024-512-10, %d parameters, batch 256, SGD: step %.2f ms without a probe, %.2f ms probed every "
+          "step, %.2f ms with naive logging (medians of %d blocks of %d steps)" % (nparams, b * 1e3, pr * 1e3, nv * 1e3,
+                                                                                  args.reps, args.steps))
+    c_stats, c_publish = c1["stats_seconds"] - c0["stats_seconds"], c1["publish_seconds"] - c0["publish_seconds"]
+    print("# probe every step, per step: C §1 statistics %.3f ms, C publishing %.3f ms, C per-sample (3 layers) %.3f ms, "
+          "Python hooks and the rest %.3f ms" % (c_stats / n_probe * 1e3, c_publish / n_probe * 1e3, c_dense / n_probe * 1e3,
                                                    (pr - b) * 1e3 - (c_stats + c_publish + c_dense) / n_probe * 1e3))
-    if ratios_every10:
+    if "every10" in ratios:
         print("# the same probe with every=10 (statistics and per-sample every 10th step): %.2f %% overhead"
-              % (statistics.median(ratios_every10) * 100))
-    ov = statistics.median(ratios_probe) * 100
-    sp = statistics.median(ratios_naive)
-    print("torch_probe_overhead_pct %.2f %% (target <= 3)" % ov)
-    print("torch_vs_naive_hooks_speedup %.1f x (target >= 5)" % sp)
+              % (statistics.median(ratios["every10"]) * 100))
+    # The default samples a step now and then: a block's ratio depends on whether it holds a sample, so
+    # the mean over the blocks (not their median, which would leave the sampled ones out) is its cost.
+    ov = statistics.mean(ratios["default"]) * 100
+    ov1 = statistics.median(ratios["every1"]) * 100
+    sp = statistics.median([(nv - bb) / max(p1 - bb, 1e-9) for nv, p1, bb in
+                            zip(times["naive"], times["every1"], [(base[2 * i] + base[2 * i + 1]) / 2 for i in range(args.reps)])])
+    n, n1, n2 = plans["bench-default"]
+    print("# default: the 2 %% overhead budget sampled §1 statistics on %d of %d steps, per-sample statistics on %d "
+          "(%d gradient copies)" % (n1, n, n2, sampled["grad_copies"]))
+    print("torch_probe_overhead_pct %.2f %% (target <= 3; watch() defaults: the 2 %% overhead budget)" % ov)
+    print("torch_probe_overhead_pct_every1 %.2f %% (every=1: all §1 statistics and per-sample GWA every step)" % ov1)
+    print("torch_vs_naive_hooks_speedup %.1f x (target >= 5; against the probe every step)" % sp)
     return ov, sp
 
 
@@ -218,7 +240,7 @@ def stats_speed(args):
 
     # libtraintop exports only its public API: the fused pass is timed through tt_probe_step, with these
     # tensors as the probe's layers (its numbers are checked against numpy by tests/ref/test_layerstats.py)
-    probe = traintop.Probe("bench-stats", endpoint="ipc:///tmp/traintop-bench-nobody.sock")
+    probe = traintop.Probe("bench-stats", endpoint="ipc:///tmp/traintop-bench-nobody.sock", every=1)
     for i, (w, g) in enumerate(zip(ws, gs)):
         probe.add_layer("l%d" % i, *dims(w), w.data_ptr(), g.data_ptr())
     step = [0]

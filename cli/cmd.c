@@ -15,6 +15,19 @@ void cmd_usage(const cmd_entry *e, FILE *f)
     fprintf(f, "usage: traintop%s%s %s\n%s\n\n%s", e->name ? " " : "", e->name ? e->name : "", e->args, e->summary, e->help);
 }
 
+int cmd_bad_option(const cmd_entry *e, int argc, char *const *argv)
+{
+    int i = optind - 1 < argc ? optind - 1 : argc - 1;
+    const char *name = e->name ? e->name : "", *sp = *name ? " " : "";
+    char what[64];
+    if (i >= 0 && !strncmp(argv[i], "--", 2)) snprintf(what, sizeof what, "%.*s", (int)strcspn(argv[i], "="), argv[i]);
+    else if (optopt > 0 && optopt < 127) snprintf(what, sizeof what, "-%c", optopt);
+    else snprintf(what, sizeof what, "%s", i >= 0 ? argv[i] : "");
+    fprintf(stderr, "traintop%s%s: '%s': unknown option, or one missing its value (traintop%s%s --help lists them)\n",
+            sp, name, what, sp, name);
+    return 2;
+}
+
 int cmd_parse_long(const char *cmd, const char *opt, const char *val, long lo, long hi, long *out)
 {
     char *end;

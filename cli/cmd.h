@@ -14,10 +14,12 @@ typedef struct {
 } cmd_entry;
 
 extern const cmd_entry cmd_top_entry, cmd_demo_entry, cmd_ls_entry, cmd_replay_entry, cmd_attach_entry,
-    cmd_endpoint_entry, cmd_plugins_entry, cmd_stop_entry;
+    cmd_endpoint_entry, cmd_plugins_entry, cmd_stop_entry, cmd_export_entry;
 
 /* Prints the command's usage and options to f. */
 void cmd_usage(const cmd_entry *e, FILE *f);
+/* getopt_long's '?' (opterr is 0): one line naming the option and where the list is; returns 2. */
+int cmd_bad_option(const cmd_entry *e, int argc, char *const *argv);
 /* Parses a positive integer option value; on error prints one line naming the option and returns -1. */
 int cmd_parse_long(const char *cmd, const char *opt, const char *val, long lo, long hi, long *out);
 

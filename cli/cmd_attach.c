@@ -1,6 +1,7 @@
 /* traintop attach [user@]host[:port|:/socket]: the dashboard on a remote collector, through the system's
- * OpenSSH (so ~/.ssh/config, agents, ProxyJump and keys work as usual). ssh forwards two local unix
- * sockets to the remote collector's query and live sockets; nothing is opened to the network. */
+ * OpenSSH (so ~/.ssh/config, agents, ProxyJump and keys work as usual). ssh forwards one local unix
+ * socket to the remote collector's query socket (history, live messages and stop all go through it);
+ * nothing is opened to the network. */
 #include "cmd.h"
 #include "config.h"
 #include "../tui/tui.h"
@@ -105,6 +106,35 @@ static int ssh_run(attach *a, const char *cmd, char *out, size_t len)
     return pid < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 255;
 }
 
+/* s as one word for the remote shell: in single quotes, each ' written as '\''. -1 when it does not fit. */
+static int sh_quote(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+    if (len < 3) return -1;
+    out[o++] = '\'';
+    for (; *s; s++) {
+        const char *piece = *s == '\'' ? "'\\''" : NULL;
+        size_t n = piece ? 4 : 1;
+        if (o + n + 2 > len) return -1;
+        if (piece) memcpy(out + o, piece, n);
+        else out[o] = *s;
+        o += n;
+    }
+    out[o++] = '\'';
+    out[o] = 0;
+    return 0;
+}
+
+/* A remote socket path travels in ssh -L LOCAL:REMOTE and in a remote command: absolute, and without ':'
+ * (ssh would read a host:port) or control characters. */
+static int remote_path_ok(const char *p)
+{
+    if (p[0] != '/') return 0;
+    for (; *p; p++)
+        if (*p == ':' || (unsigned char)*p < 0x20 || *p == 0x7f) return 0;
+    return 1;
+}
+
 /* What ssh -L forwards to: a remote unix socket, or a remote loopback port. */
 static int forward_spec(const attach *a, tt_ep_kind kind, char *out, size_t len, char *err, size_t errlen)
 {
@@ -117,23 +147,21 @@ static int forward_spec(const attach *a, tt_ep_kind kind, char *out, size_t len,
     return 0;
 }
 
-static int sockets_up(const attach *a)
+static int socket_up(const attach *a)
 {
     char p[256], err[128];
     struct stat st;
-    for (int k = TT_EP_QUERY; k <= TT_EP_LIVE; k++)
-        if (tt_endpoint_derive(a->local, (tt_ep_kind)k, p, sizeof p, err, sizeof err) || stat(p + 6, &st)) return 0;
-    return 1;
+    return !tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, err, sizeof err) && !stat(p + 6, &st);
 }
 
-/* Starts the forwarding ssh and waits (bounded) for both local sockets. */
+/* Starts the forwarding ssh and waits (bounded) for the local socket. */
 static int link_up(attach *a, int batch, double timeout, char *err, size_t errlen)
 {
-    char q[600], live[600];
-    if (forward_spec(a, TT_EP_QUERY, q, sizeof q, err, errlen) || forward_spec(a, TT_EP_LIVE, live, sizeof live, err, errlen)) return -1;
+    char q[600];
+    if (forward_spec(a, TT_EP_QUERY, q, sizeof q, err, errlen)) return -1;
     const char *extra[] = { "-N", "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
                             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
-                            "-o", batch ? "BatchMode=yes" : "BatchMode=no", "-L", q, "-L", live, a->host };
+                            "-o", batch ? "BatchMode=yes" : "BatchMode=no", "-L", q, a->host };
     if ((a->pid = ssh_spawn(a, extra, (int)(sizeof extra / sizeof *extra), -1)) < 0) {
         snprintf(err, errlen, "cannot start ssh: %s", strerror(errno));
         a->pid = 0;
@@ -143,7 +171,7 @@ static int link_up(attach *a, int batch, double timeout, char *err, size_t errle
     while (mono() < deadline) {
         int st;
         if (waitpid(a->pid, &st, WNOHANG) == a->pid) { a->pid = 0; ssh_diagnosis(a, err, errlen); return -1; }
-        if (sockets_up(a)) return 0;
+        if (socket_up(a)) return 0;
         usleep(50000);
     }
     kill(a->pid, SIGTERM);
@@ -158,8 +186,7 @@ static void link_down(attach *a)
     if (a->pid > 0) { kill(a->pid, SIGTERM); waitpid(a->pid, NULL, 0); }
     a->pid = 0;
     char p[256], err[128];
-    for (int k = TT_EP_QUERY; k <= TT_EP_LIVE; k++)
-        if (!tt_endpoint_derive(a->local, (tt_ep_kind)k, p, sizeof p, err, sizeof err)) unlink(p + 6);
+    if (!tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, err, sizeof err)) unlink(p + 6);
 }
 
 /* Once per loop: notices a dropped link and brings it back (the mirror's sockets reconnect by themselves). */
@@ -225,8 +252,7 @@ static int attach_exec(int argc, char **argv)
             int rr = cmd_rules_option("attach", ch, optarg, &rules);
             if (rr < 0) return 2;
             if (rr || cmd_tui_option(ch, optarg, &to)) break;
-            cmd_usage(&cmd_attach_entry, stderr);
-            return 2;
+            return cmd_bad_option(&cmd_attach_entry, argc, argv);
         }
         }
     }
@@ -242,23 +268,36 @@ static int attach_exec(int argc, char **argv)
     snprintf(a.errfile, sizeof a.errfile, "%s/attach-%ld.err", dir, (long)getpid());
     snprintf(a.local, sizeof a.local, "ipc://%s/attach-%ld.sock", dir, (long)getpid());
     if (colon && colon[1] == '/') {
+        if (!remote_path_ok(colon + 1) || strlen(colon + 1) + 6 >= sizeof a.remote) {
+            char shown[300];
+            snprintf(shown, sizeof shown, "%s", target);
+            for (char *p = shown; *p; p++) if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+            fprintf(stderr, "traintop attach: '%s': expected an absolute socket path after ':', without ':' or control characters\n", shown);
+            return 2;
+        }
         snprintf(a.remote, sizeof a.remote, "ipc://%s", colon + 1);
     } else if (colon) {
         char *end;
         long port = strtol(colon + 1, &end, 10);
-        if (*end || port < 1 || port > 65532) { fprintf(stderr, "traintop attach: '%s': expected a port in 1..65532 or an absolute socket path after ':'\n", target); return 2; }
+        if (*end || port < 1 || port > 65533) { fprintf(stderr, "traintop attach: '%s': expected a port in 1..65533 or an absolute socket path after ':'\n", target); return 2; }
         snprintf(a.remote, sizeof a.remote, "tcp://127.0.0.1:%ld", port);
     } else {
         /* the remote user's own default, as the remote traintop computes it */
         int st = ssh_run(&a, "traintop endpoint", line, sizeof line);
         if (st == 255 || st < 0) { ssh_diagnosis(&a, err, sizeof err); fprintf(stderr, "traintop attach: %s\n", err); goto out; }
         if (st == 127) { fprintf(stderr, "traintop attach: traintop is not installed on %s (or not on its PATH)\n", a.host); goto out; }
-        if (st != 0 || tt_endpoint_check(line, err, sizeof err)) { fprintf(stderr, "traintop attach: %s answered '%s' for its endpoint\n", a.host, line); goto out; }
+        if (st != 0 || tt_endpoint_check(line, err, sizeof err) || (!strncmp(line, "ipc://", 6) && !remote_path_ok(line + 6))) {
+            for (char *p = line; *p; p++) if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
+            fprintf(stderr, "traintop attach: %s answered '%s' for its endpoint\n", a.host, line);
+            goto out;
+        }
         snprintf(a.remote, sizeof a.remote, "%s", line);
     }
     if (start) {
-        char cmd[700];
-        snprintf(cmd, sizeof cmd, "traintop ls --endpoint '%s' --timeout 1000 >/dev/null 2>&1 || traintopd --listen '%s' --daemon", a.remote, a.remote);
+        /* one string for the remote shell: the endpoint (user input) is quoted, never interpreted */
+        char cmd[1400], q[600];
+        if (sh_quote(a.remote, q, sizeof q)) { fprintf(stderr, "traintop attach: '%s': the endpoint is too long\n", target); goto out; }
+        snprintf(cmd, sizeof cmd, "traintop ls --endpoint %s --timeout 1000 >/dev/null 2>&1 || traintopd --listen %s --daemon", q, q);
         int st = ssh_run(&a, cmd, line, sizeof line);
         if (st != 0) {
             if (st == 255) ssh_diagnosis(&a, err, sizeof err);
@@ -296,7 +335,7 @@ const cmd_entry cmd_attach_entry = {
     "  host:/PATH         a collector listening on ipc:///PATH over there\n"
     "  -s, --start        start traintopd over there when none answers\n"
     "      --ssh CMD      the ssh command and options (default: $TRAINTOP_SSH or ssh), e.g. \"ssh -F cfg\"\n"
-    "Only two local unix sockets (mode 0700 directory) are forwarded; the link is watched and restored.\n"
+    "Only one local unix socket (mode 0700 directory) is forwarded; the link is watched and restored.\n"
     "The rules below are this dashboard's own (alerts shown here; a stop goes to the remote collector).\n" CMD_RULES_HELP CMD_TUI_HELP,
     attach_exec,
 };

@@ -179,11 +179,10 @@ static int demo_exec(int argc, char **argv)
         case 'd': if (cmd_parse_long("demo", "--delay-ms", optarg, 0, 10000, &delay_ms)) return 2; break;
         case 'h': cmd_usage(&cmd_demo_entry, stdout); return 0;
         default: {
-            int rc = cmd_rules_option("demo", ch, optarg, &rules);
-            if (rc < 0) return 2;
-            if (rc || cmd_tui_option(ch, optarg, &to)) break;
-            cmd_usage(&cmd_demo_entry, stderr);
-            return 2;
+            int rr = cmd_rules_option("demo", ch, optarg, &rules);
+            if (rr < 0) return 2;
+            if (rr || cmd_tui_option(ch, optarg, &to)) break;
+            return cmd_bad_option(&cmd_demo_entry, argc, argv);
         }
         }
     }

@@ -82,7 +82,7 @@ static int ls_exec(int argc, char **argv)
         case 'j': json = 1; break;
         case 't': if (cmd_parse_long("ls", "--timeout", optarg, 1, 600000, &timeout_ms)) return 2; break;
         case 'h': cmd_usage(&cmd_ls_entry, stdout); return 0;
-        default: cmd_usage(&cmd_ls_entry, stderr); return 2;
+        default: return cmd_bad_option(&cmd_ls_entry, argc, argv);
         }
     }
     char ep[256], err[512];

@@ -18,7 +18,7 @@ static int plugins_exec(int argc, char **argv)
             paths[npaths++] = optarg;
             break;
         case 'h': cmd_usage(&cmd_plugins_entry, stdout); return 0;
-        default: cmd_usage(&cmd_plugins_entry, stderr); return 2;
+        default: return cmd_bad_option(&cmd_plugins_entry, argc, argv);
         }
     }
     if (optind < argc) { fprintf(stderr, "traintop plugins: unexpected argument '%s'\n", argv[optind]); return 2; }

@@ -26,8 +26,7 @@ static int replay_exec(int argc, char **argv)
             int rr = cmd_rules_option("replay", ch, optarg, &rules);
             if (rr < 0) return 2;
             if (rr || cmd_tui_option(ch, optarg, &to)) break;
-            cmd_usage(&cmd_replay_entry, stderr);
-            return 2;
+            return cmd_bad_option(&cmd_replay_entry, argc, argv);
         }
         }
     }

@@ -21,7 +21,7 @@ static int stop_exec(int argc, char **argv)
         case 'e': endpoint = optarg; break;
         case 'r': reason = optarg; break;
         case 'h': cmd_usage(&cmd_stop_entry, stdout); return 0;
-        default: cmd_usage(&cmd_stop_entry, stderr); return 2;
+        default: return cmd_bad_option(&cmd_stop_entry, argc, argv);
         }
     }
     if (optind != argc - 1) { fprintf(stderr, "traintop stop: expected one run name\n"); return 2; }
@@ -40,7 +40,7 @@ static int stop_exec(int argc, char **argv)
     if (!rep) { fprintf(stderr, "traintop stop: %s\n", err); return 1; }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(rep, "type");
     int ok = cJSON_IsString(type) && !strcmp(type->valuestring, "ok");
-    if (!ok) fprintf(stderr, "traintop stop: the collector on %s has no run '%s'\n", ep, argv[optind]);
+    if (!ok) fprintf(stderr, "traintop stop: the collector on %s did not take the request\n", ep);
     else printf("asked run %s to stop\n", argv[optind]);
     cJSON_Delete(rep);
     return ok ? 0 : 1;

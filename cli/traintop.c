@@ -2,10 +2,11 @@
 #include "cmd.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static const cmd_entry *const commands[] = { &cmd_top_entry, &cmd_demo_entry, &cmd_ls_entry, &cmd_replay_entry,
                                                  &cmd_attach_entry, &cmd_endpoint_entry, &cmd_plugins_entry,
-                                                 &cmd_stop_entry };
+                                                 &cmd_stop_entry, &cmd_export_entry };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
 static void usage(FILE *f)
@@ -20,6 +21,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    opterr = 0;                  /* a bad option is one line of ours (cmd_bad_option), not getopt's and the usage */
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) { usage(stdout); return 0; }
     if (argc > 1 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) { printf("traintop %s\n", TT_VERSION); return 0; }
     if (argc > 1 && argv[1][0] != '-') {

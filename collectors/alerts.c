@@ -1,15 +1,20 @@
 /* alerts: rules are kept with one state per (run, rank, layer); an exec hook is a child process with
- * an argument vector and a deadline, never a shell. */
+ * an argument vector, an environment of its own and a deadline, never a shell. Rules are found by name
+ * through a hash index, so loading n rules is linear in n. */
 #include "alerts.h"
 #include "rulespec.h"
 #include "suggest.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +37,9 @@ typedef struct { pid_t pid; double deadline; } hook;
 
 struct tt_alerts {
     rule_slot *v;
-    int n;
+    int n, cap;
+    int *index;                /* open addressing over rule names: slot + 1, 0 empty; nindex a power of 2 ≥ 2·cap */
+    size_t nindex;
     int unreadable;            /* sources that could not be read at all */
     hook hooks[32];
     int nhooks;
@@ -63,6 +70,7 @@ void tt_alerts_free(tt_alerts *a)
         free_states(&a->v[i]);
     }
     free(a->v);
+    free(a->index);
     free(a);
 }
 
@@ -70,11 +78,45 @@ int tt_alerts_count(const tt_alerts *a) { return a->n; }
 const tt_rule *tt_alerts_rule(const tt_alerts *a, int i) { return i >= 0 && i < a->n ? &a->v[i].rule : NULL; }
 int tt_alerts_unreadable(const tt_alerts *a) { return a->unreadable; }
 
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;            /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* The index position holding name, or the empty one where it would go. */
+static size_t index_pos(const tt_alerts *a, const char *name)
+{
+    size_t mask = a->nindex - 1, i = name_hash(name) & mask;
+    while (a->index[i] && strcmp(a->v[a->index[i] - 1].rule.name, name)) i = (i + 1) & mask;
+    return i;
+}
+
 static rule_slot *slot_named(const tt_alerts *a, const char *name)
 {
-    for (int i = 0; i < a->n; i++)
-        if (!strcmp(a->v[i].rule.name, name)) return &a->v[i];
-    return NULL;
+    if (!a->nindex) return NULL;
+    int k = a->index[index_pos(a, name)];
+    return k ? &a->v[k - 1] : NULL;
+}
+
+/* Room for one more rule: the array and the index grow geometrically. */
+static int grow(tt_alerts *a)
+{
+    if (a->n < a->cap) return 0;
+    int cap = a->cap ? 2 * a->cap : 16;
+    size_t nindex = 4 * (size_t)cap;
+    rule_slot *nv = realloc(a->v, (size_t)cap * sizeof *nv);
+    if (!nv) return -1;
+    a->v = nv;
+    int *ni = calloc(nindex, sizeof *ni);
+    if (!ni) return -1;
+    free(a->index);
+    a->index = ni;
+    a->nindex = nindex;
+    a->cap = cap;
+    for (int i = 0; i < a->n; i++) a->index[index_pos(a, a->v[i].rule.name)] = i + 1;
+    return 0;
 }
 
 /* Takes r (and its exec argv) on success; on failure r is still the caller's. */
@@ -82,9 +124,8 @@ static int add_rule(tt_alerts *a, const tt_rule *r, const char *origin, char *er
 {
     const rule_slot *dup = slot_named(a, r->name);
     if (dup) { snprintf(err, errlen, "already used by %s (names must be unique)", dup->origin); return -1; }
-    rule_slot *nv = realloc(a->v, (size_t)(a->n + 1) * sizeof *nv);
-    if (!nv) { snprintf(err, errlen, "out of memory"); return -1; }
-    a->v = nv;
+    if (grow(a)) { snprintf(err, errlen, "out of memory"); return -1; }
+    a->index[index_pos(a, r->name)] = a->n + 1;
     rule_slot *s = &a->v[a->n++];
     memset(s, 0, sizeof *s);
     s->rule = *r;
@@ -108,36 +149,37 @@ static void rule_label(char *out, size_t len, const cJSON *o, int i)
     else snprintf(out, len, "rules[%d]", i);
 }
 
-static char *read_all(const char *path, size_t *len)
+/* A regular file of at most TT_RULES_MAX_BYTES, whole; NULL with why (a FIFO, /dev/zero or a huge file
+ * is refused before anything is read, so it can neither block nor fill the memory). */
+static char *read_all(const char *path, size_t *len, char *why, size_t whylen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n;
-    char chunk[4096];
-    *len = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (*len + n + 1 > cap) {
-            cap = (*len + n + 1) * 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(f); errno = ENOMEM; return NULL; }
-            buf = nb;
-        }
-        memcpy(buf + *len, chunk, n);
-        *len += n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) { snprintf(why, whylen, "cannot read: %s", strerror(errno)); if (fd >= 0) close(fd); return NULL; }
+    if (!S_ISREG(st.st_mode) || st.st_size > TT_RULES_MAX_BYTES) {
+        snprintf(why, whylen, S_ISREG(st.st_mode) ? "expected a rules file of at most %d MiB" : "expected a regular file (at most %d MiB)",
+                 TT_RULES_MAX_BYTES >> 20);
+        close(fd);
+        return NULL;
     }
-    int failed = ferror(f), e = errno;        /* a directory opens, then fails to read */
-    fclose(f);
-    if (failed) { free(buf); errno = e; return NULL; }
-    if (!buf && (buf = malloc(1))) buf[0] = 0;   /* an empty file: "not valid JSON", not "cannot read" */
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t n = 0;
+    ssize_t got = 1;
+    while (buf && n < (size_t)st.st_size && (got = read(fd, buf + n, (size_t)st.st_size - n)) > 0) n += (size_t)got;
+    if (!buf || got < 0) snprintf(why, whylen, "cannot read: %s", buf ? strerror(errno) : "out of memory");
+    close(fd);
+    if (!buf || got < 0) { free(buf); return NULL; }
+    buf[n] = 0;                                /* a file that shrank meanwhile is read as far as it goes */
+    *len = n;
     return buf;
 }
 
 static cJSON *parse_file(const char *path, FILE *errs)
 {
     size_t len;
-    char *buf = read_all(path, &len);
-    if (!buf) { fprintf(errs, "traintop: %s: cannot read: %s\n", path, strerror(errno)); return NULL; }
+    char why[200];
+    char *buf = read_all(path, &len, why, sizeof why);
+    if (!buf) { fprintf(errs, "traintop: %s: %s\n", path, why); return NULL; }
     cJSON *root = cJSON_ParseWithLength(buf, len);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
@@ -379,6 +421,11 @@ int tt_alerts_on_tick(tt_alerts *a, const tt_run *r, double idle, tt_alert *out,
 
 /* ---- actions ---- */
 
+/* The hook's whole environment: its details as data (no shell ever parses them) and a fixed PATH; nothing
+ * of the collector's own (no TRAINTOP_TOKEN). Built before the child exists: a forked copy of a
+ * threaded process may only call async-signal-safe functions. */
+#define HOOK_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
+
 int tt_alerts_exec(tt_alerts *a, const tt_alert *al)
 {
     const tt_rule *rule = NULL;
@@ -386,26 +433,38 @@ int tt_alerts_exec(tt_alerts *a, const tt_alert *al)
     if (!rule || !rule->exec[0]) return -1;
     tt_alerts_reap(a);
     if (a->nhooks == (int)(sizeof a->hooks / sizeof *a->hooks)) return -1;   /* too many still running */
-    char value[64], step[32], rank[16];
-    snprintf(value, sizeof value, "%.17g", al->value);
-    snprintf(step, sizeof step, "%lld", (long long)al->step);
-    snprintf(rank, sizeof rank, "%d", al->rank);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        /* the details travel as environment values, which no shell ever parses */
-        setenv("TRAINTOP_RUN", al->run, 1);
-        setenv("TRAINTOP_RANK", rank, 1);
-        setenv("TRAINTOP_RULE", al->rule, 1);
-        setenv("TRAINTOP_METRIC", al->metric, 1);
-        setenv("TRAINTOP_LAYER", al->layer, 1);
-        setenv("TRAINTOP_VALUE", value, 1);
-        setenv("TRAINTOP_STEP", step, 1);
-        setenv("TRAINTOP_REASON", al->reason, 1);
-        setpgid(0, 0);
-        execv(rule->exec[0], rule->exec);
-        _exit(127);
-    }
+    char run[TT_NAME_MAX + 16], rank[32], name[TT_RULE_NAME + 16], metric[160], layer[TT_NAME_MAX + 16], value[64], step[48],
+         reason[sizeof al->reason + 16];
+    snprintf(run, sizeof run, "TRAINTOP_RUN=%s", al->run);
+    snprintf(rank, sizeof rank, "TRAINTOP_RANK=%d", al->rank);
+    snprintf(name, sizeof name, "TRAINTOP_RULE=%s", al->rule);
+    snprintf(metric, sizeof metric, "TRAINTOP_METRIC=%s", al->metric);
+    snprintf(layer, sizeof layer, "TRAINTOP_LAYER=%s", al->layer);
+    snprintf(value, sizeof value, "TRAINTOP_VALUE=%.17g", al->value);
+    snprintf(step, sizeof step, "TRAINTOP_STEP=%lld", (long long)al->step);
+    snprintf(reason, sizeof reason, "TRAINTOP_REASON=%s", al->reason);
+    char *const envp[] = { HOOK_PATH, run, rank, name, metric, layer, value, step, reason, NULL };
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    /* stdin from /dev/null, stdout and stderr shared with the collector's, every other descriptor closed
+     * (they are close-on-exec already: this also covers one a library opened without it) */
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&at, 0);            /* its own group: the deadline kills what it started too */
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);     /* SIGPIPE and friends as a fresh process has them */
+    pid_t pid;
+    int rc = posix_spawn(&pid, rule->exec[0], &fa, &at, rule->exec, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc) return -1;
     a->hooks[a->nhooks++] = (hook){ pid, mono() + rule->exec_timeout };
     return (int)pid;
 }

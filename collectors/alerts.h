@@ -31,6 +31,7 @@ void tt_alerts_free(tt_alerts *a);
  * field or token and what was expected, with `; did you mean "…"?` when the user misspelt a known
  * word. A doubtful metric name is a warning ("…: warning: …"), not a mistake: runs may send their own. */
 
+#define TT_RULES_MAX_BYTES (32 << 20)   /* a rules file larger than this is refused, unread */
 /* Adds rules from a JSON file ({"rules": [...], "defaults": bool|{...}} or a bare array). Invalid
  * rules are skipped, each reported as one line. Returns the number of rules added (*mistakes += the
  * rules and top-level fields skipped), or -1 when the file cannot be read or holds no rules list (it

@@ -1,5 +1,6 @@
 /* collector: the sockets around ingest. PULL for probe messages, PUB for control back to probes,
- * REP for queries. All non-blocking: the owner's poll loop decides when to sleep. */
+ * REP for queries (viewers ask there for live messages too, so every read passes the token check).
+ * All non-blocking: the owner's poll loop decides when to sleep. */
 #include "collector.h"
 #include "ingest.h"
 #include "summary.h"
@@ -7,7 +8,13 @@
 #include "history.h"
 #include "crossrank.h"
 #include "alerts.h"
+#include "auth.h"
+#include "safefile.h"
+#include "livering.h"
+#include "mirror.h"
 #include "../proto/endpoint.h"
+#include "../proto/token.h"
+#include "../proto/jsonstrip.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +36,11 @@
 #define LOGGED_MAX 256      /* distinct (cause, run) pairs logged before going quiet */
 #define ASKED_MAX 64        /* unknown runs we recently asked to resend their start */
 #define NO_END_GRACE_S 10.0 /* a run whose probe is gone stays "no_end" this long before it is "crashed" */
+#define QUERY_MAX_BYTES 65536      /* a query is a small object; larger ones are dropped by the transport */
+#define LIVE_BYTES (16u << 20)      /* the live ring: what a viewer polling every LIVE_POLL_S can fall behind by */
+#define LIVE_MSGS 8192
+#define LIVE_REPLY_BYTES (4u << 20)
+#define LIVE_IDLE_S 10.0            /* no viewer asked for this long: stop copying messages for them */
 
 typedef struct { char cause[16]; char run[TT_NAME_MAX]; } logged_key;
 typedef struct { char run[TT_NAME_MAX]; double at; } asked;
@@ -36,9 +48,13 @@ typedef struct { char run[TT_NAME_MAX]; double at; } asked;
 struct tt_collector {
     char endpoint[256];
     int pull, pub, rep;
-    int live;                  /* PUB: every accepted message, verbatim, for viewers */
-    int mirror;                /* a viewer's copy of a remote collector: pull is a SUB on its live socket */
-    int req;                   /* mirror: REQ to the remote query socket (stop requests) */
+    tt_livering *live;         /* accepted messages (without the token) for viewers; NULL until one asks */
+    uint64_t epoch;            /* this start, told to viewers with the live messages */
+    double live_asked;         /* when a viewer last asked for them */
+    char *stripped;            /* the message without its token, to record and hand to viewers */
+    size_t stripped_cap, stripped_len;
+    int mirror;                /* a viewer's copy of a remote collector ... */
+    tt_mirror *view;           /* ... kept current by asking its query socket */
     tt_store store;
     double stall_seconds;
     FILE *log;
@@ -71,31 +87,12 @@ static int ipc_in_use(const char *path)
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof a.sun_path) return 0;
     strcpy(a.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
     int live = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
     if (!live) unlink(path);
     return live;
-}
-
-/* tcp:// on anything but loopback puts the collector on the network: refused unless asked for. */
-static int refuse_exposed(const char *ep, int allow, FILE *log, char *err, size_t errlen)
-{
-    if (strncmp(ep, "tcp://", 6)) return 0;
-    const char *host = ep + 6, *colon = strrchr(host, ':');
-    size_t n = colon ? (size_t)(colon - host) : strlen(host);
-    int loopback = (n >= 4 && !strncmp(host, "127.", 4)) || (n == 9 && !strncmp(host, "localhost", 9)) ||
-                   (n == 5 && !strncmp(host, "[::1]", 5));
-    if (loopback) return 0;
-    if (!allow) {
-        snprintf(err, errlen, "%s is not a loopback address: listening there exposes the collector to the network; "
-                              "use tcp://127.0.0.1:PORT with ssh (traintop attach), or pass --allow-remote and set TRAINTOP_TOKEN", ep);
-        return -1;
-    }
-    fprintf(log, "traintop: warning: listening on %s, reachable from the network%s\n", ep,
-            getenv("TRAINTOP_TOKEN") && *getenv("TRAINTOP_TOKEN") ? "" : " WITHOUT a token (set TRAINTOP_TOKEN)");
-    return 0;
 }
 
 static int bind_one(int proto, const char *ep, char *err, size_t errlen)
@@ -121,21 +118,39 @@ static int load_line(void *ud, const char *line, size_t len)
     return tt_collector_ingest(ud, line, len, err, sizeof err);
 }
 
+/* Recordings hold no token (it is stripped before they are written): loading them asks for none. */
+static void loading(tt_collector *c, int on, char *saved_token)
+{
+    c->loading = on;
+    if (on) {
+        memcpy(saved_token, c->store.token, sizeof c->store.token);
+        c->store.token[0] = 0;
+    } else {
+        memcpy(c->store.token, saved_token, sizeof c->store.token);
+    }
+}
+
 long tt_collector_load(tt_collector *c, const char *path, char *err, size_t errlen)
 {
     uint64_t before = c->n.accepted;
-    c->loading = c->store.seq_lenient = 1;   /* a recording's gaps cannot be resent: take what is there */
+    char token[sizeof c->store.token];
+    loading(c, 1, token);
+    c->store.seq_lenient = 1;   /* a recording's gaps cannot be resent: take what is there */
     long n = tt_recording_read(path, load_line, c, c->quiet ? NULL : c->log, err, errlen);
-    c->loading = c->store.seq_lenient = 0;
+    c->store.seq_lenient = 0;
+    loading(c, 0, token);
     return n < 0 ? -1 : (long)(c->n.accepted - before);
 }
 
 long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, char *err, size_t errlen)
 {
     uint64_t before = c->n.accepted;
-    c->loading = c->store.seq_lenient = 1;
+    char token[sizeof c->store.token];
+    loading(c, 1, token);
+    c->store.seq_lenient = 1;
     long r = tt_recording_read_merged(paths, n, load_line, c, c->quiet ? NULL : c->log, err, errlen);
-    c->loading = c->store.seq_lenient = 0;
+    c->store.seq_lenient = 0;
+    loading(c, 0, token);
     return r < 0 ? -1 : (long)(c->n.accepted - before);
 }
 
@@ -164,7 +179,7 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
 {
     tt_collector *c = calloc(1, sizeof *c);
     if (!c) { snprintf(err, errlen, "out of memory"); if (o) tt_alerts_free(o->alerts); return NULL; }
-    c->pull = c->pub = c->rep = c->live = c->req = -1;
+    c->pull = c->pub = c->rep = -1;
     c->alerts = o ? o->alerts : NULL;   /* owned from here: freed on failure too */
     if (o && o->endpoint) {
         if (tt_endpoint_check(o->endpoint, err, errlen)) goto fail;
@@ -172,33 +187,38 @@ tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t er
     } else if (tt_default_endpoint(c->endpoint, sizeof c->endpoint, err, errlen)) {
         goto fail;
     }
-    if (refuse_exposed(c->endpoint, o && o->allow_remote, o && o->log ? o->log : stderr, err, errlen)) goto fail;
+    char token[TT_TOKEN_MAX];
+    if (tt_token_from_env(token, sizeof token, err, errlen) ||
+        tt_auth_listen(c->endpoint, token, o && o->allow_remote, o && o->insecure_tcp, o && o->log ? o->log : stderr,
+                       err, errlen)) goto fail;
     c->stall_seconds = o && o->stall_seconds > 0 ? o->stall_seconds : 30;
     gethostname(c->hostname, sizeof c->hostname - 1);
     c->log = o && o->log ? o->log : stderr;
     c->quiet = o ? o->quiet : 0;
     tt_store_init(&c->store, o ? o->level_cap : 0);
-    const char *tok = getenv("TRAINTOP_TOKEN");
-    if (tok && *tok) snprintf(c->store.token, sizeof c->store.token, "%s", tok);
+    snprintf(c->store.token, sizeof c->store.token, "%s", token);
 
-    char ctl[256], q[256], live[256];
+    char ctl[256], q[256];
     if (tt_endpoint_derive(c->endpoint, TT_EP_CONTROL, ctl, sizeof ctl, err, errlen) ||
-        tt_endpoint_derive(c->endpoint, TT_EP_QUERY, q, sizeof q, err, errlen) ||
-        tt_endpoint_derive(c->endpoint, TT_EP_LIVE, live, sizeof live, err, errlen)) goto fail;
+        tt_endpoint_derive(c->endpoint, TT_EP_QUERY, q, sizeof q, err, errlen)) goto fail;
     if ((c->pull = bind_one(NN_PULL, c->endpoint, err, errlen)) < 0) goto fail;
     if ((c->pub = bind_one(NN_PUB, ctl, err, errlen)) < 0) goto fail;
     if ((c->rep = bind_one(NN_REP, q, err, errlen)) < 0) goto fail;
-    if ((c->live = bind_one(NN_PUB, live, err, errlen)) < 0) goto fail;
-    int maxsz = TT_MSG_MAX_BYTES;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);       /* differs between starts; kept below 2^53 to survive JSON */
+    c->epoch = ((((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec) ^ ((uint64_t)getpid() << 40)) & ((1ull << 53) - 1)) | 1;
+    int maxsz = TT_MSG_MAX_BYTES, qmax = QUERY_MAX_BYTES;
     nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof maxsz);
+    nn_setsockopt(c->rep, NN_SOL_SOCKET, NN_RCVMAXSIZE, &qmax, sizeof qmax);
     int rcvbuf = 4 << 20;
     nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVBUF, &rcvbuf, sizeof rcvbuf);
     c->last_tick = mono();
     if (o && (o->alerts_log || o->record_dir)) {
         char path[700];
         snprintf(path, sizeof path, "%s%s", o->alerts_log ? o->alerts_log : o->record_dir, o->alerts_log ? "" : "/alerts.jsonl");
-        if (o->record_dir && !o->alerts_log) mkdir(o->record_dir, 0700);
-        if (!(c->alerts_log = fopen(path, "a"))) { snprintf(err, errlen, "alerts log %s: %s", path, strerror(errno)); goto fail; }
+        char why[800];
+        if (o->record_dir && !o->alerts_log && tt_safefile_mkdirs(o->record_dir, why, sizeof why)) { snprintf(err, errlen, "recording %s", why); goto fail; }
+        if (!(c->alerts_log = tt_safefile_open(path, "a", why, sizeof why))) { snprintf(err, errlen, "alerts log %s", why); goto fail; }
     }
     if (o && o->record_dir) {
         if (!(c->rec = tt_recorder_open(o->record_dir, o->flush_seconds, err, errlen))) goto fail;
@@ -218,15 +238,16 @@ void tt_collector_close(tt_collector *c)
     if (c->pull >= 0) nn_close(c->pull);
     if (c->pub >= 0) nn_close(c->pub);
     if (c->rep >= 0) nn_close(c->rep);
-    if (c->live >= 0) nn_close(c->live);
-    if (c->req >= 0) nn_close(c->req);
+    tt_mirror_close(c->view);
+    tt_livering_free(c->live);
+    free(c->stripped);
     tt_recorder_close(c->rec);
     tt_alerts_free(c->alerts);
     if (c->alerts_log) fclose(c->alerts_log);
     /* The socket files are ours once bound: leave no stale ones behind. */
     if (c->pull >= 0 && !c->mirror && !strncmp(c->endpoint, "ipc://", 6)) {
         char ep[256], err[128];
-        for (int k = TT_EP_INGEST; k <= TT_EP_LIVE; k++)
+        for (int k = TT_EP_INGEST; k <= TT_EP_QUERY; k++)
             if (!tt_endpoint_derive(c->endpoint, (tt_ep_kind)k, ep, sizeof ep, err, sizeof err)) unlink(ep + 6);
     }
     tt_store_free(&c->store);
@@ -235,6 +256,7 @@ void tt_collector_close(tt_collector *c)
 
 int tt_collector_fds(tt_collector *c, int *fds, int max)
 {
+    if (c->view) return tt_mirror_fds(c->view, fds, max);
     int socks[] = { c->pull, c->rep }, n = 0;
     for (int i = 0; i < 2 && n < max; i++) {
         if (socks[i] < 0) continue;
@@ -380,6 +402,21 @@ static void evaluate(tt_collector *c, const tt_ingest_result *r, int actions)
 
 static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_result *res, char *err, size_t errlen);
 
+/* 1 when msg had to lose a "token" member (c->stripped then holds it without); 0 when msg is fine as is. */
+static int strip_token(tt_collector *c, const char *msg, size_t len)
+{
+    /* the key is "token", possibly with JSON escapes in it: a message with neither needs no pass */
+    if (!memmem(msg, len, "token", 5) && !memchr(msg, '\\', len)) return 0;
+    if (len > c->stripped_cap) {
+        char *b = realloc(c->stripped, len);
+        if (!b) return 0;
+        c->stripped = b;
+        c->stripped_cap = len;
+    }
+    c->stripped_len = tt_json_strip_member(msg, len, "token", c->stripped);
+    return c->stripped_len != len;
+}
+
 int tt_collector_ingest(tt_collector *c, const char *msg, size_t len, char *err, size_t errlen)
 {
     tt_ingest_result r;
@@ -428,9 +465,14 @@ static void import_spool(tt_collector *c, const char *path)
     spool_import x = { .c = c };
     char err[512];
     if (access(path, F_OK)) return;       /* seen twice in one listing, and already imported */
+    /* a spool is the user's own file (0600 in a 0700 directory) and holds no token: trusted like a recording */
+    char token[sizeof c->store.token];
+    memcpy(token, c->store.token, sizeof token);
+    c->store.token[0] = 0;
     c->store.seq_lenient = 1;          /* its probe is gone: nothing can be resent */
     long n = tt_recording_read(path, import_line, &x, c->quiet ? NULL : c->log, err, sizeof err);
     c->store.seq_lenient = 0;
+    memcpy(c->store.token, token, sizeof token);
     if (n >= 0 && !x.kept) {
         if (c->rec) tt_recorder_flush(c->rec);
         if (!c->quiet) fprintf(c->log, "traintop: imported %ld messages from the spool %s\n", n, path);
@@ -516,10 +558,14 @@ static int ingest_one(tt_collector *c, const char *msg, size_t len, tt_ingest_re
     *res = r;
     c->n.accepted++;
     c->n.layer_records += r.layer_records;
-    if (c->live >= 0 && !c->loading) nn_send(c->live, msg, len, NN_DONTWAIT);   /* viewers follow live */
     if (c->mirror) {           /* a viewer's copy: the real collector records and answers probes */
         if (r.type == TT_MSG_STEP) evaluate(c, &r, !c->loading);   /* the viewer's own rules (a stop goes to the collector) */
         return 0;
+    }
+    if (!c->loading) {
+        /* the token is a secret between the probe and us: never recorded, never shown to a viewer */
+        if (strip_token(c, msg, len)) { msg = c->stripped; len = c->stripped_len; }
+        if (c->live) tt_livering_push(c->live, mono() - c->live_asked < LIVE_IDLE_S ? msg : NULL, len);
     }
     if (c->rec && !c->loading && tt_recorder_append(c->rec, r.run, msg, len, err, errlen) && !c->quiet) {
         fprintf(c->log, "traintop: recording: %s\n", err);   /* the store still has it */
@@ -555,13 +601,22 @@ static void answer_query(tt_collector *c, const char *req, size_t len)
     const cJSON *type = q ? cJSON_GetObjectItemCaseSensitive(q, "type") : NULL;
     c->n.queries++;
     cJSON_AddNumberToObject(rep, "v", TT_PROTOCOL_VERSION);
-    if (cJSON_IsString(type) && !strcmp(type->valuestring, "ls")) {
+    if (!tt_auth_query_ok(q, c->store.token)) {
+        c->n.refused++;
+        if (!c->quiet && c->n.refused == 1) {   /* once: a prober must not flood the log */
+            fprintf(c->log, "traintop: refused a query without the collector's TRAINTOP_TOKEN (further ones are only counted)\n");
+            fflush(c->log);
+        }
+        cJSON_AddStringToObject(rep, "type", "error");
+        cJSON_AddStringToObject(rep, "error", "token: missing or wrong (the collector requires TRAINTOP_TOKEN)");
+    } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "ls")) {
         cJSON_AddStringToObject(rep, "type", "ls");
         cJSON_AddItemToObject(rep, "runs", tt_summary_runs(&c->store));
         cJSON *n = cJSON_AddObjectToObject(rep, "counters");
         cJSON_AddNumberToObject(n, "received", (double)c->n.received);
         cJSON_AddNumberToObject(n, "accepted", (double)c->n.accepted);
         cJSON_AddNumberToObject(n, "rejected", (double)c->n.rejected);
+        cJSON_AddNumberToObject(n, "refused", (double)c->n.refused);
         cJSON_AddNumberToObject(n, "layer_records", (double)c->n.layer_records);
     } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "history")) {
         /* not JSON-wrapped: the reply is the history's JSON lines themselves */
@@ -580,6 +635,24 @@ static void answer_query(tt_collector *c, const char *req, size_t len)
         }
         cJSON_AddStringToObject(rep, "type", "error");
         cJSON_AddStringToObject(rep, "error", "out of memory encoding the history");
+    } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "live")) {
+        /* not JSON-wrapped either: a header line, then the messages (collectors/livering.h) */
+        const cJSON *ep = cJSON_GetObjectItemCaseSensitive(q, "epoch"), *since = cJSON_GetObjectItemCaseSensitive(q, "since");
+        double e = cJSON_IsNumber(ep) ? ep->valuedouble : 0, s = cJSON_IsNumber(since) ? since->valuedouble : 0;
+        if (!c->live) c->live = tt_livering_new(c->epoch, LIVE_BYTES, LIVE_MSGS);
+        c->live_asked = mono();
+        size_t ll;
+        char *l = c->live && e >= 0 && e < 9007199254740992.0 && s >= 0 && s < 9007199254740992.0
+                ? tt_livering_reply(c->live, (uint64_t)e, (uint64_t)s, LIVE_REPLY_BYTES, &ll) : NULL;
+        if (l) {
+            nn_send(c->rep, l, ll, NN_DONTWAIT);
+            free(l);
+            cJSON_Delete(rep);
+            cJSON_Delete(q);
+            return;
+        }
+        cJSON_AddStringToObject(rep, "type", "error");
+        cJSON_AddStringToObject(rep, "error", c->live ? "live: expected epoch and since as integers in 0..2^53" : "out of memory");
     } else if (cJSON_IsString(type) && !strcmp(type->valuestring, "stop")) {
         const cJSON *run = cJSON_GetObjectItemCaseSensitive(q, "run");
         const cJSON *reason = cJSON_GetObjectItemCaseSensitive(q, "reason");
@@ -589,7 +662,7 @@ static void answer_query(tt_collector *c, const char *req, size_t len)
         if (!found) cJSON_AddStringToObject(rep, "error", "no such run");
     } else {
         cJSON_AddStringToObject(rep, "type", "error");
-        cJSON_AddStringToObject(rep, "error", "unknown request: expected {\"type\":\"ls\"}, {\"type\":\"history\"} or {\"type\":\"stop\",\"run\":…}");
+        cJSON_AddStringToObject(rep, "error", "unknown request: expected {\"type\":\"ls\"}, {\"type\":\"history\"}, {\"type\":\"live\"} or {\"type\":\"stop\",\"run\":…}");
     }
     char *txt = cJSON_PrintUnformatted(rep);
     if (txt) nn_send(c->rep, txt, strlen(txt), NN_DONTWAIT);
@@ -600,6 +673,7 @@ static void answer_query(tt_collector *c, const char *req, size_t len)
 
 int tt_collector_process(tt_collector *c, int max_msgs)
 {
+    if (c->view) return tt_mirror_process(c->view);
     int handled = 0;
     char err[512];
     while (handled < max_msgs) {
@@ -702,15 +776,9 @@ static int mirror_line(void *ud, const char *line, size_t len)
 
 tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, tt_alerts *alerts, char *err, size_t errlen)
 {
-    char live[256], q[256];
-    if (tt_endpoint_derive(endpoint, TT_EP_LIVE, live, sizeof live, err, errlen) ||
-        tt_endpoint_derive(endpoint, TT_EP_QUERY, q, sizeof q, err, errlen)) {
-        tt_alerts_free(alerts);
-        return NULL;
-    }
     tt_collector *c = calloc(1, sizeof *c);
     if (!c) { snprintf(err, errlen, "out of memory"); tt_alerts_free(alerts); return NULL; }
-    c->pull = c->pub = c->rep = c->live = c->req = -1;
+    c->pull = c->pub = c->rep = -1;
     c->mirror = 1;
     c->quiet = 1;
     c->alerts = alerts;
@@ -720,37 +788,11 @@ tt_collector *tt_collector_open_mirror(const char *endpoint, int timeout_ms, tt_
     tt_store_init(&c->store, 0);
     c->store.seq_lenient = 1;       /* what the history left out cannot be resent to a viewer */
     c->last_tick = mono();
-    int unlimited = -1, to = timeout_ms;
-    /* Subscribe first, so nothing published while the history travels is missed. */
-    if ((c->pull = nn_socket(AF_SP, NN_SUB)) < 0 || nn_setsockopt(c->pull, NN_SUB, NN_SUB_SUBSCRIBE, "", 0) < 0 ||
-        nn_setsockopt(c->pull, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited, sizeof unlimited) < 0 || nn_connect(c->pull, live) < 0 ||
-        (c->req = nn_socket(AF_SP, NN_REQ)) < 0 ||
-        nn_setsockopt(c->req, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited, sizeof unlimited) < 0 ||
-        nn_setsockopt(c->req, NN_SOL_SOCKET, NN_RCVTIMEO, &to, sizeof to) < 0 ||
-        nn_setsockopt(c->req, NN_SOL_SOCKET, NN_SNDTIMEO, &to, sizeof to) < 0 || nn_connect(c->req, q) < 0) {
-        snprintf(err, errlen, "cannot connect to %s: %s", endpoint, nn_strerror(nn_errno()));
-        tt_collector_close(c);
-        return NULL;
-    }
-    const char *hreq = "{\"v\":1,\"type\":\"history\"}";
-    char *buf = NULL;
-    int n = -1;
-    if (nn_send(c->req, hreq, strlen(hreq), 0) >= 0) n = nn_recv(c->req, &buf, NN_MSG, 0);
-    if (n < 0) {
-        snprintf(err, errlen, "no collector answered on %s within %d ms", endpoint, timeout_ms);
-        tt_collector_close(c);
-        return NULL;
-    }
-    /* The history's lines, then whatever live messages queued meanwhile (older steps are refused by ingest). */
+    /* The history's lines, then the live messages (older steps are refused by ingest). */
     c->loading = 1;
-    for (char *p = buf, *end = buf + n; p < end;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (len) mirror_line(c, p, len);
-        p += len + 1;
-    }
+    c->view = tt_mirror_open(endpoint, timeout_ms, mirror_line, c, err, errlen);
     c->loading = 0;
-    nn_freemsg(buf);
+    if (!c->view) { tt_collector_close(c); return NULL; }
     return c;
 }
 
@@ -781,13 +823,26 @@ cJSON *tt_collector_request(const char *endpoint, const char *request, int timeo
         if (s >= 0) nn_close(s);
         return NULL;
     }
+    cJSON *req = cJSON_Parse(request);
+    char *txt = NULL;
+    if (!req) snprintf(err, errlen, "request '%.60s': expected a JSON object", request);
+    else if (tt_auth_sign(req, err, errlen) == 0 && !(txt = cJSON_PrintUnformatted(req))) snprintf(err, errlen, "out of memory");
+    cJSON_Delete(req);
+    if (!txt) { nn_close(s); return NULL; }
     char *buf = NULL;
     int n = -1;
-    if (nn_send(s, request, strlen(request), 0) >= 0) n = nn_recv(s, &buf, NN_MSG, 0);
+    if (nn_send(s, txt, strlen(txt), 0) >= 0) n = nn_recv(s, &buf, NN_MSG, 0);
+    free(txt);
     nn_close(s);
     if (n < 0) { snprintf(err, errlen, "no collector answered on %s within %d ms", endpoint, timeout_ms); return NULL; }
     cJSON *rep = cJSON_ParseWithLength(buf, (size_t)n);
     nn_freemsg(buf);
     if (!rep) snprintf(err, errlen, "the collector on %s sent a reply that is not JSON", endpoint);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(rep, "type"), *why = cJSON_GetObjectItemCaseSensitive(rep, "error");
+    if (cJSON_IsString(type) && !strcmp(type->valuestring, "error")) {
+        snprintf(err, errlen, "the collector on %s: %s", endpoint, cJSON_IsString(why) ? why->valuestring : "an error without a message");
+        cJSON_Delete(rep);
+        return NULL;
+    }
     return rep;
 }

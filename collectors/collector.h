@@ -23,6 +23,8 @@ typedef struct {
                                   recording keeps every run ever made; showing them all is not wanted) */
     double flush_seconds;      /* recording flush interval (0: 0.2 s) */
     int allow_remote;          /* permit tcp:// on an address other than loopback (a warning is logged) */
+    int insecure_tcp;          /* permit tcp:// without TRAINTOP_TOKEN (anyone reaching the port may read, feed
+                                  and stop runs; a warning is logged) */
     struct tt_alerts *alerts;  /* rules to evaluate (owned by the collector from now on); NULL: none. On
                                   loaded history (record_dir, tt_collector_load) they fire to show only:
                                   no log line, no actions */
@@ -35,6 +37,7 @@ typedef struct {
     uint64_t rejected;
     uint64_t layer_records;    /* per-layer statistic rows ingested */
     uint64_t queries;
+    uint64_t refused;          /* queries without the collector's token */
 } tt_collector_counters;
 
 tt_collector *tt_collector_open(const tt_collector_opts *o, char *err, size_t errlen);
@@ -75,8 +78,9 @@ long tt_collector_load_merged(tt_collector *c, const char *const *paths, int n, 
 /* Asks every rank of a run to stop; the probe's tt_probe_should_stop() then returns the reason. */
 int tt_collector_stop_run(tt_collector *c, const char *run, const char *reason);
 
-/* One request to a collector's query socket (docs/protocol.md), e.g. {"v":1,"type":"ls"}: the parsed
- * reply, or NULL with err (no collector within timeout_ms, or a reply that is not JSON). */
+/* One request to a collector's query socket (docs/protocol.md), e.g. {"v":1,"type":"ls"}, sent with
+ * $TRAINTOP_TOKEN when set: the parsed reply, or NULL with err (no collector within timeout_ms, a reply
+ * that is not JSON, or an error reply: its message, e.g. the token refused or no such run). */
 cJSON *tt_collector_request(const char *endpoint, const char *request, int timeout_ms, char *err, size_t errlen);
 
 tt_store *tt_collector_store(tt_collector *c);

@@ -3,6 +3,8 @@
  * no half line; should one appear anyway (a full disk, a crashed machine), tt_recording_repair moves it
  * to a side file before the recording is read or appended to again. */
 #include "recording.h"
+#include "safefile.h"
+#include "../proto/protocol.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -38,19 +40,11 @@ static double mono(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *s = tmp + 1; *s; s++)
-        if (*s == '/') { *s = 0; if (mkdir(tmp, 0700) && errno != EEXIST) return -1; *s = '/'; }
-    return mkdir(tmp, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 tt_recorder *tt_recorder_open(const char *dir, double flush_seconds, char *err, size_t errlen)
 {
     if (!dir || !*dir || strlen(dir) > 400) { snprintf(err, errlen, "recording directory '%s': expected a path of 1-400 bytes", dir ? dir : ""); return NULL; }
-    if (mkdir_p(dir)) { snprintf(err, errlen, "recording directory %s: %s", dir, strerror(errno)); return NULL; }
+    char why[600];
+    if (tt_safefile_mkdirs(dir, why, sizeof why)) { snprintf(err, errlen, "recording %s", why); return NULL; }
     struct stat st;
     if (stat(dir, &st) || !S_ISDIR(st.st_mode) || access(dir, W_OK)) {
         snprintf(err, errlen, "recording directory %s: expected a writable directory", dir);
@@ -99,11 +93,19 @@ static rec_file *file_for(tt_recorder *r, const char *run, char *err, size_t err
     char path[700];
     snprintf(path, sizeof path, "%s/%s.jsonl", r->dir, run);
     if (tt_recording_repair(path, stderr, err, errlen) < 0) return NULL;   /* a torn tail left by a crash */
-    lru->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    /* the user's alone, never through a symbolic link, no child inherits it (safefile's rules) */
+    lru->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lru->fd == 0) {                     /* 0 marks a closed slot: move it (stdin was closed) */
         int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
         close(0);
         lru->fd = fd;
+    }
+    struct stat st;
+    if (lru->fd > 0 && (fstat(lru->fd, &st) || !S_ISREG(st.st_mode))) {
+        close(lru->fd);
+        lru->fd = 0;
+        snprintf(err, errlen, "cannot append to %s: not a regular file", path);
+        return NULL;
     }
     if (lru->fd < 0) {
         lru->fd = 0;
@@ -216,26 +218,36 @@ const char *tt_recorder_dir(const tt_recorder *r) { return r->dir; }
 long tt_recording_read(const char *path, int (*fn)(void *ud, const char *line, size_t len), void *ud,
                        FILE *warn, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) { snprintf(err, errlen, "cannot read recording %s: %s", path, strerror(errno)); return -1; }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+    char why[800];
+    FILE *f = tt_safefile_open(path, "r", why, sizeof why);
+    if (!f) { snprintf(err, errlen, "cannot read recording %s", why); return -1; }
+    /* one message per line, and a message is at most TT_MSG_MAX_BYTES: a longer line is no recording */
+    const size_t cap = (size_t)TT_MSG_MAX_BYTES + 2;
+    char *line = malloc(cap);
     long lines = 0, lineno = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    int toolong = 0;
+    while (line && fgets(line, (int)cap, f)) {
+        size_t n = strlen(line);               /* a NUL inside a line shortens it: the validator refuses it */
         lineno++;
+        if (n == cap - 1 && line[n - 1] != '\n') { toolong = 1; break; }
         if (line[n - 1] != '\n') {
             if (warn) fprintf(warn, "traintop: %s: line %ld is torn (no newline at the end: the writer stopped mid-line); skipped\n", path, lineno);
             break;
         }
         if (n == 1) continue;
-        fn(ud, line, (size_t)(n - 1));
+        fn(ud, line, n - 1);
         lines++;
     }
-    int bad = ferror(f);
-    free(line);
+    int bad = ferror(f), e = errno;
     fclose(f);
-    if (bad) { snprintf(err, errlen, "reading recording %s: %s", path, strerror(errno)); return -1; }
+    free(line);
+    if (!line) { snprintf(err, errlen, "reading recording %s: out of memory", path); return -1; }
+    if (toolong) {
+        snprintf(err, errlen, "recording %s: line %ld is longer than a message may be (%u bytes): expected JSON lines written by traintop",
+                 path, lineno, TT_MSG_MAX_BYTES);
+        return -1;
+    }
+    if (bad) { snprintf(err, errlen, "reading recording %s: %s", path, strerror(e)); return -1; }
     return lines;
 }
 

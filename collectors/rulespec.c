@@ -91,6 +91,7 @@ static const char *const known_scalars[] = { "loss", "val_loss", "train_loss", "
     "gwa_gamma_mean", "gwa_gamma_std", "gwa_kurtosis", "gwa_frac_neg", "gamma_mean", "trace_sigma", "grad_sq",
     "noise_scale", "noise_scale_raw", "norm_test", "inner_test", "ortho_test", "eq_angle", "local_grad_sq",
     "grad_sq_ranks", "trace_sigma_ranks", "noise_scale_ranks", "gpu_busy_ms", "gpu_kernels", "probe_gpu_ms", "probe_ms",
+    "probe_overhead_pct",
     NULL };
 static const char *const known_stats[] = { "w_norm", "g_norm", "w_rms", "g_rms", "w_var", "update_norm", "update_ratio",
     "angle", "angle_rows", "gw_cos", "dist_init", "nonfinite", "stable_rank", "log_spectral_norm", "log_norm", "alpha",
@@ -209,6 +210,10 @@ static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectI
 /* A JSON value as the user wrote it, for "got …" */
 static void json_text(char *out, size_t len, const cJSON *v)
 {
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {   /* cJSON would print it as null */
+        snprintf(out, len, "a number beyond the range of a double");
+        return;
+    }
     char *txt = cJSON_PrintUnformatted(v);
     snprintf(out, len, "%.60s", txt ? txt : "?");
     free(txt);

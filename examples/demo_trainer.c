@@ -28,7 +28,8 @@ typedef struct {
     mlp_data_config data;
     int lr_set, wd_set;         /* defaults depend on the optimizer */
     long eval_every;
-    int every;
+    int every;                  /* a fixed schedule; 0: the probe's overhead budget decides */
+    double overhead;            /* that budget (0: the probe's default) */
     int spectral_every;
     int persample;              /* 0 off, 1 on (GWA, noise scale), 2 full (+ inner/orthogonality tests, GSNR) */
     int gwa_window;             /* steps per GWA window; 0: one epoch */
@@ -36,6 +37,7 @@ typedef struct {
     int rank, world;            /* as one rank of a distributed run (each rank trains its own copy here) */
     long step_delay_ms;
     int threads;                /* OpenBLAS threads; 0 leaves OpenBLAS's own choice */
+    double system_metrics;      /* seconds between system samples (CPU, memory, GPUs); 0: off */
     int quiet;
 } options;
 
@@ -67,10 +69,13 @@ static void usage(FILE *f)
             "  --seed N               data, init and batch order (1)\n"
             "  --eval-every N         evaluate val/train every N steps (10)\n"
             "  --every N              probe publishes layer statistics every N steps (1)\n"
+            "  --overhead F           instead, let the probe choose the steps it samples so that its measured\n"
+            "                         cost stays within F of the step time (0.02 is the library's default)\n"
             "  --persample off|on|full  per-sample statistics: GWA and noise scale (on); full adds the\n"
             "                         inner-product and orthogonality tests and GSNR (one more GEMM a layer)\n"
             "  --gwa-window N         steps per GWA window (one epoch)\n"
             "  --rank R --world N     publish as rank R of N (a run spread over nodes)\n"
+            "  --system-metrics S     sample CPU, memory and GPUs every S seconds, published as scalars (5; 0: off)\n"
             "  --spool FILE           keep messages the collector could not take in FILE (traintop replay reads it)\n"
             "  --spectral-every N     spectra of the weight matrices every N steps, off the training thread;\n"
             "                         0 = off (100)\n"
@@ -187,14 +192,14 @@ static int parse_choice(const char *opt, const char *s, const char *a, const cha
 static int valid_run_name(const char *s)
 {
     size_t n = strlen(s);
-    return n >= 1 && n < TT_NAME_MAX &&
+    return n >= 1 && n < TT_NAME_MAX && s[0] != '.' && s[0] != '-' &&
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:+=-") == n;
 }
 
 enum {
     O_RUN = 256, O_ENDPOINT, O_STEPS, O_OPTIMIZER, O_LR, O_MOMENTUM, O_BETA1, O_BETA2, O_WD,
-    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_SPOOL, O_RANK, O_WORLD, O_WARMUP, O_SCHEDULE, O_DELAY,
-    O_THREADS,
+    O_BATCH, O_HIDDEN, O_NOISE, O_SEED, O_EVAL_EVERY, O_EVERY, O_OVERHEAD, O_SPECTRAL_EVERY, O_PERSAMPLE, O_GWA_WINDOW, O_SPOOL, O_RANK, O_WORLD, O_WARMUP, O_SCHEDULE, O_DELAY,
+    O_THREADS, O_SYSTEM,
 };
 
 static const struct option long_opts[] = {
@@ -213,6 +218,7 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, O_SEED},
     {"eval-every", required_argument, NULL, O_EVAL_EVERY},
     {"every", required_argument, NULL, O_EVERY},
+    {"overhead", required_argument, NULL, O_OVERHEAD},
     {"spectral-every", required_argument, NULL, O_SPECTRAL_EVERY},
     {"persample", required_argument, NULL, O_PERSAMPLE},
     {"gwa-window", required_argument, NULL, O_GWA_WINDOW},
@@ -223,6 +229,7 @@ static const struct option long_opts[] = {
     {"schedule", required_argument, NULL, O_SCHEDULE},
     {"step-delay-ms", required_argument, NULL, O_DELAY},
     {"threads", required_argument, NULL, O_THREADS},
+    {"system-metrics", required_argument, NULL, O_SYSTEM},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -236,7 +243,7 @@ static int apply_option(options *o, int c, const char *arg)
     switch (c) {
     case O_RUN:
         o->run = arg;
-        return valid_run_name(arg) ? 0 : bad("--run", "1-127 characters of [A-Za-z0-9_.:+=-]", arg);
+        return valid_run_name(arg) ? 0 : bad("--run", "1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.' or '-'", arg);
     case O_ENDPOINT:
         o->endpoint = arg;
         return *arg ? 0 : bad("--endpoint", "a non-empty endpoint such as ipc:///path", arg);
@@ -257,6 +264,7 @@ static int apply_option(options *o, int c, const char *arg)
     case O_SEED: return parse_seed(arg, &o->data.seed);
     case O_EVAL_EVERY: return parse_long("--eval-every", arg, 1, 1000000000L, &o->eval_every);
     case O_EVERY: return parse_int("--every", arg, 1, 1000000000L, &o->every);
+    case O_OVERHEAD: o->every = 0; return parse_double("--overhead", arg, 0.0, 1.0, 1, &o->overhead);
     case O_SPECTRAL_EVERY: return parse_int("--spectral-every", arg, 0, 1000000000L, &o->spectral_every);
     case O_GWA_WINDOW: return parse_int("--gwa-window", arg, 1, 1000000000L, &o->gwa_window);
     case O_SPOOL: o->spool = arg; return 0;
@@ -279,6 +287,7 @@ static int apply_option(options *o, int c, const char *arg)
         return 0;
     case O_DELAY: return parse_long("--step-delay-ms", arg, 0, 3600000L, &o->step_delay_ms);
     case O_THREADS: return parse_int("--threads", arg, 0, 1024, &o->threads);
+    case O_SYSTEM: return parse_double("--system-metrics", arg, 0.0, 86400.0, 0, &o->system_metrics);
     case 'q': o->quiet = 1; return 0;
     }
     return -1;
@@ -295,6 +304,7 @@ static void defaults(options *o)
     o->persample = 1;
     o->world = 1;
     o->threads = 1;
+    o->system_metrics = 5;
 }
 
 /* Cross-option checks and optimizer-dependent defaults, after all options are read. */
@@ -446,7 +456,7 @@ static int trainer_init(trainer *t, const options *o)
         return -1;
     }
     tt_probe_opts po = {.run = o->run, .endpoint = o->endpoint, .rank = o->rank, .world_size = o->world,
-                        .every = o->every,
+                        .every = o->every, .overhead = o->overhead,
                         .spectral_every = o->spectral_every, .persample_full = o->persample == 2,
                         .gwa_window = o->gwa_window ? o->gwa_window
                                                     : (o->data.n_train + o->model.batch - 1) / o->model.batch,
@@ -456,6 +466,8 @@ static int trainer_init(trainer *t, const options *o)
         fprintf(stderr, PROG ": run %s: cannot open the probe: %s\n", o->run, err);
         return -1;
     }
+    if (o->system_metrics > 0 && tt_probe_system_metrics(t->probe, o->system_metrics, NULL, err, sizeof err) < 0)
+        fprintf(stderr, PROG ": run %s: no system metrics: %s\n", o->run, err);
     t->model->after_backward = persample_hook;
     t->model->after_backward_ud = t;
     send_hparams(t);

@@ -1,5 +1,6 @@
 /* hello_probe: the smallest complete use of libtraintop — one "layer" trained by gradient descent on
- * a least-squares problem, every statistic published each step. Build against an installed prefix:
+ * a least-squares problem, its statistics published on the steps the probe's overhead budget picks
+ * (the loss every step). Build against an installed prefix:
  *   cc hello_probe.c $(pkg-config --cflags --libs --static traintop) -o hello_probe */
 #include <traintop/probe.h>
 

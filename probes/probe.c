@@ -6,14 +6,18 @@
 #include "schedule.h"
 #include "../proto/endpoint.h"
 #include "../proto/names.h"
+#include "../proto/token.h"
 #include "../metrics/layerstats.h"
 #include "../metrics/noise.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +47,20 @@ void tt_probe_build_run_start(tt_probe *p, jsonw *w)
     for (int i = 0; i < p->nlayers; i++)
         tt_enc_run_start_layer(w, p->layers[i].name, p->layers[i].rows, p->layers[i].cols);
     tt_enc_run_start_end(w);
+}
+
+/* Can the spool file be appended to? Creates nothing that was not there. 1 with err when not. */
+static int spool_unusable(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600), made = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    int regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode), e = errno;
+    if (fd >= 0) close(fd);
+    if (made) unlink(path);
+    if (regular) return 0;
+    snprintf(err, errlen, "spool %s: %s: expected a file the probe can create or append to", path, fd >= 0 ? "not a regular file" : strerror(e));
+    return 1;
 }
 
 /* The transport's view of run_start: a fresh message, for its first send, resends and its spool's first
@@ -84,6 +102,8 @@ int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt
                  "the weights are (tt_probe_persample_sums)", w->name);
         return -1;
     }
+    if (!p->budget.every && !(tt_budget_plan(&p->budget, (int64_t)p->c.steps + 1) & (1u << TT_BUDGET_PERSAMPLE)))
+        return 0;                       /* not a per-sample step under the budget: nothing to spend */
     if (!(b->grad_scale > 0) || !isfinite(b->grad_scale)) {
         snprintf(err, errlen, "dense batch for '%s': grad_scale %g: expected a positive number (B for a mean-reduced loss)", w->name, b->grad_scale);
         return -1;
@@ -169,7 +189,7 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     tt_probe_opts oo, *o = &oo;
     if (opts_import(o, opts, opts_size, err, errlen)) return NULL;
     if (!tt_run_name_ok(o->run)) {
-        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.'",
+        snprintf(err, errlen, "run name '%s': expected 1-127 characters of [A-Za-z0-9_.:+=-], not starting with '.' or '-'",
                  o->run ? o->run : "(null)");
         return NULL;
     }
@@ -178,7 +198,11 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
         return NULL;
     }
     if (o->spectral_every < 0) { snprintf(err, errlen, "run '%s': spectral_every=%d: expected 0 (off) or a positive interval", o->run, o->spectral_every); return NULL; }
-    if (o->every < 0) { snprintf(err, errlen, "run '%s': every=%d: expected a positive sampling interval", o->run, o->every); return NULL; }
+    if (o->every < 0) { snprintf(err, errlen, "run '%s': every=%d: expected a positive sampling interval (0: the overhead budget)", o->run, o->every); return NULL; }
+    if (!(o->overhead >= 0 && o->overhead <= 1)) {
+        snprintf(err, errlen, "run '%s': overhead=%g: expected a fraction of the step time in (0, 1] (0: the default %g)", o->run, o->overhead, TT_BUDGET_DEFAULT);
+        return NULL;
+    }
     if (o->endpoint) {
         if (tt_endpoint_check(o->endpoint, err, errlen)) return NULL;
         snprintf(ep, sizeof ep, "%s", o->endpoint);
@@ -198,16 +222,14 @@ tt_probe *tt_probe_open(const tt_probe_opts *opts, size_t opts_size, char *err, 
     p->tx.start_msg = run_start_msg;
     p->tx.ctx = p;
     p->world = o->world_size ? o->world_size : 1;
-    p->every = o->every ? o->every : 1;
+    p->every = o->every ? o->every : 1;    /* run_start's `every`: 1 under the budget (any step may be sampled) */
+    tt_budget_init(&p->budget, o->every, o->overhead);
     tt_sched_init(&p->sched, o->spectral_every, o->persample_full, o->gwa_window);
-    const char *tok = getenv("TRAINTOP_TOKEN");
-    if (tok && *tok) {
-        if (!tt_label_ok(tok)) {
-            snprintf(err, errlen, "TRAINTOP_TOKEN: expected 1-127 printable ASCII characters without quotes or backslashes");
-            tt_probe_close(p, NULL, 0);
-            return NULL;
-        }
-        snprintf(p->tx.token, sizeof p->tx.token, "%s", tok);
+    /* the same rule as the collector's (proto/token); a spool that could never be written is said now,
+     * not discovered as dropped messages when the collector goes away */
+    if (tt_token_from_env(p->tx.token, sizeof p->tx.token, err, errlen) || (o->spool && *o->spool && spool_unusable(o->spool, err, errlen))) {
+        tt_probe_close(p, NULL, 0);
+        return NULL;
     }
     p->sender = (tt_enc_sender){ .run = p->run, .rank = p->rank, .token = p->tx.token };
     p->last_step = INT64_MIN;
@@ -330,19 +352,63 @@ int tt_probe_scalar(tt_probe *p, const char *name, double value)
     return 0;
 }
 
+int tt_probe_sampled(const tt_probe *p, int64_t step)
+{
+    if (!p || (p->last_step != INT64_MIN && step <= p->last_step) || step < 0) return -1;
+    /* fixed: by step number; budget: by published steps, `step` being the (step - last)th to come */
+    unsigned bits = tt_budget_plan(&p->budget, p->budget.every ? step
+                                   : (int64_t)p->c.steps + (p->last_step == INT64_MIN ? 1 : step - p->last_step));
+    return (bits & (1u << TT_BUDGET_STATS) ? TT_SAMPLE_STATS : 0) | (bits & (1u << TT_BUDGET_PERSAMPLE) ? TT_SAMPLE_PERSAMPLE : 0);
+}
+
+int tt_probe_cost(tt_probe *p, int kind, double seconds)
+{
+    if (!p || !(seconds >= 0) || !isfinite(seconds) || (kind != 0 && kind != TT_SAMPLE_STATS && kind != TT_SAMPLE_PERSAMPLE))
+        return -1;
+    p->ext_cost[kind == TT_SAMPLE_STATS ? TT_COST_STATS : kind == TT_SAMPLE_PERSAMPLE ? TT_COST_PERSAMPLE : TT_COST_FIXED] += seconds;
+    return 0;
+}
+
+int tt_probe_system_metrics(tt_probe *p, double interval_s, const char *gpus, char *err, size_t errlen)
+{
+    if (!p) { snprintf(err, errlen, "system metrics: no probe"); return -1; }
+    tt_sysmetrics_stop(p->sys);
+    p->sys = tt_sysmetrics_start(interval_s > 0 ? interval_s : 5.0, gpus, err, errlen);
+    return p->sys ? 0 : -1;
+}
+
+/* The newest system sample, when one came since the last step, as this step's scalars. */
+static void system_scalars(tt_probe *p)
+{
+    tt_sys_sample s;
+    if (!p->sys || !tt_sysmetrics_take(p->sys, &s)) return;
+    for (int i = 0; i < s.n; i++) tt_probe_scalar(p, s.name[i], s.value[i]);
+}
+
 int tt_probe_step(tt_probe *p, int64_t step)
 {
     if (!p || step <= p->last_step || step < 0) return -1;
     double t0 = tt_probe_now_mono();
+    double ext = p->ext_cost[0] + p->ext_cost[1] + p->ext_cost[2];
+    /* the step's own time: since the last step returned, less the probe's work in between */
+    double base = p->prev_end > 0 ? (t0 - p->prev_end) - p->sched.ps_seconds - ext : NAN;
     p->last_step = step;
     p->c.steps++;
     tt_tx_poll_control(&p->tx);
     if (!p->started) tt_probe_send_run_start(p);
 
-    int sampled = step % p->every == 0;
+    unsigned now = tt_budget_begin(&p->budget, p->budget.every ? step : (int64_t)p->c.steps);
+    int sampled = !!(now & (1u << TT_BUDGET_STATS));
     /* The step before a sampled one refreshes W_prev, so the update is always a one-step update. */
-    int next_sampled = (step + 1) % p->every == 0;
-    tt_sched_persample_scalars(p);
+    int next_sampled = tt_probe_sampled(p, step + 1) & TT_SAMPLE_STATS;
+    double ps_scalars = 0;
+    if (p->sched.ps.B) {                /* a clock read costs ~0.1 µs here: only when there is work */
+        double tp = tt_probe_now_mono();
+        tt_sched_persample_scalars(p);
+        ps_scalars = tt_probe_now_mono() - tp;
+    } else {
+        tt_sched_persample_scalars(p);
+    }
     tt_tx_stamp(&p->tx, &p->sender);
     tt_enc_step_begin(&p->w, &p->sender, tt_probe_now_wall(), step);
     double t1 = tt_probe_now_mono();
@@ -370,13 +436,16 @@ int tt_probe_step(tt_probe *p, int64_t step)
             l->have_prev = 1;
         }
     }
+    double t_rows = sampled || next_sampled ? tt_probe_now_mono() - t1 : 0;
     tt_sched_spectral(p, step);
     tt_sched_write_extras(p);
     double t2 = tt_probe_now_mono();
     /* Scalars last, so the step's own probe cost is one of them: per-sample work, statistics and
      * encoding up to here (what remains — these few scalars and the send — is microseconds). */
-    tt_probe_scalar(p, "probe_ms", (p->sched.ps_seconds + (t2 - t0)) * 1e3);
-    p->sched.ps_seconds = 0;
+    tt_probe_scalar(p, "probe_ms", (p->sched.ps_seconds + ext + (t2 - t0)) * 1e3);
+    double achieved = tt_budget_overhead(&p->budget);      /* up to the last step: this one is not over */
+    if (sampled && isfinite(achieved)) tt_probe_scalar(p, "probe_overhead_pct", achieved * 100);
+    system_scalars(p);
     tt_enc_scalars_begin(&p->w);
     for (int i = 0; i < p->nscalars; i++) {
         if (!p->scalars[i].set) continue;
@@ -386,8 +455,20 @@ int tt_probe_step(tt_probe *p, int64_t step)
     tt_enc_scalars_end(&p->w);
     tt_enc_step_end(&p->w);
     tt_probe_send_writer(p);
+    double end = tt_probe_now_mono();
     p->c.stats_seconds += t2 - t1;
-    p->c.publish_seconds += (tt_probe_now_mono() - t0) - (t2 - t1);
+    p->c.publish_seconds += (end - t0) - (t2 - t1);
+    /* the step's cost in parts, for the schedule: §1 rows (or the refresh before them), per-sample
+     * work, and the rest, which every step pays */
+    double cost[TT_COST_PARTS] = {
+        [TT_COST_FIXED] = (end - t0) - t_rows - ps_scalars + p->ext_cost[TT_COST_FIXED],
+        [TT_COST_STATS] = t_rows + p->ext_cost[TT_COST_STATS],
+        [TT_COST_PERSAMPLE] = p->sched.ps_seconds + ps_scalars + p->ext_cost[TT_COST_PERSAMPLE],
+    };
+    tt_budget_end(&p->budget, base, cost);
+    p->sched.ps_seconds = 0;
+    memset(p->ext_cost, 0, sizeof p->ext_cost);
+    p->prev_end = end;
     return 0;
 }
 
@@ -418,6 +499,7 @@ void tt_probe_close(tt_probe *p, const char *status, int linger_ms)
         tt_probe_send_writer(p);
         tt_tx_linger(&p->tx, linger_ms);
     }
+    tt_sysmetrics_stop(p->sys);
     tt_sched_free(&p->sched);
     tt_tx_close(&p->tx);
     for (int i = 0; i < p->nlayers; i++) { free(p->layers[i].w_prev); free(p->layers[i].w0); }

@@ -12,6 +12,8 @@
 #include "transport.h"
 #include "persample_acc.h"
 #include "spectral_worker.h"
+#include "budget.h"
+#include "sysmetrics.h"
 
 /* schedule.c's state: what the probe publishes beside a step's layer rows, on its own schedule. */
 typedef struct {
@@ -66,6 +68,11 @@ struct tt_probe {
     tt_probe_counters c;
     tt_transport tx;                    /* transport.h: sockets, queue, spool, control */
     struct tt_schedule sched;                  /* schedule.h: extras, spectra, per-sample, optimizer */
+    /* which steps are sampled (budget.h); steps are counted as published (c.steps) */
+    tt_budget budget;
+    double prev_end;                    /* when the last tt_probe_step returned (monotonic); 0: none */
+    double ext_cost[TT_COST_PARTS];     /* tt_probe_cost since the last step */
+    tt_sysmetrics *sys;                 /* sysmetrics.h: CPU, memory, GPUs on their own timer; NULL: off */
 };
 
 double tt_probe_now_wall(void);

@@ -7,9 +7,11 @@
 #include "transport.h"
 #include "../proto/endpoint.h"
 #include "../proto/protocol.h"
+#include "../proto/jsonstrip.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pipeline.h>
 #include <nanomsg/pubsub.h>
@@ -41,6 +43,16 @@ static int mkdir_p(const char *dir)
     return mkdir(tmp, 0700) && errno != EEXIST ? -1 : 0;
 }
 
+/* One message as a line of the spool, without the token (a replay needs none; the file must not hold it). */
+static int spool_line(FILE *f, const char *msg, size_t len)
+{
+    char *b = malloc(len ? len : 1);
+    size_t n = b ? tt_json_strip_member(msg, len, "token", b) : 0;
+    int ok = b && fwrite(b, 1, n, f) == n && fputc('\n', f) != EOF;
+    free(b);
+    return ok ? 0 : -1;
+}
+
 /* Appends one message to the spool file, which starts with the run's start so it replays on its own.
  * Returns 0, or -1 when there is no spool or it cannot be written (the message then counts as dropped). */
 static int spool_write(tt_transport *t, const char *msg, size_t len)
@@ -52,18 +64,21 @@ static int spool_write(tt_transport *t, const char *msg, size_t len)
         snprintf(dir, sizeof dir, "%s", path);
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir) { *slash = 0; mkdir_p(dir); }
-        if (!(t->spool = fopen(path, "a"))) {
+        /* it holds the run's data: the user's alone, and no child of the trainer inherits it */
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 || !(t->spool = fdopen(fd, "a"))) {
             fprintf(stderr, "traintop: run '%s' rank %d: cannot write the spool %s: %s; unacknowledged messages are dropped\n",
                     t->run, t->rank, path, strerror(errno));
+            if (fd >= 0) close(fd);
             t->spool_path[0] = 0;
             return -1;
         }
         size_t n = 0;
         char *start = t->start_msg ? t->start_msg(t->ctx, &n) : NULL;
-        if (start) { fwrite(start, 1, n, t->spool); fputc('\n', t->spool); }
+        if (start) spool_line(t->spool, start, n);
         free(start);
     }
-    if (fwrite(msg, 1, len, t->spool) != len || fputc('\n', t->spool) == EOF) return -1;
+    if (spool_line(t->spool, msg, len)) return -1;
     t->c->spooled++;
     return 0;
 }

@@ -2,6 +2,7 @@
  * is handed to the caller until the whole message has passed, so a receiver applies all or nothing. */
 #include "decode.h"
 #include "names.h"
+#include "token.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -28,9 +29,10 @@ int tt_msg_reject(tt_msg *m, const char *cause, char *err, size_t errlen, const 
         snprintf(err, errlen, "run '%s' rank %d: %s", m->run, m->rank, body);
     else
         snprintf(err, errlen, "%s", body);
-    /* Messages echo what the sender wrote: keep the log one line per rejection whatever it was. */
+    /* Messages echo what the sender wrote: keep the log one line of plain ASCII per rejection whatever it
+     * was (no control characters, no bytes that are not UTF-8 — valid names are ASCII anyway). */
     for (char *p = err; errlen && *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
     return -1;
 }
 
@@ -98,11 +100,11 @@ int tt_msg_decode(tt_msg *m, const char *msg, size_t len, const char *token, cha
     m->v = (int)v->valuedouble;
     if (token && token[0]) {
         const cJSON *tok = get(d, "token");
-        if (!cJSON_IsString(tok) || strcmp(tok->valuestring, token))
+        if (!cJSON_IsString(tok) || !tt_token_eq(tok->valuestring, strlen(tok->valuestring), token))
             return tt_msg_reject(m, "token", err, errlen, "%s", tok ? "token: does not match the collector's TRAINTOP_TOKEN"
                                                                    : "token: missing (the collector requires TRAINTOP_TOKEN)");
     }
-    if (!m->run[0]) return tt_msg_reject(m, "field", err, errlen, "run: expected a run name of [A-Za-z0-9_.:+=-]{1,127}");
+    if (!m->run[0]) return tt_msg_reject(m, "field", err, errlen, "run: expected a run name of [A-Za-z0-9_.:+=-]{1,127}, not starting with '.' or '-'");
     if (!is_int(rank, 0, TT_MAX_RANK)) return tt_msg_reject(m, "field", err, errlen, "rank: expected an integer in 0..%d", TT_MAX_RANK);
     if (!cJSON_IsString(type)) return tt_msg_reject(m, "field", err, errlen, "type: expected \"run_start\", \"step\" or \"run_end\"");
     const char *t = type->valuestring;

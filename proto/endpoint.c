@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const suffix[] = { "", ".ctl", ".q", ".live" };
+static const char *const suffix[] = { "", ".ctl", ".q" };
 
 int tt_endpoint_check(const char *ep, char *err, size_t errlen)
 {
@@ -21,8 +21,8 @@ int tt_endpoint_check(const char *ep, char *err, size_t errlen)
         const char *colon = strrchr(ep + 6, ':');
         char *end;
         long port = colon ? strtol(colon + 1, &end, 10) : -1;
-        if (colon && colon > ep + 6 && colon[1] && !*end && port > 0 && port <= 65532) return 0;
-        snprintf(err, errlen, "endpoint '%s': expected tcp://HOST:PORT with PORT in 1..65532 (the next three ports are used too)", ep);
+        if (colon && colon > ep + 6 && colon[1] && !*end && port > 0 && port <= 65533) return 0;
+        snprintf(err, errlen, "endpoint '%s': expected tcp://HOST:PORT with PORT in 1..65533 (the next two ports are used too)", ep);
         return -1;
     }
     snprintf(err, errlen, "endpoint '%s': expected ipc://PATH, tcp://HOST:PORT or inproc://NAME", ep);

@@ -11,7 +11,7 @@ typedef enum {
     TT_EP_LIVE,      /* the collector PUBlishes live updates to viewers */
 } tt_ep_kind;
 
-/* ipc://P → ipc://P, P.ctl, P.q, P.live; tcp://H:N → ports N, N+1, N+2, N+3; inproc://X likewise with suffixes.
+/* ipc://P → ipc://P, P.ctl, P.q; tcp://H:N → ports N, N+1, N+2; inproc://X likewise with suffixes.
  * Returns 0, or -1 with err naming the endpoint and what was expected. */
 int tt_endpoint_derive(const char *base, tt_ep_kind kind, char *out, size_t len, char *err, size_t errlen);
 

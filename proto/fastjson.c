@@ -3,6 +3,7 @@
  * anything longer goes to strtod). No allocation but the reusable value and extra-entry buffers. */
 #include "fastjson.h"
 #include "names.h"
+#include "token.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -266,7 +267,7 @@ int tt_fast_step_scan(const char *msg, size_t len, tt_fast_step *s)
 
 int tt_fast_step_fits(const tt_fast_step *s, const char *token, const tt_msg_run *r)
 {
-    if (token && token[0] && (!s->token || s->token_len != strlen(token) || memcmp(s->token, token, s->token_len)))
+    if (token && token[0] && (!s->token || !tt_token_eq(s->token, s->token_len, token)))
         return 0;
     if (s->step <= r->last_step) return 0;
     if (s->has_layers && (s->nrows != r->nlayers || (r->nlayers && s->row_len != r->row_stats))) return 0;

@@ -6,7 +6,7 @@
 
 int tt_run_name_ok(const char *s)
 {
-    if (!s || !*s || *s == '.' || strlen(s) >= TT_NAME_MAX) return 0;
+    if (!s || !*s || *s == '.' || *s == '-' || strlen(s) >= TT_NAME_MAX) return 0;   /* not a hidden file, not an option */
     for (; *s; s++) {
         char c = *s;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("_.:+=-", c)))

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* Run names end up in file names: [A-Za-z0-9_.:+=-]{1,127}, not starting with '.'. */
+/* Run names end up in file names and argv: [A-Za-z0-9_.:+=-]{1,127}, not starting with '.' or '-'. */
 int tt_run_name_ok(const char *s);
 /* Layer and scalar names: 1..127 printable ASCII characters, no '"' or '\\'. */
 int tt_label_ok(const char *s);

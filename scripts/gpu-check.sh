@@ -2,13 +2,16 @@
 # gpu-check.sh — the GPU backend's device checks as one short run on a borrowed GPU machine that has
 # CUDA and torch but none of this project's Debian libraries and no network.
 #
-#   scripts/gpu-check.sh pack   here: build the libraries, the GPU test and bench, and copy them with
-#                               the shared libraries they need beyond glibc, libstdc++ and CUDA into
-#                               .gpucheck/ (one folder, ~58 MB: under the tool's 64 MiB with the tree)
-#   scripts/gpu-check.sh run    there: test_cuda_gpu, test_cuda_torch.py, bench_cuda --quick,
-#                               bench_cuda_torch.py --quick, test_cuda_gpu under compute-sanitizer's
-#                               memcheck; every step runs (one failing does not stop the others), the
-#                               log goes to $OUT/gpu-check.log when OUT is set
+#   scripts/gpu-check.sh pack   here: build the libraries, the GPU test and bench and traintopd, and
+#                               copy them (debug info stripped) with the shared libraries they need
+#                               beyond glibc, libstdc++ and CUDA into .gpucheck/ (one folder, ~57 MB:
+#                               under the tool's 64 MiB with the tree)
+#   scripts/gpu-check.sh run [STEP...]
+#                               there: test_cuda_gpu, test_cuda_torch.py, bench_cuda --quick,
+#                               bench_cuda_torch.py --quick, bench_gpt.py (a GPT decoder under watch(),
+#                               a real traintopd collecting), test_cuda_gpu under compute-sanitizer's
+#                               memcheck — or only the STEPs named; every step runs (one failing does
+#                               not stop the others), the log goes to $OUT/gpu-check.log when OUT is set
 #
 # With the project's `device` tool: pack here, then run with
 #   carry = [".gpucheck"]
@@ -18,13 +21,14 @@ cd "$(dirname "$0")/.." || exit 1
 
 pack() {
     set -e
-    make -j2 lib/libtraintop.so cuda-all build/tests/test_cuda_gpu build/bench/bench_cuda
+    make -j2 lib/libtraintop.so cuda-all build/tests/test_cuda_gpu build/bench/bench_cuda bin/traintopd
     rm -rf .gpucheck
     mkdir .gpucheck
-    cp build/tests/test_cuda_gpu build/bench/bench_cuda lib/libtraintop_cuda.so .gpucheck/
+    cp build/tests/test_cuda_gpu build/bench/bench_cuda bin/traintopd lib/libtraintop_cuda.so .gpucheck/
     cp lib/libtraintop.so .gpucheck/libtraintop.so.0     # by its soname: what libtraintop_cuda.so asks for
+    strip --strip-debug .gpucheck/*                      # ~3 MB of DWARF: room under the transfer limit
     local f
-    for f in $(ldd lib/libtraintop.so lib/libtraintop_cuda.so build/tests/test_cuda_gpu build/bench/bench_cuda |
+    for f in $(ldd lib/libtraintop.so lib/libtraintop_cuda.so build/tests/test_cuda_gpu build/bench/bench_cuda bin/traintopd |
                awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
         case "$(basename "$f")" in
             libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libutil.so*|libgcc_s.so*|libstdc++.so*) continue ;;
@@ -32,7 +36,9 @@ pack() {
         esac
         cp -L "$f" .gpucheck/
     done
-    grep -qx '/.gpucheck/' .git/info/exclude 2>/dev/null || echo '/.gpucheck/' >>.git/info/exclude
+    local ex
+    ex=$(git rev-parse --git-common-dir)/info/exclude    # a worktree's .git is a file
+    grep -qx '/.gpucheck/' "$ex" 2>/dev/null || echo '/.gpucheck/' >>"$ex"
     echo "gpu-check: packed $(ls .gpucheck | wc -l) files into .gpucheck ($(du -sh .gpucheck | cut -f1)): $(ls .gpucheck | tr '\n' ' ')"
 }
 
@@ -50,21 +56,25 @@ run() {
     [ -d .gpucheck ] || { echo "gpu-check: .gpucheck/ missing: run 'scripts/gpu-check.sh pack' here first and carry it" >&2; exit 2; }
     local d=$PWD/.gpucheck py=${PY:-python3} log=${OUT:-/tmp}/gpu-check.log
     export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export TRAINTOP_LIB="$d/libtraintop.so.0" TRAINTOP_CUDA_LIB="$d/libtraintop_cuda.so" PYTHONUNBUFFERED=1
+    export TRAINTOP_LIB="$d/libtraintop.so.0" TRAINTOP_CUDA_LIB="$d/libtraintop_cuda.so" TRAINTOPD="$d/traintopd"
+    export PYTHONUNBUFFERED=1
     failed=""
+    only=" $* "
+    want() { [ "$only" = "  " ] || [[ "$only" == *" $1 "* ]]; }
     {
         nvidia-smi -L 2>&1 || true
         "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1
         ldd "$d/test_cuda_gpu" "$d/libtraintop_cuda.so" | grep "not found" && failed="$failed libraries"
         # timeouts add up to 540 s: inside one 600 s device call
-        step test_cuda_gpu 90 "$d/test_cuda_gpu"
-        step test_cuda_torch 150 "$py" tests/cuda/test_cuda_torch.py
-        step bench_cuda 60 "$d/bench_cuda" --quick
-        step bench_cuda_torch 120 "$py" bench/cuda/bench_cuda_torch.py --quick
-        # the kernels had never run before: out-of-bounds and misaligned accesses, last
+        want test_cuda_gpu && step test_cuda_gpu 60 "$d/test_cuda_gpu"
+        want test_cuda_torch && step test_cuda_torch 120 "$py" tests/cuda/test_cuda_torch.py
+        want bench_cuda && step bench_cuda 45 "$d/bench_cuda" --quick
+        want bench_cuda_torch && step bench_cuda_torch 45 "$py" bench/cuda/bench_cuda_torch.py --quick
+        want bench_gpt && step bench_gpt 180 "$py" bench/cuda/bench_gpt.py
+        # out-of-bounds and misaligned accesses, last
         local san
         san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-        step memcheck 120 "$san" --tool memcheck --error-exitcode 1 "$d/test_cuda_gpu"
+        want memcheck && step memcheck 90 "$san" --tool memcheck --error-exitcode 1 "$d/test_cuda_gpu"
         if [ -n "$failed" ]; then echo "gpu-check: failed:$failed"; else echo "gpu-check: all steps passed"; fi
     } 2>&1 | tee "$log"
     grep -q "^gpu-check: all steps passed" "$log"
@@ -72,6 +82,6 @@ run() {
 
 case "${1:-}" in
     pack) pack ;;
-    run) run ;;
-    *) echo "usage: scripts/gpu-check.sh pack|run (pack here, run on the GPU machine)" >&2; exit 2 ;;
+    run) shift; run "$@" ;;
+    *) echo "usage: scripts/gpu-check.sh pack|run [STEP...] (pack here, run on the GPU machine)" >&2; exit 2 ;;
 esac

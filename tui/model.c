@@ -141,7 +141,14 @@ static double step_share_pct(tui_model *m, const tt_run *r, const char *scalar)
     return rate > 0 && isfinite(ms) ? ms * rate / 10.0 : NAN;      /* ms × steps/s / 1000 × 100 */
 }
 
-double tui_model_probe_pct(tui_model *m, const tt_run *r) { return step_share_pct(m, r, "probe_ms"); }
+/* The probe's own measure when it publishes one (probe_overhead_pct: its cost over the last ~20 s
+ * against the step time, what its overhead budget keeps in bounds), else the latest probe_ms. */
+double tui_model_probe_pct(tui_model *m, const tt_run *r)
+{
+    int k = tt_run_scalar_index(r, "probe_overhead_pct");
+    double pct = k >= 0 ? tui_model_scalar_last(m, r, k) : NAN;
+    return isfinite(pct) ? pct : step_share_pct(m, r, "probe_ms");
+}
 
 /* The probe's kernels run on the training stream, so their time (CUPTI's probe_gpu_ms) adds to a
  * GPU-bound step. */

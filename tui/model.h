@@ -63,7 +63,7 @@ int tui_model_run_shown(tui_model *m, const tt_run *r);
 int64_t tui_model_step(tui_model *m, const tt_run *r);
 int64_t tui_model_layer_step(tui_model *m, const tt_run *r);
 double tui_model_rate(tui_model *m, const tt_run *r);
-double tui_model_probe_pct(tui_model *m, const tt_run *r);      /* probe_ms as % of the step time, NaN unknown */
+double tui_model_probe_pct(tui_model *m, const tt_run *r);      /* probe_overhead_pct, else probe_ms as % of the step time; NaN unknown */
 double tui_model_probe_gpu_pct(tui_model *m, const tt_run *r);  /* probe_gpu_ms (CUPTI) likewise */
 int tui_model_state(tui_model *m, const tt_run *r);
 int tui_model_alerts(tui_model *m, const tt_run *r);            /* the alert-count hook: tt_run.alerts */

@@ -22,6 +22,10 @@ typedef struct {
     const char *const *plugins; /* --plugin PATH…: plugin panels to load besides the bundled and the
                                    user's ($XDG_DATA_HOME/traintop/plugins) */
     int nplugins;
+    /* Another socket to wait on beside the collector's (the Prometheus endpoint): on_extra(ud) runs when
+     * extra_fd is readable. Used only when on_extra is set. */
+    int extra_fd;
+    void (*on_extra)(void *ud);
     /* Where the settings are read from and saved to (cli/config.c's file); NULL: defaults, never saved. */
     const struct tui_settings_io *settings;
 } tui_opts;

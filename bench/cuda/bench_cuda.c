@@ -55,7 +55,7 @@ static double time_stats(int wt, int gt, size_t rows, size_t cols, int nlayers, 
     char err[256];
     cudaStream_t s;
     CU(cudaStreamCreate(&s));
-    tt_cuda_opts o = {NULL, -1, s, every, timing};
+    tt_cuda_opts o = {NULL, -1, s, every, timing, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { fprintf(stderr, "bench_cuda: %s\n", err); exit(1); }
     size_t n = rows * cols;
@@ -140,7 +140,7 @@ static void bench_persample(int reps)
     CU(cudaMalloc(&W, dout * din * 4)); CU(cudaMalloc(&bias, dout * 4)); CU(cudaMalloc(&G, dout * din * 4)); CU(cudaMalloc(&bb, dout * 4));
     fill_dev(A, B * din, 0, 1); fill_dev(D, B * dout, 0, 1e-3f); fill_dev(Z, B * dout, 0, 1); fill_dev(W, dout * din, 0, 0.1f);
     fill_dev(bias, dout, 0, 0.1f); fill_dev(G, dout * din, 0, 1e-3f); fill_dev(bb, dout, 0, 1e-3f);
-    tt_cuda_opts o = {NULL, -1, NULL, 1, 0};
+    tt_cuda_opts o = {NULL, -1, NULL, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { fprintf(stderr, "bench_cuda: %s\n", err); exit(1); }
     double *out = malloc(8 * B * sizeof(double));
@@ -199,7 +199,7 @@ static void bench_vs_pertensor(int nl, size_t rows, size_t cols, int reps)
     cudaStream_t s;
     CU(cudaStreamCreate(&s));
     float **w = calloc((size_t)nl, sizeof *w), **g = calloc((size_t)nl, sizeof *g);
-    tt_cuda_opts o = {NULL, -1, s, 1, 0};
+    tt_cuda_opts o = {NULL, -1, s, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c || !w || !g) { fprintf(stderr, "bench_cuda: %s\n", c ? "out of memory" : err); exit(1); }
     for (int l = 0; l < nl; l++) {

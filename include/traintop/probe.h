@@ -34,7 +34,8 @@ typedef struct {
     const char *endpoint;        /* NULL: $TRAINTOP_ENDPOINT, else the per-user default */
     int rank;                    /* this process's rank, 0 if not distributed */
     int world_size;              /* number of ranks, 1 if not distributed (0 means 1) */
-    int every;                   /* publish layer statistics every N steps (0 means 1) */
+    int every;                   /* a fixed schedule: layer and per-sample statistics every N steps
+                                    (step % N == 0). 0: the overhead budget below chooses the steps */
     int spectral_every;          /* spectral statistics (α, stable rank, …) of every 2-D layer every N
                                     steps, computed on a snapshot in a background thread (0: off) */
     int persample_full;          /* per-sample statistics also compute ⟨g_i, Ḡ⟩ (inner-product and
@@ -45,6 +46,12 @@ typedef struct {
                                     NULL: the default file under $XDG_STATE_HOME/traintop/spool/<endpoint>/,
                                     which a collector on that endpoint imports by itself; "": none (they
                                     are dropped, and counted) */
+    double overhead;             /* the overhead budget (when every is 0), a fraction of the step time
+                                    (0: 0.02). The probe measures its own cost per step (and what
+                                    tt_probe_cost reports) against the time between steps, and samples §1
+                                    and per-sample statistics each every k steps, k chosen so that the
+                                    long-run cost stays within the budget (at least one sample of each per
+                                    30 s). The achieved overhead is the scalar probe_overhead_pct */
 } tt_probe_opts;
 
 /* Opens a run. opts_size is sizeof(tt_probe_opts) as the caller was built (pass `sizeof opts`): a caller
@@ -78,7 +85,8 @@ typedef struct {
 } tt_dense_batch;
 
 /* Hands in a dense layer's batch for the step about to be published, after the backward pass and
- * before the optimizer update. weight_layer is the index tt_probe_add_layer gave the weight
+ * before the optimizer update. Under the overhead budget a batch for a step that does not sample
+ * per-sample statistics is ignored (0 returned): tt_probe_sampled says which steps do. weight_layer is the index tt_probe_add_layer gave the weight
  * (rows = outputs, cols = inputs); bias_layer the bias's, or -1. The registered gradient buffers must
  * hold the batch-mean gradient. The probe combines all layers of a step into the model's per-sample
  * alignment γ_i (GWA, published as the scalar "gwa" once per window) and gradient-noise statistics
@@ -125,11 +133,39 @@ TT_API int tt_probe_add_external_layer(tt_probe *p, const char *name, size_t row
  * TT_LAYER_NSTATS; NaN where unknown). A sampled step without them publishes NaN for that layer. */
 TT_API int tt_probe_layer_stats(tt_probe *p, int layer, const double *stats, int n);
 
+/* What the probe samples at `step`, a step after the last published one: TT_SAMPLE_STATS (the layers'
+ * §1 statistics: registered buffers are read at tt_probe_step), TT_SAMPLE_PERSAMPLE (per-sample
+ * statistics: dense batches are used). 0: nothing is read at that step — skip hooks and copies.
+ * Under the budget steps are counted one by one from the last published (`step` is the
+ * (step - last)th to come) and the answer is exact for the next two steps; beyond them it is
+ * conservative (sampled). Returns the bits, or -1 for a step that is not after the last. */
+#define TT_SAMPLE_STATS 1
+#define TT_SAMPLE_PERSAMPLE 2
+TT_API int tt_probe_sampled(const tt_probe *p, int64_t step);
+
+/* Time spent on the probe's behalf outside libtraintop for the step about to be published — a
+ * framework's hooks and copies, GPU kernels — in seconds, for the work of `kind`: TT_SAMPLE_STATS,
+ * TT_SAMPLE_PERSAMPLE, or 0 for what every step costs. Counted in the overhead budget and probe_ms.
+ * 0, or -1 for a bad kind or time. */
+TT_API int tt_probe_cost(tt_probe *p, int kind, double seconds);
+
 /* Sets a named scalar (loss, lr, val_loss, …) for the step about to be published. */
 TT_API int tt_probe_scalar(tt_probe *p, const char *name, double value);
 
+/* System and GPU metrics on the probe's own timer: a background thread samples the process's CPU % and
+ * resident memory and the host's memory (/proc), and — where an NVIDIA driver is installed, through NVML
+ * loaded at run time — each GPU's utilisation, memory, power, temperature and SM clock, every
+ * interval_s seconds (<= 0: 5 s). The next tt_probe_step after each sample publishes it as scalars:
+ * sys_cpu_percent, sys_rss_bytes, sys_host_mem_used_bytes, sys_host_mem_total_bytes and
+ * gpu<k>_{util_percent,mem_used_bytes,mem_total_bytes,power_watts,temp_celsius,sm_clock_mhz} (docs/metrics.md).
+ * gpus: the CUDA device numbers to read ("0", "0,1"), NULL for every visible GPU (at most 4), "" for
+ * none. Calling it again restarts the sampler with the new settings. 0, or -1 with err. */
+TT_API int tt_probe_system_metrics(tt_probe *p, double interval_s, const char *gpus, char *err, size_t errlen);
+
 /* Marks the end of a training step, after the optimizer update: computes the layer statistics when
- * the step is sampled and publishes the step. Steps must increase. Returns 0, or -1 for a bad step. */
+ * the step is sampled and publishes the step with its scalars (probe_ms: this step's probe cost;
+ * probe_overhead_pct on sampled steps: the achieved overhead, % of the step time over the last ~20 s).
+ * Steps must increase. Returns 0, or -1 for a bad step. */
 TT_API int tt_probe_step(tt_probe *p, int64_t step);
 
 /* Non-zero once the collector (a rule or a user) asked this run to stop; reason gets why.

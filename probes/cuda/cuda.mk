@@ -117,6 +117,7 @@ cuda-tests: cuda-all $(CUDA_TESTS) $(CUDA_BENCHES)
 cuda-bench: cuda-all $(CUDA_BENCHES)
 	@for b in $(CUDA_BENCHES); do $$b $(if $(QUICK),--quick) || exit 1; done
 	@TRAINTOP_CUDA_LIB=lib/libtraintop_cuda.so $(or $(PY),python3) bench/cuda/bench_cuda_torch.py $(if $(QUICK),--quick)
+	@TRAINTOP_CUDA_LIB=lib/libtraintop_cuda.so $(or $(PY),python3) bench/cuda/bench_gpt.py $(if $(QUICK),--quick)
 cuda-clean:
 	rm -rf build/cuda lib/libtraintop_cuda.a lib/libtraintop_cuda.so $(CUDA_TESTS) $(CUDA_BENCHES)
 

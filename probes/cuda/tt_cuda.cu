@@ -128,18 +128,25 @@ struct StatsArgs {
     unsigned *count;
     double *out;
     int have_prev, refresh;
+    int with_w0;         /* read W_0 (the distance from init) this step */
 };
 
+/* z (W_0) is NULL on a step that skips the distance from init: z = w, so its sum is 0. */
 template <class TW, class TG>
 __device__ __forceinline__ void elem8(const TW *w, const TG *g, TW *p, const TW *z, uint64_t i, double K,
                                       int hp, int rf, ttc_rowsums &rs, ttc_elsums &es)
 {
-    V8<TW> wv = ld8(w + i), zv = ld8(z + i), pv;
+    V8<TW> wv = ld8(w + i), zv, pv;
     V8<TG> gv = ld8(g + i);
     float wf[8], gf[8], zf[8], pf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (z) zv = ld8(z + i);
     if (hp) { pv = ld8(p + i); cvt8(pv, pf); }
     if (rf) st8(p + i, wv);                     /* after the read: W_prev becomes this step's W */
-    cvt8(wv, wf); cvt8(gv, gf); cvt8(zv, zf);
+    cvt8(wv, wf); cvt8(gv, gf);
+    if (z) cvt8(zv, zf);
+    else
+#pragma unroll
+        for (int k = 0; k < 8; k++) zf[k] = wf[k];
 #pragma unroll
     for (int k = 0; k < 8; k++) ttc_elem(&rs, &es, wf[k], gf[k], pf[k], zf[k], K, hp);
 }
@@ -152,18 +159,18 @@ __device__ __forceinline__ void elem1(const TW *w, const TG *g, TW *p, const TW 
     float pf = 0;
     if (hp) pf = tof(p[i]);
     if (rf) p[i] = wr;
-    ttc_elem(&rs, &es, tof(wr), tof(g[i]), pf, tof(z[i]), K, hp);
+    ttc_elem(&rs, &es, tof(wr), tof(g[i]), pf, z ? tof(z[i]) : tof(wr), K, hp);
 }
 
 /* Entries [base, base + n) by `lanes` lanes, lane `lane`: vector loads when the layer allows. */
 template <class TW, class TG>
 __device__ __forceinline__ void span(const ttc_layer &L, uint64_t base, uint64_t n, unsigned lane, unsigned lanes,
-                                     double K, int hp, int rf, ttc_rowsums &rs, ttc_elsums &es)
+                                     double K, int hp, int rf, int w0, ttc_rowsums &rs, ttc_elsums &es)
 {
     const TW *w = (const TW *)L.w;
     const TG *g = (const TG *)L.g;
     TW *p = (TW *)L.prev;
-    const TW *z = (const TW *)L.w0;
+    const TW *z = w0 ? (const TW *)L.w0 : NULL;
     uint64_t done = 0;
     if (L.vec) {
         uint64_t nv = n / 8;
@@ -180,11 +187,11 @@ __device__ __forceinline__ void span(const ttc_layer &L, uint64_t base, uint64_t
 }
 
 template <class TW, class TG>
-__device__ void item_body(const ttc_layer &L, const ttc_item &it, double K, int hp, int rf, Acc &a)
+__device__ void item_body(const ttc_layer &L, const ttc_item &it, double K, int hp, int rf, int w0, Acc &a)
 {
     if (L.pieces) {                                  /* a piece of one row: the whole block */
         ttc_rowsums rs = {0, 0, 0};
-        span<TW, TG>(L, it.e0, it.n, threadIdx.x, blockDim.x, K, hp, rf, rs, a.e);
+        span<TW, TG>(L, it.e0, it.n, threadIdx.x, blockDim.x, K, hp, rf, w0, rs, a.e);
         a.r.ww += rs.ww; a.r.pp += rs.pp; a.r.dd += rs.dd;
         return;
     }
@@ -195,7 +202,7 @@ __device__ void item_body(const ttc_layer &L, const ttc_item &it, double K, int 
     const int rowang = hp && L.rows > 1;
     for (uint64_t r = grp; r < nr; r += ngrp) {
         ttc_rowsums rs = {0, 0, 0};
-        span<TW, TG>(L, (r0 + r) * cols, cols, lane, G, K, hp, rf, rs, a.e);
+        span<TW, TG>(L, (r0 + r) * cols, cols, lane, G, K, hp, rf, w0, rs, a.e);
         a.r.ww += rs.ww; a.r.pp += rs.pp; a.r.dd += rs.dd;
         if (rowang) {
             for (unsigned o = G / 2; o > 0; o /= 2) {
@@ -250,13 +257,13 @@ __global__ void __launch_bounds__(TTC_BLOCK) ttk_stats(StatsArgs a)
     acc.e.gg = acc.e.gw = acc.e.sw = acc.e.sw2 = acc.e.d0 = 0;
     acc.e.nf = 0;
     acc.ra2 = acc.ran = 0;
-    const int hp = a.have_prev, rf = a.refresh;
+    const int hp = a.have_prev, rf = a.refresh, w0 = a.with_w0;
     switch (L.wt * 4 + L.gt) {
-    case TT_CUDA_F32 * 4 + TT_CUDA_F32: item_body<float, float>(L, it, K, hp, rf, acc); break;
-    case TT_CUDA_F16 * 4 + TT_CUDA_F16: item_body<__half, __half>(L, it, K, hp, rf, acc); break;
-    case TT_CUDA_BF16 * 4 + TT_CUDA_BF16: item_body<__nv_bfloat16, __nv_bfloat16>(L, it, K, hp, rf, acc); break;
-    case TT_CUDA_F16 * 4 + TT_CUDA_F32: item_body<__half, float>(L, it, K, hp, rf, acc); break;
-    case TT_CUDA_BF16 * 4 + TT_CUDA_F32: item_body<__nv_bfloat16, float>(L, it, K, hp, rf, acc); break;
+    case TT_CUDA_F32 * 4 + TT_CUDA_F32: item_body<float, float>(L, it, K, hp, rf, w0, acc); break;
+    case TT_CUDA_F16 * 4 + TT_CUDA_F16: item_body<__half, __half>(L, it, K, hp, rf, w0, acc); break;
+    case TT_CUDA_BF16 * 4 + TT_CUDA_BF16: item_body<__nv_bfloat16, __nv_bfloat16>(L, it, K, hp, rf, w0, acc); break;
+    case TT_CUDA_F16 * 4 + TT_CUDA_F32: item_body<__half, float>(L, it, K, hp, rf, w0, acc); break;
+    case TT_CUDA_BF16 * 4 + TT_CUDA_F32: item_body<__nv_bfloat16, float>(L, it, K, hp, rf, w0, acc); break;
     default: break;
     }
     double v[TTC_NPRIM];
@@ -383,6 +390,17 @@ extern "C" tt_cuda *tt_cuda_open(const tt_cuda_opts *o, char *err, size_t errlen
     c->probe = o->probe;
     c->device = dev;
     c->every = o->every > 0 ? o->every : 1;
+    c->gemm_fp32 = o->gemm_fp32 != 0;
+    if (o->w0_every < 0) {
+        cudaEventDestroy(c->ev);
+        free(c);
+        ttc_fail(err, errlen, "tt_cuda_open: w0_every must be >= 0, got %d", o->w0_every);
+        return NULL;
+    }
+    c->w0_every = o->w0_every > 0 ? o->w0_every : 1;
+#ifdef TT_SAMPLE_STATS
+    c->follow_probe = o->every == 0 && o->probe;     /* the probe's own schedule (its overhead budget) */
+#endif
     c->stream = (cudaStream_t)o->stream;
     c->have_prev = 1;
     c->last_step = INT64_MIN;
@@ -396,11 +414,108 @@ extern "C" tt_cuda *tt_cuda_open(const tt_cuda_opts *o, char *err, size_t errlen
         free(c);
         return NULL;
     }
-    if (o->timing) {
-        if (ttc_cupti_start(err, errlen) != 0) { cudaEventDestroy(c->ev); free(c); return NULL; }
-        c->timing = 1;
+    if (o->timing < 0 || o->timing > 2) {
+        cudaEventDestroy(c->ev);
+        free(c);
+        ttc_fail(err, errlen, "tt_cuda_open: timing %d: expected 0 (off), 1 (CUPTI, else events) or 2 (events)", o->timing);
+        return NULL;
+    }
+    if (o->timing == 1) {
+        char why[sizeof c->timing_note - 40];
+        if (ttc_cupti_start(why, sizeof why) == 0) {
+            c->timing = TTC_TIMING_CUPTI;
+        } else {
+            c->timing = TTC_TIMING_EVENTS;
+            snprintf(c->timing_note, sizeof c->timing_note, "%s: GPU time from CUDA events", why);
+        }
+    } else if (o->timing == 2) {
+        c->timing = TTC_TIMING_EVENTS;
     }
     return c;
+}
+
+/* ---------------------------------------------------------------- timing */
+
+/* Event pairs are recorded in both modes: they split the probe's GPU time by kind for the probe's
+ * overhead budget (tt_probe_cost); CUPTI adds the process's busy time and kernel counts. */
+void ttc_time_begin(tt_cuda *c, int kind)
+{
+    c->tev_open = 0;
+    if (c->timing == TTC_TIMING_OFF) return;
+    if (c->timing == TTC_TIMING_CUPTI) ttc_cupti_push();
+    if (c->ntev + 2 > c->captev) {                   /* rare: grows to the number of enqueues of a step */
+        int cap = c->captev ? 2 * c->captev : 16;
+        cudaEvent_t *t = (cudaEvent_t *)realloc(c->tev, (size_t)cap * sizeof *t);
+        if (!t) return;
+        c->tev = t;
+        unsigned char *k = (unsigned char *)realloc(c->tev_kind, (size_t)cap / 2);
+        if (!k) return;
+        c->tev_kind = k;
+        for (; c->captev < cap; c->captev++)
+            if (cudaEventCreate(&c->tev[c->captev]) != cudaSuccess) { cudaGetLastError(); return; }
+    }
+    c->tev_kind[c->ntev / 2] = (unsigned char)kind;
+    c->tev_open = cudaEventRecord(c->tev[c->ntev], c->stream) == cudaSuccess;
+}
+
+void ttc_time_end(tt_cuda *c)
+{
+    if (c->timing == TTC_TIMING_CUPTI) ttc_cupti_pop();
+    if (!c->tev_open) return;
+    c->tev_open = 0;
+    if (cudaEventRecord(c->tev[c->ntev + 1], c->stream) == cudaSuccess) c->ntev += 2;
+}
+
+/* The event pairs since the last collect (the stream has passed them all): their spans by kind. */
+static void event_spans(tt_cuda *c)
+{
+    c->t_kind_ms[0] = c->t_kind_ms[1] = c->t_kind_ms[2] = 0;
+    for (int k = 0; k + 1 < c->ntev; k += 2) {
+        float ms;
+        if (cudaEventElapsedTime(&ms, c->tev[k], c->tev[k + 1]) == cudaSuccess) c->t_kind_ms[c->tev_kind[k / 2] % 3] += ms;
+        else cudaGetLastError();
+    }
+    c->ntev = 0;
+}
+
+/* Event timing at collect: probe = the sum of the enqueues' spans, busy = the stream's span between
+ * this collect and the previous one (it includes the stream's idle time: an upper bound of busy
+ * time). Totals: the caller divides by the steps they cover. */
+static int event_timing(tt_cuda *c)
+{
+    double busy = NAN;
+    int cur = c->tmark_n & 1;
+    if (cudaEventSynchronize(c->tmark[cur]) != cudaSuccess) { cudaGetLastError(); return -1; }
+    float span;
+    if (c->tmark_n > 0 && cudaEventElapsedTime(&span, c->tmark[cur ^ 1], c->tmark[cur]) == cudaSuccess) busy = span;
+    cudaGetLastError();
+    c->tmark_n++;
+    c->t_busy = busy;
+    c->t_probe = c->t_kind_ms[TTC_KIND_STATS] + c->t_kind_ms[TTC_KIND_PS];
+    c->t_kernels = -1;
+    return 0;
+}
+
+extern "C" const char *tt_cuda_timing_note(const tt_cuda *c)
+{
+    return c ? c->timing_note : "";
+}
+
+extern "C" int tt_cuda_timing_source(const tt_cuda *c)
+{
+    return c ? c->timing : 0;
+}
+
+extern "C" int tt_cuda_use_event_timing(tt_cuda *c, const char *why)
+{
+    if (!c || c->timing == TTC_TIMING_OFF) return -1;
+    if (c->timing == TTC_TIMING_CUPTI) {
+        ttc_cupti_abandon();
+        c->timing = TTC_TIMING_EVENTS;
+        c->tmark_n = 0;
+        snprintf(c->timing_note, sizeof c->timing_note, "%s: GPU time from CUDA events", why && *why ? why : "CUPTI given up");
+    }
+    return 0;
 }
 
 extern "C" int tt_cuda_add_layer(tt_cuda *c, const char *name, size_t rows, size_t cols, int w_dtype, const void *w,
@@ -511,7 +626,9 @@ static int plan(tt_cuda *c, char *err, size_t errlen)
         return ttc_cuda_fail(err, errlen, "cudaMallocHost", e);
     }
     c->result = (double *)malloc(nl * 12 * sizeof(double));
-    if (!c->result) { free(items); return ttc_fail(err, errlen, "tt_cuda_step: out of memory"); }
+    c->last_dist = (double *)malloc(nl * sizeof(double));
+    if (!c->result || !c->last_dist) { free(items); return ttc_fail(err, errlen, "tt_cuda_step: out of memory"); }
+    for (size_t k = 0; k < nl; k++) c->last_dist[k] = NAN;
     for (size_t k = 0; k < nl * 12; k++) c->result[k] = c->h_out[k] = NAN;
     /* pageable sources: staged by the runtime before the call returns */
     if ((e = cudaMemcpyAsync(c->d_items, items, ni * sizeof *items, cudaMemcpyHostToDevice, c->stream)) != cudaSuccess ||
@@ -529,6 +646,25 @@ static int plan(tt_cuda *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Sampled and refresh steps: every N, or (every = 0 with a probe) the probe's schedule, asked for
+ * this step and the next (tt_probe_sampled is exact for the two steps after the last published). */
+static ttc_step_plan decide(tt_cuda *c, int64_t step)
+{
+#ifdef TT_SAMPLE_STATS
+    if (c->follow_probe) {
+        int now = tt_probe_sampled(c->probe, step), next = tt_probe_sampled(c->probe, step + 1);
+        ttc_step_plan sp;
+        sp.sampled = now > 0 && (now & TT_SAMPLE_STATS);
+        sp.refresh = next > 0 && (next & TT_SAMPLE_STATS);
+        sp.have_prev = c->have_prev;
+        if (sp.sampled) c->have_prev = sp.refresh;   /* as ttc_step_decide */
+        else if (sp.refresh) c->have_prev = 1;
+        return sp;
+    }
+#endif
+    return ttc_step_decide(step, c->every, &c->have_prev);
+}
+
 extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
 {
     if (!c) return ttc_fail(err, errlen, "tt_cuda_step: no backend");
@@ -541,7 +677,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
     ttc_devguard guard(c->device);
     if (ttc_capturing(c)) {
         /* skipped: a W_prev refresh that does not happen leaves no valid W_prev */
-        ttc_step_plan sp = ttc_step_decide(step, c->every, &c->have_prev);
+        ttc_step_plan sp = decide(c, step);
         if (sp.sampled || sp.refresh) c->have_prev = 0;
         return ttc_fail(err, errlen, "tt_cuda_step: step %lld: the stream is being captured into a CUDA graph; "
                         "statistics are taken only outside capture", (long long)step);
@@ -553,14 +689,16 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
             return ttc_cuda_fail(err, errlen, "tt_cuda_step: uploading rebound layers", e);
         c->dirty = 0;
     }
-    ttc_step_plan sp = ttc_step_decide(step, c->every, &c->have_prev);
+    ttc_step_plan sp = decide(c, step);
     if (!sp.sampled && !sp.refresh) return 0;
-    if (c->timing) ttc_cupti_push();
+    ttc_time_begin(c, TTC_KIND_STATS);
     if (sp.sampled) {
         StatsArgs a;
         a.layers = c->d_layers; a.items = c->d_items; a.part = c->d_part; a.count = c->d_count; a.out = c->d_out;
         a.have_prev = sp.have_prev;
         a.refresh = sp.refresh;
+        a.with_w0 = c->nsampled++ % c->w0_every == 0;    /* the slow schedule of the distance from init */
+        c->pending_w0 = a.with_w0;
         ttk_stats<<<(unsigned)c->nitems, TTC_BLOCK, 0, c->stream>>>(a);
         e = cudaGetLastError();
         if (e == cudaSuccess)
@@ -569,7 +707,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
         ttk_refresh<<<(unsigned)c->nitems, TTC_BLOCK, 0, c->stream>>>(c->d_layers, c->d_items);
         e = cudaGetLastError();
     }
-    if (c->timing) ttc_cupti_pop();
+    ttc_time_end(c);
     if (e != cudaSuccess) return ttc_cuda_fail(err, errlen, "tt_cuda_step: launch", e);
     if ((e = cudaEventRecord(c->ev, c->stream)) != cudaSuccess) return ttc_cuda_fail(err, errlen, "cudaEventRecord", e);
     c->pending = 1;
@@ -588,9 +726,21 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
         ttc_fail(err, errlen, "tt_cuda_collect: the stream is being captured into a CUDA graph; collect after the capture");
         return TT_CUDA_NOT_READY;
     }
+    if (!c->pending_sampled && !c->nps_pending) {
+        c->pending = 0;                              /* a W_prev refresh only: nothing to read, so no wait */
+        return TT_CUDA_OK;
+    }
     if (!c->ev_fresh) {                              /* per-sample work enqueued after the last step */
         if ((e = cudaEventRecord(c->ev, c->stream)) != cudaSuccess) return ttc_cuda_fail(err, errlen, "cudaEventRecord", e);
         c->ev_fresh = 1;
+    }
+    if (c->timing == TTC_TIMING_EVENTS && !c->tmark_rec) {
+        if (!c->tmark[0] && (cudaEventCreate(&c->tmark[0]) != cudaSuccess || cudaEventCreate(&c->tmark[1]) != cudaSuccess)) {
+            cudaGetLastError();
+            c->timing = TTC_TIMING_OFF;              /* no events: no timing, the statistics go on */
+        } else if (cudaEventRecord(c->tmark[c->tmark_n & 1], c->stream) == cudaSuccess) {
+            c->tmark_rec = 1;
+        }
     }
     if (!wait) {
         e = cudaEventQuery(c->ev);
@@ -600,25 +750,44 @@ extern "C" int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen)
     }
     if (e != cudaSuccess) {
         c->pending = 0;
+        c->tmark_rec = 0;
         c->nps_pending = 0;
         c->feed_B = 0;
         return ttc_cuda_fail(err, errlen, "tt_cuda_collect: the stream's work failed", e);
     }
     if (c->pending_sampled) {
         memcpy(c->result, c->h_out, (size_t)c->nlayers * 12 * sizeof(double));
+        /* dist_init: this step's when W_0 was read, else the last one computed (repeated as it is) */
+        for (int i = 0; i < c->nlayers; i++) {
+            double *d = &c->result[12 * i + TTC_DIST_INIT];
+            if (c->pending_w0) c->last_dist[i] = *d;
+            else if (c->result[12 * i + 11] == 0) *d = c->last_dist[i];   /* NaN/Inf: everything stays NaN */
+        }
         if (c->probe)
             for (int i = 0; i < c->nlayers; i++)
                 if (c->probe_index[i] >= 0) tt_probe_layer_stats(c->probe, c->probe_index[i], c->result + 12 * i, TT_LAYER_NSTATS);
     }
     ttc_ps_scatter(c);
     if (c->timing) {
-        c->t_valid = ttc_cupti_step(&c->t_busy, &c->t_probe, &c->t_kernels) == 0;
+        event_spans(c);
+#ifdef TT_SAMPLE_STATS
+        /* the probe's overhead budget counts the GPU work done on its behalf (seconds, by kind) */
+        if (c->probe) {
+            tt_probe_cost(c->probe, TT_SAMPLE_STATS, c->t_kind_ms[TTC_KIND_STATS] * 1e-3);
+            tt_probe_cost(c->probe, TT_SAMPLE_PERSAMPLE, c->t_kind_ms[TTC_KIND_PS] * 1e-3);
+        }
+#endif
+        if (c->timing == TTC_TIMING_CUPTI)
+            c->t_valid = ttc_cupti_step(&c->t_busy, &c->t_probe, &c->t_kernels) == 0;
+        else
+            c->t_valid = c->tmark_rec && event_timing(c) == 0;
+        c->tmark_rec = 0;
         if (c->t_valid) ttc_timing_per_step(c->t_steps, &c->t_busy, &c->t_probe, &c->t_kernels);
         c->t_steps = 0;
         if (c->t_valid && c->probe) {
-            tt_probe_scalar(c->probe, "gpu_busy_ms", c->t_busy);
+            if (!isnan(c->t_busy)) tt_probe_scalar(c->probe, "gpu_busy_ms", c->t_busy);
             tt_probe_scalar(c->probe, "probe_gpu_ms", c->t_probe);
-            tt_probe_scalar(c->probe, "gpu_kernels", (double)c->t_kernels);
+            if (c->t_kernels >= 0) tt_probe_scalar(c->probe, "gpu_kernels", (double)c->t_kernels);
         }
     }
     c->pending = 0;
@@ -667,9 +836,14 @@ extern "C" void tt_cuda_close(tt_cuda *c)
     }
     if (c->h_out) cudaFreeHost(c->h_out);
     ttc_ps_free(c);
-    if (c->timing) ttc_cupti_stop();
+    if (c->timing == TTC_TIMING_CUPTI) ttc_cupti_stop();
+    for (int k = 0; k < c->captev; k++) cudaEventDestroy(c->tev[k]);
+    free(c->tev);
+    free(c->tev_kind);
+    if (c->tmark[0]) { cudaEventDestroy(c->tmark[0]); cudaEventDestroy(c->tmark[1]); }
     cudaEventDestroy(c->ev);
     free(c->result);
+    free(c->last_dist);
     free(c->layers);
     free(c->probe_index);
     free(c->shape);

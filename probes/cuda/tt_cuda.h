@@ -46,8 +46,18 @@ typedef struct {
     void *stream;        /* the training loop's cudaStream_t; NULL: the legacy default stream. Every kernel
                             and copy of the backend is ordered on it, so the statistics read W and G after
                             the work enqueued before them and before the work enqueued after them */
-    int every;           /* sampled steps: step % every == 0 — the probe's own `every` (0 means 1) */
-    int timing;          /* 1: per-step GPU timing with CUPTI (one backend per process can own it) */
+    int every;           /* sampled steps: step % every == 0 — the probe's own `every`. 0: with a probe
+                            whose library has tt_probe_sampled (the overhead budget), the steps it
+                            samples §1 on; else 1. With timing on, collect also reports the backend's
+                            GPU time to such a probe (tt_probe_cost, §1 and per-sample apart) */
+    int timing;          /* per-step GPU timing. 0: none; 1: CUPTI (kernel records of the whole process),
+                            or, when CUPTI is taken (another profiler, another backend), CUDA events
+                            around the backend's own work (tt_cuda_timing_note says why); 2: events */
+    int gemm_fp32;       /* 0: the per-sample ‖g_i‖² GEMMs on fp32 operands run on TF32 tensor cores
+                            (fp32 accumulation; docs/gpu.md states the error); 1: full fp32 (slower) */
+    int w0_every;        /* read W_0 for dist_init on every w0_every-th sampled step (the first included;
+                            0 means 1); the other sampled steps skip that read (a quarter of an fp32
+                            layer's traffic) and repeat the last dist_init computed */
 } tt_cuda_opts;
 
 /* Number of CUDA devices the runtime sees; 0 (and the reason in err) when there is no device or no
@@ -90,11 +100,27 @@ int tt_cuda_collect(tt_cuda *c, int wait, char *err, size_t errlen);
  * tt_probe_layer_stats), NaN before the first. 0, or -1 for a bad layer. */
 int tt_cuda_layer_result(const tt_cuda *c, int layer, double stats[TT_LAYER_NSTATS]);
 
-/* The GPU time of the last collected step, from CUPTI kernel activity records (all streams of the
- * process): gpu_busy_ms = the union of all kernels' execution intervals delivered since the previous
- * collect, probe_gpu_ms = that of the backend's own kernels (cuBLAS ones included), kernels = their
- * count. Any pointer may be NULL. 0, or -1 (NaN/-1 written) when timing is off or was unavailable. */
+/* The GPU time of the last collected step, per training step. CUPTI: from kernel activity records
+ * (all streams of the process): gpu_busy_ms = the union of all kernels' execution intervals delivered
+ * since the previous collect, probe_gpu_ms = that of the backend's own kernels (cuBLAS ones included),
+ * kernels = their count. Events: probe_gpu_ms = the summed spans of the backend's enqueued work,
+ * gpu_busy_ms = the stream's span between the last two collects (idle included: an upper bound; NaN at
+ * the first), kernels = -1. A collect with only a W_prev refresh pending returns without waiting and
+ * without timing: the next one covers its step. Any pointer may be NULL. 0, or -1 (NaN/-1 written)
+ * when timing is off or was unavailable. */
 int tt_cuda_step_timing(tt_cuda *c, double *gpu_busy_ms, double *probe_gpu_ms, int *kernels);
+
+/* The timing in use: 0 none, 1 CUPTI, 2 CUDA events. */
+int tt_cuda_timing_source(const tt_cuda *c);
+
+/* "" or one line saying why events replaced CUPTI ("CUPTI is in use by another profiler (…): GPU time
+ * from CUDA events"). Owned by the backend. */
+const char *tt_cuda_timing_note(const tt_cuda *c);
+
+/* Gives CUPTI up for event timing without touching CUPTI's state: for when another profiler started
+ * after the backend (torch.profiler: its activity callbacks now replace ours, and disabling or flushing
+ * would disturb it). why goes into the note. 0, or -1 when timing is off. */
+int tt_cuda_use_event_timing(tt_cuda *c, const char *why);
 
 /* One dense layer's batch on the device, for METRICS.md §2 — the tt_dense of metrics/persample.h with
  * device pointers and dtypes. Sample i has T rows a_it, δ_it; g_i = scale · Σ_t δ_it a_itᵀ. */

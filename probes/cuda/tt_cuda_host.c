@@ -205,7 +205,7 @@ void ttc_timing_per_step(int steps, double *busy_ms, double *probe_ms, int *kern
     if (steps <= 1) return;
     *busy_ms /= steps;
     *probe_ms /= steps;
-    *kernels = (*kernels + steps / 2) / steps;
+    if (*kernels >= 0) *kernels = (*kernels + steps / 2) / steps;   /* -1: not counted (event timing) */
 }
 
 /* IEEE binary16 */
@@ -276,4 +276,38 @@ void ttc_from_float(int dtype, const float *src, void *dst, size_t n)
     if (dtype == 0) { memcpy(dst, src, n * 4); return; }
     uint16_t *d = dst;
     for (size_t i = 0; i < n; i++) d[i] = dtype == 1 ? ttc_f2h(src[i]) : ttc_f2bf(src[i]);
+}
+
+ttc_ps_plan ttc_ps_plan_make(uint64_t B, uint64_t T, uint64_t din, uint64_t dout, int want_gw_u, int want_gG,
+                             int sm_count, size_t ws_cap)
+{
+    ttc_ps_plan p;
+    memset(&p, 0, sizeof p);
+    const double b = (double)B, t = (double)T, di = (double)din, dO = (double)dout, fpb = TTC_PS_FLOP_PER_BYTE;
+    const int nu = (want_gw_u != 0) + (want_gG != 0);
+    if (T > 1) {
+        /* two Gram GEMMs, their fp32 results written and read; plus each A·Mᵀ GEMM and its U */
+        p.cost_gram = 2 * b * t * t * (di + dO) + fpb * 2 * b * t * t * 4 * 2 + nu * (2 * b * t * di * dO + fpb * b * t * dO * 4 * 2);
+        p.cost_mat = 2 * b * t * di * dO + fpb * b * di * dO * 4 * 2;
+        p.materialise = p.cost_mat < p.cost_gram;
+        p.ws_per_sample = p.materialise ? (size_t)(din * dout * 4) : (size_t)(2 * T * T * 4);
+        uint64_t cs = ws_cap / p.ws_per_sample;
+        p.gemm_chunk = cs < 1 ? 1 : cs > B ? (B ? B : 1) : cs;
+    } else {
+        p.gemm_chunk = B ? B : 1;
+    }
+    p.u_w = want_gw_u && !p.materialise;
+    p.u_g = want_gG && !p.materialise;
+    /* the largest per-sample reduction sets the chunk count */
+    uint64_t e = T * din > T * dout ? T * din : T * dout;
+    if (T > 1) {
+        uint64_t k = p.materialise ? din * dout : T * T;
+        if (k > e) e = k;
+    }
+    uint64_t by_size = (e + TTC_PS_CHUNK_MIN - 1) / TTC_PS_CHUNK_MIN;
+    uint64_t want = B ? ((uint64_t)(sm_count > 0 ? sm_count : 1) * TTC_PS_BLOCKS_PER_SM + B - 1) / B : 1;
+    uint64_t c = want < by_size ? want : by_size;
+    if (c > TTC_PS_MAX_CHUNKS) c = TTC_PS_MAX_CHUNKS;
+    p.chunks = (uint32_t)(c < 1 ? 1 : c);
+    return p;
 }

@@ -58,6 +58,33 @@ uint32_t ttc_item_elems(uint64_t total, int sm_count);
  * pieces, piece_len and group. items may be NULL (count only). Returns the number of items. */
 size_t ttc_plan(ttc_layer *layers, int nlayers, uint32_t item_elems, ttc_item *items);
 
+/* §2 launch plan of one dense layer's request, chosen on the host.
+ *
+ * ‖g_i‖² for T > 1 has two forms. Gram: Σ_{t,s}(a_it·a_is)(δ_it·δ_is) from the T×T Gram matrices of
+ * A_i and D_i, 2·B·T²·(d_in+d_out) flops. Materialised: g_i = D_iᵀA_i (d_out×d_in) by one batched
+ * GEMM, 2·B·T·d_in·d_out flops, then one pass over g_i that also gives ⟨g_i, W⟩ and ⟨g_i, Ḡ⟩, which
+ * the Gram form needs an A·Mᵀ GEMM (2·B·T·d_in·d_out) each for. Each form's cost adds its workspace
+ * traffic (written once, read once) at TTC_PS_FLOP_PER_BYTE; the cheaper is taken. Per-sample
+ * reductions run as C chunks per sample (a C × B grid), enough blocks to fill the GPU. */
+#define TTC_PS_MAX_CHUNKS 64
+#define TTC_PS_CHUNK_MIN 2048          /* elements per block at least: a chunk is worth a block */
+#define TTC_PS_BLOCKS_PER_SM 8         /* resident 256-thread blocks a per-sample launch aims at */
+#define TTC_PS_FLOP_PER_BYTE 100.0     /* tensor-core flops per byte of HBM traffic (H100: ~300 bf16, ~150 TF32) */
+
+typedef struct {
+    uint32_t chunks;           /* C: blocks per sample in every per-sample reduction */
+    int materialise;           /* T > 1: ‖g_i‖² (and ⟨g_i,W⟩, ⟨g_i,Ḡ⟩) from materialised g_i; 0: Gram form */
+    int u_w, u_g;              /* GEMMs U = A·Wᵀ, A·Ḡᵀ still needed (Gram form or T = 1) */
+    uint64_t gemm_chunk;       /* samples per round of the ‖g_i‖² GEMMs under the workspace cap (≥ 1) */
+    size_t ws_per_sample;      /* workspace bytes per sample of those GEMMs (fp32 results) */
+    double cost_gram, cost_mat;/* modelled costs, flop-equivalents (0 when T = 1) */
+} ttc_ps_plan;
+
+/* want_gw_u: ⟨g_i, W⟩ wanted and no Z (Z gives it without a GEMM); want_gG: ⟨g_i, Ḡ⟩ wanted.
+ * ws_cap: workspace bytes (one sample always fits). */
+ttc_ps_plan ttc_ps_plan_make(uint64_t B, uint64_t T, uint64_t din, uint64_t dout, int want_gw_u, int want_gG,
+                             int sm_count, size_t ws_cap);
+
 /* Sampling, as tt_probe_step: the statistics of a sampled step need W_prev from the step before, so
  * that step refreshes it. have_prev is the state kept between steps (1 after add). */
 typedef struct {

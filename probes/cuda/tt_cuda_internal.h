@@ -12,13 +12,18 @@
 
 #define TTC_PS_MAX_PENDING 256     /* per-sample requests between two collects */
 
+#define TTC_DIST_INIT 10           /* dist_init's place among the 12 statistics */
+
+enum { TTC_TIMING_OFF = 0, TTC_TIMING_CUPTI = 1, TTC_TIMING_EVENTS = 2 };
+
 /* One per-sample request: its device results and their pinned host copy. Slot k serves the k-th
  * request after each collect, so buffers are reused from step to step. */
 typedef struct {
     double *d_res;                 /* TTC_PS_N × B outputs, then TTC_PS_NORMS doubles */
     double *h_res;                 /* pinned copy */
     double *d_raw;                 /* TTC_RAW_N × B raw sums, then the norm partials */
-    size_t capB;                   /* capacity in samples */
+    size_t capB;                   /* capacity in samples (d_res, h_res) */
+    size_t cap_raw;                /* capacity of d_raw in doubles (samples × chunks) */
     size_t B;                      /* of the pending request */
     tt_cuda_ps_out *out;           /* where collect scatters the results (NULL: to the probe only) */
     int feed_w, feed_b;            /* the probe's weight and bias layer (-1) the sums go to at collect */
@@ -33,6 +38,8 @@ enum { TTC_NORM_W, TTC_NORM_BIAS, TTC_NORM_GBAR, TTC_NORM_BBAR,
 struct tt_cuda {
     tt_probe *probe;
     int device, sm_count, every, timing, owns_stream;
+    int gemm_fp32;                 /* per-sample GEMMs on fp32 operands without TF32 */
+    int follow_probe;              /* every = 0 with a probe: sample as the probe's schedule says */
     cudaStream_t stream;
     /* layers */
     int nlayers, caplayers;
@@ -50,6 +57,9 @@ struct tt_cuda {
     double *d_out;                 /* 12 per layer */
     double *h_out;                 /* pinned: the one copy per step lands here */
     double *result;                /* last collected statistics (host, 12 per layer) */
+    double *last_dist;             /* per layer: dist_init of the last step that read W_0 */
+    int w0_every, pending_w0;      /* W_0 read every w0_every-th sampled step; the pending step does */
+    int64_t nsampled;              /* sampled steps enqueued so far */
     /* completion */
     cudaEvent_t ev;
     int pending;                   /* work enqueued and not yet collected */
@@ -61,7 +71,14 @@ struct tt_cuda {
     int nps_alloc, nps_pending;
     void *ws;                      /* GEMM workspace */
     size_t ws_cap;
-    /* timing */
+    /* timing: TTC_TIMING_OFF, _CUPTI, or _EVENTS (pairs around each enqueue; marks at each collect) */
+    char timing_note[200];         /* why events replaced CUPTI ("" otherwise) */
+    cudaEvent_t *tev;              /* 2 per timed enqueue since the last collect (both timing modes) */
+    unsigned char *tev_kind;       /* TTC_KIND_* of each pair */
+    int ntev, captev, tev_open;
+    double t_kind_ms[3];           /* the last collect's event spans by kind, totals (not per step) */
+    cudaEvent_t tmark[2];          /* the stream's position at the last two collects */
+    int tmark_n, tmark_rec;        /* marks recorded so far; this collect's is recorded */
     double t_busy, t_probe;
     int t_kernels, t_valid;
     int t_steps;                   /* tt_cuda_step calls since the last timing flush */
@@ -89,6 +106,10 @@ void ttc_dfree(tt_cuda *c, void *p, size_t bytes);
 int ttc_capturing(tt_cuda *c);
 /* Clears a pending cudaErrorNotReady (from anyone's query) before launches are checked. */
 void ttc_clear_not_ready(void);
+/* Brackets the backend's own enqueued work for timing: CUPTI correlation tags, or an event pair. */
+enum { TTC_KIND_STATS = 1, TTC_KIND_PS = 2 };   /* the probe's TT_SAMPLE_STATS / TT_SAMPLE_PERSAMPLE */
+void ttc_time_begin(tt_cuda *c, int kind);
+void ttc_time_end(tt_cuda *c);
 /* The per-sample slots' results into the callers' structures (after the event). */
 void ttc_ps_scatter(tt_cuda *c);
 void ttc_ps_free(tt_cuda *c);
@@ -99,6 +120,7 @@ int ttc_cupti_start(char *err, size_t errlen);
 void ttc_cupti_stop(void);
 void ttc_cupti_push(void);
 void ttc_cupti_pop(void);
+void ttc_cupti_abandon(void);
 int ttc_cupti_step(double *busy_ms, double *probe_ms, int *kernels);
 }
 

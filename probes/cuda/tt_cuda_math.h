@@ -106,6 +106,15 @@ TTC_HD void ttc_finish(const double *s, double n, double rows, int have_prev, do
  *   gw         Σ δ·(W a) (want_gw; NaN when W holds NaN/Inf), gG = Σ δ·(Ḡ a) (want_gG)
  *   bw, bB     Σ δ·bias, Σ δ·b̄ (want_bias)
  *   nf_ad, nf_z  NaN/Inf entries of the sample's a, δ and of its z (use_z: Z was read) */
+/* Chunk c of C of n elements: [lo, hi), contiguous, sizes differing by at most one, in order. The
+ * per-sample kernels split each sample's work this way (grid C × B) and the finisher sums the C
+ * partials in chunk order, so results do not depend on the launch. */
+TTC_HD void ttc_chunk(uint64_t n, uint32_t C, uint32_t c, uint64_t *lo, uint64_t *hi)
+{
+    *lo = n * c / C;
+    *hi = n * (c + 1) / C;
+}
+
 enum { TTC_PS_GW, TTC_PS_GG, TTC_PS_GBAR, TTC_PS_GAMMA, TTC_PS_BW, TTC_PS_BB, TTC_PS_BBAR, TTC_PS_BGAMMA,
        TTC_PS_BAD, TTC_PS_N };
 

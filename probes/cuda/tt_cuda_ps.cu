@@ -61,25 +61,30 @@ struct PsArgs {
     const void *A, *D, *Z, *W, *bias, *Gbar, *bbar;
     int at, wt, gt;
     uint64_t B, T, din, dout;
-    double *raw;          /* TTC_RAW_N × B, then 4 × NORM_BLOCKS × 2 norm partials */
+    uint32_t C;           /* chunks per sample: raw partial (q, i, c) at raw[(q·B + i)·C + c] */
+    double *raw;          /* TTC_RAW_N × B × C partials, then 4 × NORM_BLOCKS × 2 norm partials */
     double *res;          /* TTC_PS_N × B, then TTC_PS_NORMS */
     int use_z, want_gw, want_gG, want_bias;
     double scale;
     const float *loss_scale;    /* device, or NULL */
 };
 
-/* One block per sample: ‖a_i‖², ‖δ_i‖², ⟨δ_i, z_i − bias⟩, the bias sums and the NaN/Inf counts. */
-__global__ void __launch_bounds__(PS_THREADS) ttk_ps_sample(PsArgs a)
+/* Sample i's partials of chunk blockIdx.x (ttk_ps_sample). */
+__device__ __forceinline__ void ps_sample_one(const PsArgs &a, uint64_t i)
 {
     __shared__ double sh[32 * 8];
-    const uint64_t i = blockIdx.x, TA = a.T * a.din, TD = a.T * a.dout;
+    const uint64_t TA = a.T * a.din, TD = a.T * a.dout;
+    const uint32_t ch = blockIdx.x;
+    uint64_t lo, hi;
     double v[8] = {0, 0, 0, 0, 0, 0, 0, 0};        /* a2 d2 gwz bw bb bB nfad nfz */
-    for (uint64_t j = threadIdx.x; j < TA; j += blockDim.x) {
+    ttc_chunk(TA, a.C, ch, &lo, &hi);
+    for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
         float x = ldx(a.A, a.at, i * TA + j);
         v[0] += (double)x * x;
         v[6] += !isfinite(x);
     }
-    for (uint64_t j = threadIdx.x; j < TD; j += blockDim.x) {
+    ttc_chunk(TD, a.C, ch, &lo, &hi);
+    for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
         float d = ldx(a.D, a.at, i * TD + j);
         v[1] += (double)d * d;
         v[6] += !isfinite(d);
@@ -90,20 +95,29 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_sample(PsArgs a)
             v[7] += !isfinite(z);
         }
     }
-    for (uint64_t o = threadIdx.x; o < a.dout; o += blockDim.x) {
-        double s = 0;
-        for (uint64_t t = 0; t < a.T; t++) s += ldx(a.D, a.at, i * TD + t * a.dout + o);
-        v[4] += s * s;
-        if (a.bias) v[3] += s * ldx(a.bias, a.wt, o);
-        if (a.bbar) v[5] += s * ldx(a.bbar, a.gt, o);
+    if (a.bias) {                                 /* b_i = Σ_t δ_it: only the bias statistics need it */
+        ttc_chunk(a.dout, a.C, ch, &lo, &hi);
+        for (uint64_t o = lo + threadIdx.x; o < hi; o += blockDim.x) {
+            double s = 0;
+            for (uint64_t t = 0; t < a.T; t++) s += ldx(a.D, a.at, i * TD + t * a.dout + o);
+            v[4] += s * s;
+            if (a.bias) v[3] += s * ldx(a.bias, a.wt, o);
+            if (a.bbar) v[5] += s * ldx(a.bbar, a.gt, o);
+        }
     }
     bsum<8>(v, sh);
     if (threadIdx.x == 0) {
-        const uint64_t B = a.B;
-        a.raw[R_A2 * B + i] = v[0]; a.raw[R_D2 * B + i] = v[1]; a.raw[R_GWZ * B + i] = v[2];
-        a.raw[R_BW * B + i] = v[3]; a.raw[R_BB * B + i] = v[4]; a.raw[R_BBAR * B + i] = v[5];
-        a.raw[R_NFAD * B + i] = v[6]; a.raw[R_NFZ * B + i] = v[7];
+        const int q[8] = {R_A2, R_D2, R_GWZ, R_BW, R_BB, R_BBAR, R_NFAD, R_NFZ};
+        for (int k = 0; k < 8; k++) a.raw[(q[k] * a.B + i) * a.C + ch] = v[k];
     }
+}
+
+/* Chunk blockIdx.x of samples blockIdx.y, + gridDim.y, …: ‖a_i‖², ‖δ_i‖², ⟨δ_i, z_i − bias⟩, the bias
+ * sums and the NaN/Inf counts over its share of A_i, D_i and of the outputs (a grid of C × min(B, 65535)
+ * blocks). */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_sample(PsArgs a)
+{
+    for (uint64_t i = blockIdx.y; i < a.B; i += gridDim.y) ps_sample_one(a, i);
 }
 
 /* Σx² and the NaN/Inf count of W, bias, Ḡ, b̄ (blockIdx.y), NORM_BLOCKS partials each. */
@@ -123,40 +137,84 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_norms(PsArgs a)
         }
     bsum<2>(v, sh);
     if (threadIdx.x == 0) {
-        double *q = a.raw + TTC_RAW_N * a.B + ((size_t)k * gridDim.x + blockIdx.x) * 2;
+        double *q = a.raw + (size_t)TTC_RAW_N * a.B * a.C + ((size_t)k * gridDim.x + blockIdx.x) * 2;
         q[0] = v[0];
         q[1] = v[1];
     }
 }
 
-/* Σ_{t,o} δ_ito·U_ito for the samples of a chunk (one block each) into raw[col]. */
+/* Σ_{t,o} δ_ito·U_ito over chunk blockIdx.x of the n samples of a round (blockIdx.y, + gridDim.y, …);
+ * dst[i·C + c]. */
 __global__ void __launch_bounds__(PS_THREADS) ttk_ps_rowdot(const void *D, int at, const float *U, uint64_t len,
-                                                            double *dst)
+                                                            uint64_t n, double *dst)
 {
     __shared__ double sh[32];
-    const uint64_t i = blockIdx.x;
-    double v[1] = {0};
-    for (uint64_t j = threadIdx.x; j < len; j += blockDim.x)
-        v[0] += (double)ldx(D, at, i * len + j) * U[i * len + j];
-    bsum<1>(v, sh);
-    if (threadIdx.x == 0) dst[i] = v[0];
+    uint64_t lo, hi;
+    ttc_chunk(len, gridDim.x, blockIdx.x, &lo, &hi);
+    for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
+        double v[1] = {0};
+        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x)
+            v[0] += (double)ldx(D, at, i * len + j) * U[i * len + j];
+        bsum<1>(v, sh);
+        if (threadIdx.x == 0) dst[i * gridDim.x + blockIdx.x] = v[0];
+    }
 }
 
-/* Σ Ka ⊙ Kd of each sample of a chunk (T×T each) into raw[R_GRAM]. */
-__global__ void __launch_bounds__(PS_THREADS) ttk_ps_gram(const float *Ka, const float *Kd, uint64_t TT, double *dst)
+/* Σ Ka ⊙ Kd (T×T each) over chunk blockIdx.x of the n samples of a round; dst[i·C + c]. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_gram(const float *Ka, const float *Kd, uint64_t TT, uint64_t n,
+                                                          double *dst)
 {
     __shared__ double sh[32];
-    const uint64_t i = blockIdx.x;
-    double v[1] = {0};
-    for (uint64_t j = threadIdx.x; j < TT; j += blockDim.x) v[0] += (double)Ka[i * TT + j] * Kd[i * TT + j];
-    bsum<1>(v, sh);
-    if (threadIdx.x == 0) dst[i] = v[0];
+    uint64_t lo, hi;
+    ttc_chunk(TT, gridDim.x, blockIdx.x, &lo, &hi);
+    for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
+        double v[1] = {0};
+        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) v[0] += (double)Ka[i * TT + j] * Kd[i * TT + j];
+        bsum<1>(v, sh);
+        if (threadIdx.x == 0) dst[i * gridDim.x + blockIdx.x] = v[0];
+    }
+}
+
+/* Materialised g_i (fp32, d_out×d_in = len each): Σ g², Σ g·W and Σ g·Ḡ (when W / Ḡ are given) over
+ * chunk blockIdx.x of the n samples of a round; dst_*[i·C + c]. */
+__global__ void __launch_bounds__(PS_THREADS) ttk_ps_gsum(const float *G, uint64_t len, uint64_t n, const void *W, int wt,
+                                                          const void *Gbar, int gt, double *dst_gg, double *dst_gw,
+                                                          double *dst_gG)
+{
+    __shared__ double sh[32 * 3];
+    uint64_t lo, hi;
+    ttc_chunk(len, gridDim.x, blockIdx.x, &lo, &hi);
+    for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
+        double v[3] = {0, 0, 0};
+        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
+            double g = G[i * len + j];
+            v[0] += g * g;
+            if (W) v[1] += g * ldx(W, wt, j);
+            if (Gbar) v[2] += g * ldx(Gbar, gt, j);
+        }
+        bsum<3>(v, sh);
+        if (threadIdx.x == 0) {
+            const uint64_t k = i * gridDim.x + blockIdx.x;
+            dst_gg[k] = v[0];
+            if (W) dst_gw[k] = v[1];
+            if (Gbar) dst_gG[k] = v[2];
+        }
+    }
 }
 
 __global__ void ttk_ps_convert(const void *src, int dt, float *dst, uint64_t n)
 {
     for (uint64_t j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x)
         dst[j] = ldx(src, dt, j);
+}
+
+/* The C partials of raw quantity q of sample i, summed in chunk order. */
+__device__ __forceinline__ double rsum(const PsArgs &a, int q, uint64_t i)
+{
+    const double *p = a.raw + ((size_t)q * a.B + i) * a.C;
+    double s = 0;
+    for (uint32_t c = 0; c < a.C; c++) s += p[c];
+    return s;
 }
 
 /* The norms, then every sample's outputs with the CPU's rules. A loss scale S (mixed precision)
@@ -168,7 +226,7 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_final(PsArgs a)
     if (threadIdx.x < 4) {
         const int k = threadIdx.x;
         const void *p = k == 0 ? a.W : k == 1 ? a.bias : k == 2 ? a.Gbar : a.bbar;
-        const double *q = a.raw + TTC_RAW_N * a.B + (size_t)k * NORM_BLOCKS * 2;
+        const double *q = a.raw + (size_t)TTC_RAW_N * a.B * a.C + (size_t)k * NORM_BLOCKS * 2;
         double s = 0, nf = 0;
         for (int b = 0; b < NORM_BLOCKS; b++) { s += q[2 * b]; nf += q[2 * b + 1]; }
         if (k >= 2) s /= S * S;                        /* Ḡ, b̄ */
@@ -180,13 +238,13 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_final(PsArgs a)
     if (blockIdx.x == 0 && threadIdx.x < 8) a.res[TTC_PS_N * B + threadIdx.x] = nrm[threadIdx.x];
     const uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= B) return;
-    const double *r = a.raw;
-    double gg = a.T == 1 ? r[R_A2 * B + i] * r[R_D2 * B + i] : r[R_GRAM * B + i];
-    double bb = a.T == 1 ? r[R_D2 * B + i] : r[R_BB * B + i];
-    double gw = a.use_z ? r[R_GWZ * B + i] : (a.want_gw ? r[R_GWU * B + i] : NAN);
-    double gG = a.want_gG ? r[R_GGU * B + i] / S : NAN;
+    const double a2 = rsum(a, R_A2, i), d2 = rsum(a, R_D2, i);
+    double gg = a.T == 1 ? a2 * d2 : rsum(a, R_GRAM, i);
+    double bb = a.T == 1 ? d2 : rsum(a, R_BB, i);
+    double gw = a.use_z ? rsum(a, R_GWZ, i) : (a.want_gw ? rsum(a, R_GWU, i) : NAN);
+    double gG = a.want_gG ? rsum(a, R_GGU, i) / S : NAN;
     double o[TTC_PS_N];
-    ttc_ps_finish(gg, bb, gw, gG, r[R_BW * B + i], r[R_BBAR * B + i] / S, r[R_NFAD * B + i], r[R_NFZ * B + i],
+    ttc_ps_finish(gg, bb, gw, gG, rsum(a, R_BW, i), rsum(a, R_BBAR, i) / S, rsum(a, R_NFAD, i), rsum(a, R_NFZ, i),
                   a.use_z, a.want_gw, !isfinite(nrm[0]), a.want_gG, a.bias != NULL, a.bbar != NULL,
                   a.want_bias, a.scale / S, sqrt(nrm[0]), sqrt(nrm[1]), o);
 #pragma unroll
@@ -213,18 +271,22 @@ static const char *blas_name(cublasStatus_t s)
     }
 }
 
-static int slot_ready(tt_cuda *c, ttc_ps_slot *s, size_t B, char *err, size_t errlen)
+static size_t raw_doubles(size_t B, uint32_t C)
 {
-    size_t need = B ? B : 1;
-    if (s->d_res && s->capB >= need) return 0;
+    return (size_t)TTC_RAW_N * B * C + 8 * NORM_BLOCKS;
+}
+
+static int slot_ready(tt_cuda *c, ttc_ps_slot *s, size_t B, uint32_t C, char *err, size_t errlen)
+{
+    size_t need = B ? B : 1, need_raw = raw_doubles(need, C);
+    if (s->d_res && s->capB >= need && s->cap_raw >= need_raw) return 0;
     cudaStreamSynchronize(c->stream);                /* rare: the first steps, or a bigger batch */
-    size_t old = s->capB;
-    ttc_dfree(c, s->d_res, (TTC_PS_N * old + TTC_PS_NORMS) * sizeof(double));
-    ttc_dfree(c, s->d_raw, (TTC_RAW_N * old + 8 * NORM_BLOCKS) * sizeof(double));
+    ttc_dfree(c, s->d_res, (TTC_PS_N * s->capB + TTC_PS_NORMS) * sizeof(double));
+    ttc_dfree(c, s->d_raw, s->cap_raw * sizeof(double));
     if (s->h_res) cudaFreeHost(s->h_res);
     s->d_res = s->d_raw = s->h_res = NULL;
-    s->capB = 0;
-    size_t res = (TTC_PS_N * need + TTC_PS_NORMS) * sizeof(double), raw = (TTC_RAW_N * need + 8 * NORM_BLOCKS) * sizeof(double);
+    s->capB = s->cap_raw = 0;
+    size_t res = (TTC_PS_N * need + TTC_PS_NORMS) * sizeof(double), raw = need_raw * sizeof(double);
     if (ttc_dmalloc(c, (void **)&s->d_res, res, err, errlen)) return -1;
     if (ttc_dmalloc(c, (void **)&s->d_raw, raw, err, errlen)) { ttc_dfree(c, s->d_res, res); s->d_res = NULL; return -1; }
     cudaError_t e = cudaMallocHost((void **)&s->h_res, res);
@@ -235,6 +297,7 @@ static int slot_ready(tt_cuda *c, ttc_ps_slot *s, size_t B, char *err, size_t er
         return ttc_cuda_fail(err, errlen, "cudaMallocHost", e);
     }
     s->capB = need;
+    s->cap_raw = need_raw;
     return 0;
 }
 
@@ -256,6 +319,12 @@ static int launch_ok(const char *what, char *err, size_t errlen)
     return e == cudaSuccess ? 0 : ttc_cuda_fail(err, errlen, what, e);
 }
 
+/* Samples on the grid's y axis (at most 65535 blocks): larger batches loop in the kernels. */
+static unsigned grid_y(uint64_t n)
+{
+    return (unsigned)(n < 1 ? 1 : n > 65535 ? 65535 : n);
+}
+
 static unsigned grid_for(uint64_t n)
 {
     uint64_t b = (n + PS_THREADS - 1) / PS_THREADS;
@@ -271,16 +340,32 @@ static cublasStatus_t gemm_xmt(cublasHandle_t h, const void *X, const void *M, c
                         (int)din, &zero, U, CUDA_R_32F, (int)dout, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
+/* The compute type of a GEMM on operands of type t: fp32 operands on TF32 tensor cores unless the
+ * backend was opened with gemm_fp32; fp16/bf16 operands on tensor cores as they are. Accumulation and
+ * results are fp32 either way. */
+static cublasComputeType_t compute_for(const tt_cuda *c, cudaDataType t)
+{
+    return t == CUDA_R_32F && !c->gemm_fp32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
+/* The plan of a request (tt_cuda_host.c: Gram or materialised, chunks, GEMM rounds). */
+static ttc_ps_plan plan_for(const tt_cuda *c, const tt_cuda_dense *L, int want_gw, int want_gG)
+{
+    return ttc_ps_plan_make(L->B, L->T, L->d_in, L->d_out, want_gw && !L->Z, want_gG, c->sm_count, WS_BUDGET);
+}
+
 /* The per-sample work of one request: everything but the slot bookkeeping. */
-static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const tt_cuda_ps_out *out, ttc_ps_slot *s, char *err, size_t errlen)
+static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const ttc_ps_plan *P, const tt_cuda_ps_out *out,
+                   ttc_ps_slot *s, char *err, size_t errlen)
 {
     const uint64_t B = L->B, T = L->T, din = L->d_in, dout = L->d_out;
+    const uint32_t C = P->chunks;
     const size_t asz = ttc_dtype_size(L->a_dtype);
     PsArgs a;
     memset(&a, 0, sizeof a);
     a.A = L->A; a.D = L->D; a.Z = L->Z; a.W = L->W; a.bias = L->bias; a.Gbar = L->Gbar; a.bbar = L->bbar;
     a.at = L->a_dtype; a.wt = L->w_dtype; a.gt = L->g_dtype;
-    a.B = B; a.T = T; a.din = din; a.dout = dout;
+    a.B = B; a.T = T; a.din = din; a.dout = dout; a.C = C;
     a.raw = s->d_raw;
     a.res = s->d_res;
     a.use_z = L->Z != NULL;
@@ -289,21 +374,23 @@ static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const tt_cuda_ps_out *out
     a.want_bias = L->bias && (out->bw || out->bb || out->bgamma || (out->bB && L->bbar));
     a.scale = L->scale;
     a.loss_scale = L->loss_scale;
+    double *raw_at[TTC_RAW_N];                       /* quantity q of sample i0: raw_at[q] + i0·C */
+    for (int q = 0; q < TTC_RAW_N; q++) raw_at[q] = s->d_raw + (size_t)q * B * C;
 
     ttk_ps_norms<<<dim3(NORM_BLOCKS, 4), PS_THREADS, 0, c->stream>>>(a);
     if (launch_ok("per-sample norms", err, errlen)) return -1;
     if (B) {
-        ttk_ps_sample<<<(unsigned)B, PS_THREADS, 0, c->stream>>>(a);
+        ttk_ps_sample<<<dim3(C, grid_y(B)), PS_THREADS, 0, c->stream>>>(a);
         if (launch_ok("per-sample sums", err, errlen)) return -1;
 
-        const int need_w = a.want_gw && !a.use_z, need_g = a.want_gG;
+        const int need_w = P->u_w, need_g = P->u_g;
         if (need_w || need_g || T > 1) {
             if (!c->blas) {
                 cublasStatus_t bs = cublasCreate(&c->blas);
                 if (bs != CUBLAS_STATUS_SUCCESS) { c->blas = NULL; return ttc_fail(err, errlen, "cublasCreate: %s", blas_name(bs)); }
             }
             cublasSetStream(c->blas, c->stream);
-            cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH);     /* fp32 GEMMs stay fp32: no TF32 */
+            cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH);     /* precision chosen per call (compute_for) */
         }
         if (need_w || need_g) {
             /* operand types: the activations' own when every matrix has it, else everything in fp32 */
@@ -338,39 +425,51 @@ static int enqueue(tt_cuda *c, const tt_cuda_dense *L, const tt_cuda_ps_out *out
                     if (m == 0 && !need_w) continue;
                     if (m == 1 && !need_g) continue;
                     const void *M = m == 0 ? Mw : Mg;
+                    /* a signed sum (⟨g_i, W⟩ can cancel): kept in full fp32, no TF32 */
                     cublasStatus_t bs = gemm_xmt(c->blas, X, M, t, rows, din, dout, U);
                     if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmEx (per-sample A·%sᵀ): %s", m ? "Ḡ" : "W", blas_name(bs));
-                    ttk_ps_rowdot<<<(unsigned)n, PS_THREADS, 0, c->stream>>>(Dc, L->a_dtype, U, T * dout,
-                                                                             s->d_raw + (m == 0 ? R_GWU : R_GGU) * B + i0);
+                    ttk_ps_rowdot<<<dim3(C, grid_y(n)), PS_THREADS, 0, c->stream>>>(Dc, L->a_dtype, U, T * dout, n,
+                                                                                    raw_at[m == 0 ? R_GWU : R_GGU] + i0 * C);
                     if (launch_ok("per-sample dot", err, errlen)) return -1;
                 }
             }
         }
         if (T > 1) {
-            /* the Gram form: Ka = A_i A_iᵀ, Kd = D_i D_iᵀ per sample, strided-batched */
-            size_t per_sample = 2 * T * T * 4;
-            uint64_t cs = WS_BUDGET / per_sample;
-            if (cs < 1) cs = 1;
-            if (cs > B) cs = B;
-            if (ws_ready(c, cs * per_sample, err, errlen)) return -1;
-            float *Ka = (float *)c->ws, *Kd = Ka + cs * T * T;
+            const uint64_t cs = P->gemm_chunk;
             const float one = 1.0f, zero = 0.0f;
             const cudaDataType t = cuda_type(L->a_dtype);
+            const cublasComputeType_t ct = compute_for(c, t);
+            if (ws_ready(c, cs * P->ws_per_sample, err, errlen)) return -1;
             for (uint64_t i0 = 0; i0 < B; i0 += cs) {
                 uint64_t n = B - i0 < cs ? B - i0 : cs;
                 const void *Ai = (const char *)L->A + i0 * T * din * asz, *Di = (const char *)L->D + i0 * T * dout * asz;
-                cublasStatus_t bs = cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)din, &one,
-                                                               Ai, t, (int)din, (long long)(T * din), Ai, t, (int)din, (long long)(T * din),
-                                                               &zero, Ka, CUDA_R_32F, (int)T, (long long)(T * T), (int)n,
-                                                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-                if (bs == CUBLAS_STATUS_SUCCESS)
-                    bs = cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)dout, &one,
-                                                    Di, t, (int)dout, (long long)(T * dout), Di, t, (int)dout, (long long)(T * dout),
-                                                    &zero, Kd, CUDA_R_32F, (int)T, (long long)(T * T), (int)n,
-                                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-                if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmStridedBatchedEx (Gram matrices): %s", blas_name(bs));
-                ttk_ps_gram<<<(unsigned)n, PS_THREADS, 0, c->stream>>>(Ka, Kd, T * T, s->d_raw + R_GRAM * B + i0);
-                if (launch_ok("per-sample Gram sums", err, errlen)) return -1;
+                cublasStatus_t bs;
+                if (P->materialise) {
+                    /* g_i = D_iᵀA_i, row-major d_out×d_in = column-major (d_in×T)·(T×d_out) */
+                    float *G = (float *)c->ws;
+                    bs = cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, (int)din, (int)dout, (int)T, &one,
+                                                    Ai, t, (int)din, (long long)(T * din), Di, t, (int)dout, (long long)(T * dout),
+                                                    &zero, G, CUDA_R_32F, (int)din, (long long)(din * dout), (int)n, ct, CUBLAS_GEMM_DEFAULT);
+                    if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmStridedBatchedEx (per-sample gradients): %s", blas_name(bs));
+                    const int gw_here = a.want_gw && !a.use_z;
+                    ttk_ps_gsum<<<dim3(C, grid_y(n)), PS_THREADS, 0, c->stream>>>(
+                        G, din * dout, n, gw_here ? L->W : NULL, L->w_dtype, a.want_gG ? L->Gbar : NULL, L->g_dtype,
+                        raw_at[R_GRAM] + i0 * C, raw_at[R_GWU] + i0 * C, raw_at[R_GGU] + i0 * C);
+                    if (launch_ok("per-sample gradient sums", err, errlen)) return -1;
+                } else {
+                    /* the Gram form: Ka = A_i A_iᵀ, Kd = D_i D_iᵀ per sample, strided-batched */
+                    float *Ka = (float *)c->ws, *Kd = Ka + cs * T * T;
+                    bs = cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)din, &one,
+                                                    Ai, t, (int)din, (long long)(T * din), Ai, t, (int)din, (long long)(T * din),
+                                                    &zero, Ka, CUDA_R_32F, (int)T, (long long)(T * T), (int)n, ct, CUBLAS_GEMM_DEFAULT);
+                    if (bs == CUBLAS_STATUS_SUCCESS)
+                        bs = cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)dout, &one,
+                                                        Di, t, (int)dout, (long long)(T * dout), Di, t, (int)dout, (long long)(T * dout),
+                                                        &zero, Kd, CUDA_R_32F, (int)T, (long long)(T * T), (int)n, ct, CUBLAS_GEMM_DEFAULT);
+                    if (bs != CUBLAS_STATUS_SUCCESS) return ttc_fail(err, errlen, "cublasGemmStridedBatchedEx (Gram matrices): %s", blas_name(bs));
+                    ttk_ps_gram<<<dim3(C, grid_y(n)), PS_THREADS, 0, c->stream>>>(Ka, Kd, T * T, n, raw_at[R_GRAM] + i0 * C);
+                    if (launch_ok("per-sample Gram sums", err, errlen)) return -1;
+                }
             }
         }
     }
@@ -400,11 +499,12 @@ extern "C" int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cu
                         "per-sample statistics are taken only outside capture");
     ttc_clear_not_ready();
     ttc_ps_slot *s = &c->ps[c->nps_pending];
-    if (slot_ready(c, s, L->B, err, errlen)) return -1;
+    const ttc_ps_plan P = plan_for(c, L, out->gw || out->gamma, out->gG && L->Gbar);
+    if (slot_ready(c, s, L->B, P.chunks, err, errlen)) return -1;
     if (c->nps_pending >= c->nps_alloc) c->nps_alloc = c->nps_pending + 1;
-    if (c->timing) ttc_cupti_push();
-    int rc = enqueue(c, L, out, s, err, errlen);
-    if (c->timing) ttc_cupti_pop();
+    ttc_time_begin(c, TTC_KIND_PS);
+    int rc = enqueue(c, L, &P, out, s, err, errlen);
+    ttc_time_end(c);
     if (rc) return -1;
     s->B = L->B;
     s->out = out;
@@ -519,7 +619,7 @@ void ttc_ps_free(tt_cuda *c)
     for (int k = 0; k < c->nps_alloc; k++) {
         ttc_ps_slot *s = &c->ps[k];
         ttc_dfree(c, s->d_res, (TTC_PS_N * s->capB + TTC_PS_NORMS) * sizeof(double));
-        ttc_dfree(c, s->d_raw, (TTC_RAW_N * s->capB + 8 * NORM_BLOCKS) * sizeof(double));
+        ttc_dfree(c, s->d_raw, s->cap_raw * sizeof(double));
         if (s->h_res) cudaFreeHost(s->h_res);
         memset(s, 0, sizeof *s);
     }

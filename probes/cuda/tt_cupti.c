@@ -10,7 +10,8 @@
  * launched it (cuBLAS may launch through either). At each collect the buffers are
  * flushed (forced) and the kernels delivered since the previous collect make the step: busy time is
  * the union of their intervals, the probe's time the union of ours (tt_cuda_host.c does the sums).
- * CUPTI is per process: one backend at a time owns it. */
+ * CUPTI is per process: one backend at a time owns it, and none while another profiler subscribes
+ * (the backend then times its work with CUDA events, tt_cuda.cu). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ static void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t *b
     (void)ctx; (void)stream; (void)size;
     CUpti_Activity *rec = NULL;
     pthread_mutex_lock(&mu);
-    while (valid && cuptiActivityGetNextRecord(buffer, valid, &rec) == CUPTI_SUCCESS) {
+    while (owned && valid && cuptiActivityGetNextRecord(buffer, valid, &rec) == CUPTI_SUCCESS) {
         if (rec->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL || rec->kind == CUPTI_ACTIVITY_KIND_KERNEL) {
             const CUpti_ActivityKernel10 *k = (const CUpti_ActivityKernel10 *)rec;
             if (k->start || k->end) ttc_timing_add_kernel(&agg, k->start, k->end, k->correlationId);
@@ -56,6 +57,11 @@ static void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t *b
     }
     pthread_mutex_unlock(&mu);
     free(buffer);
+}
+
+static void CUPTIAPI noop_callback(void *data, CUpti_CallbackDomain domain, CUpti_CallbackId id, const void *info)
+{
+    (void)data; (void)domain; (void)id; (void)info;
 }
 
 static const char *cupti_msg(CUptiResult r)
@@ -73,7 +79,20 @@ int ttc_cupti_start(char *err, size_t errlen)
         if (err && errlen) snprintf(err, errlen, "CUPTI timing: another backend of this process owns it");
         return -1;
     }
-    CUptiResult r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
+    /* A profiler already using CUPTI (torch.profiler's Kineto, Nsight) holds a callback subscriber;
+     * registering activity callbacks now would steal its buffers. Probe with a subscription of our own,
+     * released at once so that a profiler started later can still subscribe. */
+    CUpti_SubscriberHandle sub;
+    CUptiResult r = cuptiSubscribe(&sub, noop_callback, NULL);
+    if (r == CUPTI_SUCCESS) {
+        cuptiUnsubscribe(sub);
+    } else {
+        pthread_mutex_unlock(&mu);
+        if (err && errlen)
+            snprintf(err, errlen, "CUPTI is in use by another profiler (%s)", cupti_msg(r));
+        return -1;
+    }
+    r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
     for (size_t k = 0; r == CUPTI_SUCCESS && k < NKINDS; k++) r = cuptiActivityEnable(kinds[k]);
     if (r != CUPTI_SUCCESS) {
         for (size_t k = 0; k < NKINDS; k++) cuptiActivityDisable(kinds[k]);
@@ -97,6 +116,16 @@ void ttc_cupti_stop(void)
     for (size_t k = 0; k < NKINDS; k++) cuptiActivityDisable(kinds[k]);
     pthread_mutex_lock(&mu);
     ttc_timing_free(&agg);
+    owned = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+void ttc_cupti_abandon(void)
+{
+    /* another profiler registered its callbacks over ours: leave CUPTI as it is (disabling the
+     * kinds or flushing would disturb it), only stop reading it */
+    pthread_mutex_lock(&mu);
+    if (owned) ttc_timing_free(&agg);
     owned = 0;
     pthread_mutex_unlock(&mu);
 }

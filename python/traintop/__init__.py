@@ -19,24 +19,27 @@ __all__ = ["watch", "Watch", "Probe", "TraintopError", "default_endpoint", "libr
            "__version__"]
 
 
-def watch(model, optimizer=None, run=None, every=1, endpoint=None, hparams=None, spectral_every=0,
-          persample=True, persample_full=False, gwa_window=50, **kwargs):
+def watch(model, optimizer=None, run=None, every=None, endpoint=None, hparams=None, spectral_every=0,
+          persample=True, persample_full=False, gwa_window=50, overhead=0.02, **kwargs):
     """Starts publishing a PyTorch model's training statistics to a traintop collector. Returns a Watch:
 
         tt = traintop.watch(model, optimizer)
         ...  loss.backward(); optimizer.step()
         tt.step(loss=loss)
 
+    By default the probe keeps its measured cost within `overhead` (a fraction of the step time) by
+    choosing the steps it samples; every=N samples every N-th step instead, whatever it costs.
     More keywords: loss_reduction ("mean" | "sum" | a number: the per-sample gradient scale),
     auto_step (None: publish from the optimizer's post-step hook where torch has it), spool, linger_ms,
     gpu_backend (False: CUDA parameters through torch ops instead of libtraintop_cuda), gpu_timing
     (False, or TRAINTOP_GPU_TIMING=0: no CUPTI gpu_busy_ms/probe_gpu_ms), scaler (the
-    torch.cuda.amp.GradScaler of mixed-precision training, so per-sample statistics are unscaled).
+    torch.cuda.amp.GradScaler of mixed-precision training, so per-sample statistics are unscaled),
+    system_metrics (seconds between CPU, memory and GPU samples, published as scalars: 5; 0 turns them off).
     See docs/python.md."""
     from .watch import Watch           # torch is imported only now: Probe works without it
     return Watch(model, optimizer=optimizer, run=run, every=every, endpoint=endpoint, hparams=hparams,
                  spectral_every=spectral_every, persample=persample, persample_full=persample_full,
-                 gwa_window=gwa_window, **kwargs)
+                 gwa_window=gwa_window, overhead=overhead, **kwargs)
 
 
 def __getattr__(name):

@@ -28,7 +28,8 @@ class TraintopError(RuntimeError):
 class ProbeOpts(ctypes.Structure):
     _fields_ = [("run", ctypes.c_char_p), ("endpoint", ctypes.c_char_p), ("rank", ctypes.c_int),
                 ("world_size", ctypes.c_int), ("every", ctypes.c_int), ("spectral_every", ctypes.c_int),
-                ("persample_full", ctypes.c_int), ("gwa_window", ctypes.c_int), ("spool", ctypes.c_char_p)]
+                ("persample_full", ctypes.c_int), ("gwa_window", ctypes.c_int), ("spool", ctypes.c_char_p),
+                ("overhead", ctypes.c_double)]
 
 
 class DenseBatch(ctypes.Structure):
@@ -60,12 +61,16 @@ _PROTOS = {
     "tt_probe_layer_stats": (ctypes.c_int, [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_int]),
     "tt_probe_scalar": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_double]),
     "tt_probe_step": (ctypes.c_int, [_P, ctypes.c_int64]),
+    "tt_probe_sampled": (ctypes.c_int, [_P, ctypes.c_int64]),
+    "tt_probe_cost": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_double]),
     "tt_probe_should_stop": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t]),
     "tt_probe_get_counters": (None, [_P, ctypes.POINTER(Counters)]),
     "tt_probe_close": (None, [_P, ctypes.c_char_p, ctypes.c_int]),
     "tt_default_endpoint": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_size_t, *_ERR]),
     # points a C layer at a replaced .grad (zero-copy after zero_grad(set_to_none=True))
     "tt_probe_rebind_layer": (ctypes.c_int, [_P, ctypes.c_int, _P, _P]),
+    # CPU, memory and NVML GPU metrics sampled on the probe's own thread (traintop.sysmetrics)
+    "tt_probe_system_metrics": (ctypes.c_int, [_P, ctypes.c_double, ctypes.c_char_p, *_ERR]),
 }
 # Functions a newer library may add, looked up with optional() so an older library still loads.
 _OPTIONAL = {}

@@ -24,7 +24,8 @@ ERRLEN = 512
 
 class Opts(ctypes.Structure):
     _fields_ = [("probe", ctypes.c_void_p), ("device", ctypes.c_int), ("stream", ctypes.c_void_p),
-                ("every", ctypes.c_int), ("timing", ctypes.c_int)]
+                ("every", ctypes.c_int), ("timing", ctypes.c_int), ("gemm_fp32", ctypes.c_int),
+                ("w0_every", ctypes.c_int)]
 
 
 class Dense(ctypes.Structure):
@@ -66,6 +67,9 @@ _PROTOS = {
     "tt_cuda_dense_persample": (_I, [_V, ctypes.POINTER(Dense), ctypes.POINTER(PsOut), *_E]),
     "tt_cuda_dense_batch": (_I, [_V, _I, _I, ctypes.POINTER(Batch), *_E]),
     "tt_cuda_device_bytes": (_S, [_V]),
+    "tt_cuda_timing_source": (_I, [_V]),
+    "tt_cuda_timing_note": (ctypes.c_char_p, [_V]),
+    "tt_cuda_use_event_timing": (_I, [_V, ctypes.c_char_p]),
     "tt_cuda_close": (None, [_V]),
 }
 

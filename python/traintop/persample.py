@@ -6,13 +6,16 @@ Linear's batch goes to the backend that holds its weight and bias: tt_probe_dens
 layers, tt_cuda_dense_batch on the GPU (summed there, handed to the probe at collect) — before the
 optimizer changes the weights, as the C API requires. Under DDP, see ddp.py for which gradient Ḡ is.
 """
+import time
 import weakref
 
 import torch
 import torch.nn as nn
 
 from . import hooks
+from .compiled import compiling
 from ._lib import TraintopError
+from .probe import SAMPLE_PERSAMPLE
 
 __all__ = ["PerSample"]
 
@@ -46,6 +49,8 @@ class PerSample:
         self.skipped = {}                 # name -> why not
         self.cb_queued = False            # the end-of-backward callback is queued
         self.n_backward = 0               # backward passes since the last published step
+        self.c_seconds = 0.0              # of this backward's per-sample work, what the C probe timed itself
+        self.compiled_seen = False        # a hook found itself traced by torch.compile (compiled.py)
 
     def register(self, model, layers, enabled):
         """Picks the covered Linears (weight and bias on one per-sample-capable backend, not shared) and
@@ -65,7 +70,8 @@ class PerSample:
             b = layers.find(m.bias) if m.bias is not None else None
             why = None
             if w is None or not w[0].can_persample or (m.bias is not None and (b is None or b[0] is not w[0])):
-                why = "neither a contiguous float32 CPU tensor nor on the GPU backend"
+                why = getattr(w and w[0], "persample_refusal", None) or \
+                    "neither a contiguous float32 CPU tensor nor on the GPU backend"
             elif uses.get(id(m.weight), 0) > 1 or (m.bias is not None and uses.get(id(m.bias), 0) > 1):
                 why = "parameter shared with another module"
             if why:
@@ -93,19 +99,24 @@ class PerSample:
     # ------------------------------------------------------------------ hooks
 
     def _on_forward_pre(self, module, inputs):
+        if compiling():
+            return                         # traced by torch.compile: nothing of the probe in the graph
         if not self.w.closed:
             self.cb_queued = False         # a backward that failed half-way left no callback behind
 
     def _on_linear_forward(self, module, inputs, output):
+        if compiling():                    # compiled after watch(): no per-sample hooks in the graph
+            self.compiled_seen = True
+            return
         w = self.w
         if w.closed or not torch.is_grad_enabled() or not isinstance(output, torch.Tensor) or not output.requires_grad:
             return
         if hooks.capturing():
             w._warn("capture", hooks.CAPTURE_MSG)
             return
-        upcoming = w._upcoming()
-        if not w._sampled(upcoming) or not inputs or not isinstance(inputs[0], torch.Tensor):
+        if not inputs or not isinstance(inputs[0], torch.Tensor) or not w._persample_due():
             return
+        upcoming = w._upcoming()
         saved = self.saved.setdefault(module, {})
         if len(saved) >= _MAX_SAVED:
             return
@@ -139,18 +150,26 @@ class PerSample:
             self.n_backward += 1
             saved, self.saved = self.saved, {}
             upcoming = w._upcoming()
-            if not w._sampled(upcoming):
+            if not w._persample_due():
                 return
-            with torch.no_grad():
-                w._layers.sync_grads()
-                if self.n_backward > 1:
-                    if saved:
-                        w._warn("accum", "traintop: several backward passes before one optimizer step (gradient "
-                                         "accumulation, or a step a loss scaler skipped): per-sample statistics "
-                                         "describe the first one only")
-                    return
-                for module, entries in saved.items():
-                    self._dense_batch(module, [e for e in entries.values() if e[4] == upcoming])
+            t0, self.c_seconds = time.perf_counter(), 0.0
+            try:
+                self._batches(saved, upcoming)
+            finally:      # the time of this work, less the C calls the probe times itself
+                w.probe.cost(SAMPLE_PERSAMPLE, time.perf_counter() - t0 - self.c_seconds)
+
+    @torch.no_grad()
+    def _batches(self, saved, upcoming):
+        w = self.w
+        w._layers.sync_grads()
+        if self.n_backward > 1:
+            if saved:
+                w._warn("accum", "traintop: several backward passes before one optimizer step (gradient "
+                                 "accumulation, or a step a loss scaler skipped): per-sample statistics "
+                                 "describe the first one only")
+            return
+        for module, entries in saved.items():
+            self._dense_batch(module, [e for e in entries.values() if e[4] == upcoming])
 
     # ------------------------------------------------------------------ one Linear's batch
 
@@ -200,10 +219,14 @@ class PerSample:
         S, S_dev = self._loss_scale(A.device if owner.device_loss_scale else None)
         if S != 1.0:
             scale, gbar_scale = scale / S, (gbar_scale if gbar_scale > 0 else 1.0) / S
+        t0 = time.perf_counter()
         try:
             owner.dense_batch(wi, bi, A, D, Z, scale, gbar_scale, loss_scale=S_dev)
         except TraintopError as e:
             self.w._warn("dense:" + str(e)[:40], "traintop: per-sample statistics: %s" % e)
+        finally:
+            if getattr(owner, "timed_by_probe", False):      # tt_probe_dense_batch times itself
+                self.c_seconds += time.perf_counter() - t0
 
     def _loss_scale(self, device):
         """(S, None) with S read on the host, or (1.0, the scaler's float32 scale tensor on `device`)."""

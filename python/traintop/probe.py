@@ -9,7 +9,10 @@ import threading
 from . import _lib
 from ._lib import NSTATS, TraintopError
 
-__all__ = ["Probe", "default_endpoint"]
+__all__ = ["Probe", "default_endpoint", "SAMPLE_STATS", "SAMPLE_PERSAMPLE"]
+
+SAMPLE_STATS = 1          # TT_SAMPLE_STATS: the layers' §1 statistics
+SAMPLE_PERSAMPLE = 2      # TT_SAMPLE_PERSAMPLE: per-sample statistics
 
 _ERRLEN = 512
 
@@ -30,14 +33,16 @@ def default_endpoint():
 class Probe:
     """One run of one rank. Every method is a direct call into libtraintop; none blocks on the network."""
 
-    def __init__(self, run, endpoint=None, rank=0, world_size=1, every=1, spectral_every=0,
-                 persample_full=False, gwa_window=50, spool=None):
+    def __init__(self, run, endpoint=None, rank=0, world_size=1, every=0, spectral_every=0,
+                 persample_full=False, gwa_window=50, spool=None, overhead=0.0):
+        """every > 0: a fixed schedule; 0: the overhead budget (a fraction of the step time, 0: 0.02)."""
         self._c = _lib.load()
         self._lock = threading.Lock()
         self.run = run
         opts = _lib.ProbeOpts(run=_b(run), endpoint=_b(endpoint), rank=int(rank), world_size=int(world_size),
                               every=int(every), spectral_every=int(spectral_every),
-                              persample_full=1 if persample_full else 0, gwa_window=int(gwa_window), spool=_b(spool))
+                              persample_full=1 if persample_full else 0, gwa_window=int(gwa_window), spool=_b(spool),
+                              overhead=float(overhead))
         err = ctypes.create_string_buffer(_ERRLEN)
         self._p = self._c.tt_probe_open(ctypes.byref(opts), ctypes.sizeof(opts), err, _ERRLEN)
         if not self._p:
@@ -47,6 +52,8 @@ class Probe:
         self._stats = (ctypes.c_double * NSTATS)()
         self._dense = _lib.DenseBatch()
         self._scalar = self._c.tt_probe_scalar
+        self._sampled = self._c.tt_probe_sampled
+        self._cost = self._c.tt_probe_cost
         rebind = _lib.optional("tt_probe_rebind_layer")
         self.can_rebind = rebind is not None
 
@@ -104,8 +111,25 @@ class Probe:
         if rc != 0:
             raise TraintopError(self._err.value.decode(errors="replace"))
 
+    def sampled(self, step):
+        """What the probe samples at `step` (after the last published): SAMPLE_STATS | SAMPLE_PERSAMPLE
+        bits, 0 for nothing (skip the work). Under the budget exact for the next two steps."""
+        bits = self._sampled(self._p, int(step))
+        return bits if bits > 0 else 0
+
+    def cost(self, kind, seconds):
+        """Time spent for the probe outside libtraintop this step, for kind SAMPLE_STATS,
+        SAMPLE_PERSAMPLE or 0 (every step): it counts in the overhead budget."""
+        return self._cost(self._p, int(kind), float(seconds)) == 0
+
     def optimizer(self, kind, lr, wd, momentum):
         return self._c.tt_probe_optimizer(self._p, _b(kind), float(lr), float(wd), float(momentum)) == 0
+
+    def system_metrics(self, interval_s, gpus=None):
+        """Samples CPU, memory and (through NVML) the GPUs numbered in gpus ("0,1"; None: every visible;
+        "": none) every interval_s seconds on the C probe's own thread, published as scalars."""
+        if self._c.tt_probe_system_metrics(self._p, float(interval_s), _b(gpus), self._err, _ERRLEN) != 0:
+            raise TraintopError(self._err.value.decode(errors="replace"))
 
     def scalar(self, name, value):
         """Sets a scalar for the step about to be published. False when refused (bad name, > 64 names)."""

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 import torch
 
-from . import ddp, hooks
+from . import compiled, ddp, hooks
 from ._lib import TraintopError
 from .backends import Layers
 from .persample import PerSample
-from .probe import Probe
+from .probe import SAMPLE_PERSAMPLE, SAMPLE_STATS, Probe
+from .sysmetrics import SystemMetrics, model_cuda_devices
 
 __all__ = ["Watch", "Options", "default_run_name"]
 
@@ -58,7 +59,7 @@ def default_run_name():
     stem = os.path.splitext(os.path.basename(script))[0] or "python"
     if stem == "__main__":
         stem = os.path.basename(os.path.dirname(script)) or "python"
-    stem = re.sub(r"[^A-Za-z0-9_.:+=-]", "-", stem).lstrip(".") or "python"
+    stem = re.sub(r"[^A-Za-z0-9_.:+=-]", "-", stem).lstrip(".-") or "python"
     return "%s-%s" % (stem[:100], time.strftime("%Y%m%d-%H%M%S"))
 
 
@@ -70,7 +71,8 @@ def _num(v):
 @dataclass
 class Options:
     """watch()'s settings (docs/python.md, API), checked."""
-    every: int = 1
+    every: object = None               # None: the overhead budget chooses the sampled steps
+    overhead: float = 0.02             # that budget, a fraction of the step time
     spectral_every: int = 0
     persample: bool = True
     persample_full: bool = False
@@ -82,42 +84,58 @@ class Options:
     gpu_backend: bool = True
     gpu_timing: bool = True            # also off with TRAINTOP_GPU_TIMING=0
     scaler: object = None              # a GradScaler: per-sample sums are taken on the scaled loss
+    system_metrics: object = 5.0       # seconds between system and GPU samples; 0 / None / False: off
 
     def __post_init__(self):
-        if self.every < 1:
-            raise ValueError("every=%r: expected a positive sampling interval" % (self.every,))
+        if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
+            raise ValueError("every=%r: expected a positive sampling interval, or None for the overhead budget"
+                             % (self.every,))
+        ov = self.overhead
+        if isinstance(ov, bool) or not isinstance(ov, (int, float)) or not 0 < ov <= 1:
+            raise ValueError("overhead=%r: expected a fraction of the step time in (0, 1] (every=1 samples every "
+                             "step whatever it costs)" % (ov,))
         lr = self.loss_reduction
         if lr not in ("mean", "sum") and not (isinstance(lr, (int, float)) and lr > 0):
             raise ValueError("loss_reduction=%r: expected 'mean', 'sum' or a positive grad scale" % (lr,))
-        self.every = int(self.every)
+        self.every = None if self.every is None else int(self.every)
+        self.overhead = float(ov)
         self.linger_ms = int(self.linger_ms)
         self.persample_full = bool(self.persample_full)
         self.gpu_backend = bool(self.gpu_backend)
         self.gpu_timing = bool(self.gpu_timing) and os.environ.get("TRAINTOP_GPU_TIMING", "1") != "0"
+        sm = self.system_metrics
+        if sm is None or sm is False:
+            sm = 0.0
+        if isinstance(sm, bool) or not isinstance(sm, (int, float)) or not (sm >= 0 and math.isfinite(sm)):
+            raise ValueError("system_metrics=%r: expected seconds between samples (0 turns them off)" % (self.system_metrics,))
+        self.system_metrics = float(sm)
 
 
 class Watch:
     """The handle traintop.watch() returns. Publish a step with step(); see docs/python.md."""
 
-    def __init__(self, model, optimizer=None, run=None, every=1, endpoint=None, hparams=None,
+    def __init__(self, model, optimizer=None, run=None, every=None, endpoint=None, hparams=None,
                  spectral_every=0, persample=True, persample_full=False, gwa_window=50,
                  loss_reduction="mean", auto_step=None, spool=None, linger_ms=500, gpu_backend=True,
-                 gpu_timing=True, scaler=None):
-        o = self.options = Options(every=every, spectral_every=spectral_every, persample=persample,
+                 gpu_timing=True, scaler=None, overhead=0.02, system_metrics=5.0):
+        o = self.options = Options(every=every, overhead=overhead, spectral_every=spectral_every, persample=persample,
                                    persample_full=persample_full, gwa_window=gwa_window,
                                    loss_reduction=loss_reduction, auto_step=auto_step, spool=spool,
                                    linger_ms=linger_ms, gpu_backend=gpu_backend, gpu_timing=gpu_timing,
-                                   scaler=scaler)
+                                   scaler=scaler, system_metrics=system_metrics)
         self._closed = True                # until the probe is open
         self._lock = threading.RLock()
-        self.every = o.every
+        self.every = o.every               # None: the overhead budget (the C probe's schedule)
         self.optimizer = optimizer
+        is_compiled, model = compiled.unwrap(model)          # torch.compile(ddp_model), or ...
         self._ddp, self.model = ddp.unwrap(model)
+        inner_compiled, self.model = compiled.unwrap(self.model)   # ... DDP(torch.compile(model))
+        self.compiled = is_compiled or inner_compiled
         self.rank, self.world_size = ddp.rank_world()
         self.run = ddp.shared_run_name(default_run_name(), self.world_size) if run is None else run
-        self.probe = Probe(self.run, endpoint=endpoint, rank=self.rank, world_size=self.world_size, every=o.every,
-                           spectral_every=o.spectral_every, persample_full=o.persample_full,
-                           gwa_window=o.gwa_window, spool=o.spool)
+        self.probe = Probe(self.run, endpoint=endpoint, rank=self.rank, world_size=self.world_size,
+                           every=o.every or 0, overhead=o.overhead, spectral_every=o.spectral_every,
+                           persample_full=o.persample_full, gwa_window=o.gwa_window, spool=o.spool)
         self._closed = False
         _LIVE.add(self)
 
@@ -135,10 +153,17 @@ class Watch:
         self._warned = set()
         self._handles = []
         self._grad_sq = None               # DDP: ddp.LocalGradSq
-        self._layers = Layers(self.probe, self._warn, o.every, alias_grads=not self.auto_step,
+        # the GPU backend keeps its own fixed schedule (every step under the budget: see docs/python.md)
+        self._layers = Layers(self.probe, self._warn, o.every or 1, alias_grads=not self.auto_step,
                               gpu_backend=o.gpu_backend, gpu_timing=o.gpu_timing, persample_full=o.persample_full)
         self._persample = PerSample(self)
+        self._system = None
+        if self.compiled and persample:
+            self._warn("compile", compiled.PERSAMPLE_MSG)
+            persample = False
         try:
+            if o.system_metrics:
+                self._system = SystemMetrics(self.probe, o.system_metrics, model_cuda_devices(self.model))
             self._send_hparams(hparams)
             self._layers.register_model(self.model)
             self._handles += self._persample.register(self.model, self._layers, persample)
@@ -193,8 +218,14 @@ class Watch:
     def _upcoming(self):
         return self._step + 1 + (1 if self._pending else 0)
 
-    def _sampled(self, step):
-        return step % self.every == 0
+    def _plan(self, step, ahead):
+        """The kinds the probe samples at `step`, the ahead-th step to be published (SAMPLE_* bits): by its
+        number on a fixed schedule, by its place under the budget (exact for the next two)."""
+        return self.probe.sampled(step if self.every else self._step + ahead)
+
+    def _persample_due(self):
+        """Whether the step being trained (the upcoming one) takes per-sample statistics."""
+        return bool(self._plan(self._upcoming(), 2 if self._pending else 1) & SAMPLE_PERSAMPLE)
 
     def _on_optimizer_pre_step(self, optimizer, args, kwargs):
         # the pending step's weights are read in place: publish it before they change
@@ -244,12 +275,17 @@ class Watch:
     def _prepare(self, step=None, tensors=()):
         """What must be read right after the optimizer step: gradients, device statistics, optimizer."""
         step = self._step + 1 if step is None else int(step)
+        if self._persample.compiled_seen:
+            self._warn("compile", compiled.PERSAMPLE_MSG)   # compiled after watch(): the hooks stood aside
         extras = list(tensors)
         sq = self._grad_sq.take() if self._grad_sq is not None else None
         if sq is not None:
             extras.append(sq)
+        t0 = time.perf_counter()
         with torch.no_grad():
-            values = self._layers.prepare(step, self._sampled(step), self._sampled(step + 1), extras)
+            values = self._layers.prepare(step, bool(self._plan(step, 1) & SAMPLE_STATS),
+                                          bool(self._plan(step + 1, 2) & SAMPLE_STATS), extras)
+        self.probe.cost(SAMPLE_STATS, time.perf_counter() - t0)     # gradient copies, device statistics
         self._prepared = {"step": step, "opt": self._read_optimizer(), "logged": self._logged,
                           "local_sq": values[-1] if sq is not None else None, "values": values[:len(tensors)]}
         self._logged = {}                   # later log() calls are for the next step
@@ -262,10 +298,14 @@ class Watch:
         if step <= self._step:
             raise TraintopError("step %d: steps must increase (last published: %d)" % (step, self._step))
         p = self.probe
-        for name, value in list(prep["logged"].items()) + list(scalars.items()):
+        # first: on a sampled step collect waits for the device's statistics, which come after a loss
+        # tensor in stream order, so reading tensor scalars after it costs no wait of its own
+        t0 = time.perf_counter()
+        self._layers.collect()
+        self.probe.cost(SAMPLE_STATS, time.perf_counter() - t0)
+        for name, value in list(prep["logged"].items()) + [(k, _num(v)) for k, v in scalars.items()]:
             if not p.scalar(name, value):
                 self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
-        self._layers.collect()
         opt = prep["opt"]
         if opt is not None:
             kind, lr, wd, mom, lrs = opt
@@ -277,6 +317,9 @@ class Watch:
                 p.optimizer(kind, lr, wd, mom)
         if prep["local_sq"] is not None:
             p.scalar("local_grad_sq", prep["local_sq"])
+        if self._system is not None:
+            for name, value in self._system.scalars().items():
+                p.scalar(name, value)
         p.step(step)
         self._step = step
         self._persample.published(step)
@@ -309,7 +352,7 @@ class Watch:
                 self._pending = False
                 if step is not None:
                     self._prepared["step"] = int(step)
-                self._emit({k: _num(v) for k, v in scalars.items()})
+                self._emit(scalars)
             else:
                 # called with no optimizer step pending (before optimizer.step(), or without an
                 # optimizer hook): this call publishes every step, the optimizer hook no longer does
@@ -338,6 +381,12 @@ class Watch:
     @property
     def last_step(self):
         return self._step
+
+    @property
+    def pending(self):
+        """True while an optimizer step has been read (automatic stepping) and awaits publishing: what
+        the framework callbacks (traintop.integrations) check before calling step()."""
+        return self._pending
 
     @property
     def grad_copies(self):

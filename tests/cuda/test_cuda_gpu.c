@@ -143,10 +143,13 @@ static const size_t shapes[][2] = {{1, 1}, {300, 1}, {1, 777}, {64, 64}, {3, 5},
                                    {3, 20000}, {1, 70001}, {256, 1024}, {33, 40}};
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
-static void test_layerstats(int wt, int gt, int every, int unaligned, const char *inject)
+/* w0e > 1: dist_init read every w0e-th sampled step, the last value repeated in between. */
+static void test_layerstats(int wt, int gt, int every, int unaligned, const char *inject, int w0e)
 {
     char err[256], why[256];
-    tt_cuda_opts o = {NULL, -1, NULL, every, 0};
+    tt_cuda_opts o = {NULL, -1, NULL, every, 0, 0, w0e};
+    double last_dist[NSHAPES];
+    int nsampled = 0;
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     CHECK(c != NULL, "tt_cuda_open: %s", err);
     if (!c) return;
@@ -170,6 +173,8 @@ static void test_layerstats(int wt, int gt, int every, int unaligned, const char
             double ref[TT_NSTATS], got[TT_NSTATS];
             reference_step(&L[k], sampled, next, ref);
             if (!sampled) continue;
+            if (nsampled % (w0e > 1 ? w0e : 1) == 0) last_dist[k] = ref[TT_DIST_INIT];
+            else ref[TT_DIST_INIT] = last_dist[k];
             tt_cuda_layer_result(c, (int)k, got);
             if (!stats_match(got, ref, why, sizeof why)) {
                 if (bad_steps++ < 5)
@@ -177,12 +182,13 @@ static void test_layerstats(int wt, int gt, int every, int unaligned, const char
                            unaligned ? "unaligned" : "aligned", inject ? inject : "", (long long)step, L[k].rows, L[k].cols, why);
             }
         }
+        nsampled += sampled;
     }
-    CHECK(bad_steps == 0, "§1 statistics w=%s g=%s every=%d %s %s: %d mismatches", ttc_dtype_name(wt), ttc_dtype_name(gt),
-          every, unaligned ? "unaligned" : "aligned", inject ? inject : "", bad_steps);
+    CHECK(bad_steps == 0, "§1 statistics w=%s g=%s every=%d w0_every=%d %s %s: %d mismatches", ttc_dtype_name(wt), ttc_dtype_name(gt),
+          every, w0e, unaligned ? "unaligned" : "aligned", inject ? inject : "", bad_steps);
     if (bad_steps == 0)
-        printf("ok  §1 w=%s g=%s every=%d %s%s%s: %zu layers × 7 steps match tt_layer_stats\n", ttc_dtype_name(wt), ttc_dtype_name(gt),
-               every, unaligned ? "unaligned" : "aligned", inject ? " " : "", inject ? inject : "", NSHAPES);
+        printf("ok  §1 w=%s g=%s every=%d w0_every=%d %s%s%s: %zu layers × 7 steps match tt_layer_stats\n", ttc_dtype_name(wt),
+               ttc_dtype_name(gt), every, w0e, unaligned ? "unaligned" : "aligned", inject ? " " : "", inject ? inject : "", NSHAPES);
     tt_cuda_close(c);
     for (size_t k = 0; k < NSHAPES; k++) layer_free(&L[k]);
 }
@@ -200,7 +206,7 @@ static void test_probe_path(void)
     tt_probe *p = tt_probe_open(&po, sizeof po, err, sizeof err);
     CHECK(p != NULL, "tt_probe_open: %s", err);
     if (!p) return;
-    tt_cuda_opts o = {p, -1, NULL, 1, 1};
+    tt_cuda_opts o = {p, -1, NULL, 1, 1, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     CHECK(c != NULL, "tt_cuda_open with a probe and timing: %s", err);
     if (!c) { tt_probe_close(p, NULL, 0); return; }
@@ -259,7 +265,7 @@ static void test_probe_path(void)
 static void test_rebind_and_errors(void)
 {
     char err[256];
-    tt_cuda_opts o = {NULL, -1, NULL, 1, 0};
+    tt_cuda_opts o = {NULL, -1, NULL, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "%s", err); return; }
     float host[4] = {1, 2, 3, 4};
@@ -304,7 +310,7 @@ static void test_rebind_and_errors(void)
 static tt_cuda *one_layer_backend(void *stream, layer *L)
 {
     char err[256];
-    tt_cuda_opts o = {NULL, -1, stream, 1, 0};
+    tt_cuda_opts o = {NULL, -1, stream, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "%s", err); return NULL; }
     if (layer_init(L, 16, 12, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return NULL; }
@@ -315,6 +321,40 @@ static tt_cuda *one_layer_backend(void *stream, layer *L)
         return NULL;
     }
     return c;
+}
+
+/* Event timing (timing = 2, what timing = 1 falls back to beside another profiler): probe_gpu_ms > 0
+ * every sampled step, gpu_busy_ms NaN at the first collect and ≥ probe_gpu_ms after it, no kernel
+ * count; every = 2: the refresh step's collect does not wait and the next covers both steps. */
+static void test_event_timing(void)
+{
+    char err[256];
+    tt_cuda_opts o = {NULL, -1, NULL, 2, 2, 0, 0};
+    tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
+    CHECK(c != NULL, "tt_cuda_open(timing = 2): %s", err);
+    if (!c) return;
+    CHECK(tt_cuda_timing_source(c) == 2 && !strcmp(tt_cuda_timing_note(c), ""), "event timing, no note");
+    layer L;
+    if (layer_init(&L, 512, 384, TT_CUDA_F32, TT_CUDA_F32, 0)) { CHECK(0, "cudaMalloc"); tt_cuda_close(c); return; }
+    CHECK(tt_cuda_add_layer(c, "a", 512, 384, TT_CUDA_F32, L.dw, TT_CUDA_F32, L.dg, err, sizeof err) == 0, "%s", err);
+    int ok = 1, timed = 0;
+    for (int step = 0; step < 6; step++) {
+        if (step) layer_update(&L, 0.1f, NULL);
+        CHECK(tt_cuda_step(c, step, err, sizeof err) == 0 && tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK, "%s", err);
+        double busy, own;
+        int k;
+        int rc = tt_cuda_step_timing(c, &busy, &own, &k);
+        if (step % 2 == 1) continue;                   /* refresh steps: the last sampled step's numbers stay */
+        if (rc != 0 || !(own > 0) || k != -1 || (timed ? !(busy >= own) : !isnan(busy))) {
+            ok = 0;
+            printf("  event timing step %d: rc %d busy %g probe %g kernels %d\n", step, rc, busy, own, k);
+        }
+        timed++;
+    }
+    CHECK(ok, "event timing: probe_gpu_ms > 0, gpu_busy_ms NaN first then >= probe_gpu_ms, kernels -1");
+    tt_cuda_close(c);
+    layer_free(&L);
+    printf("ok  event timing\n");
 }
 
 /* A CUDA graph capture on the backend's stream: step and per-sample requests are refused without
@@ -329,11 +369,11 @@ static void test_graph_capture(void)
     tt_cuda *c = one_layer_backend(st, &L);
     if (!c) { cudaStreamDestroy(st); return; }
     CHECK(tt_cuda_step(c, 0, err, sizeof err) == 0, "%s", err);                 /* pending, not collected */
+    float *d;
+    CU(cudaMalloc((void **)&d, 64));   /* before the capture: cudaMalloc inside a global-mode capture breaks it */
     CU(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
     CHECK(tt_cuda_step(c, 1, err, sizeof err) < 0 && strstr(err, "captured"), "step during capture: %s", err);
     CHECK(tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_NOT_READY && strstr(err, "captured"), "collect during capture: %s", err);
-    float *d;
-    CU(cudaMalloc((void **)&d, 64));
     tt_cuda_dense D = {0};
     D.B = 1; D.T = 1; D.d_in = 12; D.d_out = 16; D.A = d; D.D = d; D.W = L.dw;
     double gw[1];
@@ -438,7 +478,7 @@ static void test_persample(size_t B, size_t T, size_t din, size_t dout, int at, 
     void *dA = dev_copy(A, R * din, at), *dD = dev_copy(D, R * dout, at), *dW = dev_copy(W, dout * din, wt);
     void *dZ = dev_copy(Z, R * dout, at), *db = dev_copy(bias, dout, wt), *dG = dev_copy(Gbar, dout * din, gt), *dbb = dev_copy(bbar, dout, gt);
 
-    tt_cuda_opts o = {NULL, -1, NULL, 1, 0};
+    tt_cuda_opts o = {NULL, -1, NULL, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "%s", err); return; }
     double *gout = malloc(8 * B * sizeof(double)), *rout = malloc(8 * B * sizeof(double));
@@ -456,15 +496,38 @@ static void test_persample(size_t B, size_t T, size_t din, size_t dout, int at, 
     void *work = malloc(tt_persample_work_size(B, T, dout) + 16);
     tt_dense_persample(&H, work, &ro);
     static const char *names[8] = {"gw", "gg", "gG", "gamma", "bw", "bb", "bB", "bgamma"};
+    /* GEMM-based outputs (⟨g,Ḡ⟩; ⟨g,W⟩ without Z; ‖g‖² for T > 1; γ from them) against the bound of
+     * their rounding: each entry of g_i = s·Σ_t δ_t a_tᵀ (or of a Gram matrix) is off by at most
+     * u·(s·Σ_t|δ_t||a_t|ᵀ) =: u·|g|_i, so ‖g‖² by 2u·Σ|g|², ⟨g,M⟩ by u·Σ|M||g|. u = 2^-10 covers TF32
+     * (fp32 operands: both inputs rounded to 11 bits, 2·2^-11) and fp32 accumulation over these short
+     * sums; fp16/bf16 operands multiply exactly. The double-accumulated outputs: 1e-9 relative. */
+    const double u = ldexp(1.0, -10);
+    double *sc_gg = calloc(B ? B : 1, sizeof(double)), *sc_gw = calloc(B ? B : 1, sizeof(double)), *sc_gG = calloc(B ? B : 1, sizeof(double));
+    for (size_t i = 0; i < B; i++)
+        for (size_t o = 0; o < dout; o++)
+            for (size_t j = 0; j < din; j++) {
+                double ga = 0;
+                for (size_t t = 0; t < T; t++) ga += fabs((double)D[(i * T + t) * dout + o]) * fabs((double)A[(i * T + t) * din + j]);
+                ga *= (double)B;
+                sc_gg[i] += ga * ga;
+                sc_gw[i] += ga * fabs((double)W[o * din + j]);
+                sc_gG[i] += ga * fabs((double)Gbar[o * din + j]);
+            }
+    double wnorm = sqrt(ro.w_norm2);
     int bad = 0;
     for (int k = 0; k < 8; k++)
         for (size_t i = 0; i < B; i++) {
             double g = gp[k][i], r = rp[k][i];
-            /* GEMM-based outputs: fp32 accumulation; relative to the sample's scale */
-            int gemm = k == 2 || ((k == 0 || k == 3) && !with_z) || (k == 1 && T > 1) || (k == 3 && T > 1);
-            double tol = gemm ? 2e-4 : 1e-9;
-            double scale = fmax(fabs(r), k == 3 ? 1e-3 : fabs(rp[1][i]) * 1e-3);
-            int ok = (isnan(g) && isnan(r)) || (!isnan(g) && !isnan(r) && fabs(g - r) <= tol * fmax(scale, 1e-300));
+            const int gw_gemm = !with_z, gg_gemm = T > 1;
+            double tol;
+            if (k == 0 && gw_gemm) tol = u * sc_gw[i];
+            else if (k == 1 && gg_gemm) tol = 2 * u * sc_gg[i];
+            else if (k == 2) tol = u * sc_gG[i];
+            else if (k == 3 && (gw_gemm || gg_gemm))   /* γ = −gw/(√gg‖W‖): gw's error over √gg‖W‖, gg's halved */
+                tol = (gw_gemm ? u * sc_gw[i] / (sqrt(rp[1][i]) * wnorm) : 0) + fabs(r) * (gg_gemm ? u * sc_gg[i] / rp[1][i] : 0)
+                      + 1e-9 * fabs(r);
+            else tol = 1e-9 * fmax(fabs(r), k == 3 ? 1e-3 : fabs(rp[1][i]) * 1e-3);
+            int ok = (isnan(g) && isnan(r)) || (!isnan(g) && !isnan(r) && fabs(g - r) <= fmax(tol, 1e-300));
             if (!ok && bad++ < 5) printf("  B=%zu T=%zu %s/%s/%s %s: %s[%zu] = %.12g, CPU %.12g\n", B, T, ttc_dtype_name(at),
                                          ttc_dtype_name(wt), ttc_dtype_name(gt), inject ? inject : "", names[k], i, g, r);
         }
@@ -514,6 +577,7 @@ static void test_persample(size_t B, size_t T, size_t din, size_t dout, int at, 
     tt_cuda_close(c);
     cudaFree(dA); cudaFree(dD); cudaFree(dW); cudaFree(dZ); cudaFree(db); cudaFree(dG); cudaFree(dbb);
     free(A); free(D); free(W); free(bias); free(Z); free(Gbar); free(bbar); free(gout); free(rout); free(work);
+    free(sc_gg); free(sc_gw); free(sc_gG);
 }
 
 /* The values of one scalar by step in a probe's spool file (NaN where absent). */
@@ -549,10 +613,11 @@ static void test_probe_persample(int T)
         tt_probe_opts po;
         memset(&po, 0, sizeof po);
         po.run = k ? "gpu" : "cpu"; po.endpoint = ep; po.spool = spool[k]; po.persample_full = 1; po.gwa_window = 2;
+        po.every = 1;   /* both every step, as the backend (the default budget would skip the CPU's batches) */
         p[k] = tt_probe_open(&po, sizeof po, err, sizeof err);
         if (!p[k]) { CHECK(0, "tt_probe_open: %s", err); return; }
     }
-    tt_cuda_opts o = {p[1], -1, NULL, 1, 0};
+    tt_cuda_opts o = {p[1], -1, NULL, 1, 0, 0, 0};
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "tt_cuda_open: %s", err); return; }
     float *W[NL], *G[NL], *bias[NL], *gb[NL], *A[NL], *D[NL];
@@ -639,14 +704,17 @@ int main(void)
     const int combos[][2] = {{TT_CUDA_F32, TT_CUDA_F32}, {TT_CUDA_F16, TT_CUDA_F16}, {TT_CUDA_BF16, TT_CUDA_BF16},
                              {TT_CUDA_F16, TT_CUDA_F32}, {TT_CUDA_BF16, TT_CUDA_F32}};
     for (int k = 0; k < 5; k++) {
-        test_layerstats(combos[k][0], combos[k][1], 1, 0, NULL);
-        test_layerstats(combos[k][0], combos[k][1], 3, 1, NULL);
+        test_layerstats(combos[k][0], combos[k][1], 1, 0, NULL, 0);
+        test_layerstats(combos[k][0], combos[k][1], 3, 1, NULL, 0);
     }
-    test_layerstats(TT_CUDA_F32, TT_CUDA_F32, 1, 0, "nan_w");
-    test_layerstats(TT_CUDA_BF16, TT_CUDA_BF16, 1, 1, "inf_g");
+    test_layerstats(TT_CUDA_F32, TT_CUDA_F32, 1, 0, "nan_w", 0);
+    test_layerstats(TT_CUDA_BF16, TT_CUDA_BF16, 1, 1, "inf_g", 0);
+    test_layerstats(TT_CUDA_F32, TT_CUDA_F32, 1, 0, NULL, 3);        /* W_0 read on sampled steps 0, 3, 6 */
+    test_layerstats(TT_CUDA_BF16, TT_CUDA_F32, 3, 1, NULL, 2);
     test_probe_path();
     test_rebind_and_errors();
     test_graph_capture();
+    test_event_timing();
     test_pending_not_ready();
     for (int dt = 0; dt < 3; dt++) {
         test_persample(8, 1, 24, 10, dt, dt, dt, 1, 1, NULL);
@@ -654,6 +722,12 @@ int main(void)
         test_persample(6, 5, 16, 12, dt, dt, dt, 1, 0, NULL);
         test_persample(6, 5, 16, 12, dt, dt, dt, 0, 1, NULL);
     }
+    for (int dt = 0; dt < 3; dt++) {                 /* T² ≫ d_in·d_out: g_i materialised (ttc_ps_plan_make) */
+        test_persample(5, 64, 8, 6, dt, dt, dt, 1, 1, NULL);
+        test_persample(5, 64, 8, 6, dt, dt, dt, 0, 1, NULL);
+    }
+    test_persample(3, 700, 24, 16, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 0, 0, NULL);  /* many chunks per sample */
+    test_persample(70000, 2, 4, 3, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 0, 1, NULL);  /* > 65535 samples: the y grid loops */
     test_persample(7, 3, 20, 9, TT_CUDA_BF16, TT_CUDA_F32, TT_CUDA_F32, 0, 1, NULL);   /* mixed: the fp32 GEMM path */
     test_persample(7, 1, 20, 9, TT_CUDA_F16, TT_CUDA_F16, TT_CUDA_F32, 0, 1, NULL);
     test_persample(9, 1, 30, 8, TT_CUDA_F32, TT_CUDA_F32, TT_CUDA_F32, 1, 1, "nan_a");

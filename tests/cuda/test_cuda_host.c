@@ -565,6 +565,97 @@ static void test_timing(void **state)
     assert_true(busy == 2.0 && probe == 0.5 && n == 3);
     ttc_timing_per_step(1, &busy, &probe, &n);
     assert_true(busy == 2.0 && probe == 0.5 && n == 3);
+    n = -1;                                              /* event timing counts no kernels: stays -1 */
+    ttc_timing_per_step(4, &busy, &probe, &n);
+    assert_true(busy == 0.5 && n == -1);
+}
+
+/* ------------------------------------------------------------------ per-sample launch plan */
+
+static double model_gram(double B, double T, double di, double dO, int nu)
+{
+    return 2 * B * T * T * (di + dO) + 100.0 * 16 * B * T * T + nu * (2 * B * T * di * dO + 100.0 * 8 * B * T * dO);
+}
+
+static double model_mat(double B, double T, double di, double dO)
+{
+    return 2 * B * T * di * dO + 100.0 * 8 * B * di * dO;
+}
+
+static void test_ps_plan(void **state)
+{
+    (void)state;
+    const size_t cap = (size_t)256 << 20;
+    /* a GPT block (d = 1024), batch 8, H100 (132 SMs). At T = 1024 ≥ d the Gram matrices cost more than
+     * g_i itself: every Linear materialises (qkv: 82 vs 72 Gflop-equivalents) */
+    ttc_ps_plan p = ttc_ps_plan_make(8, 1024, 1024, 3072, 0, 0, 132, cap);
+    assert_true(p.cost_gram == model_gram(8, 1024, 1024, 3072, 0) && p.cost_mat == model_mat(8, 1024, 1024, 3072));
+    assert_true(p.materialise && !p.u_w && !p.u_g);
+    assert_int_equal(p.ws_per_sample, 1024 * 3072 * 4);
+    assert_int_equal(p.gemm_chunk, 8);                           /* 12 MiB each: 21 fit, 8 asked */
+    p = ttc_ps_plan_make(8, 1024, 4096, 1024, 0, 0, 132, cap);
+    assert_true(p.materialise);
+    /* at T = 512 the qkv projection keeps the Gram form ... */
+    p = ttc_ps_plan_make(8, 512, 1024, 3072, 0, 0, 132, cap);
+    assert_false(p.materialise);
+    assert_int_equal(p.ws_per_sample, 2 * 512 * 512 * 4);
+    assert_int_equal(p.gemm_chunk, 8);
+    /* ... until ⟨g,Ḡ⟩ (persample_full) adds an A·Ḡᵀ GEMM to it: g_i materialised gives all three */
+    p = ttc_ps_plan_make(8, 512, 1024, 3072, 0, 1, 132, cap);
+    assert_true(p.cost_gram == model_gram(8, 512, 1024, 3072, 1));
+    assert_true(p.materialise && !p.u_g);
+    /* a long sequence through a narrow layer: T² ≫ d_in·d_out, materialised */
+    p = ttc_ps_plan_make(4, 4096, 64, 64, 1, 0, 132, cap);
+    assert_true(p.materialise && !p.u_w);
+    /* short sequences through a wide layer: the Gram form, U for ⟨g,W⟩ without Z */
+    p = ttc_ps_plan_make(64, 8, 4096, 4096, 1, 1, 132, cap);
+    assert_true(!p.materialise && p.u_w && p.u_g);
+    /* the choice is the argmin of the model, everywhere on a grid of shapes */
+    const uint64_t Ts[] = {2, 16, 128, 1024}, ds[] = {32, 768, 4096};
+    for (int a = 0; a < 4; a++)
+        for (int i = 0; i < 3; i++)
+            for (int o = 0; o < 3; o++)
+                for (int f = 0; f < 4; f++) {
+                    p = ttc_ps_plan_make(16, Ts[a], ds[i], ds[o], f & 1, f >> 1, 108, cap);
+                    assert_true(p.materialise == (model_mat(16, Ts[a], ds[i], ds[o]) < model_gram(16, Ts[a], ds[i], ds[o], (f & 1) + (f >> 1))));
+                    assert_true(p.gemm_chunk >= 1 && p.gemm_chunk <= 16);
+                    assert_true(p.gemm_chunk == 1 || p.gemm_chunk * p.ws_per_sample <= cap);
+                }
+    /* the workspace cap splits the batch; one sample always fits */
+    p = ttc_ps_plan_make(64, 4096, 64, 64, 0, 0, 132, (size_t)1 << 20);
+    assert_int_equal(p.gemm_chunk, ((size_t)1 << 20) / p.ws_per_sample);
+    p = ttc_ps_plan_make(8, 4096, 8192, 8192, 0, 0, 132, (size_t)1 << 20);
+    assert_int_equal(p.gemm_chunk, 1);
+    /* T = 1: no Gram, nothing materialised; U only for what is wanted */
+    p = ttc_ps_plan_make(256, 1, 784, 512, 1, 0, 132, cap);
+    assert_true(!p.materialise && p.u_w && !p.u_g && p.cost_gram == 0 && p.gemm_chunk == 256);
+    /* chunks: batch 8 on 132 SMs asks 132 blocks per sample, capped at 64; never below a block's worth
+     * of elements; a large batch fills the GPU alone (one chunk) */
+    p = ttc_ps_plan_make(8, 1024, 1024, 4096, 0, 0, 132, cap);
+    assert_int_equal(p.chunks, TTC_PS_MAX_CHUNKS);
+    p = ttc_ps_plan_make(8, 1, 64, 32, 0, 0, 132, cap);
+    assert_int_equal(p.chunks, 1);                               /* 64 elements: one block */
+    p = ttc_ps_plan_make(8, 4, 2048, 512, 0, 0, 132, cap);
+    assert_int_equal(p.chunks, 4);                               /* 8192 elements / 2048 */
+    p = ttc_ps_plan_make(4096, 128, 768, 768, 0, 0, 132, cap);
+    assert_int_equal(p.chunks, 1);
+    p = ttc_ps_plan_make(0, 1, 16, 8, 0, 0, 132, cap);           /* an empty batch */
+    assert_true(p.chunks == 1 && p.gemm_chunk == 1);
+    /* the chunk split covers [0, n) in order, sizes within one */
+    const uint64_t ns[] = {0, 1, 7, 2048, 1000003};
+    for (int k = 0; k < 5; k++)
+        for (uint32_t C = 1; C <= 70; C += 23) {
+            uint64_t next = 0, mn = UINT64_MAX, mx = 0;
+            for (uint32_t c = 0; c < C; c++) {
+                uint64_t lo, hi;
+                ttc_chunk(ns[k], C, c, &lo, &hi);
+                assert_true(lo == next && hi >= lo);
+                next = hi;
+                if (hi - lo < mn) mn = hi - lo;
+                if (hi - lo > mx) mx = hi - lo;
+            }
+            assert_true(next == ns[k] && mx - mn <= 1);
+        }
 }
 
 /* ------------------------------------------------------------------ runtime without a device */
@@ -601,6 +692,14 @@ static void test_no_device_path(void **state)
     assert_int_equal(tt_cuda_layer_result(NULL, 0, st), -1);
     assert_int_equal(tt_cuda_step_timing(NULL, &busy, &probe, &kernels), -1);
     assert_true(isnan(busy) && isnan(probe) && kernels == -1);
+    assert_int_equal(tt_cuda_timing_source(NULL), 0);
+    assert_string_equal(tt_cuda_timing_note(NULL), "");
+    assert_int_equal(tt_cuda_use_event_timing(NULL, "x"), -1);
+    o.every = 1;
+    o.timing = 3;                                        /* refused as an option (or: no device) */
+    assert_null(tt_cuda_open(&o, err, sizeof err));
+    if (n > 0) assert_non_null(strstr(err, "timing 3"));
+    o.timing = 0;
     tt_cuda_dense L;
     memset(&L, 0, sizeof L);
     tt_cuda_ps_out po;
@@ -627,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_persample_rules),
         cmocka_unit_test(test_step_decide),
         cmocka_unit_test(test_timing),
+        cmocka_unit_test(test_ps_plan),
         cmocka_unit_test(test_no_device_path),
     };
     return cmocka_run_group_tests_name("cuda_host", tests, NULL, NULL);

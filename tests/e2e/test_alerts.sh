@@ -22,36 +22,46 @@ print("stopped:", ", ".join(f"{r['run']} at {r['stopped_at']}" for r in runs))
 PYEOF
 check "each run stopped by the rule, the trainer exited at the step the collector saw last" test $? -eq 0
 
-# The exec hook: hostile names arrive as environment values, nothing runs through a shell.
+# The exec hook: hostile names arrive as environment values, nothing runs through a shell; the hook
+# gets an environment of its own (no token, nothing of the collector's) and no descriptor but 0, 1, 2.
 cat > "$T/hook.sh" <<'HOOK'
 #!/bin/sh
-printf 'run=[%s] layer=[%s] rule=[%s] metric=[%s] value=[%s] step=[%s] arg1=[%s]\n' \
-  "$TRAINTOP_RUN" "$TRAINTOP_LAYER" "$TRAINTOP_RULE" "$TRAINTOP_METRIC" "$TRAINTOP_VALUE" "$TRAINTOP_STEP" "$1" >> "$HOOK_OUT"
+env > "$1.env"
+ls -l /proc/self/fd | awk 'NR > 1 { print $9, $11 }' > "$1.fds"   # ls's own: what it inherited
+printf 'run=[%s] layer=[%s] rule=[%s] metric=[%s] value=[%s] step=[%s] arg2=[%s]\n' \
+  "$TRAINTOP_RUN" "$TRAINTOP_LAYER" "$TRAINTOP_RULE" "$TRAINTOP_METRIC" "$TRAINTOP_VALUE" "$TRAINTOP_STEP" "$2" >> "$1"
 HOOK
 chmod +x "$T/hook.sh"
-export HOOK_OUT=$T/hook.out
 cat > "$T/rules.json" <<JSON
 {"defaults": false, "rules": [
   {"name": "any-layer", "kind": "threshold", "monitor": "w_norm", "layer": "*", "op": ">", "threshold": 0,
-   "exec": ["$T/hook.sh", "\$(touch $T/pwned)"]}
+   "exec": ["$T/hook.sh", "$T/hook.out", "\$(touch $T/pwned)"]}
 ]}
 JSON
 EP=ipc://$T/c.sock
-"$BIN/traintopd" --listen "$EP" --rules "$T/rules.json" --record "$T/rec" 2> "$T/d.err" &
+TRAINTOP_TOKEN=hooktok HOOK_SECRET=inherited "$BIN/traintopd" --listen "$EP" --rules "$T/rules.json" --record "$T/rec" 2> "$T/d.err" &
 DPID=$!; PIDS+=($DPID)
 wait_for 5 test -S "$T/c.sock"
-timeout 0.5 nanocat --push --connect "$EP" --interval 5 --data '{"v":1,"type":"run_start","run":"evil:run","rank":0,"world":1,"stats":["w_norm"],"layers":[{"name":"l$(touch '"$T"'/pwned3);\"`id`\nx","rows":1,"cols":1}]}' 2>/dev/null
-timeout 0.5 nanocat --push --connect "$EP" --interval 5 --data '{"v":1,"type":"run_start","run":"evil:run","rank":0,"world":1,"stats":["w_norm"],"layers":[{"name":"l$(touch '"$T"'/pwned3);`id`","rows":1,"cols":1}]}' 2>/dev/null
-timeout 0.5 nanocat --push --connect "$EP" --interval 5 --data '{"v":1,"type":"step","run":"evil:run","rank":0,"step":1,"layers":[[2.5]]}' 2>/dev/null
+timeout 0.5 nanocat --push --connect "$EP" --interval 5 --data '{"v":1,"type":"run_start","run":"evil:run","rank":0,"token":"hooktok","world":1,"stats":["w_norm"],"layers":[{"name":"l$(touch '"$T"'/pwned3);\"`id`\nx","rows":1,"cols":1}]}' 2>/dev/null
+timeout 0.5 nanocat --push --connect "$EP" --interval 5 --data '{"v":1,"type":"run_start","run":"evil:run","rank":0,"token":"hooktok","world":1,"stats":["w_norm"],"layers":[{"name":"l$(touch '"$T"'/pwned3);`id`","rows":1,"cols":1}]}' 2>/dev/null
+timeout 0.5 nanocat --push --connect "$EP" --interval 5 --data '{"v":1,"type":"step","run":"evil:run","rank":0,"token":"hooktok","step":1,"layers":[[2.5]]}' 2>/dev/null
 wait_for 5 test -s "$T/hook.out"
 check "the exec hook ran" test -s "$T/hook.out"
 check "  with the hostile layer name as plain data" grep -qF 'layer=[l$(touch '"$T"'/pwned3);`id`]' "$T/hook.out"
-check "  and its argument vector untouched" grep -qF 'arg1=[$(touch '"$T"'/pwned)]' "$T/hook.out"
+check "  and its argument vector untouched" grep -qF 'arg2=[$(touch '"$T"'/pwned)]' "$T/hook.out"
+wait_for 5 test -s "$T/hook.out.fds"
+check "  its environment: PATH and the documented TRAINTOP_* values only (no token)" \
+    bash -c "! grep -vE '^(PATH|PWD|TRAINTOP_(RUN|RANK|RULE|METRIC|LAYER|VALUE|STEP|REASON))=' '$T/hook.out.env' && ! grep -q hooktok '$T/hook.out.env'"
+check "  no descriptor of the collector's (recordings, sockets, logs): only 0, 1, 2" \
+    bash -c "! awk '\$1 > 2 && \$2 !~ /^\\/proc\\//' '$T/hook.out.fds' | grep -q ."
+[ "$FAIL" -gt 0 ] && cat "$T/hook.out.fds"
+check "  no token recorded either" bash -c "! grep -rq hooktok '$T/rec'"
 check "  value and step passed" grep -qF 'value=[2.5] step=[1]' "$T/hook.out"
 check "nothing was injected" bash -c "! ls '$T'/pwned* 2>/dev/null | grep -q ."
 check "the alert is in the alerts log" grep -q '"rule":"any-layer"' "$T/rec/alerts.jsonl"
 
-# traintop stop, by hand.
+# traintop stop, by hand (the collector above has a token: the trainer and traintop carry it).
+export TRAINTOP_TOKEN=hooktok
 "$BIN/traintop-demo-trainer" --run manual --endpoint "$EP" --steps 100000 --step-delay-ms 2 --quiet --spectral-every 0 2> "$T/manual.err" &
 MP=$!
 wait_for 10 bash -c "'$BIN/traintop' ls --endpoint '$EP' | grep -q manual"
@@ -61,6 +71,8 @@ wait_for 10 bash -c "! kill -0 $MP 2>/dev/null"
 check "the trainer stopped with the reason" grep -q "stopped at step [0-9]*: enough" "$T/manual.err"
 "$BIN/traintop" stop nosuchrun --endpoint "$EP" 2> "$T/nosuch.err"
 check "stopping an unknown run: exit 1, one line" test $? -eq 1 -a "$(wc -l < "$T/nosuch.err")" -eq 1
+
+unset TRAINTOP_TOKEN
 
 # SIGHUP: the rules again; a mistake is reported with file, rule and field, valid rules are kept.
 cat > "$T/rules.json" <<JSON

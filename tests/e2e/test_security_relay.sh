@@ -18,10 +18,16 @@ chmod 700 "$DIR"
 check "tcp on 0.0.0.0 without --allow-remote: refused" test $? -eq 1
 check "  with a reason" grep -q "is not a loopback address" "$T/tcp.err"
 PORT=$((30000 + RANDOM % 10000))
-"$BIN/traintopd" --listen tcp://0.0.0.0:$PORT --allow-remote 2> "$T/tcp2.err" &
+"$BIN/traintopd" --listen tcp://0.0.0.0:$PORT --allow-remote 2> "$T/tcp1.err"
+check "  with --allow-remote but no token: refused too" test $? -eq 1
+check "    naming the way out" grep -q "set TRAINTOP_TOKEN.*or pass --insecure-tcp" "$T/tcp1.err"
+"$BIN/traintopd" --listen tcp://127.0.0.1:$PORT 2> "$T/tcp3.err"
+check "loopback tcp without a token: refused (every local user can connect)" test $? -eq 1
+"$BIN/traintopd" --listen tcp://0.0.0.0:$PORT --allow-remote --insecure-tcp 2> "$T/tcp2.err" &
 TP=$!; PIDS+=($TP)
 wait_for 5 grep -q "warning: listening on" "$T/tcp2.err"
-check "  allowed with --allow-remote, with a warning" grep -q "WITHOUT a token" "$T/tcp2.err"
+check "  allowed with --allow-remote --insecure-tcp, with a warning" grep -q "WITHOUT a token" "$T/tcp2.err"
+check "  and the loud one" grep -q "WARNING: --insecure-tcp: anyone who can connect" "$T/tcp2.err"
 kill $TP; wait $TP 2>/dev/null
 
 # Token.
@@ -32,7 +38,7 @@ sleep 0.5
 TRAINTOP_TOKEN=s3cret "$BIN/traintop-demo-trainer" --run good --endpoint "$TEP" --steps 30 --quiet --spectral-every 0
 TRAINTOP_TOKEN=wrong "$BIN/traintop-demo-trainer" --run bad --endpoint "$TEP" --steps 30 --quiet --spectral-every 0 2>/dev/null
 "$BIN/traintop-demo-trainer" --run none --endpoint "$TEP" --steps 30 --quiet --spectral-every 0 2>/dev/null
-"$BIN/traintop" ls --endpoint "$TEP" --json > "$T/tok.json"
+TRAINTOP_TOKEN=s3cret "$BIN/traintop" ls --endpoint "$TEP" --json > "$T/tok.json"
 check "the run with the token is in, the others are not" $PY -c "
 import json; r = {x['run']: x for x in json.load(open('$T/tok.json'))}
 assert set(r) == {'good'} and r['good']['steps'] == 30, r"

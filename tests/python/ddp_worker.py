@@ -22,7 +22,7 @@ def worker(rank, world, port, endpoint, out_dir, pkg_dir):
     ref = copy.deepcopy(model)                 # same weights, no DDP: the local gradient
     ddp = DDP(model)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
-    tt = traintop.watch(ddp, opt, endpoint=endpoint, hparams={"per_rank_batch": 8})   # run name from rank 0
+    tt = traintop.watch(ddp, opt, endpoint=endpoint, hparams={"per_rank_batch": 8}, every=1)   # run name from rank 0
     local_sq = {}
     for step in range(1, 6):
         g = torch.Generator().manual_seed(1000 * rank + step)

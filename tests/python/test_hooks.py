@@ -96,7 +96,7 @@ def auto_run(collector, run, explicit, persample=True):
     model, x, y = model_and_data(1)
     opt = PostHookSGD(model.parameters(), lr=0.1, momentum=0.9)
     names = [n for n, _ in model.named_parameters()]
-    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, persample=persample)
+    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, persample=persample, every=1)
     w0 = {n: as2d(p) for n, p in model.named_parameters()}
     snaps, losses = {}, {}
     for step in range(1, 6):
@@ -152,7 +152,7 @@ def test_context_manager_status(collector, how):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     run = "ctx-" + how
     with pytest.raises(BaseException) if how != "finished" else _nothing():
-        with traintop.watch(model, opt, run=run, endpoint=collector.endpoint, auto_step=False) as tt:
+        with traintop.watch(model, opt, run=run, endpoint=collector.endpoint, auto_step=False, every=1) as tt:
             opt.zero_grad()
             F.cross_entropy(model(x), y).backward()
             opt.step()
@@ -176,7 +176,7 @@ def test_step_before_optimizer_step_publishes_once_per_iteration(collector):
     """step() called with no optimizer step pending takes over: the post-step hook stays quiet."""
     model, x, y = model_and_data(2)
     opt = PostHookSGD(model.parameters(), lr=0.1)
-    tt = traintop.watch(model, opt, run="step-first", endpoint=collector.endpoint)
+    tt = traintop.watch(model, opt, run="step-first", endpoint=collector.endpoint, every=1)
     for i in range(4):
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
@@ -213,7 +213,7 @@ def test_cuda_graph_capture_is_skipped(collector, monkeypatch):
     model, x = model.double(), x.double()
     opt = PostHookSGD(model.parameters(), lr=0.1)
     names = [n for n, _ in model.named_parameters()]
-    tt = traintop.watch(model, opt, run="capture", endpoint=collector.endpoint)
+    tt = traintop.watch(model, opt, run="capture", endpoint=collector.endpoint, every=1)
     w0 = {n: as2d(p) for n, p in model.named_parameters()}
 
     def iteration():

@@ -40,7 +40,7 @@ def test_probe_on_numpy_buffers(collector):
     w = rng.standard_normal((4, 3)).astype(np.float32)
     g = np.zeros_like(w)
     w0 = w.astype(np.float64)
-    p = traintop.Probe("numpy-run", endpoint=collector.endpoint)
+    p = traintop.Probe("numpy-run", endpoint=collector.endpoint, every=1)
     assert p.hparam("lr", 0.1) and p.hparam("name", "numpy") and p.hparam("flag", True)
     assert p.add_layer("w", 4, 3, w.ctypes.data, g.ctypes.data) == 0
     ext = p.add_external_layer("ext", 2, 2)

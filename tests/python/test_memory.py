@@ -27,7 +27,7 @@ def test_no_growth_over_10000_steps(collector):
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.randn(8, 8), torch.randint(0, 4, (8,))
-    tt = traintop.watch(model, opt, run="memory", endpoint=collector.endpoint, gwa_window=100)
+    tt = traintop.watch(model, opt, run="memory", endpoint=collector.endpoint, gwa_window=100, every=1)
     marks = {}
     for step in range(1, 10001):
         opt.zero_grad(set_to_none=step % 2 == 0)        # both gradient paths: in place and replaced

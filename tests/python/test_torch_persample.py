@@ -89,7 +89,7 @@ def run_case(collector, kind, run, reduction="mean", full=False, steps=6, window
     ref = copy.deepcopy(model).double()
     opt = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.5)
     tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, persample_full=full, gwa_window=window,
-                        loss_reduction=reduction)
+                        loss_reduction=reduction, every=1)
     assert sorted(tt.persample_layers) == sorted(n for n, m in model.named_modules() if isinstance(m, nn.Linear))
     names = [n for n, _ in model.named_parameters()]
     expect = {}
@@ -171,7 +171,7 @@ def test_persample_every_2_and_off(collector):
     torch.manual_seed(0)
     model = MLP()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    for run, kw in (("ps-every2", {"every": 2}), ("ps-off", {"persample": False})):
+    for run, kw in (("ps-every2", {"every": 2}), ("ps-off", {"persample": False, "every": 1})):
         tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, **kw)
         for step in range(1, 5):
             x, y = data("mlp", step)
@@ -209,7 +209,7 @@ def scaled_run(collector, run, S, scaler, full=True, steps=4):
     g = torch.Generator().manual_seed(4)
     x, y = torch.randn(10, 6, generator=g), torch.randint(0, 4, (10,), generator=g)
     tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, persample_full=full, gwa_window=2,
-                        auto_step=False, scaler=scaler)
+                        auto_step=False, scaler=scaler, every=1)
     for _ in range(steps):
         opt.zero_grad()
         (F.cross_entropy(model(x), y) * S).backward()

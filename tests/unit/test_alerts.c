@@ -293,6 +293,45 @@ static void duplicates(void **state)
     tt_alerts_free(a);
 }
 
+/* 100k rules: every one found by name (the duplicate of one deep inside is reported against it), and
+ * a rules file that is not a regular file, or too large, is refused unread with one line. */
+static void many_rules(void **state)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/many.json", (const char *)*state);
+    FILE *f = fopen(path, "w");
+    fputs("{\"defaults\": false, \"rules\": [", f);
+    for (int i = 0; i < 100000; i++) fprintf(f, "{\"name\":\"r%d\",\"kind\":\"spike\",\"monitor\":\"loss\"},", i);
+    fputs("{\"name\":\"r54321\",\"kind\":\"spike\",\"monitor\":\"loss\"}]}", f);
+    fclose(f);
+    tt_alerts *a = tt_alerts_new();
+    capture c;
+    capture_open(&c);
+    int mistakes = 0;
+    assert_int_equal(tt_alerts_load_file(a, path, c.f, &mistakes), 100000);
+    char want[700];
+    snprintf(want, sizeof want, "traintop: %s: rule \"r54321\": field \"name\": already used by rules[54321] in %s (names must be unique)\n", path, path);
+    assert_string_equal(capture_text(&c), want);
+    assert_int_equal(mistakes, 1);
+    assert_string_equal(tt_alerts_rule(a, 99999)->name, "r99999");
+    free(c.buf);
+    tt_alerts_free(a);
+
+    a = tt_alerts_new();
+    capture_open(&c);
+    assert_int_equal(tt_alerts_load_file(a, "/dev/zero", c.f, &mistakes), -1);
+    assert_string_equal(capture_text(&c), "traintop: /dev/zero: expected a regular file (at most 32 MiB)\n");
+    free(c.buf);
+    assert_int_equal(truncate(path, (off_t)TT_RULES_MAX_BYTES + 1), 0);   /* sparse: no disk spent */
+    capture_open(&c);
+    assert_int_equal(tt_alerts_load_file(a, path, c.f, &mistakes), -1);
+    snprintf(want, sizeof want, "traintop: %s: expected a rules file of at most 32 MiB\n", path);
+    assert_string_equal(capture_text(&c), want);
+    free(c.buf);
+    tt_alerts_free(a);
+    unlink(path);
+}
+
 /* ---- state across a reload ---- */
 
 #define START "{\"v\":1,\"type\":\"run_start\",\"run\":\"r\",\"rank\":0,\"world\":1,\"stats\":[],\"layers\":[]}"
@@ -494,6 +533,7 @@ int main(void)
         cmocka_unit_test(file_level_messages),
         cmocka_unit_test(spec_messages),
         cmocka_unit_test(duplicates),
+        cmocka_unit_test(many_rules),
         cmocka_unit_test(reload_keeps_state),
         cmocka_unit_test(reload_broken_file),
         cmocka_unit_test(reload_keeps_hooks),

@@ -151,7 +151,7 @@ static void options_size_checked(void **state)
 static tt_probe *lonely_probe(const char *ep, const char *spool, int steps)
 {
     char err[256];
-    tt_probe_opts o = { .run = "lonely", .endpoint = ep, .spool = spool };
+    tt_probe_opts o = { .run = "lonely", .endpoint = ep, .spool = spool, .every = 1 };
     tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     static float w[64], g[64];
@@ -268,7 +268,7 @@ static void unacknowledged_messages_reach_a_restarted_collector(void **state)
     tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
     tt_collector *a = tt_collector_open(&co, err, sizeof err);
     assert_non_null(a);
-    tt_probe_opts o = { .run = "r-restart", .endpoint = endpoint };
+    tt_probe_opts o = { .run = "r-restart", .endpoint = endpoint, .every = 1 };
     tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     float w[16] = { 1 }, g[16] = { 1 };
@@ -408,7 +408,7 @@ static void persample_and_spectral_statistics_arrive(void **state)
     tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
-    tt_probe_opts o = { .run = "r-ps", .endpoint = endpoint, .spectral_every = 3, .gwa_window = 4, .persample_full = 1 };
+    tt_probe_opts o = { .run = "r-ps", .endpoint = endpoint, .every = 1, .spectral_every = 3, .gwa_window = 4, .persample_full = 1 };
     tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     enum { B = 8, DIN = 60, DOUT = 64, STEPS = 12 };
@@ -505,8 +505,8 @@ static void persample_sums_match_dense_batch(void **state)
     tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
-    tt_probe_opts oh = { .run = "r-host", .endpoint = endpoint, .gwa_window = 3, .persample_full = 1 };
-    tt_probe_opts oe = { .run = "r-sums", .endpoint = endpoint, .gwa_window = 3, .persample_full = 1 };
+    tt_probe_opts oh = { .run = "r-host", .endpoint = endpoint, .every = 1, .gwa_window = 3, .persample_full = 1 };
+    tt_probe_opts oe = { .run = "r-sums", .endpoint = endpoint, .every = 1, .gwa_window = 3, .persample_full = 1 };
     tt_probe *ph = tt_probe_open(&oh, sizeof oh, err, sizeof err), *pe = tt_probe_open(&oe, sizeof oe, err, sizeof err);
     assert_non_null(ph);
     assert_non_null(pe);
@@ -596,7 +596,7 @@ static void external_layer_statistics(void **state)
     tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
     tt_collector *c = tt_collector_open(&co, err, sizeof err);
     assert_non_null(c);
-    tt_probe_opts o = { .run = "r-ext", .endpoint = endpoint };
+    tt_probe_opts o = { .run = "r-ext", .endpoint = endpoint, .every = 1 };
     tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
     assert_non_null(p);
     assert_int_equal(tt_probe_add_external_layer(p, "gpu.weight", 4096, 1024, err, sizeof err), 0);
@@ -654,6 +654,84 @@ static void gone_probe_without_end_is_no_end(void **state)
     tt_collector_close(c);
 }
 
+/* The overhead budget (every = 0): a framework-reported cost four times the step makes the probe
+ * sample rarely; every step whose rows arrive is one tt_probe_sampled announced two steps ahead,
+ * per-sample statistics arrive exactly on the per-sample steps (batches handed in on other steps are
+ * ignored), and probe_overhead_pct comes with each measured sampled step. Timings decide how rare,
+ * never whether the test passes: a 25 % budget against a cost of 4 steps is an interval of ~16, and
+ * the test only needs it above 2 (a loaded machine stretches both sleeps alike). */
+static void budget_schedule_is_what_arrives(void **state)
+{
+    (void)state;
+    char err[256];
+    tt_probe_opts bad = { .run = "r-bad", .endpoint = endpoint, .overhead = 1.5 };
+    assert_null(tt_probe_open(&bad, sizeof bad, err, sizeof err));
+    assert_non_null(strstr(err, "overhead=1.5"));
+    bad.overhead = -0.01;
+    assert_null(tt_probe_open(&bad, sizeof bad, err, sizeof err));
+    tt_collector_opts co = { .endpoint = endpoint, .quiet = 1 };
+    tt_collector *c = tt_collector_open(&co, err, sizeof err);
+    assert_non_null(c);
+    tt_probe_opts o = { .run = "r-budget", .endpoint = endpoint, .gwa_window = 2, .overhead = 0.25 };
+    tt_probe *p = tt_probe_open(&o, sizeof o, err, sizeof err);
+    assert_non_null(p);
+    enum { B = 4, DIN = 6, DOUT = 5, STEPS = 120 };
+    static float w[DOUT * DIN], g[DOUT * DIN], A[B * DIN], D[B * DOUT];
+    for (int i = 0; i < DOUT * DIN; i++) w[i] = 0.1f * (float)(i % 7) - 0.3f;
+    for (int i = 0; i < B * DIN; i++) A[i] = 0.2f * (float)(i % 5) - 0.4f;
+    for (int i = 0; i < B * DOUT; i++) D[i] = 0.01f * (float)(i % 3) - 0.01f;
+    assert_int_equal(tt_probe_add_layer(p, "fc.weight", DOUT, DIN, w, g, err, sizeof err), 0);
+    assert_int_equal(tt_probe_cost(p, 5, 1e-3), -1);
+    assert_int_equal(tt_probe_cost(p, TT_SAMPLE_STATS, -1), -1);
+    assert_int_equal(tt_probe_cost(p, TT_SAMPLE_STATS, NAN), -1);
+    int plan[STEPS + 2];
+    int n_stats = 0, n_ps = 0, n_measured = 0;
+    for (int s = 1; s <= STEPS; s++) {
+        int now = tt_probe_sampled(p, s), after = tt_probe_sampled(p, s + 1);
+        assert_true(now >= 0 && after >= 0);
+        if (s > 1) assert_int_equal(now, plan[s]);          /* what was announced two steps ahead */
+        plan[s] = now;
+        plan[s + 1] = after;
+        usleep(1000);                                         /* the training step */
+        tt_dense_batch db = { .batch = B, .tokens = 1, .inputs = A, .out_grads = D, .grad_scale = B };
+        assert_int_equal(tt_probe_dense_batch(p, 0, -1, &db, err, sizeof err), 0);
+        if (now & TT_SAMPLE_STATS) {                          /* a framework's copies for this sample */
+            double t0 = mono();
+            usleep(4000);
+            assert_int_equal(tt_probe_cost(p, TT_SAMPLE_STATS, mono() - t0), 0);
+            n_measured += s > 3;                              /* the first steps have no step time yet */
+        }
+        n_stats += !!(now & TT_SAMPLE_STATS);
+        n_ps += !!(now & TT_SAMPLE_PERSAMPLE);
+        assert_int_equal(tt_probe_step(p, s), 0);
+        tt_collector_process(c, 1000);
+    }
+    assert_int_equal(tt_probe_sampled(p, STEPS), -1);        /* not after the last */
+    assert_true(plan[1] == (TT_SAMPLE_STATS | TT_SAMPLE_PERSAMPLE) && plan[2] == plan[1] && plan[3] == plan[1]);
+    assert_true(n_stats < STEPS / 2);                         /* far from every step */
+    double t0 = mono();
+    tt_run *r = NULL;
+    while (mono() - t0 < 5 && (!(r = tt_store_find(tt_collector_store(c), "r-budget", 0)) || r->steps_received < STEPS)) {
+        tt_probe_should_stop(p, NULL, 0);
+        tt_collector_wait(c, 10);
+    }
+    assert_non_null(r);
+    assert_int_equal(r->steps_received, STEPS);
+    tt_point pt[STEPS];
+    int rows = (int)tt_series_query(r->layers[0].stat[0], 0, STEPS + 1, STEPS, pt);
+    assert_int_equal(rows, n_stats);
+    for (int i = 0; i < rows; i++) assert_true(plan[(int)pt[i].step] & TT_SAMPLE_STATS);
+    int gmean = tt_run_stat_index(r, "gamma_mean");
+    assert_true(gmean >= 0);
+    assert_int_equal(tt_series_count(r->layers[0].stat[gmean]), n_ps);
+    const tt_named_series *pct = tt_run_scalar(r, "probe_overhead_pct");
+    assert_non_null(pct);
+    assert_true((int)tt_series_count(pct->series) >= n_measured && (int)tt_series_count(pct->series) <= n_stats);
+    assert_true(isfinite(pct->last) && pct->last > 0);
+    tt_probe_close(p, NULL, 0);
+    tt_collector_close(c);
+}
+
 static void second_collector_on_same_endpoint_is_refused(void **state)
 {
     (void)state;
@@ -681,6 +759,7 @@ int main(void)
         cmocka_unit_test(external_layer_statistics),
         cmocka_unit_test(persample_sums_match_dense_batch),
         cmocka_unit_test(gone_probe_without_end_is_no_end),
+        cmocka_unit_test(budget_schedule_is_what_arrives),
         cmocka_unit_test(second_collector_on_same_endpoint_is_refused),
     };
     return cmocka_run_group_tests_name("probe", tests, setup, teardown);

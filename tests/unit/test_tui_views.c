@@ -637,6 +637,30 @@ static void test_probe_share(void **state)
     assert_true(fabs(tui_model_probe_gpu_pct(&a->model, tt_store_find(tt_collector_store(f->c), "gpurun", 0)) - 5.0) < 1e-9);
 }
 
+/* A probe under its overhead budget publishes its achieved overhead on sampled steps: that is the
+ * share shown, not the latest step's probe_ms (a sampled step costs far more than the others). */
+static void test_probe_overhead_pct(void **state)
+{
+    fixture *f = *state;
+    setlocale(LC_ALL, "C.UTF-8");
+    run_start(f, "budgeted", 2);
+    for (int step = 1; step <= 4; step++) {
+        snprintf(f->buf, f->cap, "{\"v\":1,\"type\":\"step\",\"run\":\"budgeted\",\"rank\":0,\"step\":%d,"
+                 "\"scalars\":{\"loss\":1.5,\"probe_ms\":%s%s}}", step, step == 3 ? "3.0" : "0.01",
+                 step == 3 ? ",\"probe_overhead_pct\":1.7" : "");
+        ingest(f, f->buf);
+    }
+    tt_run *r = tt_store_find(tt_collector_store(f->c), "budgeted", 0);
+    r->steps_per_s = 100;
+    term_open(f, 200, 60);
+    tui_app *a = app(f, 0);
+    tui_app_key(a, '2');
+    tui_app_paint(a);
+    expect("budgeted  step 4");
+    expect("probe 1.7%");
+    assert_true(fabs(tui_model_probe_pct(&a->model, r) - 1.7) < 1e-6);
+}
+
 static void test_chart_styles_and_cursor(void **state)
 {
     fixture *f = *state;
@@ -694,6 +718,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pause_freezes_display, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts_view_and_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chart_styles_and_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_overhead_pct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_probe_share, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -240,7 +240,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
             data_moved = 0;
         }
 
-        struct pollfd pf[MAX_FDS + 2];
+        struct pollfd pf[MAX_FDS + 3];
         int cfd[MAX_FDS];
         int ncfd = tt_collector_fds(c, cfd, MAX_FDS);
         if (ncfd < 0) ncfd = 0;
@@ -248,6 +248,8 @@ int tui_run(tt_collector *c, const tui_opts *o)
         pf[n++] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
         pf[n++] = (struct pollfd){ .fd = g_wake[0], .events = POLLIN };
         for (int i = 0; i < ncfd; i++) pf[n++] = (struct pollfd){ .fd = cfd[i], .events = POLLIN };
+        int extra = a->o.on_extra ? n : -1;
+        if (extra >= 0) pf[n++] = (struct pollfd){ .fd = a->o.extra_fd, .events = POLLIN };
         double wait = next_tick - now;
         if (data_moved) {                    /* a frame is due once the refresh interval has passed */
             double due = last_draw + refresh - now;
@@ -270,8 +272,9 @@ int tui_run(tt_collector *c, const tui_opts *o)
                 while (read(g_wake[0], buf, sizeof buf) > 0) {}
             }
             int readable = 0;
-            for (int i = 2; i < n; i++) if (pf[i].revents) readable = 1;
+            for (int i = 2; i < n; i++) if (i != extra && pf[i].revents) readable = 1;
             if (readable) tt_collector_process(c, 10000);
+            if (extra >= 0 && pf[extra].revents) a->o.on_extra(a->o.ud);
             if (pf[0].revents & (POLLHUP | POLLERR | POLLNVAL)) break;     /* the terminal went away */
             if (pf[0].revents & POLLIN) {
                 int ch;

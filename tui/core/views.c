@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../panels/registry.h"
+#include "../panels/system.h"
 #include "app.h"
 
 #define WIDE_W 110           /* from this width on, the overview's runs and charts sit side by side */
@@ -84,6 +85,16 @@ static void layout_full(tui_app *a, tui_panel **p, int np, int top, int body)
     if (np > 0) place(p[0], top, 0, body, COLS);
 }
 
+/* The run's charts, and under them its system strip when the run publishes system metrics. */
+static void layout_charts_system(tui_app *a, tui_panel **p, int np, int top, int body)
+{
+    int sh = np >= 2 ? tui_system_rows(tui_app_run(a)) : 0;
+    if (sh > body / 3) sh = body / 3;
+    if (sh < 2) sh = 0;
+    place(p[0], top, 0, body - sh, COLS);
+    if (np >= 2) place(p[1], top + body - sh, 0, sh, COLS);
+}
+
 /* A short layer table leaves room under it for the selected layer's statistics. */
 static void layout_table_detail(tui_app *a, tui_panel **p, int np, int top, int body)
 {
@@ -127,7 +138,7 @@ static void layout_list_main(tui_app *a, tui_panel **p, int np, int top, int bod
 
 const tui_view tui_views[TUI_NVIEWS] = {
     [TUI_V_OVERVIEW] = { "Overview", "Ovw", layout_overview, 1 },
-    [TUI_V_CHARTS] = { "Charts", "Cht", layout_full, 0 },
+    [TUI_V_CHARTS] = { "Charts", "Cht", layout_charts_system, 0 },
     [TUI_V_LAYERS] = { "Layers", "Lay", layout_table_detail, 1 },
     [TUI_V_HEATMAP] = { "Heatmap", "Heat", layout_full, 1 },
     [TUI_V_COMPARE] = { "Compare", "Cmp", layout_list_main, 0 },

@@ -4,13 +4,14 @@
 #include "../views.h"
 
 extern const tui_panel_class tui_runs_panel, tui_charts_panel, tui_layers_panel, tui_heatmap_panel, tui_cmpruns_panel,
-    tui_compare_panel, tui_alerts_panel, tui_ldetail_panel, tui_plugin_panel;
+    tui_compare_panel, tui_alerts_panel, tui_ldetail_panel, tui_plugin_panel, tui_system_panel;
 
 #define V(x) TUI_VBIT(TUI_V_##x)
 
 const tui_panel_reg tui_panel_registry[] = {
     { "runs", &tui_runs_panel, V(OVERVIEW), 0 },
     { "charts", &tui_charts_panel, V(OVERVIEW) | V(CHARTS), V(CHARTS) },
+    { "system", &tui_system_panel, V(CHARTS), 0 },
     { "layers", &tui_layers_panel, V(OVERVIEW) | V(LAYERS), V(LAYERS) },
     { "heatmap", &tui_heatmap_panel, V(HEATMAP), V(HEATMAP) },
     { "cmpruns", &tui_cmpruns_panel, V(COMPARE), 0 },

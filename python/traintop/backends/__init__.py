@@ -2,6 +2,7 @@
 one place that routes a parameter to its backend.
 
 Backends, tried in this order for each parameter (the first that takes it keeps it):
+  sharded.Sharded    DTensors sharded by rows (FSDP2): local sums, one all-reduce, full-layer statistics
   cpu.InPlace        contiguous float32 CPU tensors, read in place by the C probe
   gpu.GpuBackend     contiguous float32/float16/bfloat16 CUDA tensors, through libtraintop_cuda
   torchops.TorchOps  anything else, with torch ops on the tensor's device (the fallback)
@@ -20,6 +21,7 @@ import torch.nn as nn
 
 from .cpu import InPlace
 from .gpu import GpuBackend
+from .sharded import Sharded, refuse_unsupported
 from .torchops import TorchOps
 
 __all__ = ["Layers", "shape2d", "label"]
@@ -47,13 +49,15 @@ class Layers:
     stepping). warn(key, message): the watcher's once-per-key warning."""
 
     def __init__(self, probe, warn, every, alias_grads, gpu_backend=True, gpu_timing=True, persample_full=False):
+        self.sharded = Sharded(probe)
         self.cpu = InPlace(probe, alias_grads)
         self.gpu = GpuBackend(probe, every, warn, enabled=gpu_backend, timing=gpu_timing, full=persample_full)
         self.ops = TorchOps(probe)
-        self.backends = (self.cpu, self.gpu, self.ops)
+        self.backends = (self.sharded, self.cpu, self.gpu, self.ops)
         self._where = {}                   # id(param) -> (owner, layer index in that owner)
 
     def register_model(self, model):
+        refuse_unsupported(model)          # FSDP1, DeepSpeed ZeRO-2/3: one line, nothing registered
         # parameters with sparse gradients must not get a dense .grad from the in-place backend
         sparse = {id(m.weight) for m in model.modules()
                   if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and getattr(m, "sparse", False)}
@@ -77,6 +81,7 @@ class Layers:
     def prepare(self, step, sampled, next_sampled, extras=()):
         """Right after the optimizer step. Returns the host values of the 0-d tensors in extras, fetched
         with the torch-ops layers' numbers (one transfer per device)."""
+        self.sharded.prepare(step, sampled, next_sampled)    # collective: one all-reduce per sampled step
         self.cpu.prepare(step, sampled, next_sampled)
         self.gpu.prepare(step, sampled, next_sampled)
         return self.ops.prepare(step, sampled, next_sampled, extras)
@@ -99,3 +104,4 @@ class Layers:
         close_probe()
         self.cpu.close()
         self.ops.close()
+        self.sharded.close()

@@ -10,8 +10,10 @@ at registration, and never moves:
     published after the optimizer returns, when the user may already be zeroing the gradients.
 Whenever ``p.grad`` is not the registered buffer (replaced, or recreated by
 ``zero_grad(set_to_none=True)``, torch 2's default), sync_grads() copies the gradient into the buffer
-once per sampled step (``grad_copies``). A gradient changed in place after backward (clipping) is
-noticed through its version counter and copied again. A None gradient reads as zeros.
+once per sampled step (``grad_copies``), right after the optimizer step; with per-sample statistics
+also at the end of backward (their Ḡ), and again after the optimizer step, since what the optimizer
+used may differ (clipping; GradScaler's unscale_, which bumps no version counter). A None gradient
+reads as zeros.
 Per-sample sums of an nn.Linear on this backend go to tt_probe_dense_batch (float32 host buffers).
 """
 import weakref
@@ -48,6 +50,7 @@ class InPlace:
     can_persample = True
     persample_device = "cpu"
     device_loss_scale = False          # the loss scale is read on the host
+    timed_by_probe = True              # dense_batch is tt_probe_dense_batch, which counts its own time
 
     def __init__(self, probe, alias_grads):
         self.probe = probe
@@ -76,8 +79,11 @@ class InPlace:
         self.layers.append(_Layer(param, gbuf))
         return self, idx
 
-    def sync_grads(self):
-        """Makes every registered gradient buffer hold the parameter's current gradient."""
+    def sync_grads(self, fresh=False):
+        """Makes every registered gradient buffer hold the parameter's current gradient. fresh: copy
+        even a gradient already copied at its current version — right after the optimizer step, because
+        GradScaler's unscale_ divides the gradients in place without bumping their version counter, so
+        a copy taken at the end of backward (for per-sample statistics) holds the scaled gradient."""
         for L in self.layers:
             p = L.param
             if p.data_ptr() != L.wptr:        # p.data was replaced: the C code reads the registered storage
@@ -92,7 +98,7 @@ class InPlace:
                 L.zeroed = False
                 continue
             ver = g._version
-            if L.src is not None and L.src() is g and L.src_ver == ver:
+            if not fresh and L.src is not None and L.src() is g and L.src_ver == ver:
                 continue
             if g.layout != torch.strided:
                 g = g.to_dense()
@@ -102,7 +108,7 @@ class InPlace:
 
     def prepare(self, step, sampled, next_sampled):
         if sampled:
-            self.sync_grads()               # the C code reads the buffers when the step is published
+            self.sync_grads(fresh=True)     # the C code reads the buffers when the step is published
 
     def collect(self):
         pass                                # tt_probe_step reads the layers itself

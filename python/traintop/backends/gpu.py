@@ -20,6 +20,19 @@ __all__ = ["GpuBackend", "GpuLayers"]
 ERRLEN = _cuda.ERRLEN
 
 
+# dist_init (‖W − W_0‖) moves slowly: W_0 is read on every 10th sampled step, the last value repeated in
+# between, which spares a quarter of an fp32 layer's traffic on the others (docs/gpu.md)
+W0_EVERY = 10
+
+
+def _profiler_on():
+    """torch.profiler (Kineto, a CUPTI client) is recording."""
+    try:
+        return bool(torch.autograd.profiler._is_profiler_enabled)
+    except AttributeError:
+        return False
+
+
 class GpuBackend:
     """Every CUDA parameter the GPU backend takes, one GpuLayers per device.
 
@@ -52,6 +65,8 @@ class GpuBackend:
                 return None
             if self.timing and not gl.timing and not self.devices:
                 self.warn("gpu-timing", "traintop: no GPU timing (gpu_busy_ms): %s" % getattr(gl, "timing_error", "?"))
+            elif gl.timing_note():
+                self.warn("gpu-timing", "traintop: %s" % gl.timing_note())
             self.devices[p.device] = gl
         try:
             return gl, gl.add(name, p, rows, cols)
@@ -81,6 +96,10 @@ class GpuBackend:
         self._each_working(enqueue)
 
     def collect(self):
+        for gl in self.devices.values():
+            if gl.yielded:
+                gl.yielded = False
+                self.warn("gpu-timing-yield", "traintop: %s" % gl.timing_note())
         self._each_working(lambda gl: gl.collect())   # tt_probe_layer_stats, per-sample sums, gpu_busy_ms
 
     def counters(self):
@@ -115,8 +134,11 @@ class GpuLayers:
         stream = self.stream.cuda_stream
         self.timing = False
         self.h = None
-        for t in ((1, 0) if timing else (0,)):
-            o = _cuda.Opts(probe_handle, self.device.index if self.device.index is not None else -1, stream, int(every), t)
+        # timing 1: CUPTI, or CUDA events when CUPTI is taken; 2: events, when torch.profiler runs
+        # (its CUPTI subscription may not exist yet, and ours would steal its activity buffers)
+        for t in (((2 if _profiler_on() else 1), 0) if timing else (0,)):
+            o = _cuda.Opts(probe_handle, self.device.index if self.device.index is not None else -1, stream, int(every), t,
+                           0, W0_EVERY)
             self.h = self.lib.tt_cuda_open(ctypes.byref(o), self.err, ERRLEN)
             if self.h:
                 self.timing = bool(t)
@@ -124,9 +146,12 @@ class GpuLayers:
             self.timing_error = self.err.value.decode(errors="replace")
         if not self.h:
             raise TraintopError(self.err.value.decode(errors="replace"))
+        self.cupti = self.timing and self.lib.tt_cuda_timing_source(self.h) == 1
+        self.yielded = False          # gave CUPTI up to a torch.profiler since the last collect
         self.params = []              # per backend layer: the parameter
         self.gptr = []                # the gradient pointer the backend reads now
         self.gkeep = {}               # layer -> a contiguous gradient copy, alive until the next rebind
+        self._seen = None             # the gradients' addresses at the last sync_grads (-1: None or sparse)
         self.keep = {}                # per-sample inputs of this step, alive until collect
         self._zeros = None            # zero gradient for parameters without one
         self._batch = _cuda.Batch()
@@ -163,15 +188,26 @@ class GpuLayers:
     @staticmethod
     def batch_dtype(dtypes):
         """The element type of a per-sample batch whose tensors have `dtypes`: theirs when they share one
-        the backend reads, else float32 (under autocast the input is float32 and the output float16)."""
+        the backend reads; float32 mixed with one 16-bit type (autocast: the input float32, the output
+        and δ bfloat16) gives the 16-bit type, the one autocast's matmul ran on — so g_i are the
+        gradients training computed, and the GEMMs run on 16-bit tensor cores; else float32."""
         if len(dtypes) == 1 and _cuda.dtype_code(next(iter(dtypes))) is not None:
             return next(iter(dtypes))
+        narrow = set(dtypes) & {torch.float16, torch.bfloat16}
+        if len(narrow) == 1 and set(dtypes) <= narrow | {torch.float32}:
+            return narrow.pop()
         return torch.float32
 
     def sync_grads(self):
         """Points every layer at its parameter's current gradient: p.grad is recreated by
         zero_grad(set_to_none=True), so its address changes between steps. A None gradient reads as
-        zeros, a non-contiguous one through a contiguous copy (kept until collect)."""
+        zeros, a non-contiguous one through a contiguous copy (kept until collect). When no gradient
+        moved since the last call and none needed a copy, every binding still holds: one list of
+        addresses, no per-parameter checks."""
+        ptrs = [-1 if g is None or g.is_sparse else g.data_ptr() for g in [p.grad for p in self.params]]
+        if ptrs == self._seen and not self.gkeep:
+            return
+        self._seen = ptrs
         self.gkeep = {}
         # sized before any layer points at it: growing it later would leave earlier layers on freed memory
         need = max((p.numel() * p.element_size() for p in self.params if p.grad is None), default=0)
@@ -197,6 +233,10 @@ class GpuLayers:
         """Runs enqueue() on the backend's stream ordered with the caller's current stream: when the
         training moved to another stream, ours waits for its work before and it waits for ours after
         (two event waits, no host synchronisation)."""
+        if self.cupti and _profiler_on():    # torch.profiler started since: CUPTI is its now
+            self.cupti = False
+            self.yielded = True
+            self.lib.tt_cuda_use_event_timing(self.h, b"torch.profiler started")
         cur = torch.cuda.current_stream(self.device)
         if cur == self.stream:
             return enqueue()
@@ -243,6 +283,16 @@ class GpuLayers:
         if self.lib.tt_cuda_step_timing(self.h, ctypes.byref(b), ctypes.byref(p), ctypes.byref(k)) != 0:
             return math.nan, math.nan, -1
         return b.value, p.value, k.value
+
+    def timing_note(self):
+        """One line when CUDA events replaced CUPTI, else ""."""
+        if not self.h:
+            return ""
+        note = self.lib.tt_cuda_timing_note(self.h).decode(errors="replace")
+        if not note and self.timing and self.lib.tt_cuda_timing_source(self.h) == 2:
+            note = "torch.profiler is running: GPU time from CUDA events"
+        return note
+
 
     def device_bytes(self):
         return self.lib.tt_cuda_device_bytes(self.h) if self.h else 0

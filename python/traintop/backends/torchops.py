@@ -16,7 +16,7 @@ import torch
 
 from .._lib import NSTATS
 
-__all__ = ["TorchOps", "angle_from_norms", "finish", "fetch_scalars"]
+__all__ = ["TorchOps", "angle_from_norms", "primitives", "finish", "fetch_scalars"]
 
 # per-layer primitives gathered on the device, in this order
 _WW, _GG, _GW, _SW, _SW2, _DD, _PP, _D0, _NF, _RA2, _RAN = range(11)
@@ -69,6 +69,51 @@ def finish(prim, n, rows, have_prev, have_w0=True):
         out += [math.nan] * 4
     out += [_div(-gw, gn * wn), math.sqrt(d0) if have_w0 else math.nan, 0.0]
     return out
+
+
+def primitives(w, grad, w0, prev, shift=None, row_angles=None):
+    """The 11 per-layer sums the statistics are finished from (order: _WW … _RAN), as a float64 tensor
+    on w's device. w: the weight as rows × cols; grad (None: zero), w0 and prev (None: no previous
+    step) hold as many elements. Every entry is a sum over elements or over rows, so the sums of the
+    pieces of a tensor split by rows add up to the whole tensor's (backends/sharded.py). shift: what the
+    variance sums are centred on (default: w's first element, as the C pass). row_angles: sum the
+    per-row angles (default: when w has more than one row; a shard's rows are a matrix's rows even
+    when it holds one)."""
+    rows, cols = w.shape
+    w = w.to(torch.float64)
+    if grad is not None and grad.is_sparse:
+        grad = grad.to_dense()
+    g = grad.detach().reshape(rows, cols).to(torch.float64) if grad is not None else torch.zeros_like(w)
+    flat = w.reshape(-1)
+    if shift is None:
+        shift = flat[0]
+        shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    c = flat - shift
+    ww_r = (w * w).sum(1)
+    ww = ww_r.sum()
+    gg = (g * g).sum()
+    gw = (g * w).sum()
+    sw = c.sum()
+    sw2 = (c * c).sum()
+    d0 = ((w - w0.reshape(rows, cols).to(torch.float64)) ** 2).sum()
+    nf = (~torch.isfinite(w)).sum().to(torch.float64) + (~torch.isfinite(g)).sum().to(torch.float64)
+    if prev is not None:
+        p = prev.reshape(rows, cols).to(torch.float64)
+        d = w - p
+        dd_r = (d * d).sum(1)
+        pp_r = (p * p).sum(1)
+        dd, pp = dd_r.sum(), pp_r.sum()
+        if (rows > 1) if row_angles is None else row_angles:
+            a = angle_from_norms(pp_r.sqrt(), ww_r.sqrt(), dd_r.sqrt())
+            ok = ~torch.isnan(a)
+            ra2 = torch.where(ok, a * a, torch.zeros_like(a)).sum()
+            ran = ok.sum().to(torch.float64)
+        else:
+            ra2 = ran = torch.zeros((), dtype=torch.float64, device=w.device)
+    else:
+        z = torch.zeros((), dtype=torch.float64, device=w.device)
+        dd = pp = ra2 = ran = z
+    return torch.stack([ww, gg, gw, sw, sw2, dd, pp, d0, nf, ra2, ran])
 
 
 def fetch_scalars(tensors):
@@ -134,39 +179,8 @@ class TorchOps:
 
     def _prims(self, i, grad, want_prev):
         rows, cols = self.shapes[i]
-        w = self.params[i].detach().reshape(rows, cols).to(torch.float64)
-        if grad is not None and grad.is_sparse:
-            grad = grad.to_dense()
-        g = grad.detach().reshape(rows, cols).to(torch.float64) if grad is not None else torch.zeros_like(w)
-        flat = w.reshape(-1)
-        shift = flat[0]
-        shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
-        c = flat - shift
-        ww_r = (w * w).sum(1)
-        ww = ww_r.sum()
-        gg = (g * g).sum()
-        gw = (g * w).sum()
-        sw = c.sum()
-        sw2 = (c * c).sum()
-        d0 = ((w - self.w0[i].reshape(rows, cols).to(torch.float64)) ** 2).sum()
-        nf = (~torch.isfinite(w)).sum().to(torch.float64) + (~torch.isfinite(g)).sum().to(torch.float64)
-        if want_prev:
-            p = self.prev[i].reshape(rows, cols).to(torch.float64)
-            d = w - p
-            dd_r = (d * d).sum(1)
-            pp_r = (p * p).sum(1)
-            dd, pp = dd_r.sum(), pp_r.sum()
-            if rows > 1:
-                a = angle_from_norms(pp_r.sqrt(), ww_r.sqrt(), dd_r.sqrt())
-                ok = ~torch.isnan(a)
-                ra2 = torch.where(ok, a * a, torch.zeros_like(a)).sum()
-                ran = ok.sum().to(torch.float64)
-            else:
-                ra2 = ran = torch.zeros((), dtype=torch.float64, device=w.device)
-        else:
-            z = torch.zeros((), dtype=torch.float64, device=w.device)
-            dd = pp = ra2 = ran = z
-        return torch.stack([ww, gg, gw, sw, sw2, dd, pp, d0, nf, ra2, ran])
+        w = self.params[i].detach().reshape(rows, cols)
+        return primitives(w, grad, self.w0[i], self.prev[i] if want_prev else None)
 
     @torch.no_grad()
     def _compute(self, sampled, next_sampled, extras):
