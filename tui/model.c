@@ -212,10 +212,3 @@ const tt_store_alert *tui_model_alert(tui_model *m, int i)
     if (m->st->alerts_n - idx > TT_STORE_ALERTS) return NULL;
     return &m->st->alerts[idx % TT_STORE_ALERTS];
 }
-
-double tui_model_idle(tui_model *m, const tt_run *r, double now)
-{
-    if (m->paused || !(now > 0)) return NAN;
-    double idle = now - r->last_seen;
-    return idle > 0 ? idle : 0;
-}

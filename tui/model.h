@@ -67,11 +67,7 @@ double tui_model_probe_pct(tui_model *m, const tt_run *r);      /* probe_overhea
 double tui_model_probe_gpu_pct(tui_model *m, const tt_run *r);  /* probe_gpu_ms (CUPTI) likewise */
 int tui_model_state(tui_model *m, const tt_run *r);
 int tui_model_alerts(tui_model *m, const tt_run *r);            /* the alert-count hook: tt_run.alerts */
-/* Seconds since the run's last message at monotonic time now (NaN while paused: nothing moves then). */
-double tui_model_idle(tui_model *m, const tt_run *r, double now);
-/* A running run with no message for this long is shown stale (a frozen link, a hung trainer), before the
- * collector calls it stalled. */
-#define TUI_STALE_SECONDS 10.0
+
 int tui_model_nlayers(tui_model *m, const tt_run *r);
 /* A layer's latest value of every statistic (tui_run_nstats of them), or NULL when the pause has none. */
 const double *tui_model_layer_row(tui_model *m, const tt_run *r, int layer);

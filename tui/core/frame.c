@@ -48,17 +48,19 @@ static void health_parts(tui_app *a, health_line *h)
     int n = tui_ctx_shown_runs(c, idx, 1024);
     h->n = 0;
     part(h, TUI_A_HEADER, "%d run%s%s", n, n == 1 ? "" : "s", n ? ":" : "");
-    /* the link: how long since the newest data of the runs that should be sending */
+    /* the link: how long since the display last saw a running run's step move */
     double idle = INFINITY;
+    int stale = 0;
     for (int i = 0; i < n; i++) {
         const tt_run *r = tui_model_run(c->m, idx[i]);
-        double d = tui_model_idle(c->m, r, c->now);
+        double d = tui_health_idle(&c->health, c->m, r);
         if (tui_model_state(c->m, r) == TT_RUN_RUNNING && d < idle) idle = d;
+        stale |= tui_health_stale(&c->health, c->m, r);
     }
-    if (isfinite(idle) && idle >= 5) {
+    if (isfinite(idle) && (idle >= 5 || stale)) {
         char d[16];
         tui_fmt_duration(d, sizeof d, idle);
-        part(h, idle > TUI_STALE_SECONDS ? TUI_A_BAD : TUI_A_WARN, "last data %s ago", d);
+        part(h, stale ? TUI_A_BAD : TUI_A_WARN, "last data %s ago", d);
     }
     int count[TT_LEARN_NSTATES] = { 0 };
     int64_t since[TT_LEARN_NSTATES];

@@ -224,7 +224,7 @@ static void runs_paint(tui_ctx *ctx, tui_panel *p)
                 int role;
                 tt_run_state rs = (tt_run_state)tui_model_state(ctx->m, run);
                 s = tui_state_label(rs, &role);
-                if (rs == TT_RUN_RUNNING && tui_model_idle(ctx->m, run, ctx->now) > TUI_STALE_SECONDS) {
+                if (tui_health_stale(&ctx->health, ctx->m, run)) {
                     s = "stale";               /* no data for a while: a frozen link or a hung trainer */
                     role = TUI_A_WARN;
                 }
