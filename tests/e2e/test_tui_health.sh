@@ -69,6 +69,11 @@ wait_for 5 shows "problem layers onl"
 check "P in the heatmap: only the problem rows" bash -c "[ \$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep '^blocks\.' | grep -vc ' steps ') = 2 ]"
 keys 3 P
 wait_for 5 shows "Layers (1000) of wide"
+keys '<'                                # the previous sort from the wire order: the last column
+wait_for 5 shows "sort: w_var"
+check "< sorts by the last column, scrolled into view" bash -c "[ \$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep '^layer ' | grep -o 'w_var' | wc -l) = 2 ]"
+keys '>'
+wait_for 5 shows "sort: order"
 keys s
 wait_for 5 shows "sort: problems"
 check "s: problems first — the NaN layer is the first row" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^layer ' | tail -1 | grep -q '^blocks\.159\.attn\.b'"

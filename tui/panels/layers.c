@@ -41,6 +41,7 @@ typedef struct {
     tui_panel super;
     int top;                   /* first visible row, in display order */
     int col_first;             /* first statistic column shown (horizontal scroll) */
+    char shown_sort[128];      /* the sort whose column was last scrolled into view */
     table_geom tg;             /* the last frame's, for clicks */
     int tg_y, tg_x;
     int colsel, colsel_cur;    /* the column chooser is open; its cursor */
@@ -73,6 +74,16 @@ static void geometry(tui_ctx *ctx, tui_panel *p, const tt_run *r, const int *o, 
     /* horizontal scroll: keep the sorted column in view when the table is wider than the panel */
     int fit = (p->w - name_w - 1 - SPARK_MIN) / (COL_W + 1);
     if (fit < 1) fit = 1;
+    /* a new sort brings its column into view once (Left/Right may scroll it away again) */
+    if (strcmp(lp->shown_sort, ctx->layers.sort_key) != 0) {
+        snprintf(lp->shown_sort, sizeof lp->shown_sort, "%s", ctx->layers.sort_key);
+        int k = tui_layersel_sort_stat(&ctx->layers, r);
+        for (int i = 0; k >= 0 && i < tg->ntotal; i++)
+            if (tg->colstat[i] == k) {
+                if (i < lp->col_first) lp->col_first = i;
+                if (i >= lp->col_first + fit) lp->col_first = i - fit + 1;
+            }
+    }
     if (lp->col_first > tg->ntotal - fit) lp->col_first = tg->ntotal - fit;
     if (lp->col_first < 0) lp->col_first = 0;
     int ncol = tg->ntotal - lp->col_first < fit ? tg->ntotal - lp->col_first : fit;
