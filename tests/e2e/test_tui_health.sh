@@ -77,6 +77,16 @@ wait_for 5 shows "sort: order"
 keys s
 wait_for 5 shows "sort: problems"
 check "s: problems first — the NaN layer is the first row" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^layer ' | tail -1 | grep -q '^blocks\.159\.attn\.b'"
+# ---- * folds the layers by prefix (blocks.N.*), a folded group shows its worst layer; the heatmap follows ----
+keys '*'
+wait_for 5 shows "250 rows, groups folded"
+check "*: 1000 layers folded into 250 groups" shows "250 rows, groups folded"
+check "a folded group stands with its NaN layer, first under the problems sort" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^layer ' | tail -1 | grep -Eq '^▸ blocks\.159\.\*.* NaN '"
+keys 4
+wait_for 5 shows "blocks.159.* (4)"
+check "the heatmap shows the folded groups too" shows "blocks.52.* (4)"
+keys 3 '*'
+wait_for 5 hides "groups folded"
 keys 1
 
 # ---- an escape sequence curses does not know does nothing (it used to select the previous run) ----

@@ -66,6 +66,12 @@ static void geometry(tui_ctx *ctx, tui_panel *p, const tt_run *r, const int *o, 
     int maxname = 5;
     for (int i = 0; i < n; i++) {
         int w = tui_text_width(tui_layer_name(r, o[i]));
+        int gs = tui_layersel_group_size(&ctx->layers, o[i]);
+        if (gs > 1) {                          /* "▸ blocks.3.* (4)" */
+            char g[96];
+            tui_layer_group(tui_layer_name(r, o[i]), g, sizeof g);
+            w = tui_text_width(g) + 7 + (gs >= 10) + (gs >= 100) + (gs >= 1000);
+        }
         if (w > maxname) maxname = w;
         if (maxname >= NAME_MAX_W) break;
     }
@@ -124,7 +130,7 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
     int nl = tui_model_nlayers(ctx->m, r);
     char count[48], filt[TUI_FILTER_MAX + 16] = "", of[TT_NAME_MAX + 8] = "";
     if (tui_filter_on(&ctx->layers.filter) || ctx->layers.problems_only) {
-        snprintf(count, sizeof count, "%d/%d", n, nl);
+        snprintf(count, sizeof count, "%d/%d", ctx->layers.nfiltered, nl);
         if (tui_filter_on(&ctx->layers.filter)) snprintf(filt, sizeof filt, "  filter: /%s/", ctx->layers.filter.active);
         if (ctx->layers.problems_only) {
             size_t l = strlen(filt);
@@ -132,6 +138,10 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
         }
     } else {
         snprintf(count, sizeof count, "%d", nl);
+    }
+    if (ctx->layers.fold_all || ctx->layers.nfolds) {
+        size_t l = strlen(filt);
+        snprintf(filt + l, sizeof filt - l, "  %d rows, groups folded (+ - *)", n);
     }
     if (p->main) snprintf(of, sizeof of, " of %s", tui_run_name(r));
     snprintf(title, sizeof title, "Layers (%s)%s  sort: %s%s%s", count, of, sk, dir, filt);
@@ -218,8 +228,16 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
         unsigned flags = li < h->nflags ? h->flags[li] : 0;
         int alarm = (inonf >= 0 && last && last[inonf] > 0) || (flags & TT_LH_NONFINITE);
         attr_t fa = flags ? tui_attr((tui_role)tui_health_layer_role(flags)) : base;
+        char gname[160];
+        int gsize = tui_layersel_group_size(&ctx->layers, li);
+        if (gsize > 1) {                       /* it stands for its folded group (+ unfolds) */
+            char g[96];
+            tui_layer_group(lname, g, sizeof g);
+            snprintf(gname, sizeof gname, "%s %s.* (%d)", ctx->ascii ? "+" : "\u25b8", g, gsize);
+            lname = gname;
+        }
         tui_put(stdscr, y, p->x, name_w, lname, alarm ? tui_attr(TUI_A_BAD) : flags && !is_cur ? fa : base | (is_cur ? A_BOLD : 0),
-                TUI_KEEP_TAIL, ctx->ascii);
+                gsize > 1 ? TUI_LEFT : TUI_KEEP_TAIL, ctx->ascii);
         if (tg.prob_w) tui_put(stdscr, y, p->x + name_w + 1, tg.prob_w - 1, tt_health_layer_name(flags), flags ? fa : base, TUI_LEFT, ctx->ascii);
         x = p->x + name_w + tg.prob_w;
         for (int c = 0; c < tg.ncol; c++) {
