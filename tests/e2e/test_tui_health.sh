@@ -118,6 +118,20 @@ sleep 0.5
 golden health-200x60
 check "200x60 header: every kind of trouble" shows "1 NaN loss since 894 · 1 diverging since 692 · 1 at chance since 10 · 1 overfitting since"
 check "200x60 header: the NaN layer and where" shows "1 NaN layer in wide"
+# ---- the runs' order: > sorts the runs table by health (worst first), kept across starts ----
+first_run() { tmux -S "$TMUX_SOCK" capture-pane -p -t tt | grep -A1 '^run' | sed -n 2p | awk '{print $1}'; }
+check "runs in name order at first" test "$(first_run)" = chance
+keys '>'
+wait_for 5 bash -c "[ \"\$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^run' | sed -n 2p | awk '{print \$1}')\" = nanloss ]"
+check "> : runs by health, the NaN loss first" test "$(first_run)" = nanloss
+check "> : the health head is highlighted as sorted" shows_re "▼health"
+quit
+keys "clear; $BIN/traintop replay *.jsonl" Enter
+wait_for 20 shows "wide"
+wait_for 10 bash -c "[ \"\$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^run' | sed -n 2p | awk '{print \$1}')\" = nanloss ]"
+check "the runs' order is kept across starts (settings)" test "$(first_run)" = nanloss
+keys '<'
+wait_for 5 bash -c "[ \"\$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^run' | sed -n 2p | awk '{print \$1}')\" = chance ]"
 quit
 
 # ---- the rules: the same sources in a replay as in traintopd ----

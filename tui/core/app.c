@@ -14,6 +14,8 @@ void tui_app_apply_config(tui_app *a, const tui_config *cfg)
     a->cfg = *cfg;
     snprintf(a->ctx.layers.sort_key, sizeof a->ctx.layers.sort_key, "%s", cfg->sort);
     a->ctx.layers.sort_rev = cfg->sort_rev;
+    a->ctx.run_sort = cfg->run_sort >= 0 && cfg->run_sort < TUI_RSORT_N ? cfg->run_sort : TUI_RSORT_NAME;
+    a->ctx.run_sort_rev = cfg->run_sort_rev;
     if (cfg->view >= 0 && cfg->view < TUI_NVIEWS && cfg->view != a->view) {
         a->view = cfg->view;
         tui_app_mark_main(a);

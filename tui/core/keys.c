@@ -165,8 +165,9 @@ static tui_reaction k_sortcol(tui_app *a, int dir)
     tui_panel *f = tui_app_focused(a);
     if (f && !strcmp(f->id, "runs")) {
         c->run_sort = ((c->run_sort + dir) % TUI_RSORT_N + TUI_RSORT_N) % TUI_RSORT_N;
+        a->cfg.run_sort = c->run_sort;
         tui_ctx_message(c, 0, "runs by %s%s", tui_run_sort_names[c->run_sort], c->run_sort_rev ? ", inverted" : "");
-        return TUI_OK;
+        return TUI_SAVE;
     }
     if (dir > 0) {
         tui_layersel_cycle_sort(&c->layers);
@@ -194,7 +195,8 @@ static tui_reaction k_invert(tui_app *a, int arg)
     tui_panel *f = tui_app_focused(a);
     if (f && !strcmp(f->id, "runs")) {
         a->ctx.run_sort_rev = !a->ctx.run_sort_rev;
-        return TUI_OK;
+        a->cfg.run_sort_rev = a->ctx.run_sort_rev;
+        return TUI_SAVE;
     }
     a->ctx.layers.sort_rev = !a->ctx.layers.sort_rev;
     a->cfg.sort_rev = a->ctx.layers.sort_rev;
