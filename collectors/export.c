@@ -27,6 +27,8 @@ typedef struct {
     int (*fn)(void *ud, const tt_export_point *p);
     void *ud;
     FILE *warn;
+    const char *source;        /* the file, when there is one (warnings name it) */
+    long line;
     long points;
     int stopped;
 } walker;
@@ -125,13 +127,17 @@ static int apply_step(walker *w, tt_msg *m, char *err, size_t errlen)
 static int on_line(void *ud, const char *line, size_t len)
 {
     walker *w = ud;
+    w->line++;
     if (w->stopped) return 0;
     tt_msg m;
     char err[512];
     int rc = tt_msg_decode(&m, line, len, "", err, sizeof err);
     if (!rc && m.type == TT_MSG_RUN_START) rc = apply_start(w, &m, err, sizeof err);
     else if (!rc && m.type == TT_MSG_STEP) rc = apply_step(w, &m, err, sizeof err);
-    if (rc && w->warn) fprintf(w->warn, "traintop export: skipped a message: %s\n", err);
+    if (rc && w->warn) {
+        if (w->source) fprintf(w->warn, "traintop export: %s line %ld: skipped: %s\n", w->source, w->line, err);
+        else fprintf(w->warn, "traintop export: skipped a message: %s\n", err);
+    }
     tt_msg_free(&m);
     return 0;
 }
@@ -139,8 +145,11 @@ static int on_line(void *ud, const char *line, size_t len)
 long tt_export_walk(const char *const *paths, int npaths, int (*fn)(void *ud, const tt_export_point *p), void *ud,
                     FILE *warn, char *err, size_t errlen)
 {
-    walker w = { .fn = fn, .ud = ud, .warn = warn };
-    long got = tt_recording_read_merged(paths, npaths, on_line, &w, warn, err, errlen);
+    walker w = { .fn = fn, .ud = ud, .warn = warn, .source = npaths == 1 ? paths[0] : NULL };
+    /* One file is streamed (a recording keeps each rank's steps in order): memory stays bounded. Several
+     * are merged by step, which holds their lines in memory. */
+    long got = npaths == 1 ? tt_recording_read(paths[0], on_line, &w, warn, err, errlen)
+                           : tt_recording_read_merged(paths, npaths, on_line, &w, warn, err, errlen);
     for (int i = 0; i < w.nruns; i++) view_clear(&w.runs[i]);
     free(w.runs);
     return got < 0 ? -1 : w.points;

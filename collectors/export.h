@@ -21,7 +21,8 @@ typedef struct {
 
 /* Calls fn for every value of the files (recordings and spools of the same runs merged by step, each
  * message checked as the collector checks it; a message it would refuse is skipped with one line on
- * warn). fn returning non-zero stops the walk. Returns the number of values, or -1 with err. */
+ * warn, naming the file and line when there is one file). One file is streamed; several are merged in
+ * memory. fn returning non-zero stops the walk. Returns the number of values, or -1 with err. */
 long tt_export_walk(const char *const *paths, int npaths, int (*fn)(void *ud, const tt_export_point *p), void *ud,
                     FILE *warn, char *err, size_t errlen);
 

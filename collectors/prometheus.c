@@ -147,7 +147,7 @@ static void run_families(FILE *out, const tt_store *st, double now)
         put_label(out, "host", st->runs[i]->host);
         end_sample(out, 1);
     }
-    family(out, "traintop_run_state", "gauge", "1 for the run's current state (running, finished, stopped, failed, stalled, crashed).");
+    family(out, "traintop_run_state", "gauge", "1 for the run's current state (running, finished, stopped, failed, stalled, no_end, crashed).");
     for (int i = 0; i < st->nruns; i++) {
         begin_sample(out, "traintop_run_state", st->runs[i]);
         put_label(out, "state", tt_run_state_name(st->runs[i]->state));
@@ -161,6 +161,10 @@ static void run_families(FILE *out, const tt_store *st, double now)
         { "traintop_run_alerts_total", "counter", "Alert rules that fired on the run.", 4 },
         { "traintop_run_probe_dropped_total", "counter", "Messages the probe dropped (as its run_end reports them).", 5 },
         { "traintop_run_stop_requested", "gauge", "1 once a stop was asked of the run.", 6 },
+        { "traintop_run_messages_lost_total", "counter", "Messages the probe let go unacknowledged that never arrived.", 7 },
+        { "traintop_run_messages_resent_total", "counter", "Messages that arrived twice (the copy was dropped).", 8 },
+        { "traintop_run_steps_spooled_total", "counter", "Steps that came through the probe's spool file.", 9 },
+        { "traintop_run_gaps_total", "counter", "Messages refused because an earlier one was missing (they came again).", 10 },
     };
     for (size_t k = 0; k < sizeof per_run / sizeof *per_run; k++) {
         family(out, per_run[k].name, per_run[k].type, per_run[k].help);
@@ -174,7 +178,11 @@ static void run_families(FILE *out, const tt_store *st, double now)
             case 3: v = r->nlayers; break;
             case 4: v = r->alerts; break;
             case 5: v = (double)r->probe_dropped; break;
-            default: v = r->stop_requested != 0; break;
+            case 6: v = r->stop_requested != 0; break;
+            case 7: v = (double)r->seq_missing; break;
+            case 8: v = (double)r->seq_dups; break;
+            case 9: v = (double)(r->from_spool > r->probe_spooled ? r->from_spool : r->probe_spooled); break;   /* as ls shows it */
+            default: v = (double)r->seq_gaps; break;
             }
             begin_sample(out, per_run[k].name, r);
             end_sample(out, v);

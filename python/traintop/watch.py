@@ -163,7 +163,10 @@ class Watch:
             persample = False
         try:
             if o.system_metrics:
-                self._system = SystemMetrics(self.probe, o.system_metrics, model_cuda_devices(self.model))
+                try:
+                    self._system = SystemMetrics(self.probe, o.system_metrics, model_cuda_devices(self.model))
+                except TraintopError as e:      # the run goes on without them
+                    self._warn("system", "traintop: no system metrics: %s" % e)
             self._send_hparams(hparams)
             self._layers.register_model(self.model)
             self._handles += self._persample.register(self.model, self._layers, persample)

@@ -78,6 +78,10 @@ for r in runs:
     assert float(step[0]["value"][1]) == r["step"], step
     state = q('traintop_run_state{run="%s"} == 1' % r["run"])
     assert state[0]["metric"]["state"] == r["state"], state
+    for metric, key in (("run_messages_lost_total", "lost"), ("run_messages_resent_total", "resent"),
+                        ("run_steps_spooled_total", "spooled"), ("run_gaps_total", "gaps"), ("run_probe_dropped_total", "dropped")):
+        got = q('traintop_%s{run="%s"}' % (metric, r["run"]))
+        assert float(got[0]["value"][1]) == r[key], (metric, got, r[key])
 assert checked >= 10, checked
 layers = q('traintop_layer_update_ratio{run="prom-a"}')
 assert sorted(x["metric"]["layer"] for x in layers) == ["fc1.bias", "fc1.weight"], layers

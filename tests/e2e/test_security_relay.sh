@@ -36,12 +36,17 @@ TRAINTOP_TOKEN=s3cret "$BIN/traintopd" --listen "$TEP" 2> "$T/tok.err" &
 TD=$!; PIDS+=($TD)
 sleep 0.5
 TRAINTOP_TOKEN=s3cret "$BIN/traintop-demo-trainer" --run good --endpoint "$TEP" --steps 30 --quiet --spectral-every 0
-TRAINTOP_TOKEN=wrong "$BIN/traintop-demo-trainer" --run bad --endpoint "$TEP" --steps 30 --quiet --spectral-every 0 2>/dev/null
-"$BIN/traintop-demo-trainer" --run none --endpoint "$TEP" --steps 30 --quiet --spectral-every 0 2>/dev/null
+# The refused probes spool what was never acknowledged. Their spools go to a state directory of their
+# own: in the collector's, they would be imported as the user's own files (a spool is trusted like a
+# recording: a process of the same user can read the collector's token anyway). Another user's probe
+# writes to its own home, which the collector never reads (test_security_users.sh).
+XDG_STATE_HOME=$T/elsewhere TRAINTOP_TOKEN=wrong "$BIN/traintop-demo-trainer" --run bad --endpoint "$TEP" --steps 30 --quiet --spectral-every 0 2>/dev/null
+XDG_STATE_HOME=$T/elsewhere "$BIN/traintop-demo-trainer" --run none --endpoint "$TEP" --steps 30 --quiet --spectral-every 0 2>/dev/null
 TRAINTOP_TOKEN=s3cret "$BIN/traintop" ls --endpoint "$TEP" --json > "$T/tok.json"
 check "the run with the token is in, the others are not" $PY -c "
 import json; r = {x['run']: x for x in json.load(open('$T/tok.json'))}
 assert set(r) == {'good'} and r['good']['steps'] == 30, r"
+check "the refused runs kept their steps in their own spools" test "$(ls "$T"/elsewhere/traintop/spool/*/ 2>/dev/null | grep -c '^\(bad\|none\)\.')" -eq 2
 kill $TD; wait $TD 2>/dev/null
 check "a token mismatch is refused and logged" grep -q "rejected message (token): run 'bad' rank 0: token: does not match" "$T/tok.err"
 check "a missing token too" grep -q "rejected message (token): run 'none' rank 0: token: missing" "$T/tok.err"

@@ -111,6 +111,24 @@ def test_csv_reads_back_with_pandas(recording, tmp_path):
     assert not df.duplicated(["run", "rank", "step", "series"]).any()
 
 
+def test_one_file_is_streamed_with_ranks_interleaved(recording, tmp_path):
+    """A collector's recording of a multi-rank run holds the ranks' messages interleaved, each rank in order."""
+    pd = pytest.importorskip("pandas")
+    lines = open(recording[0]).read().splitlines()
+    by_rank = [[l for l in lines if json.loads(l).get("rank", 0) == k] for k in (0, 1)]
+    mixed = [l for pair in zip(*by_rank) for l in pair]
+    n = min(len(b) for b in by_rank)
+    mixed += by_rank[0][n:] + by_rank[1][n:]
+    rec = tmp_path / "exp-a.jsonl"
+    rec.write_text("\n".join(mixed) + "\n")
+    r = export("csv", tmp_path / "out", str(rec))
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    df = pd.read_csv(tmp_path / "out" / "traintop.csv")
+    got = {(r.run, r.rank, r.step, r.series): r.value for r in df.itertuples(index=False)}
+    want = expected_points([str(rec)])
+    assert got.keys() == want.keys() and all(same(got[k], want[k]) for k in want)
+
+
 def test_bad_input_is_named_and_skipped(recording, tmp_path):
     rec = tmp_path / "broken.jsonl"
     lines = open(recording[0]).read().splitlines()
@@ -119,10 +137,10 @@ def test_bad_input_is_named_and_skipped(recording, tmp_path):
     rec.write_text("\n".join(lines) + "\n")
     r = export("csv", tmp_path / "out", str(rec))
     assert r.returncode == 0
-    warnings = [l for l in r.stderr.splitlines() if "skipped a message" in l]
+    warnings = [l for l in r.stderr.splitlines() if "skipped:" in l]
     assert len(warnings) == 2, r.stderr
-    assert any("run 'exp-a' rank 0: step: expected an integer" in w for w in warnings), r.stderr
-    assert any("not valid JSON" in w for w in warnings), r.stderr
+    assert "%s line 4: skipped: run 'exp-a' rank 0: step: expected an integer" % rec in warnings[0], r.stderr
+    assert "%s line 6: skipped: message is not valid JSON" % rec in warnings[1], r.stderr
     with open(tmp_path / "out" / "traintop.csv") as f:
         assert sum(1 for _ in f) - 1 == len(expected_points([recording[0]]))
     for args, needle in [(["--format", "parquet", "--out", str(tmp_path), str(rec)], "--format 'parquet': expected tensorboard or csv"),
