@@ -267,7 +267,7 @@ static const char *const glossary[][2] = {
     { "gamma", "gamma_mean: mean over the batch of per-sample alignment" },
     { "dist_init", "||W - W_0||: distance from initialisation" },
     { "nonfinite", "NaN/Inf entries in W and G" },
-    { "noise_sc", "noise_scale B_simple = tr(Sigma) / |G|^2: the critical batch size" },
+    { "noise_sc", "noise_scale B_simple = tr(Sigma) / |G|^2: the critical batch size; n/a when the |G|^2 estimate is below 0" },
     { "norm_test", "sqrt(tr(Sigma) / (B ||G||^2)): > 1, the batch is too small" },
     { "alpha", "power-law exponent of the spectrum's tail: < 2 over-, 2-6 well, > 6 under-trained" },
     { "st_rank", "stable_rank sum(lambda) / lambda_max: directions that carry the weight" },

@@ -213,7 +213,7 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
         rob[c] = tui_robust_stats(colv, (size_t)n, colv + n);
     }
 
-    int inonf = tt_run_stat_index(r, "nonfinite");
+    int inonf = tt_run_stat_index(r, "nonfinite"), inoise = tt_run_stat_index(r, "noise_scale");
     tt_point *pts = tui_buf_reserve(&lp->spark_buf, (size_t)(spark_w + 1) * (sizeof(tt_point) + sizeof(double) + sizeof(int)));
     int64_t to = tui_model_layer_step(ctx->m, r);
     if (to < 0) to = tui_model_step(ctx->m, r);
@@ -248,7 +248,8 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
             /* A NaN among the every-step statistics is an alarm; among the occasional ones (spectra,
              * per-sample) it means "not defined for this layer" (< 50 eigenvalues, say): dim, not red. */
             int occasional = k >= tui_run_row_stats(r), none = !last || tui_series_count(tui_layer_series(r, li, k)) == 0;
-            if (none || (occasional && isnan(v))) {
+            /* a negative noise scale is undefined (the |G|^2 estimate went below 0), not a -6G batch */
+            if (none || (occasional && isnan(v)) || (k == inoise && v < 0)) {
                 tui_put(stdscr, y, x + 1, COL_W, none ? "-" : "n/a", base | tui_attr(TUI_A_DIM), TUI_RIGHT, ctx->ascii);
                 x += COL_W + 1;
                 continue;
