@@ -182,6 +182,7 @@ for size in 80x24 200x60; do
     wait_for 30 shows_re "^(sgd|adamw)-lr[0-9.]+ .*(overfitting|diverging|at chance|NaN loss) +[0-9.k]+( |$)"
     check "demo $size: a run's health and since when, in the runs table" shows_re "^(sgd|adamw)-lr[0-9.]+ .*(overfitting|diverging|at chance|NaN loss) +[0-9.k]+( |$)"
     check "demo $size: the header sums it up" shows_re "4 runs: [0-9] (overfitting|diverging|at chance|NaN loss)"
+    check "demo $size: no chart titled only …" hides "│…"
     screen > "$T/demo-$size.txt"
     quit
 done

@@ -253,7 +253,10 @@ static int legend(WINDOW *win, int y, int x, int w, int maxrows, const char *tit
             col = 0;
             need--;
         }
-        if (col + need > w) {
+        /* alone on its row and still too long: the name is shortened, the value stays */
+        int name_w = tui_text_width(lines[i].name);
+        if (col + need > w && col == 0 && w - (need - name_w) >= 4) name_w = w - (need - name_w);
+        else if (col + need > w) {
             if (col < w) tui_puts(win, y + row, x + col, w - col, ascii ? "~" : "\u2026", tui_attr(TUI_A_DIM));
             break;
         }
@@ -261,7 +264,12 @@ static int legend(WINDOW *win, int y, int x, int w, int maxrows, const char *tit
         attr_t sa = tui_attr((tui_role)role);
         if (col > 0) col += tui_puts(win, y + row, x + col, w - col, " ", 0);
         col += tui_puts(win, y + row, x + col, w - col, ascii ? "-" : "\u2501", sa | A_BOLD);
-        col += tui_puts(win, y + row, x + col, w - col, lines[i].name, sa | A_BOLD);
+        if (name_w < tui_text_width(lines[i].name)) {
+            tui_put(win, y + row, x + col, name_w, lines[i].name, sa | A_BOLD, TUI_LEFT, ascii);
+            col += name_w;
+        } else {
+            col += tui_puts(win, y + row, x + col, w - col, lines[i].name, sa | A_BOLD);
+        }
         col += tui_puts(win, y + row, x + col, w - col, " ", 0);
         col += tui_puts(win, y + row, x + col, w - col, num, approx[i] < 0 ? tui_attr(TUI_A_DIM) : isfinite(vals[i]) ? 0 : tui_attr(TUI_A_BAD));
     }
