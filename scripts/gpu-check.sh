@@ -3,9 +3,9 @@
 # CUDA and torch but none of this project's Debian libraries and no network.
 #
 #   scripts/gpu-check.sh pack   here: build the libraries, the GPU test and bench and traintopd, and
-#                               copy them (debug info stripped) with the shared libraries they need
-#                               beyond glibc, libstdc++ and CUDA into .gpucheck/ (one folder, ~57 MB:
-#                               under the tool's 64 MiB with the tree)
+#                               pack them (debug info stripped) with the shared libraries they need
+#                               beyond glibc, libstdc++ and CUDA into .gpucheck/pack.tgz (~23 MB; the
+#                               files themselves are ~67 MB, over the tool's 64 MiB)
 #   scripts/gpu-check.sh run [STEP...]
 #                               there: test_cuda_gpu, test_cuda_torch.py, bench_cuda --quick,
 #                               bench_cuda_torch.py --quick, bench_gpt.py (a GPT decoder under watch(),
@@ -22,11 +22,11 @@ cd "$(dirname "$0")/.." || exit 1
 pack() {
     set -e
     make -j2 lib/libtraintop.so cuda-all build/tests/test_cuda_gpu build/bench/bench_cuda bin/traintopd
-    rm -rf .gpucheck
-    mkdir .gpucheck
-    cp build/tests/test_cuda_gpu build/bench/bench_cuda bin/traintopd lib/libtraintop_cuda.so .gpucheck/
-    cp lib/libtraintop.so .gpucheck/libtraintop.so.0     # by its soname: what libtraintop_cuda.so asks for
-    strip --strip-debug .gpucheck/*                      # ~3 MB of DWARF: room under the transfer limit
+    local st
+    st=$(mktemp -d)
+    cp build/tests/test_cuda_gpu build/bench/bench_cuda bin/traintopd lib/libtraintop_cuda.so "$st/"
+    cp lib/libtraintop.so "$st/libtraintop.so.0"          # by its soname: what libtraintop_cuda.so asks for
+    strip --strip-debug "$st"/*                           # DWARF is of no use there
     local f
     for f in $(ldd lib/libtraintop.so lib/libtraintop_cuda.so build/tests/test_cuda_gpu build/bench/bench_cuda bin/traintopd |
                awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u); do
@@ -34,12 +34,16 @@ pack() {
             libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libutil.so*|libgcc_s.so*|libstdc++.so*) continue ;;
             libcu*|libnv*|libtraintop*) continue ;;           # the machine's own CUDA; ours are copied above
         esac
-        cp -L "$f" .gpucheck/
+        cp -L "$f" "$st/"
     done
+    rm -rf .gpucheck
+    mkdir .gpucheck
+    tar -czf .gpucheck/pack.tgz -C "$st" .
+    echo "gpu-check: packed $(ls "$st" | wc -l) files ($(du -sh "$st" | cut -f1)) into .gpucheck/pack.tgz ($(du -sh .gpucheck/pack.tgz | cut -f1)): $(ls "$st" | tr '\n' ' ')"
+    rm -rf "$st"
     local ex
     ex=$(git rev-parse --git-common-dir)/info/exclude    # a worktree's .git is a file
     grep -qx '/.gpucheck/' "$ex" 2>/dev/null || echo '/.gpucheck/' >>"$ex"
-    echo "gpu-check: packed $(ls .gpucheck | wc -l) files into .gpucheck ($(du -sh .gpucheck | cut -f1)): $(ls .gpucheck | tr '\n' ' ')"
 }
 
 step() {    # step NAME SECONDS COMMAND...: runs it, records its status, never stops the script
@@ -53,8 +57,10 @@ step() {    # step NAME SECONDS COMMAND...: runs it, records its status, never s
 }
 
 run() {
-    [ -d .gpucheck ] || { echo "gpu-check: .gpucheck/ missing: run 'scripts/gpu-check.sh pack' here first and carry it" >&2; exit 2; }
-    local d=$PWD/.gpucheck py=${PY:-python3} log=${OUT:-/tmp}/gpu-check.log
+    [ -f .gpucheck/pack.tgz ] || { echo "gpu-check: .gpucheck/pack.tgz missing: run 'scripts/gpu-check.sh pack' here first and carry .gpucheck" >&2; exit 2; }
+    local d py=${PY:-python3} log=${OUT:-/tmp}/gpu-check.log
+    d=$(mktemp -d)
+    tar -xzf .gpucheck/pack.tgz -C "$d" || { echo "gpu-check: .gpucheck/pack.tgz does not unpack" >&2; exit 2; }
     export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export TRAINTOP_LIB="$d/libtraintop.so.0" TRAINTOP_CUDA_LIB="$d/libtraintop_cuda.so" TRAINTOPD="$d/traintopd"
     export PYTHONUNBUFFERED=1
@@ -77,6 +83,7 @@ run() {
         want memcheck && step memcheck 90 "$san" --tool memcheck --error-exitcode 1 "$d/test_cuda_gpu"
         if [ -n "$failed" ]; then echo "gpu-check: failed:$failed"; else echo "gpu-check: all steps passed"; fi
     } 2>&1 | tee "$log"
+    rm -rf "$d"
     grep -q "^gpu-check: all steps passed" "$log"
 }
 

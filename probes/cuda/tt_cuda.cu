@@ -646,10 +646,20 @@ static int plan(tt_cuda *c, char *err, size_t errlen)
     return 0;
 }
 
-/* Sampled and refresh steps: every N, or (every = 0 with a probe) the probe's schedule, asked for
- * this step and the next (tt_probe_sampled is exact for the two steps after the last published). */
-static ttc_step_plan decide(tt_cuda *c, int64_t step)
+/* Sampled and refresh steps: the caller's (forced: sampled, next_sampled ≥ 0), or every N, or (every =
+ * 0 with a probe) the probe's schedule, asked for this step and the next (tt_probe_sampled is exact for
+ * the two steps after the last published). */
+static ttc_step_plan decide(tt_cuda *c, int64_t step, int sampled, int next_sampled)
 {
+    if (sampled >= 0) {
+        ttc_step_plan sp;
+        sp.sampled = sampled != 0;
+        sp.refresh = next_sampled != 0;
+        sp.have_prev = c->have_prev;
+        if (sp.sampled) c->have_prev = sp.refresh;   /* as ttc_step_decide */
+        else if (sp.refresh) c->have_prev = 1;
+        return sp;
+    }
 #ifdef TT_SAMPLE_STATS
     if (c->follow_probe) {
         int now = tt_probe_sampled(c->probe, step), next = tt_probe_sampled(c->probe, step + 1);
@@ -665,7 +675,19 @@ static ttc_step_plan decide(tt_cuda *c, int64_t step)
     return ttc_step_decide(step, c->every, &c->have_prev);
 }
 
+static int step_impl(tt_cuda *c, int64_t step, int sampled, int next_sampled, char *err, size_t errlen);
+
 extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
+{
+    return step_impl(c, step, -1, -1, err, errlen);
+}
+
+extern "C" int tt_cuda_step_sampled(tt_cuda *c, int64_t step, int sampled, int next_sampled, char *err, size_t errlen)
+{
+    return step_impl(c, step, sampled != 0, next_sampled != 0, err, errlen);
+}
+
+static int step_impl(tt_cuda *c, int64_t step, int sampled, int next_sampled, char *err, size_t errlen)
 {
     if (!c) return ttc_fail(err, errlen, "tt_cuda_step: no backend");
     if (step <= c->last_step || step < 0) return ttc_fail(err, errlen, "tt_cuda_step: step %lld after %lld: steps must increase", (long long)step, (long long)c->last_step);
@@ -677,7 +699,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
     ttc_devguard guard(c->device);
     if (ttc_capturing(c)) {
         /* skipped: a W_prev refresh that does not happen leaves no valid W_prev */
-        ttc_step_plan sp = decide(c, step);
+        ttc_step_plan sp = decide(c, step, sampled, next_sampled);
         if (sp.sampled || sp.refresh) c->have_prev = 0;
         return ttc_fail(err, errlen, "tt_cuda_step: step %lld: the stream is being captured into a CUDA graph; "
                         "statistics are taken only outside capture", (long long)step);
@@ -689,7 +711,7 @@ extern "C" int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen)
             return ttc_cuda_fail(err, errlen, "tt_cuda_step: uploading rebound layers", e);
         c->dirty = 0;
     }
-    ttc_step_plan sp = decide(c, step);
+    ttc_step_plan sp = decide(c, step, sampled, next_sampled);
     if (!sp.sampled && !sp.refresh) return 0;
     ttc_time_begin(c, TTC_KIND_STATS);
     if (sp.sampled) {

@@ -86,6 +86,11 @@ int tt_cuda_rebind_layer(tt_cuda *c, int layer, const void *w, const void *g);
  * statistics describe one optimizer step. Never waits for the device. 0, or -1 with err. */
 int tt_cuda_step(tt_cuda *c, int64_t step, char *err, size_t errlen);
 
+/* tt_cuda_step on the caller's schedule: statistics when `sampled`, W_prev refreshed when
+ * `next_sampled` (the next step is sampled) — for a probe whose schedule the caller knows step by step
+ * (the overhead budget; the Python package passes what it asked tt_probe_sampled). */
+int tt_cuda_step_sampled(tt_cuda *c, int64_t step, int sampled, int next_sampled, char *err, size_t errlen);
+
 /* Completes the last tt_cuda_step: wait = 1 blocks on its event (only this backend's work and what was
  * enqueued before it on the stream); wait = 0 returns TT_CUDA_NOT_READY at once if it has not finished.
  * When done: with a probe, tt_probe_layer_stats for every layer of a sampled step and, with timing,
@@ -151,9 +156,11 @@ typedef struct {
     uint64_t nonfinite, bad_samples;
 } tt_cuda_ps_out;
 
-/* Enqueues §2 for one dense layer on the stream — ⟨g_i, W⟩ from Z (or a GEMM A·Wᵀ), ‖g_i‖² (T = 1:
- * ‖δ_i‖²‖a_i‖²; T > 1: the Gram form, two batched GEMMs), ⟨g_i, Ḡ⟩ from one GEMM A·Ḡᵀ, the bias
- * statistics and γ — with the semantics of tt_dense_persample (NaN rules included). out is filled
+/* Enqueues §2 for one dense layer on the stream — ⟨g_i, W⟩ from Z, ‖g_i‖² (T = 1: ‖δ_i‖²‖a_i‖²;
+ * T > 1: the Gram form, two batched GEMMs, or g_i materialised by one batched GEMM, whichever the
+ * host's cost model finds cheaper), ⟨g_i, W⟩ without Z and ⟨g_i, Ḡ⟩ from the materialised g_i or a GEMM
+ * A·Mᵀ, the bias statistics and γ — with the semantics of tt_dense_persample (NaN rules included;
+ * GEMM precision: docs/gpu.md). out is filled
  * at the next tt_cuda_collect (it must stay valid until then). Call it after the backward pass and
  * before the optimizer update. 0, or -1 with err. */
 int tt_cuda_dense_persample(tt_cuda *c, const tt_cuda_dense *L, tt_cuda_ps_out *out, char *err, size_t errlen);

@@ -289,8 +289,13 @@ ttc_ps_plan ttc_ps_plan_make(uint64_t B, uint64_t T, uint64_t din, uint64_t dout
         /* two Gram GEMMs, their fp32 results written and read; plus each A·Mᵀ GEMM and its U */
         p.cost_gram = 2 * b * t * t * (di + dO) + fpb * 2 * b * t * t * 4 * 2 + nu * (2 * b * t * di * dO + fpb * b * t * dO * 4 * 2);
         p.cost_mat = 2 * b * t * di * dO + fpb * b * di * dO * 4 * 2;
-        p.materialise = p.cost_mat < p.cost_gram;
-        p.ws_per_sample = p.materialise ? (size_t)(din * dout * 4) : (size_t)(2 * T * T * 4);
+        /* a form whose one sample overflows the workspace cap is taken only when the other does too,
+         * and then the smaller one: the cap bounds the device memory the backend adds */
+        const size_t ws_mat = (size_t)(din * dout * 4), ws_gram = (size_t)(2 * T * T * 4);
+        if ((ws_mat > ws_cap) != (ws_gram > ws_cap)) p.materialise = ws_mat <= ws_cap;
+        else if (ws_mat > ws_cap) p.materialise = ws_mat < ws_gram;
+        else p.materialise = p.cost_mat < p.cost_gram;
+        p.ws_per_sample = p.materialise ? ws_mat : ws_gram;
         uint64_t cs = ws_cap / p.ws_per_sample;
         p.gemm_chunk = cs < 1 ? 1 : cs > B ? (B ? B : 1) : cs;
     } else {

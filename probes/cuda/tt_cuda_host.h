@@ -64,7 +64,8 @@ size_t ttc_plan(ttc_layer *layers, int nlayers, uint32_t item_elems, ttc_item *i
  * A_i and D_i, 2·B·T²·(d_in+d_out) flops. Materialised: g_i = D_iᵀA_i (d_out×d_in) by one batched
  * GEMM, 2·B·T·d_in·d_out flops, then one pass over g_i that also gives ⟨g_i, W⟩ and ⟨g_i, Ḡ⟩, which
  * the Gram form needs an A·Mᵀ GEMM (2·B·T·d_in·d_out) each for. Each form's cost adds its workspace
- * traffic (written once, read once) at TTC_PS_FLOP_PER_BYTE; the cheaper is taken. Per-sample
+ * traffic (written once, read once) at TTC_PS_FLOP_PER_BYTE; the cheaper is taken, among the forms
+ * whose one sample fits the workspace cap (both too big: the smaller workspace). Per-sample
  * reductions run as C chunks per sample (a C × B grid), enough blocks to fill the GPU. */
 #define TTC_PS_MAX_CHUNKS 64
 #define TTC_PS_CHUNK_MIN 2048          /* elements per block at least: a chunk is worth a block */

@@ -1,17 +1,19 @@
-/* tt_cuda_ps: METRICS.md §2 per-sample statistics of a dense layer on the device, never forming g_i —
- * the device twin of metrics/persample.c (same outputs, same NaN rules, via ttc_ps_finish).
+/* tt_cuda_ps: METRICS.md §2 per-sample statistics of a dense layer on the device — the device twin of
+ * metrics/persample.c (same outputs, same NaN rules, via ttc_ps_finish).
  *
- *   ‖g_i‖²     T = 1: ‖δ_i‖²·‖a_i‖² (a per-sample reduction in double);
- *              T > 1: Σ_{t,s} (δ_it·δ_is)(a_it·a_is), the two T×T Gram matrices of each sample from two
- *              strided-batched GEMMs (cublasGemmStridedBatchedEx, fp32 accumulation), their elementwise
- *              product summed in double.
- *   ⟨g_i, W⟩   from Z: Σ_t δ_it·(z_it − bias) in double, no GEMM; without Z: U = A·Wᵀ (cublasGemmEx),
- *              then Σ δ·U per sample.
- *   ⟨g_i, Ḡ⟩   U = A·Ḡᵀ, one cublasGemmEx over all B·T rows (in chunks when the workspace cap asks),
- *              then Σ δ·U per sample.
+ *   ‖g_i‖²     T = 1: ‖δ_i‖²·‖a_i‖² (a per-sample reduction in double). T > 1, by the cheaper form
+ *              (ttc_ps_plan_make, host): the Gram form Σ_{t,s}(δ_it·δ_is)(a_it·a_is), two strided-
+ *              batched GEMMs and their elementwise product summed in double; or g_i = D_iᵀA_i
+ *              materialised by one strided-batched GEMM, then Σ g_i² (and ⟨g_i, W⟩, ⟨g_i, Ḡ⟩ with it).
+ *   ⟨g_i, W⟩   from Z: Σ_t δ_it·(z_it − bias) in double, no GEMM; else from materialised g_i, or
+ *              U = A·Wᵀ (cublasGemmEx), then Σ δ·U per sample.
+ *   ⟨g_i, Ḡ⟩   from materialised g_i, or U = A·Ḡᵀ, one cublasGemmEx over all B·T rows (in chunks when
+ *              the workspace cap asks), then Σ δ·U per sample.
  *   bias       b_i = Σ_t δ_it per sample: ‖b_i‖², ⟨b_i, bias⟩, ⟨b_i, b̄⟩ in double.
- * GEMMs run in fp32 accumulation (CUBLAS_COMPUTE_32F, no TF32) on the operands' own dtype when both
- * match, else on fp32 copies. Results of a call go to the host with one copy, filled in at collect. */
+ * Every reduction runs on a grid of C chunks × samples; the final kernel sums the chunks in order.
+ * GEMMs accumulate in fp32 on tensor cores: 16-bit operands as they are, fp32 ones as TF32 for the
+ * ‖g_i‖² GEMMs (unless gemm_fp32) and in full fp32 for the U GEMMs (signed sums). Mixed operand
+ * dtypes run on fp32 copies. Results of a call go to the host with one copy, filled in at collect. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@
 enum { R_A2, R_D2, R_GWZ, R_BW, R_BB, R_BBAR, R_NFAD, R_NFZ, R_GWU, R_GGU, R_GRAM, TTC_RAW_N };
 
 #define PS_THREADS 256
-#define NORM_BLOCKS 64                        /* blocks per norm (W, bias, Ḡ, b̄) */
+#define NORM_BLOCKS 256                       /* blocks per norm (W, bias, Ḡ, b̄): several per SM */
 #define WS_BUDGET ((size_t)256 << 20)         /* GEMM workspace cap, bytes (one sample always fits) */
 
 __device__ __forceinline__ float ldx(const void *p, int dt, size_t i)
@@ -34,6 +36,15 @@ __device__ __forceinline__ float ldx(const void *p, int dt, size_t i)
     if (dt == TT_CUDA_F32) return ((const float *)p)[i];
     if (dt == TT_CUDA_F16) return __half2float(((const __half *)p)[i]);
     return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+}
+
+/* f(j) for j = from, from + step, … < to, four at a time so that four independent loads are in flight
+ * per thread (the reductions here are latency-bound otherwise); the same j order as a plain loop. */
+template <class F> __device__ __forceinline__ void each4(uint64_t from, uint64_t to, uint64_t step, F &&f)
+{
+    uint64_t j = from;
+    for (; j + 3 * step < to; j += 4 * step) { f(j); f(j + step); f(j + 2 * step); f(j + 3 * step); }
+    for (; j < to; j += step) f(j);
 }
 
 /* Fixed-order sum over the block of N doubles; valid in thread 0. sh holds 32·N doubles. */
@@ -78,13 +89,13 @@ __device__ __forceinline__ void ps_sample_one(const PsArgs &a, uint64_t i)
     uint64_t lo, hi;
     double v[8] = {0, 0, 0, 0, 0, 0, 0, 0};        /* a2 d2 gwz bw bb bB nfad nfz */
     ttc_chunk(TA, a.C, ch, &lo, &hi);
-    for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
+    each4(lo + threadIdx.x, hi, blockDim.x, [&](uint64_t j) {
         float x = ldx(a.A, a.at, i * TA + j);
         v[0] += (double)x * x;
         v[6] += !isfinite(x);
-    }
+    });
     ttc_chunk(TD, a.C, ch, &lo, &hi);
-    for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
+    each4(lo + threadIdx.x, hi, blockDim.x, [&](uint64_t j) {
         float d = ldx(a.D, a.at, i * TD + j);
         v[1] += (double)d * d;
         v[6] += !isfinite(d);
@@ -94,15 +105,27 @@ __device__ __forceinline__ void ps_sample_one(const PsArgs &a, uint64_t i)
             v[2] += (double)d * ((double)z - b);
             v[7] += !isfinite(z);
         }
-    }
-    if (a.bias) {                                 /* b_i = Σ_t δ_it: only the bias statistics need it */
+    });
+    if (a.bias) {
+        /* b_i = Σ_t δ_it for the chunk's outputs, 32 at a time: lane = output (coalesced rows of δ),
+         * warp = a stride of tokens, so the T-long sums run 8 warps wide; then in warp order. */
+        __shared__ double red[PS_THREADS / 32][32];
+        const unsigned tx = threadIdx.x & 31u, ty = threadIdx.x >> 5, ny = blockDim.x >> 5;
         ttc_chunk(a.dout, a.C, ch, &lo, &hi);
-        for (uint64_t o = lo + threadIdx.x; o < hi; o += blockDim.x) {
+        for (uint64_t o0 = lo; o0 < hi; o0 += 32) {  /* uniform over the block: barriers are safe */
+            const uint64_t o = o0 + tx;
             double s = 0;
-            for (uint64_t t = 0; t < a.T; t++) s += ldx(a.D, a.at, i * TD + t * a.dout + o);
-            v[4] += s * s;
-            if (a.bias) v[3] += s * ldx(a.bias, a.wt, o);
-            if (a.bbar) v[5] += s * ldx(a.bbar, a.gt, o);
+            if (o < hi) each4(ty, a.T, ny, [&](uint64_t t) { s += ldx(a.D, a.at, i * TD + t * a.dout + o); });
+            red[ty][tx] = s;
+            __syncthreads();
+            if (ty == 0 && o < hi) {
+                double b = 0;
+                for (unsigned k = 0; k < ny; k++) b += red[k][tx];
+                v[4] += b * b;
+                v[3] += b * ldx(a.bias, a.wt, o);
+                if (a.bbar) v[5] += b * ldx(a.bbar, a.gt, o);
+            }
+            __syncthreads();
         }
     }
     bsum<8>(v, sh);
@@ -130,11 +153,11 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_norms(PsArgs a)
     const uint64_t n = (k == 0 || k == 2) ? a.dout * a.din : a.dout;
     double v[2] = {0, 0};
     if (p)
-        for (uint64_t j = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (uint64_t)gridDim.x * blockDim.x) {
+        each4((uint64_t)blockIdx.x * blockDim.x + threadIdx.x, n, (uint64_t)gridDim.x * blockDim.x, [&](uint64_t j) {
             float x = ldx(p, dt, j);
             v[0] += (double)x * x;
             v[1] += !isfinite(x);
-        }
+        });
     bsum<2>(v, sh);
     if (threadIdx.x == 0) {
         double *q = a.raw + (size_t)TTC_RAW_N * a.B * a.C + ((size_t)k * gridDim.x + blockIdx.x) * 2;
@@ -153,8 +176,7 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_rowdot(const void *D, int a
     ttc_chunk(len, gridDim.x, blockIdx.x, &lo, &hi);
     for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
         double v[1] = {0};
-        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x)
-            v[0] += (double)ldx(D, at, i * len + j) * U[i * len + j];
+        each4(lo + threadIdx.x, hi, blockDim.x, [&](uint64_t j) { v[0] += (double)ldx(D, at, i * len + j) * U[i * len + j]; });
         bsum<1>(v, sh);
         if (threadIdx.x == 0) dst[i * gridDim.x + blockIdx.x] = v[0];
     }
@@ -169,7 +191,7 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_gram(const float *Ka, const
     ttc_chunk(TT, gridDim.x, blockIdx.x, &lo, &hi);
     for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
         double v[1] = {0};
-        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) v[0] += (double)Ka[i * TT + j] * Kd[i * TT + j];
+        each4(lo + threadIdx.x, hi, blockDim.x, [&](uint64_t j) { v[0] += (double)Ka[i * TT + j] * Kd[i * TT + j]; });
         bsum<1>(v, sh);
         if (threadIdx.x == 0) dst[i * gridDim.x + blockIdx.x] = v[0];
     }
@@ -186,12 +208,12 @@ __global__ void __launch_bounds__(PS_THREADS) ttk_ps_gsum(const float *G, uint64
     ttc_chunk(len, gridDim.x, blockIdx.x, &lo, &hi);
     for (uint64_t i = blockIdx.y; i < n; i += gridDim.y) {
         double v[3] = {0, 0, 0};
-        for (uint64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {
+        each4(lo + threadIdx.x, hi, blockDim.x, [&](uint64_t j) {
             double g = G[i * len + j];
             v[0] += g * g;
             if (W) v[1] += g * ldx(W, wt, j);
             if (Gbar) v[2] += g * ldx(Gbar, gt, j);
-        }
+        });
         bsum<3>(v, sh);
         if (threadIdx.x == 0) {
             const uint64_t k = i * gridDim.x + blockIdx.x;

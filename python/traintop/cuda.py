@@ -61,6 +61,7 @@ _PROTOS = {
     "tt_cuda_add_layer": (_I, [_V, ctypes.c_char_p, _S, _S, _I, _V, _I, _V, *_E]),
     "tt_cuda_rebind_layer": (_I, [_V, _I, _V, _V]),
     "tt_cuda_step": (_I, [_V, ctypes.c_int64, *_E]),
+    "tt_cuda_step_sampled": (_I, [_V, ctypes.c_int64, _I, _I, *_E]),
     "tt_cuda_collect": (_I, [_V, _I, *_E]),
     "tt_cuda_layer_result": (_I, [_V, _I, _DP]),
     "tt_cuda_step_timing": (_I, [_V, _DP, _DP, ctypes.POINTER(ctypes.c_int)]),

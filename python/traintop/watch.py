@@ -26,6 +26,7 @@ import torch
 from . import compiled, ddp, hooks
 from ._lib import TraintopError
 from .backends import Layers
+from .backends.sharded import dtensor_type
 from .persample import PerSample
 from .probe import SAMPLE_PERSAMPLE, SAMPLE_STATS, Probe
 from .sysmetrics import SystemMetrics, model_cuda_devices
@@ -66,6 +67,9 @@ def default_run_name():
 def _num(v):
     """A scalar's float; a tensor's detached first (torch 2 warns on float() of one that requires grad)."""
     return float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+
+
+SHARDED_EVERY = 10                     # sharded models under the default budget: see Watch.__init__
 
 
 @dataclass
@@ -132,6 +136,15 @@ class Watch:
         inner_compiled, self.model = compiled.unwrap(self.model)   # ... DDP(torch.compile(model))
         self.compiled = is_compiled or inner_compiled
         self.rank, self.world_size = ddp.rank_world()
+        DTensor = dtensor_type()
+        if o.every is None and DTensor is not None and any(isinstance(p, DTensor) for p in self.model.parameters()):
+            # the sharded backend's all-reduce is collective: every rank must sample the same steps, and
+            # the overhead budget is each rank's own measurement, so a fixed schedule instead
+            o.every = SHARDED_EVERY
+            warnings.warn("traintop: sharded parameters: every rank must sample the same steps, so watch() samples "
+                          "every %d steps instead of by the overhead budget (pass every= to choose)" % SHARDED_EVERY,
+                          stacklevel=2)
+        self.every = o.every
         self.run = ddp.shared_run_name(default_run_name(), self.world_size) if run is None else run
         self.probe = Probe(self.run, endpoint=endpoint, rank=self.rank, world_size=self.world_size,
                            every=o.every or 0, overhead=o.overhead, spectral_every=o.spectral_every,
@@ -153,7 +166,7 @@ class Watch:
         self._warned = set()
         self._handles = []
         self._grad_sq = None               # DDP: ddp.LocalGradSq
-        # the GPU backend keeps its own fixed schedule (every step under the budget: see docs/python.md)
+        # `every` is only the GPU backend's default schedule: prepare() hands it each step's decision
         self._layers = Layers(self.probe, self._warn, o.every or 1, alias_grads=not self.auto_step,
                               gpu_backend=o.gpu_backend, gpu_timing=o.gpu_timing, persample_full=o.persample_full)
         self._persample = PerSample(self)

@@ -143,11 +143,14 @@ static const size_t shapes[][2] = {{1, 1}, {300, 1}, {1, 777}, {64, 64}, {3, 5},
                                    {3, 20000}, {1, 70001}, {256, 1024}, {33, 40}};
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
-/* w0e > 1: dist_init read every w0e-th sampled step, the last value repeated in between. */
+/* w0e > 1: dist_init read every w0e-th sampled step, the last value repeated in between. every < 0:
+ * the caller's irregular schedule (as an overhead budget makes it) through tt_cuda_step_sampled. */
+static const int irregular[8] = {1, 1, 0, 0, 1, 0, 1, 0};
+
 static void test_layerstats(int wt, int gt, int every, int unaligned, const char *inject, int w0e)
 {
     char err[256], why[256];
-    tt_cuda_opts o = {NULL, -1, NULL, every, 0, 0, w0e};
+    tt_cuda_opts o = {NULL, -1, NULL, every > 0 ? every : 1, 0, 0, w0e};
     double last_dist[NSHAPES];
     int nsampled = 0;
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
@@ -163,11 +166,13 @@ static void test_layerstats(int wt, int gt, int every, int unaligned, const char
     }
     int bad_steps = 0;
     for (int64_t step = 0; step < 7; step++) {
-        int sampled = step % every == 0, next = (step + 1) % every == 0;
+        int sampled = every > 0 ? step % every == 0 : irregular[step];
+        int next = every > 0 ? (step + 1) % every == 0 : irregular[step + 1];
         const char *inj = (inject && step == 4) ? inject : NULL;
         if (step > 0) for (size_t k = 0; k < NSHAPES; k++) layer_update(&L[k], 0.05f, k == 3 ? inj : NULL);
         cudaDeviceSynchronize();
-        CHECK(tt_cuda_step(c, step, err, sizeof err) == 0, "tt_cuda_step: %s", err);
+        int rc = every > 0 ? tt_cuda_step(c, step, err, sizeof err) : tt_cuda_step_sampled(c, step, sampled, next, err, sizeof err);
+        CHECK(rc == 0, "tt_cuda_step: %s", err);
         CHECK(tt_cuda_collect(c, 1, err, sizeof err) == TT_CUDA_OK, "tt_cuda_collect: %s", err);
         for (size_t k = 0; k < NSHAPES; k++) {
             double ref[TT_NSTATS], got[TT_NSTATS];
@@ -617,7 +622,7 @@ static void test_probe_persample(int T)
         p[k] = tt_probe_open(&po, sizeof po, err, sizeof err);
         if (!p[k]) { CHECK(0, "tt_probe_open: %s", err); return; }
     }
-    tt_cuda_opts o = {p[1], -1, NULL, 1, 0, 0, 0};
+    tt_cuda_opts o = {p[1], -1, NULL, 1, 0, 1, 0};     /* gemm_fp32: this checks the path, to 1e-4, not TF32 */
     tt_cuda *c = tt_cuda_open(&o, err, sizeof err);
     if (!c) { CHECK(0, "tt_cuda_open: %s", err); return; }
     float *W[NL], *G[NL], *bias[NL], *gb[NL], *A[NL], *D[NL];
@@ -711,6 +716,8 @@ int main(void)
     test_layerstats(TT_CUDA_BF16, TT_CUDA_BF16, 1, 1, "inf_g", 0);
     test_layerstats(TT_CUDA_F32, TT_CUDA_F32, 1, 0, NULL, 3);        /* W_0 read on sampled steps 0, 3, 6 */
     test_layerstats(TT_CUDA_BF16, TT_CUDA_F32, 3, 1, NULL, 2);
+    test_layerstats(TT_CUDA_F32, TT_CUDA_F32, -1, 0, NULL, 0);       /* the caller's schedule: 1 1 0 0 1 0 1 */
+    test_layerstats(TT_CUDA_BF16, TT_CUDA_BF16, -1, 1, NULL, 2);
     test_probe_path();
     test_rebind_and_errors();
     test_graph_capture();

@@ -616,7 +616,7 @@ static void test_ps_plan(void **state)
         for (int i = 0; i < 3; i++)
             for (int o = 0; o < 3; o++)
                 for (int f = 0; f < 4; f++) {
-                    p = ttc_ps_plan_make(16, Ts[a], ds[i], ds[o], f & 1, f >> 1, 108, cap);
+                    p = ttc_ps_plan_make(16, Ts[a], ds[i], ds[o], f & 1, f >> 1, 108, cap);   /* all fit the cap */
                     assert_true(p.materialise == (model_mat(16, Ts[a], ds[i], ds[o]) < model_gram(16, Ts[a], ds[i], ds[o], (f & 1) + (f >> 1))));
                     assert_true(p.gemm_chunk >= 1 && p.gemm_chunk <= 16);
                     assert_true(p.gemm_chunk == 1 || p.gemm_chunk * p.ws_per_sample <= cap);
@@ -626,6 +626,14 @@ static void test_ps_plan(void **state)
     assert_int_equal(p.gemm_chunk, ((size_t)1 << 20) / p.ws_per_sample);
     p = ttc_ps_plan_make(8, 4096, 8192, 8192, 0, 0, 132, (size_t)1 << 20);
     assert_int_equal(p.gemm_chunk, 1);
+    /* a form one sample of which overflows the cap is not taken while the other fits: an 8192→16384
+     * layer at T = 4096 would materialise by cost (512 MiB a sample), and runs the Gram form (128 MiB) */
+    p = ttc_ps_plan_make(2, 4096, 8192, 16384, 0, 1, 132, cap);
+    assert_true(model_mat(2, 4096, 8192, 16384) < model_gram(2, 4096, 8192, 16384, 1));
+    assert_true(!p.materialise && p.u_g && p.ws_per_sample == (size_t)2 * 4096 * 4096 * 4 && p.gemm_chunk == 2);
+    /* both over the cap: the smaller workspace */
+    p = ttc_ps_plan_make(2, 8192, 16384, 16384, 0, 0, 132, (size_t)64 << 20);
+    assert_true(!p.materialise && p.ws_per_sample == (size_t)2 * 8192 * 8192 * 4);
     /* T = 1: no Gram, nothing materialised; U only for what is wanted */
     p = ttc_ps_plan_make(256, 1, 784, 512, 1, 0, 132, cap);
     assert_true(!p.materialise && p.u_w && !p.u_g && p.cost_gram == 0 && p.gemm_chunk == 256);
@@ -688,6 +696,7 @@ static void test_no_device_path(void **state)
     assert_int_equal(tt_cuda_add_layer(NULL, "x", 1, 1, 0, err, 0, err, err, sizeof err), -1);
     assert_int_equal(tt_cuda_rebind_layer(NULL, 0, err, err), -1);
     assert_int_equal(tt_cuda_step(NULL, 0, err, sizeof err), -1);
+    assert_int_equal(tt_cuda_step_sampled(NULL, 0, 1, 1, err, sizeof err), -1);
     assert_int_equal(tt_cuda_collect(NULL, 1, err, sizeof err), TT_CUDA_ERROR);
     assert_int_equal(tt_cuda_layer_result(NULL, 0, st), -1);
     assert_int_equal(tt_cuda_step_timing(NULL, &busy, &probe, &kernels), -1);

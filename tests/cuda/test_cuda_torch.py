@@ -212,7 +212,8 @@ def _watch_run(device, dtype, gpu_backend, steps=5, gwa_window=2, seed=0, profil
         return p
     if profile_from == -1:
         prof = start_profiler()
-    w = traintop.watch(model, opt, run="cuda-watch", endpoint="ipc://%s/none.sock" % d, spool=spool,
+    # every=1: the comparisons need the same steps sampled on both sides (not an overhead budget's choice)
+    w = traintop.watch(model, opt, run="cuda-watch", endpoint="ipc://%s/none.sock" % d, spool=spool, every=1,
                        gwa_window=gwa_window, persample_full=True, gpu_backend=gpu_backend, auto_step=False,
                        linger_ms=0)
     for i, (x, y) in enumerate(data):

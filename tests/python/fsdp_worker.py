@@ -54,7 +54,7 @@ def worker(rank, world, port, endpoint, out_dir, pkg_dir, tests_dir):
         return {n: p.detach().full_tensor().double().numpy().reshape(p.shape[0], -1) if p.dim() > 1 else
                 p.detach().full_tensor().double().numpy().reshape(1, -1) for n, p in model.named_parameters()}
 
-    tt = traintop.watch(model, opt, endpoint=endpoint)        # the run name: rank 0's
+    tt = traintop.watch(model, opt, endpoint=endpoint, every=1)   # the run name: rank 0's
     w0 = full()
     want = {}
     for step in range(1, STEPS + 1):

@@ -54,7 +54,7 @@ def test_gradscaler_autocast_statistics_are_unscaled(collector, dtype, auto_step
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     scaler = torch.amp.GradScaler("cpu", init_scale=SCALE)
     run = "amp-%s-%s" % (str(dtype)[6:], "auto" if auto_step is None else "explicit")
-    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, auto_step=auto_step, scaler=scaler)
+    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, auto_step=auto_step, scaler=scaler, every=1)
     assert tt.persample_layers == ["0", "2"]          # the end-of-backward copy the bug came from
     w0 = {n: as2d(p) for n, p in model.named_parameters()}
     x, y = data()
@@ -87,7 +87,7 @@ def test_gradscaler_autocast_statistics_are_unscaled(collector, dtype, auto_step
 def _persample_run(collector, run, scaler, pass_scaler):
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, scaler=scaler if pass_scaler else None)
+    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, scaler=scaler if pass_scaler else None, every=1)
     x, y = data(2)
     for _ in range(3):
         opt.zero_grad()
@@ -127,7 +127,7 @@ def test_bfloat16_weights(collector):
     """bfloat16 parameters go through the torch-ops backend; the references read the same values."""
     model = mlp().to(torch.bfloat16)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
-    tt = traintop.watch(model, opt, run="bf16-weights", endpoint=collector.endpoint)
+    tt = traintop.watch(model, opt, run="bf16-weights", endpoint=collector.endpoint, every=1)
     w0 = {n: as2d(p) for n, p in model.named_parameters()}
     x, y = data(3)
     published = {}

@@ -66,9 +66,11 @@ def test_budget_schedule_is_what_arrives(collector, overhead):
     assert pct and set(pct) <= rows and 1 not in pct
     assert all(math.isfinite(v) and v >= 0 for v in pct.values())
     assert all("probe_ms" in run.steps[s]["scalars"] for s in run.steps)
-    # unsampled steps copy no gradient: a copy per parameter and sampled step, at most
+    # unsampled steps copy no gradient: a copy per parameter and sampled step, at most, and one more on
+    # per-sample steps (Ḡ at the end of backward; after the optimizer the gradient it used, which
+    # GradScaler's unscale_ may have changed without a version bump)
     sampled = {s for s, b in plan.items() if b}
-    assert 0 < counters["grad_copies"] <= 4 * len(sampled)
+    assert 0 < counters["grad_copies"] <= 4 * (len(sampled) + len(ps))
 
 
 def test_every_forces_a_fixed_schedule(collector):

@@ -79,7 +79,7 @@ def test_compiled_model_same_statistics_no_graph_break(collector, how):
     snaps = {}
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        tt = traintop.watch(compiled, opt, run="c-" + how.replace(".", ""), endpoint=collector.endpoint)
+        tt = traintop.watch(compiled, opt, run="c-" + how.replace(".", ""), endpoint=collector.endpoint, every=1)
         w0 = {n: as2d(p) for n, p in model.named_parameters()}
         breaks, n_graphs = graphs(lambda: snaps.update(train(model, compiled, opt, tt)))
         tt.close()
@@ -108,7 +108,7 @@ def test_compiled_after_watch_hooks_stand_aside(collector):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        tt = traintop.watch(model, opt, run="c-after", endpoint=collector.endpoint)
+        tt = traintop.watch(model, opt, run="c-after", endpoint=collector.endpoint, every=1)
         assert tt.persample_layers == ["fc1", "fc2"] and not tt.compiled
         probed = graphs(lambda: train(model, torch.compile(model), opt, tt, steps=2))
         tt.close()

@@ -37,7 +37,7 @@ def unsharded(collector):
     torch.manual_seed(0)
     model = fsdp_worker.fsdp_model()
     opt = fsdp_worker.make_optimizer(model.parameters())
-    tt = traintop.watch(model, opt, run="fsdp-unsharded", endpoint=collector.endpoint)
+    tt = traintop.watch(model, opt, run="fsdp-unsharded", endpoint=collector.endpoint, every=1)
     for step in range(1, fsdp_worker.STEPS + 1):
         x, y = fsdp_worker.batch(step)
         opt.zero_grad()

@@ -28,10 +28,25 @@ class FakeBackend:
         self.opened = 0
         self.steps, self.collects = [], []
         self.failing = set()      # handles whose tt_cuda_step fails (a CUDA error)
+        self.note, self.yields = b"", []
+        self.plans = []           # (step, sampled, next_sampled) of every step enqueued
 
     def tt_cuda_open(self, opts, err, errlen):
         self.opened += 1
+        self.timing_asked = opts._obj.timing
+        self.source = opts._obj.timing            # CUPTI when asked for (1), events (2), off (0)
         return self.opened
+
+    def tt_cuda_timing_source(self, h):
+        return self.source
+
+    def tt_cuda_timing_note(self, h):
+        return self.note
+
+    def tt_cuda_use_event_timing(self, h, why):
+        self.yields.append(why)
+        self.source, self.note = 2, why + b": GPU time from CUDA events"
+        return 0
 
     def tt_cuda_add_layer(self, h, name, rows, cols, wdt, w, gdt, g, err, errlen):
         if name.decode() in self.refuse:
@@ -45,7 +60,8 @@ class FakeBackend:
         self.rebinds += 1
         return 0
 
-    def tt_cuda_step(self, h, step, err, errlen):
+    def tt_cuda_step_sampled(self, h, step, sampled, next_sampled, err, errlen):
+        self.plans.append((step, sampled, next_sampled))
         self.steps.append(h)
         if h in self.failing:
             err.value = b"an illegal memory access was encountered"
@@ -196,9 +212,11 @@ def test_a_cuda_error_stops_that_device_only(backend):
     assert bad.failed and not good.failed
     assert warned == [("gpu-fail", "traintop: GPU statistics stopped: GPU statistics of step 1: "
                                    "an illegal memory access was encountered")]
-    gb.prepare(2, True, True)
+    gb.prepare(2, False, True)
     gb.collect()
     assert backend.steps == [bad.h, good.h, good.h] and backend.collects == [good.h, good.h]
+    # the watcher's schedule reaches the backend as it is (the overhead budget's, or every=N)
+    assert backend.plans == [(1, 1, 1), (1, 1, 1), (2, 0, 1)]
     assert gb.counters()["gpu_layers"] == 2
     gb.close()
     assert gb.devices == {}
@@ -215,3 +233,31 @@ def test_batch_dtype_follows_autocast():
     assert GpuLayers.batch_dtype({f16, bf16}) is f32          # two 16-bit types: neither is exact for the other
     assert GpuLayers.batch_dtype({f32, torch.float64}) is f32
     assert GpuLayers.batch_dtype({torch.float64}) is f32      # the backend reads no float64
+
+
+def test_cupti_goes_to_a_later_torch_profiler(backend, monkeypatch):
+    """CUPTI timing beside torch.profiler: a backend opened while it records asks for event timing
+    (timing 2) and says so once; one that had CUPTI gives it up at its next enqueue after a profiler
+    starts (tt_cuda_use_event_timing, once), and the watcher warns once with the reason."""
+    warned = []
+    gb = GpuBackend(None, every=1, warn=lambda key, msg: warned.append((key, msg)))
+    gl = GpuLayers(None, "cpu", every=1, timing=True)
+    assert backend.timing_asked == 1 and gl.cupti and gl.timing_note() == ""
+    gl.add("a", torch.nn.Parameter(torch.randn(4, 4)), 4, 4)
+    gb.devices = {"d": gl}
+    gb.prepare(1, True, True)
+    gb.collect()
+    assert backend.yields == [] and warned == []
+    monkeypatch.setattr(torch.autograd.profiler, "_is_profiler_enabled", True)
+    gb.prepare(2, True, True)
+    gb.prepare(3, True, True)
+    gb.collect()
+    gb.collect()
+    assert backend.yields == [b"torch.profiler started"] and not gl.cupti
+    assert warned == [("gpu-timing-yield", "traintop: torch.profiler started: GPU time from CUDA events")]
+    gb.close()
+    backend.note = b""                                       # a fresh backend has no note of its own
+    late = GpuLayers(None, "cpu", every=1, timing=True)      # opened while the profiler records
+    assert backend.timing_asked == 2 and not late.cupti
+    assert late.timing_note() == "torch.profiler is running: GPU time from CUDA events"
+    late.close()

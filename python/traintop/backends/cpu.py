@@ -57,6 +57,7 @@ class InPlace:
         self.alias_grads = bool(alias_grads)
         self.layers = []
         self.grad_copies = 0
+        self.copied_in_backward = False     # sync_grads ran at this step's end of backward (per-sample Ḡ)
 
     def register(self, name, param, rows, cols, sparse_grad=False):
         """Takes a contiguous float32 CPU parameter; None for any other. sparse_grad: the parameter gets
@@ -84,6 +85,8 @@ class InPlace:
         even a gradient already copied at its current version — right after the optimizer step, because
         GradScaler's unscale_ divides the gradients in place without bumping their version counter, so
         a copy taken at the end of backward (for per-sample statistics) holds the scaled gradient."""
+        if not fresh:
+            self.copied_in_backward = True
         for L in self.layers:
             p = L.param
             if p.data_ptr() != L.wptr:        # p.data was replaced: the C code reads the registered storage
@@ -108,7 +111,11 @@ class InPlace:
 
     def prepare(self, step, sampled, next_sampled):
         if sampled:
-            self.sync_grads(fresh=True)     # the C code reads the buffers when the step is published
+            # the C code reads the buffers when the step is published; a copy taken at this step's end of
+            # backward is taken again (unscale_ may have changed the gradient without a version bump),
+            # any other stays valid by its version counter
+            self.sync_grads(fresh=self.copied_in_backward)
+        self.copied_in_backward = False
 
     def collect(self):
         pass                                # tt_probe_step reads the layers itself

@@ -92,7 +92,7 @@ class GpuBackend:
         def enqueue(gl):
             if sampled:
                 gl.sync_grads()
-            gl.step(step)                   # enqueued on the stream after the update; waited for at collect
+            gl.step(step, sampled, next_sampled)   # enqueued after the update; waited for at collect
         self._each_working(enqueue)
 
     def collect(self):
@@ -261,8 +261,11 @@ class GpuLayers:
             raise TraintopError(self.err.value.decode(errors="replace"))
         self.keep[("ps", weight_layer)] = (A, D, Z, loss_scale)   # alive until collect, whatever the caller does
 
-    def step(self, step):
-        if self._ordered(lambda: self.lib.tt_cuda_step(self.h, int(step), self.err, ERRLEN)) != 0:
+    def step(self, step, sampled, next_sampled):
+        """The statistics of a sampled step (and the W_prev refresh before one), on the probe's
+        schedule as the watcher asked it: a fixed every=N, or the overhead budget."""
+        if self._ordered(lambda: self.lib.tt_cuda_step_sampled(self.h, int(step), int(bool(sampled)),
+                                                               int(bool(next_sampled)), self.err, ERRLEN)) != 0:
             self._fail("GPU statistics of step %d" % step)
 
     def collect(self):
