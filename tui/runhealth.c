@@ -113,7 +113,7 @@ double tui_health_idle(tui_health *h, tui_model *m, const tt_run *r)
 
 int tui_health_stale(tui_health *h, tui_model *m, const tt_run *r)
 {
-    if (tui_model_state(m, r) != TT_RUN_RUNNING) return 0;
+    if (h->replay || tui_model_state(m, r) != TT_RUN_RUNNING) return 0;
     double rate = tui_model_rate(m, r), limit = TUI_STALE_SECONDS;
     if (rate > 0 && 5 / rate > limit) limit = 5 / rate;
     return tui_health_idle(h, m, r) > limit;

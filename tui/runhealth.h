@@ -28,6 +28,7 @@ typedef struct tui_health_s {
     tui_run_health *runs;
     int n, cap;
     double now;                /* the frame clock, set by the core each frame */
+    int replay;                /* a recording: staleness is not judged */
     double *scratch;           /* 2 × layers */
     const double **rows;
     int scratch_cap;

@@ -147,6 +147,13 @@ keys "clear; $BIN/traintop replay nanloss.jsonl --no-default-rules --view alerts
 wait_for 10 shows "No alerts"
 check "replay --no-default-rules: no alert" shows "No alerts"
 quit
+# a recording whose run never ended: shown running, never 'stale' (nothing is live in a replay)
+head -n -1 "$T/runs/healthy.jsonl" > "$T/unended.jsonl"
+keys "clear; $BIN/traintop replay $T/unended.jsonl" Enter
+wait_for 10 shows_re "^healthy +run "
+sleep 12                               # staleness needs 10 s without data to pass: let them pass
+check "replay: an unended run is not called stale" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -Eq '^healthy +run ' && ! tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -q 'last data'"
+quit
 "$BIN/traintop" replay "$T/runs/nanloss.jsonl" --alert 'loss >' 2> "$T/rule.err"
 rc=$?
 check "a bad --alert: exit 2 with one line naming it" bash -c "[ $rc = 2 ] && [ \$(wc -l < '$T/rule.err') = 1 ] && grep -q 'loss >' '$T/rule.err'"

@@ -39,6 +39,7 @@ int tui_app_init(tui_app *a, tt_collector *c, const tui_opts *o, int force_ascii
     x->panels = a->panel;
     tui_layersel_init(&x->layers);
     tui_health_init(&x->health);
+    x->health.replay = a->o.replay;
     x->layers.health = &x->health;
     for (int v = 0; v < TUI_NVIEWS; v++) a->vfocus[v] = -1;
     a->vfocus[TUI_V_OVERVIEW] = 0;

@@ -57,7 +57,7 @@ static void health_parts(tui_app *a, health_line *h)
         if (tui_model_state(c->m, r) == TT_RUN_RUNNING && d < idle) idle = d;
         stale |= tui_health_stale(&c->health, c->m, r);
     }
-    if (isfinite(idle) && (idle >= 5 || stale)) {
+    if (isfinite(idle) && (idle >= 5 || stale) && !c->health.replay) {
         char d[16];
         tui_fmt_duration(d, sizeof d, idle);
         part(h, stale ? TUI_A_BAD : TUI_A_WARN, "last data %s ago", d);
