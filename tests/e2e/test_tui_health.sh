@@ -142,6 +142,7 @@ quit
 keys "clear; $BIN/traintop replay nanloss.jsonl --view alerts" Enter
 wait_for 10 shows "Alerts (1)"
 check "replay: the default rules see the NaN loss" shows "default:nonfini"
+check "alerts: the selected alert in full, its rule name whole" shows "nanloss, rule default:nonfinite-loss, at step"
 quit
 keys "clear; $BIN/traintop replay nanloss.jsonl --no-default-rules --view alerts" Enter
 wait_for 10 shows "No alerts"
