@@ -192,6 +192,13 @@ for size in 80x24 200x60; do
     check "demo $size: the header sums it up" shows_re "4 runs: [0-9] (overfitting|diverging|at chance|NaN loss)"
     check "demo $size: no chart titled only …" hides "│…"
     screen > "$T/demo-$size.txt"
+    if [ "$size" = 200x60 ]; then      # spectra: an undefined alpha reads n/a, not an alarming nan
+        keys 7
+        wait_for 30 shows "n/a: too small"
+        check "panels: an undefined alpha is n/a" shows "n/a: too small"
+        check "panels: no nan in the spectra table or legend" hides "nan"
+        keys 1
+    fi
     quit
 done
 finish

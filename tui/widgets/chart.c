@@ -232,7 +232,7 @@ static double tv(double v, int log_y) { return log_y ? (v > 0 ? log10(v) : NAN) 
 static void legend_value(char *buf, size_t len, double v, int approx)
 {
     char num[TUI_FMT_MAX];
-    if (approx < 0) { snprintf(buf, len, "-"); return; }
+    if (approx < 0) { snprintf(buf, len, approx == -2 ? "n/a" : "-"); return; }
     tui_fmt_num(num, sizeof num, v);
     snprintf(buf, len, "%s%s", approx ? "~" : "", num);
 }
@@ -362,6 +362,7 @@ void tui_chart_draw_ex(WINDOW *win, int y, int x, int h, int w, const tui_chart_
             vals[i] = tui_series_at(lines[i].s, o->cursor, tol, &exact, &at);
             approx[i] = at == INT64_MIN ? -1 : !exact && isfinite(vals[i]);
         }
+        if (o->nan_undefined && isnan(vals[i]) && approx[i] >= 0) approx[i] = -2;   /* "n/a": not defined here */
     }
     int lrows = legend(win, y, x, w, h >= 8 ? 2 : 1, o->title, lines, nlines, vals, approx, ascii);
     y += lrows - 1;                           /* from here on, y is the (last) legend row */
@@ -440,7 +441,7 @@ void tui_chart_draw_ex(WINDOW *win, int y, int x, int h, int w, const tui_chart_
             for (size_t k = 0; k < npt[i]; k++) {
                 const tt_point *p = &pts[(size_t)i * maxpts + k];
                 int xa = step_to_dot(p->first, from, to, DW), xb = step_to_dot(p->step, from, to, DW);
-                if (pass == 1 && p->finite < p->count && nbad < 1024) bad_col[nbad++] = (xa + xb) / 2 / dx;
+                if (pass == 1 && !o->nan_undefined && p->finite < p->count && nbad < 1024) bad_col[nbad++] = (xa + xb) / 2 / dx;
                 double mean = tv(p->mean, o->log_y);
                 if (p->finite == 0 || !isfinite(mean)) { have_prev = 0; continue; }
                 if (pass == 0) {
