@@ -173,6 +173,7 @@ bench: deps
 	$(MAKE) all $(BENCHES)
 	@for b in $(BENCHES); do OPENBLAS_NUM_THREADS=1 $$b $(if $(QUICK),--quick) || exit 1; done
 	@OPENBLAS_NUM_THREADS=1 $(PY) bench/bench_torch.py $(if $(QUICK),--quick)
+	@OPENBLAS_NUM_THREADS=1 $(PY) bench/gwa_bench.py $(if $(QUICK),--quick)
 	@$(if $(filter 1,$(CUDA_ENABLED)),$(MAKE) --no-print-directory cuda-bench $(if $(QUICK),QUICK=1),true)   # "skipped: no CUDA device" without a GPU
 
 build/bench/bench_demo: bench/bench_demo.c examples/mlp.c lib/libtraintop.a

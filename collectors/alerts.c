@@ -367,6 +367,7 @@ static void fill(tt_alert *al, const tt_run *r, const tt_rule *rule, const char 
     snprintf(al->layer, sizeof al->layer, "%s", layer ? layer : "");
     al->step = ev->step;
     al->value = ev->value;
+    al->best_step = rule->kind == TT_RULE_EARLY_STOP ? ev->best_step : -1;
     if (layer) snprintf(al->reason, sizeof al->reason, "%.80s: %.160s", layer, ev->reason);
     else snprintf(al->reason, sizeof al->reason, "%s", ev->reason);
     struct timespec ts;
@@ -374,6 +375,15 @@ static void fill(tt_alert *al, const tt_run *r, const tt_rule *rule, const char 
     al->time = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
     al->stop = !!(rule->actions & TT_ACT_STOP);
     al->bell = !!(rule->actions & TT_ACT_BELL);
+}
+
+/* A ratio with a pole (the paper's GWA) comes with the flag <monitor>_pole at the same step. */
+static int at_pole(const tt_run *r, const char *monitor)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%.120s_pole", monitor);
+    const tt_named_series *p = tt_run_scalar(r, name);
+    return p && p->last_step == r->step && p->last != 0;
 }
 
 int tt_alerts_on_step(tt_alerts *a, const tt_run *r, tt_alert *out, int max)
@@ -388,7 +398,10 @@ int tt_alerts_on_step(tt_alerts *a, const tt_run *r, tt_alert *out, int max)
         if (!st) continue;
         if (!rule->layer[0]) {
             const tt_named_series *sc = tt_run_scalar(r, rule->monitor);
-            if (sc && sc->last_step == r->step && tt_rule_check(rule, &st[0], r->step, sc->last, &ev)) fill(&out[n++], r, rule, NULL, &ev);
+            if (!sc || sc->last_step != r->step) continue;
+            if (at_pole(r, rule->monitor) ? tt_rule_check_pole(rule, &st[0], r->step, sc->last, &ev)
+                                          : tt_rule_check(rule, &st[0], r->step, sc->last, &ev))
+                fill(&out[n++], r, rule, NULL, &ev);
             continue;
         }
         int k = tt_run_stat_index(r, rule->monitor);
@@ -492,6 +505,7 @@ void tt_alert_write_json(const tt_alert *al, FILE *f)
     cJSON_AddNumberToObject(o, "step", (double)al->step);
     if (isfinite(al->value)) cJSON_AddNumberToObject(o, "value", al->value);
     else cJSON_AddStringToObject(o, "value", isnan(al->value) ? "NaN" : al->value > 0 ? "Inf" : "-Inf");
+    if (al->best_step >= 0) cJSON_AddNumberToObject(o, "best_step", (double)al->best_step);
     cJSON_AddStringToObject(o, "reason", al->reason);
     cJSON_AddBoolToObject(o, "stop", al->stop);
     char *txt = cJSON_PrintUnformatted(o);

@@ -18,6 +18,7 @@ typedef struct {
     char layer[TT_NAME_MAX];
     int64_t step;
     double value;
+    int64_t best_step;         /* early_stop: the step of the best value (the checkpoint to keep), else -1 */
     char reason[256];
     double time;               /* wall clock */
     int stop, bell;            /* the actions it took */

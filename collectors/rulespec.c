@@ -64,6 +64,8 @@ static const param params[] = {
     { "stopping_threshold", "stop_at", K_ES, P_NUM, -BIG, BIG, AT(stopping_threshold) },
     { "divergence_threshold", "diverge", K_ES, P_NUM, -BIG, BIG, AT(divergence_threshold) },
     { "check_finite", NULL, K_ES | K_TH | K_SP, P_BOOL, 0, 0, AT(check_finite) },
+    { "smooth", "smooth", K_ES | K_TH | K_SP, P_INT, 1, TT_RULE_MAX_SMOOTH, AT(smooth) },
+    { "stop_on_pole", NULL, K_ES | K_TH | K_SP, P_BOOL, 0, 0, AT(stop_on_pole) },
     { "op", NULL, K_TH | K_WC, P_STR, 0, 0, 0 },
     { "threshold", NULL, K_TH | K_WC, P_NUM, -BIG, BIG, AT(threshold) },
     { "for_steps", "for", K_TH, P_INT, 1, 1e9, AT(for_steps) },
@@ -88,7 +90,8 @@ static const char *const action_words[] = { "stop", "bell", "alert", NULL };
 
 /* The metrics docs/metrics.md (and docs/protocol.md, docs/gpu.md) name. A run may send others. */
 static const char *const known_scalars[] = { "loss", "val_loss", "train_loss", "val_acc", "train_acc", "lr", "gwa",
-    "gwa_gamma_mean", "gwa_gamma_std", "gwa_kurtosis", "gwa_frac_neg", "gamma_mean", "trace_sigma", "grad_sq",
+    "gwa_gamma_mean", "gwa_gamma_std", "gwa_kurtosis", "gwa_frac_neg", "gwa_pole", "gwa_robust", "gwa_pearson",
+    "gwa_bimodality", "mislabeled_frac", "gamma_coverage", "gwa_paper", "gwa_paper_pole", "gwa_head_mean", "gamma_mean", "trace_sigma", "grad_sq",
     "noise_scale", "noise_scale_raw", "norm_test", "inner_test", "ortho_test", "eq_angle", "local_grad_sq",
     "grad_sq_ranks", "trace_sigma_ranks", "noise_scale_ranks", "gpu_busy_ms", "gpu_kernels", "probe_gpu_ms", "probe_ms",
     "probe_overhead_pct",

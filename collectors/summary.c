@@ -111,7 +111,7 @@ cJSON *tt_summary_project(const cJSON *runs)
         for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++)
             cJSON_AddItemToObject(o, scalars[i], dup_or_null(field(r, "scalars", scalars[i])));
         cJSON_AddItemToObject(o, "val_best_step", best_step(r, "val_loss", "min_step"));
-        cJSON_AddItemToObject(o, "gwa_best_step", best_step(r, "gwa", "max_step"));
+        cJSON_AddItemToObject(o, "gwa_best_step", best_step(r, "gwa_robust", "max_step"));
         cJSON_AddItemToObject(o, "stopped_at", dup_or_null(field(r, "stopped_at", NULL)));
         cJSON_AddItemToObject(o, "stop_reason", dup_or_null(field(r, "stop_reason", NULL)));
         cJSON_AddItemToObject(o, "health", dup_or_null(field(r, "health", "learning")));

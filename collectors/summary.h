@@ -15,7 +15,8 @@ cJSON *tt_json_metric(double v);
 
 /* The per-run summary of `traintop demo --headless` and `traintop replay --summary`: a table, or with
  * json a JSON array with run, state, steps, last_step, dropped, loss, val_loss, val_acc, train_acc,
- * steps_per_s, val_best_step (lowest val_loss) and gwa_best_step (highest gwa), null when absent. */
+ * steps_per_s, val_best_step (lowest val_loss) and gwa_best_step (highest gwa_robust: the paper's gwa
+ * peaks at its pole), null when absent. */
 void tt_summary_print(const tt_store *st, FILE *out, int json);
 /* The same from tt_summary_runs' JSON (as `ls` on the query socket returns it), for a remote collector. */
 void tt_summary_print_json_runs(const cJSON *runs, FILE *out, int json);

@@ -439,6 +439,8 @@ static int register_layers(trainer *t, char *err, size_t errlen)
         if (tt_probe_add_layer(t->probe, name, rows, cols, w, g, err, errlen) < 0)
             return -1;
     }
+    /* the last weight is the classifier head: its own γ give the paper's head-only GWA (gwa_paper) */
+    tt_probe_gwa_head(t->probe, mlp_param_count(t->model) - 2);
     return 0;
 }
 

@@ -17,6 +17,7 @@ void tt_rule_defaults(tt_rule *r)
     r->enabled = 1;
     r->once = 1;
     r->check_finite = 1;
+    r->smooth = 1;
     r->baseline = r->stopping_threshold = r->divergence_threshold = NAN;
     r->for_steps = 1;
     r->factor = 3;
@@ -51,6 +52,7 @@ int tt_rule_same_params(const tt_rule *a, const tt_rule *b)
            a->start_step == b->start_step && same_num(a->stopping_threshold, b->stopping_threshold) &&
            same_num(a->divergence_threshold, b->divergence_threshold) && a->check_finite == b->check_finite &&
            a->op == b->op && same_num(a->threshold, b->threshold) && a->for_steps == b->for_steps &&
+           a->smooth == b->smooth && a->stop_on_pole == b->stop_on_pole &&
            same_num(a->factor, b->factor) && same_num(a->alpha, b->alpha) && a->warmup == b->warmup &&
            a->window == b->window && a->relative == b->relative && same_num(a->seconds, b->seconds);
 }
@@ -86,9 +88,31 @@ static int fire(const tt_rule *r, tt_rule_state *s, int64_t step, double v, tt_r
     return 1;
 }
 
+/* The monitor as reasons name it: "gwa", or "gwa (mean of 3)" for a smoothed rule. */
+static const char *shown(const tt_rule *r, char *buf, size_t len)
+{
+    if (r->smooth <= 1) return r->monitor;
+    snprintf(buf, len, "%.100s (mean of %d)", r->monitor, r->smooth);
+    return buf;
+}
+
+/* smooth > 1: v becomes the mean of the last `smooth` finite values; 0 until there are that many (no
+ * check). A non-finite value passes through as itself, so check_finite still sees it. */
+static int smoothed(const tt_rule *r, tt_rule_state *s, double *v)
+{
+    if (r->smooth <= 1 || !isfinite(*v)) return 1;
+    s->sring[s->sn++ % r->smooth] = *v;
+    if (s->sn < r->smooth) return 0;
+    double t = 0;
+    for (int i = 0; i < r->smooth; i++) t += s->sring[i];
+    *v = t / r->smooth;
+    return 1;
+}
+
 static int early_stop(const tt_rule *r, tt_rule_state *s, int64_t step, double v, tt_rule_event *ev)
 {
-    const char *m = r->monitor;
+    char buf[128];
+    const char *m = shown(r, buf, sizeof buf);
     if (!isfinite(v)) return r->check_finite ? fire(r, s, step, v, ev, "%s is %g at step %lld", m, v, (long long)step) : 0;
     int max = r->mode_max;
     if (!isnan(r->stopping_threshold) && (max ? v >= r->stopping_threshold : v <= r->stopping_threshold))
@@ -114,6 +138,7 @@ static int early_stop(const tt_rule *r, tt_rule_state *s, int64_t step, double v
 int tt_rule_check(const tt_rule *r, tt_rule_state *s, int64_t step, double v, tt_rule_event *ev)
 {
     if (!r->enabled || s->fired || r->kind == TT_RULE_STALLED || step < r->start_step) return 0;
+    if (r->kind != TT_RULE_WINDOW_CHANGE && !smoothed(r, s, &v)) return 0;
     s->checks++;
     switch (r->kind) {
     case TT_RULE_EARLY_STOP:
@@ -160,6 +185,13 @@ int tt_rule_check(const tt_rule *r, tt_rule_state *s, int64_t step, double v, tt
         return 0;
     }
     return 0;
+}
+
+int tt_rule_check_pole(const tt_rule *r, tt_rule_state *s, int64_t step, double v, tt_rule_event *ev)
+{
+    if (!r->enabled || s->fired || r->kind == TT_RULE_STALLED || step < r->start_step || !r->stop_on_pole) return 0;
+    return fire(r, s, step, v, ev, "%s is at its pole at step %lld (value %g: the ratio's denominator is near or "
+                "below 0, an undefined estimate, not a non-finite training value)", r->monitor, (long long)step, v);
 }
 
 int tt_rule_tick(const tt_rule *r, tt_rule_state *s, double idle, int64_t step, tt_rule_event *ev)

@@ -10,6 +10,7 @@ typedef enum { TT_OP_GT, TT_OP_GE, TT_OP_LT, TT_OP_LE } tt_rule_op;
 #define TT_RULE_NAME 64
 #define TT_RULE_MAX_WINDOW 1024
 #define TT_RULE_MAX_EXEC 16
+#define TT_RULE_MAX_SMOOTH 64
 
 enum { TT_ACT_STOP = 1, TT_ACT_BELL = 2, TT_ACT_EXEC = 4 };   /* every firing is also an alert */
 
@@ -28,6 +29,10 @@ typedef struct {
     double stopping_threshold;  /* NaN: none; fire at once when reached */
     double divergence_threshold;/* NaN: none; fire at once when worse than this */
     int check_finite;           /* fire at once on NaN/Inf */
+    /* early_stop, threshold, spike */
+    int smooth;                 /* > 1: the rule sees the mean of the last `smooth` finite values */
+    int stop_on_pole;           /* a value flagged at its pole (the run's <monitor>_pole is 1 at that
+                                   step): 0 skip it (no check at all), 1 fire with the pole reason */
     /* threshold */
     tt_rule_op op;
     double threshold;
@@ -57,6 +62,8 @@ typedef struct {
     double ema, ema_weight;     /* spike: bias-corrected EMA */
     double ring[2 * TT_RULE_MAX_WINDOW];   /* window_change: the last 2·window values */
     int ring_n, ring_head;
+    double sring[TT_RULE_MAX_SMOOTH];      /* smooth: the last values */
+    int64_t sn;                 /* values seen by the smoothing */
 } tt_rule_state;
 
 typedef struct {
@@ -67,12 +74,16 @@ typedef struct {
     char reason[256];           /* one human line */
 } tt_rule_event;
 
-/* Defaults: enabled, once, check_finite on, patience 0, min_delta 0, baseline / thresholds NaN,
+/* Defaults: enabled, once, check_finite on, smooth 1, stop_on_pole off, patience 0, min_delta 0, baseline / thresholds NaN,
  * for_steps 1, factor 3, alpha 0.1, warmup 10, window 100, seconds 120, exec_timeout 10. */
 void tt_rule_defaults(tt_rule *r);
 void tt_rule_state_init(tt_rule_state *s);
 /* One check of a value at a step: 1 when the rule fires (ev filled), else 0. */
 int tt_rule_check(const tt_rule *r, tt_rule_state *s, int64_t step, double value, tt_rule_event *ev);
+/* A value that came flagged as at its pole (an undefined or sign-flipped ratio such as the paper's
+ * GWA, not a non-finite training quantity): skipped, or with stop_on_pole 1 when the rule fires, with
+ * its own reason. Returns 1 when the rule fires. */
+int tt_rule_check_pole(const tt_rule *r, tt_rule_state *s, int64_t step, double value, tt_rule_event *ev);
 /* The stalled kind, on a clock: seconds since the run's last message. */
 int tt_rule_tick(const tt_rule *r, tt_rule_state *s, double idle_seconds, int64_t step, tt_rule_event *ev);
 /* Whether the rule watches this layer ("" and NULL: a run scalar). The rule's layer matches as an

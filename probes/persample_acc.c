@@ -14,6 +14,7 @@ void tt_psacc_init(tt_psacc *a, int full, int64_t window_steps)
     a->full = full;
     a->window_steps = window_steps > 0 ? window_steps : 50;
     tt_gwa_window_reset(&a->window);
+    tt_gwa_window_reset(&a->head);
     tt_noise_scale_init(&a->smooth, 0.99);
 }
 
@@ -79,7 +80,7 @@ static int begin_layer(tt_psacc *a, size_t B, char *err, size_t errlen)
 
 /* The model sums (⟨g_i,W⟩, ‖g_i‖², ⟨g_i,Ḡ⟩ add over disjoint parameter blocks) and each layer's own γ
  * and noise numbers, from one layer's per-sample sums however they were computed. */
-static void accumulate(tt_psacc *a, const tt_persample_sums *s, double gsnr, double bias_gsnr,
+static void accumulate(tt_psacc *a, const tt_persample_sums *s, double gsnr, double bias_gsnr, int head,
                        tt_psacc_layer *weight_out, tt_psacc_layer *bias_out)
 {
     const size_t B = s->batch;
@@ -99,9 +100,12 @@ static void accumulate(tt_psacc *a, const tt_persample_sums *s, double gsnr, dou
     a->w2 += s->w_norm2 + (has_bias ? s->bias_norm2 : 0);
     a->gbar2 += s->gbar_norm2 + (has_bias ? s->bbar_norm2 : 0);
 
-    if (weight_out) {
+    if (weight_out || head) {
         double wn = sqrt(s->w_norm2);
         for (size_t i = 0; i < B; i++) a->lgamma[i] = -s->gw[i] / (sqrt(s->gg[i]) * wn + 1e-12);
+        if (head) tt_gwa_window_add(&a->head, a->lgamma, B);   /* weight only, as the reference */
+    }
+    if (weight_out) {
         weight_out->gamma_mean = mean_finite(a->lgamma, B);
         layer_noise(B, s->gg, s->gbar_norm2, weight_out);
         weight_out->gsnr = gsnr;
@@ -125,7 +129,7 @@ static int reserve_work(tt_psacc *a, size_t need, char *err, size_t errlen)
     return 0;
 }
 
-int tt_psacc_dense(tt_psacc *a, const tt_dense *L, double gbar_scale, tt_psacc_layer *weight_out,
+int tt_psacc_dense(tt_psacc *a, const tt_dense *L, double gbar_scale, int head, tt_psacc_layer *weight_out,
                    tt_psacc_layer *bias_out, char *err, size_t errlen)
 {
     double gs = gbar_scale > 0 ? gbar_scale : 1;
@@ -159,11 +163,11 @@ int tt_psacc_dense(tt_psacc *a, const tt_dense *L, double gbar_scale, tt_psacc_l
         ? tt_gsnr_dense(L->B, L->T, L->d_in, L->d_out, L->A, L->D, L->scale, L->Gbar, a->work, &used) : NAN;
     double bias_gsnr = bias_out && has_bias && a->full && L->bbar
         ? tt_gsnr_bias(L->B, L->T, L->d_out, L->D, L->scale, L->bbar, &used) : NAN;
-    accumulate(a, &s, gsnr, bias_gsnr, weight_out, bias_out);
+    accumulate(a, &s, gsnr, bias_gsnr, head, weight_out, bias_out);
     return 0;
 }
 
-int tt_psacc_sums(tt_psacc *a, const tt_persample_sums *s, double gsnr, double bias_gsnr,
+int tt_psacc_sums(tt_psacc *a, const tt_persample_sums *s, double gsnr, double bias_gsnr, int head,
                   tt_psacc_layer *weight_out, tt_psacc_layer *bias_out, char *err, size_t errlen)
 {
     if (!s->gw || !s->gg) {
@@ -175,7 +179,7 @@ int tt_psacc_sums(tt_psacc *a, const tt_persample_sums *s, double gsnr, double b
         return -1;
     }
     if (begin_layer(a, s->batch, err, errlen)) return -1;
-    accumulate(a, s, gsnr, bias_gsnr, weight_out, bias_out);
+    accumulate(a, s, gsnr, bias_gsnr, head, weight_out, bias_out);
     return 0;
 }
 
@@ -205,6 +209,11 @@ void tt_psacc_step_end(tt_psacc *a, tt_psacc_step *out)
             tt_gwa_window_report(&a->window, &out->report);
             out->window_done = 1;
             tt_gwa_window_reset(&a->window);
+            if (a->head.m.n || a->head.m.nonfinite) {
+                tt_gwa_window_report(&a->head, &out->head);
+                out->head_done = 1;
+            }
+            tt_gwa_window_reset(&a->head);
             a->in_window = 0;
         }
     }

@@ -113,9 +113,11 @@ int tt_probe_dense_batch(tt_probe *p, int weight_layer, int bias_layer, const tt
                    .bias = bl ? bl->w : NULL, .Z = b->preact, .Gbar = w->g, .bbar = bl ? bl->g : NULL };
     tt_psacc_layer ws, bs;
     double t0 = tt_probe_now_mono();
-    int rc = tt_psacc_dense(&p->sched.ps, &L, b->gbar_scale, &ws, bl ? &bs : NULL, err, errlen);
+    int rc = tt_psacc_dense(&p->sched.ps, &L, b->gbar_scale, weight_layer == p->sched.gwa_head, &ws, bl ? &bs : NULL,
+                            err, errlen);
     p->sched.ps_seconds += tt_probe_now_mono() - t0;
     if (rc) return -1;
+    p->sched.ps_covered += (double)(w->rows * w->cols) + (bl ? (double)bl->rows : 0);
     tt_sched_layer_extras(p, weight_layer, &ws);
     if (bl) tt_sched_layer_extras(p, bias_layer, &bs);
     return 0;
@@ -132,9 +134,20 @@ int tt_probe_persample_sums(tt_probe *p, int weight_layer, int bias_layer, const
         return -1;
     }
     tt_psacc_layer ws, bs;
-    if (tt_psacc_sums(&p->sched.ps, s, NAN, NAN, &ws, bias_layer >= 0 ? &bs : NULL, err, errlen)) return -1;
+    if (tt_psacc_sums(&p->sched.ps, s, NAN, NAN, weight_layer == p->sched.gwa_head, &ws, bias_layer >= 0 ? &bs : NULL,
+                      err, errlen))
+        return -1;
+    const tt_probe_layer *w = &p->layers[weight_layer];
+    p->sched.ps_covered += (double)(w->rows * w->cols) + (bias_layer >= 0 ? (double)p->layers[bias_layer].rows : 0);
     tt_sched_layer_extras(p, weight_layer, &ws);
     if (bias_layer >= 0) tt_sched_layer_extras(p, bias_layer, &bs);
+    return 0;
+}
+
+int tt_probe_gwa_head(tt_probe *p, int weight_layer)
+{
+    if (!p || weight_layer < -1 || weight_layer >= p->nlayers) return -1;
+    p->sched.gwa_head = weight_layer;
     return 0;
 }
 

@@ -29,6 +29,8 @@ struct tt_schedule {
     size_t nextras, cap_extras;
     tt_psacc ps;                        /* per-sample statistics of the step being built */
     double ps_seconds;                  /* time in the per-sample calls of the step being built */
+    int gwa_head;                       /* the classifier head's weight layer (tt_probe_gwa_head), -1: none */
+    double ps_covered;                  /* parameters with per-sample statistics in the step being built */
     char opt_kind[16];                  /* the optimizer as last told by tt_probe_optimizer */
     double opt_lr, opt_wd, opt_momentum;
 };

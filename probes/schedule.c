@@ -12,6 +12,7 @@
 void tt_sched_init(tt_schedule *s, int spectral_every, int persample_full, int gwa_window)
 {
     s->spectral_every = spectral_every > 0 ? spectral_every : 0;
+    s->gwa_head = -1;
     tt_psacc_init(&s->ps, persample_full, gwa_window);
 }
 
@@ -91,7 +92,11 @@ void tt_sched_persample_scalars(tt_probe *p)
 {
     tt_psacc_step r;
     tt_psacc_step_end(&p->sched.ps, &r);
+    double covered = p->sched.ps_covered, total = 0;
+    p->sched.ps_covered = 0;
     if (!r.batch) return;
+    for (int i = 0; i < p->nlayers; i++) total += (double)p->layers[i].rows * (double)p->layers[i].cols;
+    tt_probe_scalar(p, "gamma_coverage", total > 0 ? covered / total : NAN);
     tt_probe_scalar(p, "gamma_mean", r.gamma_mean);
     tt_probe_scalar(p, "noise_scale", r.noise_scale);
     tt_probe_scalar(p, "noise_scale_raw", r.noise_scale_raw);
@@ -103,11 +108,29 @@ void tt_sched_persample_scalars(tt_probe *p)
         tt_probe_scalar(p, "ortho_test", r.ortho_test);
     }
     if (r.window_done) {
-        tt_probe_scalar(p, "gwa", r.report.gwa);
-        tt_probe_scalar(p, "gwa_gamma_mean", r.report.mean);
-        tt_probe_scalar(p, "gwa_gamma_std", r.report.std);
-        tt_probe_scalar(p, "gwa_kurtosis", r.report.kurtosis);
-        tt_probe_scalar(p, "gwa_frac_neg", r.report.frac_neg);
+        const tt_gwa_report *w = &r.report;
+        tt_probe_scalar(p, "gwa", w->gwa);
+        tt_probe_scalar(p, "gwa_pole", w->pole);
+        tt_probe_scalar(p, "gwa_robust", w->robust);
+        tt_probe_scalar(p, "gwa_gamma_mean", w->mean);
+        tt_probe_scalar(p, "gwa_gamma_std", w->std);
+        tt_probe_scalar(p, "gwa_kurtosis", w->kurtosis);
+        tt_probe_scalar(p, "gwa_pearson", w->pearson);
+        tt_probe_scalar(p, "gwa_frac_neg", w->frac_neg);
+        tt_probe_scalar(p, "gwa_bimodality", w->bimodality);
+        tt_probe_scalar(p, "mislabeled_frac", w->mislabeled);
+        /* the γ histogram: fractions of the window's finite γ over [−range, range] */
+        tt_probe_scalar(p, "gwa_hist_range", w->hist_range);
+        for (int k = 0; k < TT_GWA_HIST_BINS; k++) {
+            char name[16];
+            snprintf(name, sizeof name, "gwa_hist_%02d", k);
+            tt_probe_scalar(p, name, w->count ? (double)w->hist[k] / (double)w->count : NAN);
+        }
+    }
+    if (r.head_done) {
+        tt_probe_scalar(p, "gwa_paper", r.head.gwa);
+        tt_probe_scalar(p, "gwa_paper_pole", r.head.pole);
+        tt_probe_scalar(p, "gwa_head_mean", r.head.mean);
     }
 }
 

@@ -113,6 +113,11 @@ typedef struct {
 TT_API int tt_probe_persample_sums(tt_probe *p, int weight_layer, int bias_layer, const tt_persample_sums *s,
                             char *err, size_t errlen);
 
+/* Names the classifier head's weight layer (-1: none): its own per-sample γ_i fill a second GWA window,
+ * published as "gwa_paper" (the reference's head-only GWA, hlzl/gwa), "gwa_paper_pole", "gwa_head_mean".
+ * 0, or -1 for an unknown layer. */
+TT_API int tt_probe_gwa_head(tt_probe *p, int weight_layer);
+
 /* Points a registered layer at new buffers (a framework replaced the tensor or its gradient); the
  * probe's W_prev and W_0 copies stay. Same shape required. 0, or -1. */
 TT_API int tt_probe_rebind_layer(tt_probe *p, int layer, const float *w, const float *g);

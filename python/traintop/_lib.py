@@ -38,6 +38,13 @@ class DenseBatch(ctypes.Structure):
                 ("gbar_scale", ctypes.c_double)]
 
 
+class PersampleSums(ctypes.Structure):
+    _D = ctypes.POINTER(ctypes.c_double)
+    _fields_ = [("batch", ctypes.c_size_t), ("gw", _D), ("gg", _D), ("gG", _D), ("bw", _D), ("bb", _D), ("bB", _D),
+                ("w_norm2", ctypes.c_double), ("bias_norm2", ctypes.c_double), ("gbar_norm2", ctypes.c_double),
+                ("bbar_norm2", ctypes.c_double)]
+
+
 class Counters(ctypes.Structure):
     _fields_ = [("sent", ctypes.c_uint64), ("dropped", ctypes.c_uint64), ("steps", ctypes.c_uint64),
                 ("stats_seconds", ctypes.c_double), ("publish_seconds", ctypes.c_double),
@@ -56,6 +63,8 @@ _PROTOS = {
     "tt_probe_hparam_str": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_char_p]),
     "tt_probe_add_layer": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t, _P, _P, *_ERR]),
     "tt_probe_dense_batch": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_int, ctypes.POINTER(DenseBatch), *_ERR]),
+    "tt_probe_persample_sums": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_int, ctypes.POINTER(PersampleSums), *_ERR]),
+    "tt_probe_gwa_head": (ctypes.c_int, [_P, ctypes.c_int]),
     "tt_probe_optimizer": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_double, ctypes.c_double, ctypes.c_double]),
     "tt_probe_add_external_layer": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t, *_ERR]),
     "tt_probe_layer_stats": (ctypes.c_int, [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_int]),

@@ -1,16 +1,30 @@
-"""Per-sample statistics (METRICS.md §2) of nn.Linear layers: the hooks that gather each layer's batch.
+"""Per-sample statistics (METRICS.md §2): the hooks that gather each covered layer's batch.
 
 A forward hook keeps the input a and the output z (and registers a tensor hook on z that keeps dL/dz);
 at the end of the backward pass (an autograd final callback, queued by the first output gradient) every
-Linear's batch goes to the backend that holds its weight and bias: tt_probe_dense_batch for in-place
+layer's batch goes to the backend that holds its weight and bias: tt_probe_dense_batch for in-place
 layers, tt_cuda_dense_batch on the GPU (summed there, handed to the probe at collect) — before the
 optimizer changes the weights, as the C API requires. Under DDP, see ddp.py for which gradient Ḡ is.
+
+Layer kinds, each reduced to the dense form g_i = Σ_t δ_it a_itᵀ (no per-sample gradient is formed):
+  nn.Linear      a = the input, δ = dL/dz, one token per leading position.
+  nn.Conv2d      (groups 1, zero padding) the weight as C_out × (C_in·kh·kw): a = the unfolded input
+                 patches, one token per output position, δ = dL/dz at that position.
+  nn.MultiheadAttention  the in-projection (3E × E, packed): q, k and v tokens as tokens of one layer,
+                 each with δ nonzero in its own block only. δ_q, δ_k, δ_v are not visible to hooks: they
+                 are recomputed from the saved inputs and dL/d(output) through the attention (one more
+                 attention forward and backward; attention dropout must be off or the module in eval).
+  nn.Embedding   g_i = Σ_t e_{x_it} δ_itᵀ: ⟨g_i,W⟩ = Σ_t δ_it·z_it, ‖g_i‖² = Σ_v ‖Σ_{t: x_it = v} δ_it‖²
+                 (sums in torch, handed in with tt_probe_persample_sums).
+The classifier head (the last covered nn.Linear, or watch(gwa_head=NAME)) also fills the paper's
+head-only GWA window (gwa_paper).
 """
 import time
 import weakref
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from . import hooks
 from .compiled import compiling
@@ -19,7 +33,34 @@ from .probe import SAMPLE_PERSAMPLE
 
 __all__ = ["PerSample"]
 
-_MAX_SAVED = 64            # per Linear and step: forward calls kept for per-sample statistics
+_MAX_SAVED = 64            # per layer and step: forward calls kept for per-sample statistics
+_LOW_COVERAGE = 0.5        # warn below this fraction of parameters with per-sample statistics
+_MHA_ARGS = ("key_padding_mask", "need_weights", "attn_mask", "average_attn_weights", "is_causal")
+
+
+def _probe_indexed(owner):
+    """Whether the owner's layer indices are the probe's own (the in-place and torch-ops backends; the
+    GPU backend numbers its layers itself)."""
+    return getattr(owner, "persample_device", "cpu") != "cuda"
+
+
+def _kind(m):
+    """The per-sample kind of a module and why not, as (kind, None) or (None, reason)."""
+    if isinstance(m, nn.Linear):
+        return "linear", None
+    if isinstance(m, nn.Conv2d):
+        if m.groups != 1 or m.padding_mode != "zeros" or m.padding == "same":
+            return None, "Conv2d with groups > 1, padding 'same' or a padding mode other than zeros"
+        return "conv2d", None
+    if isinstance(m, nn.Embedding):
+        if m.max_norm is not None or m.scale_grad_by_freq:
+            return None, "Embedding with max_norm or scale_grad_by_freq"
+        return "embedding", None
+    if isinstance(m, nn.MultiheadAttention):
+        if not m._qkv_same_embed_dim or m.in_proj_weight is None:
+            return None, "MultiheadAttention with separate q/k/v projection weights"
+        return "mha", None
+    return None, None
 
 
 class _GradKeeper:
@@ -42,18 +83,22 @@ class PerSample:
 
     def __init__(self, w):
         self.w = w
-        self.linear = {}                  # module -> (owner, weight index, bias index)
+        self.linear = {}                  # module -> (owner, weight index, bias index, kind)
+        self.mha_out = {}                 # MultiheadAttention -> its out_proj's (owner, weight index, bias index)
         self.saved = {}                   # module -> {key: [a, z, z_version, dz, step]}
         self.key = 0
-        self.layers = []                  # names of the Linears covered
+        self.layers = []                  # names of the layers covered
         self.skipped = {}                 # name -> why not
+        self.coverage = 0.0               # fraction of the parameters in covered layers
+        self.head = None                  # the classifier head's name (gwa_paper), or None
         self.cb_queued = False            # the end-of-backward callback is queued
         self.n_backward = 0               # backward passes since the last published step
         self.c_seconds = 0.0              # of this backward's per-sample work, what the C probe timed itself
         self.compiled_seen = False        # a hook found itself traced by torch.compile (compiled.py)
 
-    def register(self, model, layers, enabled):
-        """Picks the covered Linears (weight and bias on one per-sample-capable backend, not shared) and
+    def register(self, model, layers, enabled, head=None):
+        """Picks the covered layers (weight and bias on one per-sample-capable backend, not shared) and
+        the classifier head (head: a module name, False for none, None for the last covered Linear), and
         returns the hook handles."""
         handles = [model.register_forward_pre_hook(hooks.Hook(self._on_forward_pre, self.w._warn))]
         if not enabled:
@@ -63,24 +108,67 @@ class PerSample:
             for p in m._parameters.values():
                 if p is not None:
                     uses[id(p)] = uses.get(id(p), 0) + 1
+        linears = []
+        inner = set()                      # out_proj of a covered MultiheadAttention: covered with it
         for name, m in model.named_modules():
-            if not isinstance(m, nn.Linear):
+            kind, why = _kind(m)
+            if m in inner:
                 continue
-            w = layers.find(m.weight)
-            b = layers.find(m.bias) if m.bias is not None else None
-            why = None
-            if w is None or not w[0].can_persample or (m.bias is not None and (b is None or b[0] is not w[0])):
-                why = getattr(w and w[0], "persample_refusal", None) or \
+            if kind is None:
+                if why:
+                    self.skipped[name] = why
+                continue
+            weight = m.in_proj_weight if kind == "mha" else m.weight
+            bias = None if kind == "embedding" else (m.in_proj_bias if kind == "mha" else m.bias)
+            w = layers.find(weight)
+            b = layers.find(bias) if bias is not None else None
+            if w is None or (bias is not None and (b is None or b[0] is not w[0])):
+                why = "weight and bias not registered with one backend"
+            elif kind == "embedding" and not _probe_indexed(w[0]):
+                why = "on the GPU backend (its per-sample sums are computed for dense layers only)"
+            elif kind != "embedding" and not w[0].can_persample:
+                why = getattr(w[0], "persample_refusal", None) or \
                     "neither a contiguous float32 CPU tensor nor on the GPU backend"
-            elif uses.get(id(m.weight), 0) > 1 or (m.bias is not None and uses.get(id(m.bias), 0) > 1):
+            elif uses.get(id(weight), 0) > 1 or (bias is not None and uses.get(id(bias), 0) > 1):
                 why = "parameter shared with another module"
+            if kind == "mha" and not why:
+                o = m.out_proj
+                ow, ob = layers.find(o.weight), layers.find(o.bias) if o.bias is not None else None
+                if ow is None or ow[0] is not w[0] or (o.bias is not None and (ob is None or ob[0] is not w[0])):
+                    why = "out_proj not registered with the in-projection's backend"
+                else:
+                    self.mha_out[m] = (ow[0], ow[1], ob[1] if ob is not None else -1)
+                    inner.add(o)
             if why:
                 self.skipped[name] = why
                 continue
-            self.linear[m] = (w[0], w[1], b[1] if b is not None else -1)
+            self.linear[m] = (w[0], w[1], b[1] if b is not None else -1, kind)
             self.layers.append(name)
-            handles.append(m.register_forward_hook(hooks.Hook(self._on_linear_forward, self.w._warn)))
+            if kind == "linear":
+                linears.append((name, m))
+            with_kwargs = {"with_kwargs": True} if kind == "mha" else {}
+            handles.append(m.register_forward_hook(hooks.Hook(self._on_layer_forward, self.w._warn), **with_kwargs))
+        total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        covered = sum(p.numel() for m in list(self.linear) + list(inner) for p in m.parameters(recurse=False)
+                      if p.requires_grad)
+        self.coverage = covered / total if total else 0.0
+        if total and self.coverage < _LOW_COVERAGE:
+            why = "; ".join("%s: %s" % kv for kv in list(self.skipped.items())[:3])
+            self.w._warn("coverage", "traintop: per-sample statistics (γ, GWA, noise scale) cover %.0f%% of the "
+                                     "parameters%s" % (100 * self.coverage, " (not covered: " + why + ")" if why else ""))
+        self._pick_head(head, linears)
         return handles
+
+    def _pick_head(self, head, linears):
+        if head is False or not linears:
+            return
+        named = dict(linears)
+        if head is not None and head not in named:
+            raise ValueError("gwa_head=%r: expected the name of a covered nn.Linear (%s)" % (head, ", ".join(named)))
+        name = head if head is not None else linears[-1][0]
+        owner, wi, _, _ = self.linear[named[name]]
+        if _probe_indexed(owner) and self.w.probe.gwa_head(wi):
+            self.head = name
 
     def published(self, step):
         """Step `step` was published: a new step begins, forward passes no backward pass followed are dropped."""
@@ -104,10 +192,13 @@ class PerSample:
         if not self.w.closed:
             self.cb_queued = False         # a backward that failed half-way left no callback behind
 
-    def _on_linear_forward(self, module, inputs, output):
+    def _on_layer_forward(self, module, inputs, *rest):
         if compiling():                    # compiled after watch(): no per-sample hooks in the graph
             self.compiled_seen = True
             return
+        kwargs, output = rest if len(rest) == 2 else ({}, rest[0])
+        if isinstance(output, tuple):     # MultiheadAttention: (attn_output, weights)
+            output = output[0]
         w = self.w
         if w.closed or not torch.is_grad_enabled() or not isinstance(output, torch.Tensor) or not output.requires_grad:
             return
@@ -121,7 +212,16 @@ class PerSample:
         if len(saved) >= _MAX_SAVED:
             return
         self.key += 1
-        saved[self.key] = [inputs[0].detach(), output, output._version, None, upcoming]
+        if self.linear[module][3] == "mha":
+            args = dict(zip(("query", "key", "value") + _MHA_ARGS, inputs))
+            args.update(kwargs)
+            if len(inputs) < 3 and not all(k in args for k in ("query", "key", "value")):
+                return
+            a = (args["query"].detach(), args["key"].detach(), args["value"].detach(),
+                 {k: args[k] for k in ("key_padding_mask", "attn_mask", "is_causal") if k in args})
+        else:
+            a = inputs[0].detach()
+        saved[self.key] = [a, output, output._version, None, upcoming]
         output.register_hook(_GradKeeper(self, module, self.key))
 
     def _keep_grad(self, module, key, g):
@@ -173,25 +273,99 @@ class PerSample:
 
     # ------------------------------------------------------------------ one Linear's batch
 
+    def _parts(self, module, kind, a, z, zver, dz):
+        """One forward call as dense-layer tokens: (A, D, Z) of shapes B×t×d_in, B×t×d_out (Z may be None);
+        for an Embedding (indices B×t, δ B×t×d, z B×t×d); for MultiheadAttention pairs (in-projection,
+        out-projection) of each."""
+        dz = dz.detach()
+        zok = z._version == zver
+        if kind == "linear":
+            b = a.shape[0] if a.dim() >= 2 else 1
+            d_in, d_out = module.in_features, module.out_features
+            return a.reshape(b, -1, d_in), dz.reshape(b, -1, d_out), z.detach().reshape(b, -1, d_out) if zok else None
+        if kind == "conv2d":
+            if a.dim() == 3:                       # an unbatched C×H×W input
+                a, dz, z = a.unsqueeze(0), dz.unsqueeze(0), z.unsqueeze(0)
+            b, c_out = a.shape[0], module.out_channels
+            A = F.unfold(a, module.kernel_size, dilation=module.dilation, padding=module.padding, stride=module.stride)
+            flat = (lambda t: t.detach().reshape(b, c_out, -1).transpose(1, 2))
+            return A.transpose(1, 2), flat(dz), flat(z) if zok else None
+        if kind == "embedding":
+            b = a.shape[0] if a.dim() >= 2 else 1
+            d = module.embedding_dim
+            return a.reshape(b, -1), dz.reshape(b, -1, d), z.detach().reshape(b, -1, d)
+        return self._mha_parts(module, a, dz)
+
+    def _mha_parts(self, m, a, dout):
+        """The in-projection's tokens: A = [x_q; x_k; x_v], D = blockwise [δ_q 0 0; 0 δ_k 0; 0 0 δ_v], with δ
+        recomputed through the attention from the saved inputs and dL/d(attn_output); and the
+        out-projection's (the functional attention uses its weight directly, so no hook sees it):
+        A = the attention's context, D = dL/d(attn_output)."""
+        q, k, v, kw = a
+        if m.training and m.dropout > 0:
+            self.w._warn("mha-dropout:%d" % id(m), "traintop: MultiheadAttention with dropout in training mode: its "
+                                                   "in-projection gets no per-sample statistics")
+            return None
+        E = m.embed_dim
+        if not m.batch_first and q.dim() == 3:
+            q, k, v, dout = (t.transpose(0, 1) for t in (q, k, v, dout))
+        if q.dim() == 2:
+            q, k, v, dout = (t.unsqueeze(0) for t in (q, k, v, dout))
+        W = m.in_proj_weight.detach()
+        bias = m.in_proj_bias.detach() if m.in_proj_bias is not None else None
+        det = (lambda t: t.detach() if t is not None else None)
+        with torch.enable_grad():
+            proj = [F.linear(x, W[i * E:(i + 1) * E], bias[i * E:(i + 1) * E] if bias is not None else None)
+                    .detach().requires_grad_() for i, x in enumerate((q, k, v))]
+            eye = torch.eye(E, dtype=W.dtype, device=W.device)
+            # time-major for the functional form; the projections are ours, so its own are the identity
+            ctx, _ = F.multi_head_attention_forward(
+                *(t.transpose(0, 1) for t in proj), E, m.num_heads, None, None, det(m.bias_k), det(m.bias_v),
+                m.add_zero_attn, 0.0, eye, None, training=False,
+                key_padding_mask=kw.get("key_padding_mask"), need_weights=False, attn_mask=kw.get("attn_mask"),
+                use_separate_proj_weight=True, q_proj_weight=eye, k_proj_weight=eye, v_proj_weight=eye,
+                is_causal=bool(kw.get("is_causal", False)))
+            ctx = ctx.transpose(0, 1)
+            out = F.linear(ctx, m.out_proj.weight.detach(), det(m.out_proj.bias))
+            dq, dk, dv = torch.autograd.grad(out, proj, dout)
+        B, T, S = q.shape[0], q.shape[1], k.shape[1]
+        A = torch.cat([q, k, v], dim=1)
+        D = dq.new_zeros(B, T + 2 * S, 3 * E)
+        D[:, :T, :E], D[:, T:T + S, E:2 * E], D[:, T + S:, 2 * E:] = dq, dk, dv
+        return (A, ctx.detach()), (D, dout), (None, out.detach())
+
     def _dense_batch(self, module, entries):
         entries = [e for e in entries if e[3] is not None]
         if not entries:
             return
-        owner, wi, bi = self.linear[module]
-        d_in, d_out = module.in_features, module.out_features
+        owner, wi, bi, kind = self.linear[module]
         parts_a, parts_d, parts_z = [], [], []
         B = None
         for a, z, zver, dz, _ in entries:
-            b = a.shape[0] if a.dim() >= 2 else 1
+            part = self._parts(module, kind, a, z, zver, dz)
+            if part is None:
+                return
+            b = (part[0][0] if kind == "mha" else part[0]).shape[0]
             if B is None:
                 B = b
             elif b != B:
-                self.w._warn("calls:%d" % id(module), "traintop: a Linear called with different batch sizes in one "
+                self.w._warn("calls:%d" % id(module), "traintop: a layer called with different batch sizes in one "
                                                      "step: no per-sample statistics for it")
                 return
-            parts_a.append(a.reshape(b, -1, d_in))
-            parts_d.append(dz.detach().reshape(b, -1, d_out))
-            parts_z.append(z.detach().reshape(b, -1, d_out) if z._version == zver else None)
+            parts_a.append(part[0])
+            parts_d.append(part[1])
+            parts_z.append(part[2])
+        if kind == "embedding":
+            self._embedding_sums(module, owner, wi, torch.cat(parts_a, 1), torch.cat(parts_d, 1), torch.cat(parts_z, 1))
+            return
+        if kind == "mha":                  # each part holds the in-projection's tokens and the out-projection's
+            self._send(owner, wi, bi, B, [p[0] for p in parts_a], [p[0] for p in parts_d], [p[0] for p in parts_z])
+            self._send(*self.mha_out[module], B, [p[1] for p in parts_a], [p[1] for p in parts_d], [p[1] for p in parts_z])
+            return
+        self._send(owner, wi, bi, B, parts_a, parts_d, parts_z)
+
+    def _send(self, owner, wi, bi, B, parts_a, parts_d, parts_z):
+        """One dense layer's tokens from all its calls this step, to its backend."""
         if any(t.device.type != owner.persample_device for t in parts_a + parts_d):
             return
         # one element type for A, D and Z, the backend's choice (the CPU's is float32)
@@ -227,6 +401,38 @@ class PerSample:
         finally:
             if getattr(owner, "timed_by_probe", False):      # tt_probe_dense_batch times itself
                 self.c_seconds += time.perf_counter() - t0
+
+    def _scales(self, B):
+        """(per-sample gradient scale, Ḡ scale) of the loss reduction and any loss scaler, as _dense_batch."""
+        reduction = self.w.options.loss_reduction
+        scale, gbar = (float(B), 1.0) if reduction == "mean" else (1.0, 1.0 / B) if reduction == "sum" \
+            else (float(reduction), 1.0)
+        S, _ = self._loss_scale(None)
+        return scale / S, gbar / S
+
+    def _embedding_sums(self, m, owner, wi, idx, D, Z):
+        """An Embedding's per-sample sums in float64: ⟨g_i,W⟩ = Σ_t δ_it·z_it; ‖g_i‖² = Σ_v ‖Σ_{t: x_it = v} δ_it‖²
+        (δ summed per (sample, token id)); ⟨g_i,Ḡ⟩ = Σ_t δ_it·Ḡ[x_it] in full mode. Padding tokens get no gradient."""
+        B, T = idx.shape
+        scale, gbar_scale = self._scales(B)
+        D = D.double() * scale
+        if m.padding_idx is not None:
+            D = D * (idx != m.padding_idx).unsqueeze(-1)
+        gw = (D * Z.double()).sum((1, 2))
+        key = (torch.arange(B, device=idx.device).unsqueeze(1) * m.num_embeddings + idx).reshape(-1)
+        uniq, inv = torch.unique(key, return_inverse=True)
+        rows = D.new_zeros(uniq.numel(), D.shape[2]).index_add_(0, inv, D.reshape(B * T, -1))
+        gg = D.new_zeros(B).index_add_(0, torch.div(uniq, m.num_embeddings, rounding_mode="floor"), (rows * rows).sum(1))
+        W = m.weight.detach().double()
+        g = m.weight.grad
+        gbar = g.to_dense().double() * gbar_scale if g is not None else None
+        gG = (D * gbar[idx]).sum((1, 2)) if gbar is not None and self.w.options.persample_full else None
+        cpu = (lambda t: t.cpu().contiguous() if t is not None else None)
+        try:
+            self.w.probe.persample_sums(wi, cpu(gw), cpu(gg), cpu(gG), float((W * W).sum()),
+                                       float((gbar * gbar).sum()) if gbar is not None else float("nan"))
+        except TraintopError as e:
+            self.w._warn("emb:" + str(e)[:40], "traintop: per-sample statistics: %s" % e)
 
     def _loss_scale(self, device):
         """(S, None) with S read on the host, or (1.0, the scaler's float32 scale tensor on `device`)."""

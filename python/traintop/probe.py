@@ -111,6 +111,22 @@ class Probe:
         if rc != 0:
             raise TraintopError(self._err.value.decode(errors="replace"))
 
+    def persample_sums(self, weight_layer, gw, gg, gG, w_norm2, gbar_norm2):
+        """Per-sample sums of a layer computed elsewhere (contiguous float64 CPU tensors of B values; gG may
+        be None), for a weight without a bias. Raises on refusal."""
+        D = ctypes.POINTER(ctypes.c_double)
+        ptr = (lambda t: ctypes.cast(t.data_ptr(), D) if t is not None else None)
+        s = _lib.PersampleSums(batch=gw.numel(), gw=ptr(gw), gg=ptr(gg), gG=ptr(gG), w_norm2=float(w_norm2),
+                               gbar_norm2=float(gbar_norm2))
+        with self._lock:
+            rc = self._c.tt_probe_persample_sums(self._p, weight_layer, -1, ctypes.byref(s), self._err, _ERRLEN)
+        if rc != 0:
+            raise TraintopError(self._err.value.decode(errors="replace"))
+
+    def gwa_head(self, weight_layer):
+        """Names the classifier head's weight layer: its own γ give the paper's head-only GWA (gwa_paper)."""
+        return self._c.tt_probe_gwa_head(self._p, int(weight_layer)) == 0
+
     def sampled(self, step):
         """What the probe samples at `step` (after the last published): SAMPLE_STATS | SAMPLE_PERSAMPLE
         bits, 0 for nothing (skip the work). Under the budget exact for the next two steps."""

@@ -81,6 +81,7 @@ class Options:
     persample: bool = True
     persample_full: bool = False
     gwa_window: int = 50
+    gwa_head: object = None            # the classifier head's module name (gwa_paper); None: the last Linear; False: none
     loss_reduction: object = "mean"    # "mean" | "sum" | the per-sample gradient scale
     auto_step: object = None           # None: where the optimizer has register_step_post_hook
     spool: object = None
@@ -119,11 +120,11 @@ class Watch:
     """The handle traintop.watch() returns. Publish a step with step(); see docs/python.md."""
 
     def __init__(self, model, optimizer=None, run=None, every=None, endpoint=None, hparams=None,
-                 spectral_every=0, persample=True, persample_full=False, gwa_window=50,
+                 spectral_every=0, persample=True, persample_full=False, gwa_window=50, gwa_head=None,
                  loss_reduction="mean", auto_step=None, spool=None, linger_ms=500, gpu_backend=True,
                  gpu_timing=True, scaler=None, overhead=0.02, system_metrics=5.0):
         o = self.options = Options(every=every, overhead=overhead, spectral_every=spectral_every, persample=persample,
-                                   persample_full=persample_full, gwa_window=gwa_window,
+                                   persample_full=persample_full, gwa_window=gwa_window, gwa_head=gwa_head,
                                    loss_reduction=loss_reduction, auto_step=auto_step, spool=spool,
                                    linger_ms=linger_ms, gpu_backend=gpu_backend, gpu_timing=gpu_timing,
                                    scaler=scaler, system_metrics=system_metrics)
@@ -182,7 +183,7 @@ class Watch:
                     self._warn("system", "traintop: no system metrics: %s" % e)
             self._send_hparams(hparams)
             self._layers.register_model(self.model)
-            self._handles += self._persample.register(self.model, self._layers, persample)
+            self._handles += self._persample.register(self.model, self._layers, persample, head=o.gwa_head)
             self._register_hooks()
         except BaseException:
             for h in self._handles:
@@ -317,8 +318,8 @@ class Watch:
         # first: on a sampled step collect waits for the device's statistics, which come after a loss
         # tensor in stream order, so reading tensor scalars after it costs no wait of its own
         t0 = time.perf_counter()
-        self._layers.collect()
-        self.probe.cost(SAMPLE_STATS, time.perf_counter() - t0)
+        gpu_wait = self._layers.collect()
+        self.probe.cost(SAMPLE_STATS, max(0.0, time.perf_counter() - t0 - gpu_wait))
         for name, value in list(prep["logged"].items()) + [(k, _num(v)) for k, v in scalars.items()]:
             if not p.scalar(name, value):
                 self._warn("scalar:" + name, "traintop: scalar %r refused (name, or more than 64 names in a run)" % name)
@@ -416,6 +417,16 @@ class Watch:
     @property
     def persample_skipped(self):
         return self._persample.skipped
+
+    @property
+    def gamma_coverage(self):
+        """Fraction of the trainable parameters in layers with per-sample statistics (γ, GWA)."""
+        return self._persample.coverage
+
+    @property
+    def gwa_head(self):
+        """The layer whose own γ give the paper's head-only GWA (gwa_paper), or None."""
+        return self._persample.head
 
     def counters(self):
         """The C probe's counters (sent, dropped, steps, stats_seconds, …), grad_copies and the GPU

@@ -63,7 +63,7 @@ PIDS+=($!)
 TMUX_SOCK=$T/tmux.sock
 tm() { tmux -S "$TMUX_SOCK" "$@"; }
 shows() { tm capture-pane -p -t a | grep -q -- "$1"; }
-step_shown() { tm capture-pane -p -t a | grep -oE 'remote-run +run +[0-9]+' | grep -oE '[0-9]+$'; }
+step_shown() { tm capture-pane -p -t a | grep -oE '^remote-run +(run +)?[0-9]+' | grep -oE '[0-9]+$'; }   # the state column goes first on narrow tables
 tm -f /dev/null new-session -d -s a -x 120 -y 40 \
    "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR LANG=C.UTF-8 TERM=xterm-256color TRAINTOP_SSH='ssh -F $T/ssh_config' $BIN/traintop attach tthost"
 wait_for 20 shows remote-run

@@ -28,6 +28,7 @@ for i in 1 2 3; do
 done
 check "m: the noise panel draws" grep -q "critical batch size" "$T/seen.txt"
 check "m: the gwa panel draws" grep -q "GWA = mean" "$T/seen.txt"
+check "  with the γ histogram of the latest window" grep -q "histogram at step" "$T/seen.txt"
 check "m: the --plugin panel draws" grep -q "hello, sgd-lr0.01" "$T/seen.txt"
 check "  4 loaded" shows "4 loaded"
 tm send-keys -t p q

@@ -90,7 +90,7 @@ def window_report(gammas):
     m2 = ((g - mean) ** 2).mean()
     m4 = ((g - mean) ** 4).mean()
     kurt = m4 / (m2 * m2) - 3
-    gwa = mean / (kurt + 1.2) if kurt + 1.2 > 0 else math.nan      # undefined for a flatter-than-uniform window
+    gwa = mean / (kurt + 1.2) if kurt + 1.2 != 0 else math.nan     # paper-exact: negative past the pole
     return {"gwa": gwa, "gwa_gamma_mean": mean, "gwa_gamma_std": math.sqrt(m2),
             "gwa_kurtosis": kurt, "gwa_frac_neg": float((g < 0).mean())}
 

@@ -10,7 +10,7 @@ relative, GWA and kurtosis ≤ 3e-6 relative. Stated tolerances, ~50× above tha
   - γ means (model and per layer), GWA window mean/std, fraction negative: atol 1e-6 (γ is a cosine,
     |γ| ≤ 1; a fraction could only move if a γ_i were within 1e-6 of 0);
   - GWA (mean/(kurtosis + 1.2)) and kurtosis: rtol 2e-4 + atol 1e-6 (a ratio of 4th moments over a
-    window of a few dozen values amplifies the γ errors); NaN where kurtosis + 1.2 ≤ 0;
+    window of a few dozen values amplifies the γ errors); negative past the pole (kurtosis + 1.2 < 0);
   - trace_sigma, norm_test, inner/orthogonality tests: rtol 1e-5; grad_sq (= ‖Ḡ‖² − tr Σ̂/B, a
     difference): atol 1e-5·(‖Ḡ‖² + tr Σ̂/B).
 """

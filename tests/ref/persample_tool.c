@@ -12,7 +12,7 @@
  *           if flags&16; float32 feat (B·d), W (K·d), [bias (K)] if flags&1. The closed form gives
  *           the per-sample weight and bias statistics; Ḡ-based ones run the dense path on its δ.
  * Exit status 0, or 1 with a line on stderr for a malformed file. */
-#include "../../metrics/moments.h"
+#include "../../metrics/gwa.h"
 #include "../../metrics/noise.h"
 #include "../../metrics/persample.h"
 
@@ -102,7 +102,7 @@ static void print_derived(size_t B, size_t T, size_t din, size_t dout, const flo
     printf("gwa %.17g\ngamma_mean %.17g\ngamma_std %.17g\ngamma_kurtosis %.17g\nfrac_neg %.17g\n",
            r.gwa, r.mean, r.std, r.kurtosis, r.frac_neg);
     printf("count %llu\ngamma_nonfinite %llu\n", (unsigned long long)r.count, (unsigned long long)r.nonfinite);
-    for (int k = 0; k < TT_HIST_BINS; k++) printf("hist.%d %llu\n", k, (unsigned long long)r.hist[k]);
+    for (int k = 0; k < TT_GWA_HIST_BINS; k++) printf("hist.%d %llu\n", k, (unsigned long long)r.hist[k]);
 }
 
 static int dense(const int64_t *h, double scale)

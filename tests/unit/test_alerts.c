@@ -219,7 +219,7 @@ typedef struct { const char *spec; const char *line; int ok; } spec_case;
 static const spec_case spec_cases[] = {
     { "val_loss min patiense=3", "--alert 'val_loss min patiense=3': 'patiense': unknown key; did you mean \"patience\"?", 0 },
     { "val_loss min frob=3", "--alert 'val_loss min frob=3': 'frob': unknown key; expected min_delta, patience, baseline, start, stop_at, "
-                             "diverge, for, factor, alpha, warmup, window, seconds, exec or timeout", 0 },
+                             "diverge, smooth, for, factor, alpha, warmup, window, seconds, exec or timeout", 0 },
     { "loss spkie", "--alert 'loss spkie': 'spkie': expected min, max, spike, change, an operator, stop, bell, relative or KEY=VALUE; did you mean \"spike\"?", 0 },
     { "val_loss mni", "--alert 'val_loss mni': 'mni': expected min, max, spike, change, an operator, stop, bell, relative or KEY=VALUE; did you mean \"min\"?", 0 },
     { "loss spike stpo", "--alert 'loss spike stpo': 'stpo': expected min, max, spike, change, an operator, stop, bell, relative or KEY=VALUE; did you mean \"stop\"?", 0 },
@@ -525,6 +525,54 @@ static void layers_appear_later(void **state)
     tt_store_free(&st);
 }
 
+/* The paper's GWA sent with its pole flag: the windows at the pole never count as the best (the spike
+ * there is no measurement), and check_finite never reads them as a divergence; stop_on_pole fires with
+ * the pole's own reason. */
+static void pole_flag(void **state)
+{
+    (void)state;
+    for (int stop = 0; stop < 2; stop++) {
+        tt_store st;
+        tt_store_init(&st, 64);
+        start_run(&st, START);
+        tt_alerts *a = tt_alerts_new();
+        char spec[128];
+        snprintf(spec, sizeof spec, "{\"rules\":[{\"name\":\"g\",\"kind\":\"early_stop\",\"monitor\":\"gwa\",\"mode\":\"max\","
+                 "\"patience\":3%s}]}", stop ? ",\"stop_on_pole\":true" : "");
+        char path[300];
+        snprintf(path, sizeof path, "/tmp/tt-pole-%d.json", (int)getpid());
+        write_file(path, spec);
+        const char *files[] = { path };
+        tt_alerts_sources src = { .files = files, .nfiles = 1 };
+        int errors = 0;
+        tt_alerts_free(a);
+        a = tt_alerts_build(&src, stderr, &errors);
+        unlink(path);
+        assert_int_equal(errors, 0);
+        /* gwa 0.2, 0.3, then at the pole 40, NaN, −30, then 0.25 ×3: fires 3 checks after 0.3 */
+        double v[] = { 0.2, 0.3, 40, NAN, -30, 0.25, 0.25, 0.25 };
+        int pole[] = { 0, 0, 1, 1, 1, 0, 0, 0 };
+        int fired_at = -1;
+        for (int i = 0; i < 8 && fired_at < 0; i++) {
+            char msg[256], err[512], num[32];
+            snprintf(num, sizeof num, isnan(v[i]) ? "\"NaN\"" : "%.17g", v[i]);
+            snprintf(msg, sizeof msg, "{\"v\":1,\"type\":\"step\",\"run\":\"r\",\"rank\":0,\"step\":%d,"
+                     "\"scalars\":{\"gwa\":%s,\"gwa_pole\":%d}}", i + 1, num, pole[i]);
+            tt_ingest_result res;
+            if (tt_ingest(&st, msg, strlen(msg), 1.0, &res, err, sizeof err)) fail_msg("%s", err);
+            tt_alert out[4];
+            if (tt_alerts_on_step(a, tt_store_find(&st, "r", 0), out, 4)) {
+                fired_at = i;
+                if (stop) assert_non_null(strstr(out[0].reason, "at its pole"));
+                else assert_true(out[0].best_step == 2);
+            }
+        }
+        assert_int_equal(fired_at, stop ? 2 : 7);
+        tt_alerts_free(a);
+        tt_store_free(&st);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +586,7 @@ int main(void)
         cmocka_unit_test(reload_broken_file),
         cmocka_unit_test(reload_keeps_hooks),
         cmocka_unit_test(layers_appear_later),
+        cmocka_unit_test(pole_flag),
     };
     return cmocka_run_group_tests_name("alerts", tests, setup_dir, teardown_dir);
 }

@@ -22,7 +22,7 @@
 #include "../../probes/transport.h"
 #include "../../proto/endpoint.h"
 #include "../../metrics/layerstats.h"
-#include "../../metrics/moments.h"
+#include "../../metrics/gwa.h"
 #include "../../metrics/persample.h"
 
 static char endpoint[128];
@@ -400,7 +400,8 @@ static void steps_arrive_with_exact_stats(void **state)
 }
 
 /* Per-sample statistics and spectra travel as scalars and extra entries; GWA equals the moments of the
- * model-level γ_i computed here independently from the same batches. */
+ * model-level γ_i computed here independently from the same batches, gwa_paper those of the head
+ * weight's own γ_i (tt_probe_gwa_head), and the coverage is whole. */
 static void persample_and_spectral_statistics_arrive(void **state)
 {
     (void)state;
@@ -418,9 +419,12 @@ static void persample_and_spectral_statistics_arrive(void **state)
     for (int i = 0; i < DOUT; i++) b[i] = 0.01f * (float)i;
     assert_int_equal(tt_probe_add_layer(p, "fc.weight", DOUT, DIN, w, g, err, sizeof err), 0);
     assert_int_equal(tt_probe_add_layer(p, "fc.bias", DOUT, 1, b, gb, err, sizeof err), 1);
-    tt_gwa_window win;
+    assert_int_equal(tt_probe_gwa_head(p, 2), -1);                            /* no such layer */
+    assert_int_equal(tt_probe_gwa_head(p, 0), 0);
+    tt_gwa_window win, head;
     tt_gwa_window_reset(&win);
-    double gwa_want = NAN;
+    tt_gwa_window_reset(&head);
+    double gwa_want = NAN, paper_want = NAN;
     for (int s = 1; s <= STEPS; s++) {
         for (int i = 0; i < B * DIN; i++) A[i] = (float)((seed = seed * 1103515245u + 12345u) % 2001) / 1000.0f - 1.0f;
         for (int i = 0; i < B * DOUT; i++) D[i] = (float)((seed = seed * 1103515245u + 12345u) % 2001) / 8000.0f - 0.125f;
@@ -432,20 +436,26 @@ static void persample_and_spectral_statistics_arrive(void **state)
             }
         tt_persample_mean_grad(B, 1, DIN, DOUT, A, D, B, g, gb);
         /* the independent model-level γ_i: weight and bias blocks summed */
-        double gw[B], gg[B], bw[B], bb[B], gamma[B];
+        double gw[B], gg[B], bw[B], bb[B], gamma[B], hgamma[B];
         tt_dense L = { .B = B, .T = 1, .d_in = DIN, .d_out = DOUT, .A = A, .D = D, .scale = B, .W = w, .bias = b, .Z = Z };
         tt_persample_out po = { .gw = gw, .gg = gg, .bw = bw, .bb = bb };
         void *work = malloc(tt_persample_work_size(B, 1, DOUT) + 1);
         assert_int_equal(tt_dense_persample(&L, work, &po), 0);
         free(work);
-        for (int i = 0; i < B; i++)
+        for (int i = 0; i < B; i++) {
             gamma[i] = -(gw[i] + bw[i]) / (sqrt(gg[i] + bb[i]) * sqrt(po.w_norm2 + po.bias_norm2) + 1e-12);
+            hgamma[i] = -gw[i] / (sqrt(gg[i]) * sqrt(po.w_norm2) + 1e-12);
+        }
         tt_gwa_window_add(&win, gamma, B);
+        tt_gwa_window_add(&head, hgamma, B);
         if (s % 4 == 0) {
             tt_gwa_report rep;
             tt_gwa_window_report(&win, &rep);
             gwa_want = rep.gwa;
+            tt_gwa_window_report(&head, &rep);
+            paper_want = rep.gwa;
             tt_gwa_window_reset(&win);
+            tt_gwa_window_reset(&head);
         }
         tt_dense_batch db = { .batch = B, .tokens = 1, .inputs = A, .out_grads = D, .grad_scale = B, .preact = Z };
         assert_int_equal(tt_probe_dense_batch(p, 0, 1, &db, err, sizeof err), 0);
@@ -474,6 +484,15 @@ static void persample_and_spectral_statistics_arrive(void **state)
     assert_non_null(gwa);
     assert_int_equal(tt_series_count(gwa->series), STEPS / 4);
     if (!(fabs(gwa->last - gwa_want) <= 1e-6 * fabs(gwa_want) + 1e-9)) fail_msg("gwa %.10g, want %.10g", gwa->last, gwa_want);
+    const tt_named_series *paper = tt_run_scalar(r, "gwa_paper"), *cov = tt_run_scalar(r, "gamma_coverage");
+    assert_non_null(paper);
+    assert_int_equal(tt_series_count(paper->series), STEPS / 4);
+    if (!(fabs(paper->last - paper_want) <= 1e-6 * fabs(paper_want) + 1e-9))
+        fail_msg("gwa_paper %.10g, want %.10g", paper->last, paper_want);
+    assert_non_null(cov);
+    assert_true(cov->last == 1);                                               /* weight and bias covered */
+    assert_non_null(tt_run_scalar(r, "gwa_robust"));
+    assert_non_null(tt_run_scalar(r, "gwa_hist_15"));
     assert_non_null(tt_run_scalar(r, "noise_scale"));
     assert_non_null(tt_run_scalar(r, "inner_test"));
     assert_non_null(tt_run_scalar(r, "eq_angle"));

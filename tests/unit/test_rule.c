@@ -32,6 +32,7 @@ static void es_div(tt_rule *r) { es_min(r); r->divergence_threshold = 5; r->pati
 static void es_nofin(tt_rule *r) { es_min(r); r->check_finite = 0; r->patience = 100; }
 static void es_order(tt_rule *r) { es_min(r); r->stopping_threshold = 0; r->patience = 100; }
 static void es_p0(tt_rule *r) { es_min(r); r->patience = 0; }
+static void es_smooth(tt_rule *r) { es_max(r); r->smooth = 3; }
 
 static const es_case es_cases[] = {
     { "patience 2: fires on the 2nd check without improvement", es_min, { 3, 2, 2.5, 2.1 }, 4, 3, "for 2 checks" },
@@ -48,6 +49,10 @@ static const es_case es_cases[] = {
     { "check_finite off: NaN is just no improvement", es_nofin, { 1, NAN, INFINITY }, 3, -1, NULL },
     { "order: finite before the stopping threshold (-inf meets both)", es_order, { 1, -INFINITY }, 2, 1, "is -inf" },
     { "patience 0: the first check without improvement", es_p0, { 1, 1 }, 2, 1, NULL },
+    /* means of 3: (1,2,3)=2, (2,3,30)=11.67, (3,30,4)=12.33, (30,4,5)=13, (4,5,5)=4.67, (5,5,5)=5 */
+    { "smooth 3: no check before 3 values, then the moving mean", es_smooth, { 1, 2, 3, 30, 4, 5, 5, 5 }, 8, 7,
+      "m (mean of 3) did not improve" },
+    { "smooth: NaN passes through to check_finite", es_smooth, { 1, 2, NAN }, 3, 2, "is nan" },
 };
 
 static void early_stop_table(void **state)
@@ -70,6 +75,29 @@ static void early_stop_table(void **state)
         if (k->reason && fired >= 0 && !strstr(ev.reason, k->reason)) fail_msg("%s: reason '%s' lacks '%s'", k->what, ev.reason, k->reason);
         if (fired >= 0) assert_false(tt_rule_check(&r, &s, 100, k->seq[0], &ev));   /* once */
     }
+}
+
+/* A value at its pole is skipped (no improvement, no patience, no smoothing), or fires with its own
+ * reason when stop_on_pole is set. */
+static void pole(void **state)
+{
+    (void)state;
+    tt_rule r;
+    tt_rule_defaults(&r);
+    snprintf(r.name, sizeof r.name, "g");
+    snprintf(r.monitor, sizeof r.monitor, "gwa");
+    es_max(&r);
+    tt_rule_state s;
+    tt_rule_state_init(&s);
+    tt_rule_event ev;
+    assert_false(tt_rule_check(&r, &s, 1, 0.3, &ev));
+    for (int i = 2; i < 10; i++) assert_false(tt_rule_check_pole(&r, &s, i, i % 2 ? 50.0 : -40.0, &ev));
+    assert_true(s.best == 0.3 && s.wait == 0 && s.checks == 1);
+    assert_false(tt_rule_check(&r, &s, 10, 0.4, &ev));
+    r.stop_on_pole = 1;
+    assert_true(tt_rule_check_pole(&r, &s, 11, 80, &ev));
+    assert_non_null(strstr(ev.reason, "gwa is at its pole at step 11"));
+    assert_null(strstr(ev.reason, "is nan"));
 }
 
 static void other_kinds(void **state)
@@ -219,6 +247,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(early_stop_table),
+        cmocka_unit_test(pole),
         cmocka_unit_test(other_kinds),
         cmocka_unit_test(same_params),
         cmocka_unit_test(sources),

@@ -17,6 +17,8 @@ Each backend has the same interface (docs/HACKING.md, "Python package"):
 The owner a layer is registered with (the backend, or the device's GpuLayers for the GPU) also serves
 the per-sample sums of an nn.Linear when owner.can_persample (persample.py).
 """
+import time
+
 import torch.nn as nn
 
 from .cpu import InPlace
@@ -87,8 +89,18 @@ class Layers:
         return self.ops.prepare(step, sampled, next_sampled, extras)
 
     def collect(self):
+        """Hands the step's numbers to the probe. Returns the seconds spent in the GPU backend's collect:
+        mostly waiting for the device's queue, the training's own work, which is not the probe's cost (the
+        GPU backend reports its own GPU time to the budget, tt_probe_cost)."""
+        gpu = 0.0
         for b in self.backends:
-            b.collect()
+            if b is self.gpu:
+                t0 = time.perf_counter()
+                b.collect()
+                gpu = time.perf_counter() - t0
+            else:
+                b.collect()
+        return gpu
 
     def counters(self):
         c = {}

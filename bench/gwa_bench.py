@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""GWA early stopping under label noise: how close each signal's stop comes to the best epoch.
+
+Every run trains a model with traintop.watch() (GWA window = one epoch, the classifier head feeds the
+paper's head-only GWA) publishing to a real traintopd that evaluates one alert-only early_stop rule per
+signal (the rule engine users get, docs/alerts.md). A rule that fires selects the checkpoint of its best
+value (best_step, as restore-best-weights does); one that never fires leaves the run at the end of the
+budget. The paper's own rule is retrospective: the epoch of the maximum of gwa_paper over the whole
+budget. Accuracies are measured on a held-out test split the signals never see; val_loss comes from a
+separate validation split (the val-loss rule needs a validation pass; the GWA signals do not).
+
+Grid: data sets sklearn digits (8×8 images), a synthetic 10-class Gaussian mixture (make_classification,
+64 features), sklearn breast cancer (30 features); label noise 0/20/40 % (a training label replaced by a
+different class, at random); seeds 0-2; an MLP and a small CNN (features laid out as a grid for the
+tabular sets); AdamW. --quick: digits and the mixture, noise 0/40 %, seed 0 (both models).
+
+Lines: gwa_stop_gap_pts_<signal> (mean over runs of best − selected test accuracy, in points) and
+gwa_stop_vs_valloss_pts (the val-loss rule's gap minus the best GWA signal's: > 0 means the GWA signal
+stopped closer to the best epoch). Lines starting with # are details.
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import traintop  # noqa: E402
+
+PATIENCE, SMOOTH, BATCH = 8, 3, 64
+# signal -> (rule monitor, mode, smooth); "paper" is the retrospective maximum of gwa_paper (no rule)
+RULES = {
+    "mean_gamma": ("gwa_gamma_mean", "max", SMOOTH),
+    "robust": ("gwa_robust", "max", SMOOTH),
+    "paper_rule": ("gwa_paper", "max", SMOOTH),
+    "bimodality": ("gwa_bimodality", "max", SMOOTH),
+    "val_loss": ("val_loss", "min", 1),
+}
+SIGNALS = ["paper", "paper_rule", "mean_gamma", "robust", "bimodality", "val_loss"]
+
+
+def datasets(names):
+    from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+    out = {}
+    for n in names:
+        if n == "digits":
+            X, y = load_digits(return_X_y=True)
+            X, shape = X / 16.0, (1, 8, 8)
+        elif n == "mixture":
+            X, y = make_classification(n_samples=2000, n_features=64, n_informative=24, n_redundant=8,
+                                       n_classes=10, n_clusters_per_class=2, class_sep=1.6, random_state=0)
+            shape = (1, 8, 8)
+        else:
+            X, y = load_breast_cancer(return_X_y=True)
+            X = np.concatenate([X, np.zeros((len(X), 6))], 1)                # 36 features: a 6×6 grid
+            shape = (1, 6, 6)
+        X = (X - X.mean(0)) / (X.std(0) + 1e-8)
+        out[n] = (X.astype(np.float32), y.astype(np.int64), shape)
+    return out
+
+
+def split(X, y, noise, seed):
+    r = np.random.default_rng(seed)
+    idx = r.permutation(len(y))
+    n_tr, n_va = int(0.6 * len(y)), int(0.2 * len(y))
+    tr, va, te = idx[:n_tr], idx[n_tr:n_tr + n_va], idx[n_tr + n_va:]
+    C = int(y.max()) + 1
+    ytr = y[tr].copy()
+    flip = r.random(len(tr)) < noise
+    ytr[flip] = (ytr[flip] + r.integers(1, C, flip.sum())) % C                # a different class
+    return (X[tr], ytr), (X[va], y[va]), (X[te], y[te]), C
+
+
+class MLP(nn.Module):
+    def __init__(self, d, C):
+        super().__init__()
+        self.fc1, self.fc2, self.head = nn.Linear(d, 128), nn.Linear(128, 128), nn.Linear(128, C)
+
+    def forward(self, x):
+        return self.head(F.relu(self.fc2(F.relu(self.fc1(x.flatten(1))))))
+
+
+class CNN(nn.Module):
+    def __init__(self, shape, C):
+        super().__init__()
+        self.shape = shape
+        self.c1, self.c2 = nn.Conv2d(1, 16, 3, padding=1), nn.Conv2d(16, 32, 3, padding=1, stride=2)
+        h = (shape[1] + 1) // 2
+        self.fc, self.head = nn.Linear(32 * h * h, 64), nn.Linear(64, C)
+
+    def forward(self, x):
+        x = x.reshape(-1, *self.shape)
+        return self.head(F.relu(self.fc(F.relu(self.c2(F.relu(self.c1(x)))).flatten(1))))
+
+
+def evaluate(model, X, y):
+    with torch.no_grad():
+        out = model(torch.from_numpy(X))
+        return float(F.cross_entropy(out, torch.from_numpy(y))), float((out.argmax(1).numpy() == y).mean())
+
+
+def train(run, endpoint, data, model_kind, noise, seed, epochs):
+    X, y, shape = data
+    (Xtr, ytr), (Xva, yva), (Xte, yte), C = split(X, y, noise, seed)
+    torch.manual_seed(seed)
+    model = MLP(X.shape[1], C) if model_kind == "mlp" else CNN(shape, C)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    spe = len(ytr) // BATCH                                                    # steps per epoch (drop_last)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tt = traintop.watch(model, opt, run=run, endpoint=endpoint, gwa_window=spe, every=1)   # a window = an epoch
+    g = torch.Generator().manual_seed(seed)
+    Xt, yt = torch.from_numpy(Xtr), torch.from_numpy(ytr)
+    acc = []
+    for ep in range(epochs):
+        perm = torch.randperm(len(yt), generator=g)
+        for i in range(spe):
+            idx = perm[i * BATCH:(i + 1) * BATCH]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            extra = {"val_loss": evaluate(model, Xva, yva)[0]} if i == spe - 1 else {}   # the epoch's last step
+            tt.step(loss=loss, **extra)
+        acc.append(evaluate(model, Xte, yte)[1])
+    tt.close()
+    return acc, spe
+
+
+def rules_file(path, smooth=SMOOTH):
+    rules = [{"name": s, "kind": "early_stop", "monitor": m, "mode": mode, "patience": PATIENCE,
+              "smooth": smooth if sm > 1 else 1, "actions": ["alert"]} for s, (m, mode, sm) in RULES.items()]
+    with open(path, "w") as f:
+        json.dump({"rules": rules}, f)
+
+
+def read_jsonl(path):
+    out = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    return out
+
+
+def wait_end(rec, run, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(m.get("type") == "run_end" for m in read_jsonl(os.path.join(rec, run + ".jsonl"))):
+            return
+        time.sleep(0.05)
+
+
+def num(v):
+    return float(v) if not isinstance(v, str) else {"NaN": math.nan, "Inf": math.inf, "-Inf": -math.inf}[v]
+
+
+def selections(rec, run, spe, epochs):
+    """signal -> the epoch (0-based) its stop selects."""
+    out = {s: epochs - 1 for s in SIGNALS}
+    fired = {}
+    for a in read_jsonl(os.path.join(rec, "alerts.jsonl")):
+        if a.get("run") == run and a.get("rule") in RULES and "best_step" in a:
+            out[a["rule"]] = int(a["best_step"]) // spe - 1
+            fired[a["rule"]] = True
+    best, best_ep = -math.inf, epochs - 1
+    for m in read_jsonl(os.path.join(rec, run + ".jsonl")):        # the paper: argmax over the budget
+        v = m.get("scalars", {}).get("gwa_paper") if m.get("type") == "step" else None
+        if v is not None and num(v) > best:
+            best, best_ep = num(v), m["step"] // spe - 1
+    out["paper"] = best_ep
+    fired["paper"] = True
+    return out, fired
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="two data sets, noise 0/40 %%, one seed (a few minutes)")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--smooth", type=int, default=SMOOTH, help="windows the GWA rules average (default %(default)s)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    names = ["digits", "mixture"] if args.quick else ["digits", "mixture", "breast_cancer"]
+    noises = [0.0, 0.4] if args.quick else [0.0, 0.2, 0.4]
+    seeds = [0] if args.quick else [0, 1, 2]
+    epochs = args.epochs or (40 if args.quick else 60)
+    data = datasets(names)
+
+    tmp = tempfile.mkdtemp(prefix="ttgwa", dir="/tmp")
+    rec, endpoint = os.path.join(tmp, "rec"), "ipc://%s/c.sock" % tmp
+    rules_file(os.path.join(tmp, "rules.json"), args.smooth)
+    log = open(os.path.join(tmp, "traintopd.log"), "w")
+    d = subprocess.Popen([os.path.join(ROOT, "bin", "traintopd"), "--listen", endpoint, "--record", rec, "--rules",
+                          os.path.join(tmp, "rules.json"), "--no-default-rules", "--quiet"], stdout=log, stderr=log)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(os.path.join(tmp, "c.sock.q")):
+            if d.poll() is not None or time.time() > deadline:
+                sys.exit("gwa_bench: traintopd did not start: " + open(log.name).read().strip())
+            time.sleep(0.02)
+        rows = []
+        t0 = time.time()
+        for ds in names:
+            for noise in noises:
+                for seed in seeds:
+                    for mk in ("mlp", "cnn"):
+                        run = "%s-%s-n%02d-s%d" % (ds, mk, round(100 * noise), seed)
+                        acc, spe = train(run, endpoint, data[ds], mk, noise, seed, epochs)
+                        wait_end(rec, run)
+                        time.sleep(0.3)                                          # the alerts log is flushed
+                        sel, fired = selections(rec, run, spe, epochs)
+                        best = max(acc)
+                        row = {"run": run, "noise": noise, "best": best, "end": acc[-1],
+                               "at": {s: acc[max(0, min(epochs - 1, e))] for s, e in sel.items()},
+                               "fired": fired, "best_epoch": int(np.argmax(acc)), "sel": sel}
+                        rows.append(row)
+                        print("# %-26s best %.3f (epoch %2d) end %.3f | %s" % (
+                            run, best, row["best_epoch"], acc[-1],
+                            " ".join("%s %.3f@%d%s" % (s, row["at"][s], sel[s], "" if fired.get(s) else "*")
+                                     for s in SIGNALS)), flush=True)
+    finally:
+        d.send_signal(signal.SIGTERM)
+        d.wait(10)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print("# %d runs, %d epochs, patience %d, GWA rules smoothed over %d windows, %.0f s; * = the rule never fired "
+          "(end of budget)" % (len(rows), epochs, PATIENCE, args.smooth, time.time() - t0))
+    print("# %-12s %s" % ("noise", " ".join("%16s" % s for s in SIGNALS + ["best", "end"])))
+    for noise in noises:
+        rs = [r for r in rows if r["noise"] == noise]
+        cells = ["%16.3f" % np.mean([r["at"][s] for r in rs]) for s in SIGNALS]
+        cells += ["%16.3f" % np.mean([r["best"] for r in rs]), "%16.3f" % np.mean([r["end"] for r in rs])]
+        print("# %-12s %s" % ("%d %%" % round(100 * noise), " ".join(cells)))
+    for ds in names:                                               # where each signal does well
+        rs = [r for r in rows if r["run"].startswith(ds + "-")]
+        print("# gap to the best epoch, %-13s %s" % (ds, " ".join(
+            "%s %.2f" % (s, 100 * np.mean([r["best"] - r["at"][s] for r in rs])) for s in SIGNALS)))
+    gaps = {s: 100 * float(np.mean([r["best"] - r["at"][s] for r in rows])) for s in SIGNALS}
+    for s in SIGNALS:
+        fired = sum(1 for r in rows if r["fired"].get(s))
+        print("gwa_stop_gap_pts_%s %.2f pts (fired in %d/%d runs)" % (s, gaps[s], fired, len(rows)))
+    gwa_best = min((s for s in SIGNALS if s != "val_loss"), key=lambda s: gaps[s])
+    print("gwa_stop_vs_valloss_pts %.2f pts (val-loss gap %.2f − best GWA signal %s gap %.2f; target > 0, and that "
+          "gap <= 1.5)" % (gaps["val_loss"] - gaps[gwa_best], gaps["val_loss"], gwa_best, gaps[gwa_best]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Per-sample γ beyond nn.Linear, through traintop.watch(): Conv2d (unfolded patches), Embedding (sums per
+token id) and MultiheadAttention's packed in-projection (δ_q, δ_k, δ_v recomputed through the attention),
+against brute force: each sample's own gradient by autograd, one sample at a time, in float64.
+
+Checked per step: every parameter's own γ mean (the layer extra gamma_mean), the model's γ mean, the
+coverage (1: every parameter is covered); per window: the GWA window signals (paper-exact GWA, robust GWA,
+Pearson kurtosis, bimodality, fraction negative) on the brute-force γ with scipy, and the paper's
+head-only GWA (gwa_paper: the head weight's own γ). Tolerances as tests/python/test_torch_persample.py
+(the probe computes in float32 with double accumulation): γ means atol 1e-6; window statistics rtol 2e-4
++ atol 1e-6 (4th moments of a few dozen values amplify the γ errors); bimodality the same.
+"""
+import copy
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+st = pytest.importorskip("scipy.stats")
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import traintop  # noqa: E402
+from conftest import Run  # noqa: E402
+from refs import gamma, per_sample_grads  # noqa: E402
+
+B = 12
+
+
+class ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(2, 4, 3, padding=1)
+        self.c2 = nn.Conv2d(4, 3, 2, stride=2, dilation=1, bias=False)
+        self.c3 = nn.Conv2d(3, 3, 2, padding=(1, 0), dilation=(1, 2))
+        self.head = nn.Linear(3 * 5 * 2, 4)
+
+    def forward(self, x):
+        h = torch.tanh(self.c1(x))
+        h = torch.tanh(self.c2(h))
+        h = torch.tanh(self.c3(h))
+        return self.head(h.flatten(1))
+
+
+class EmbNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(7, 6, padding_idx=0)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.emb(x)).mean(1))
+
+
+class AttnNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(4, 8)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.cross = nn.MultiheadAttention(8, 2)                     # time-major, query ≠ key = value
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x, mask):
+        h = torch.tanh(self.inp(x))
+        a, _ = self.attn(h, h, h, key_padding_mask=mask)
+        q = a[:, :2].transpose(0, 1)
+        c, _ = self.cross(q, h.transpose(0, 1), h.transpose(0, 1), key_padding_mask=mask, need_weights=False)
+        return self.head(torch.tanh(c).mean(0))
+
+
+def batch(kind, seed):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (B,), generator=g)
+    if kind == "conv":
+        return (torch.randn(B, 2, 8, 8, generator=g),), torch.randint(0, 4, (B,), generator=g)
+    if kind == "emb":
+        return (torch.randint(0, 7, (B, 9), generator=g),), y        # repeated ids and padding tokens
+    mask = torch.zeros(B, 5, dtype=torch.bool)
+    mask[::3, 4] = True
+    return (torch.randn(B, 5, 4, generator=g), mask), y
+
+
+def run_case(collector, kind, run, steps=6, window=3):
+    torch.manual_seed(5)
+    model = {"conv": ConvNet, "emb": EmbNet, "attn": AttnNet}[kind]()
+    ref = copy.deepcopy(model).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, gwa_window=window, every=1)
+    assert tt.gamma_coverage == 1.0 and tt.gwa_head == "head"
+    names = [n for n, _ in model.named_parameters()]
+    head_k = names.index("head.weight")
+    expect = {}
+    for step in range(1, steps + 1):
+        xs, y = batch(kind, step)
+        ref.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+        params = list(ref.parameters())
+        x64 = [x.double() if x.is_floating_point() else x for x in xs]
+        grads = per_sample_grads(ref, params, lambda m, i: F.cross_entropy(m(*(x[i:i + 1] for x in x64)), y[i:i + 1]), B)
+        weights = [p.detach().numpy() for p in params]
+        expect[step] = {
+            "gammas": [gamma(gi, weights) for gi in grads],
+            "head": [gamma([gi[head_k]], [weights[head_k]]) for gi in grads],
+            "layer": {n: float(np.mean([gamma([gi[k]], [weights[k]]) for gi in grads])) for k, n in enumerate(names)},
+        }
+        opt.zero_grad()
+        loss = F.cross_entropy(model(*xs), y)
+        loss.backward()
+        opt.step()
+        tt.step(loss=loss)
+    tt.close()
+    return Run(collector.messages(run)), expect, names
+
+
+def window_want(g):
+    g = np.asarray(g)
+    k = float(st.kurtosis(g))
+    n = len(g)
+    G1, G2 = float(st.skew(g, bias=False)), float(st.kurtosis(g, bias=False))
+    return {"gwa": float(np.mean(g)) / (k + 1.2), "gwa_robust": float(np.mean(g)) * math.exp(-k / 1.2) / 1.2,
+            "gwa_pearson": k + 3, "gwa_kurtosis": k,
+            "gwa_bimodality": (G1 * G1 + 1) / (G2 + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))}
+
+
+@pytest.mark.parametrize("kind", ["conv", "emb", "attn"])
+def test_layer_kind_against_brute_force(collector, kind):
+    window = 3
+    run, expect, names = run_case(collector, kind, "ps-" + kind, window=window)
+    gam, head = [], []
+    for step, e in expect.items():
+        assert run.scalar(step, "gamma_coverage") == 1.0
+        assert run.scalar(step, "gamma_mean") == pytest.approx(np.mean(e["gammas"]), abs=1e-6), step
+        for n in names:
+            assert run.extra(step, n, "gamma_mean") == pytest.approx(e["layer"][n], abs=1e-6), (step, n)
+        gam += e["gammas"]
+        head += e["head"]
+        if step % window == 0:
+            for k, v in window_want(gam).items():
+                assert run.scalar(step, k) == pytest.approx(v, rel=2e-4, abs=1e-6), (step, k)
+            assert run.scalar(step, "gwa_frac_neg") == pytest.approx(np.mean(np.asarray(gam) < 0), abs=1e-9)   # recorded to 10 digits
+            h = np.asarray(head)
+            assert run.scalar(step, "gwa_paper") == pytest.approx(h.mean() / (st.kurtosis(h) + 1.2), rel=2e-4, abs=1e-6)
+            assert run.scalar(step, "gwa_head_mean") == pytest.approx(h.mean(), abs=1e-6)
+            hist = [run.scalar(step, "gwa_hist_%02d" % i) for i in range(16)]
+            assert sum(hist) == pytest.approx(1.0, abs=1e-9) and run.scalar(step, "gwa_hist_range") > 0
+            gam, head = [], []
+
+
+def test_low_coverage_warns(collector):
+    """A model whose parameters sit mostly in layers without per-sample statistics says so, once."""
+    model = nn.Sequential(nn.Linear(4, 4), nn.GRU(4, 64, batch_first=True))
+    with pytest.warns(RuntimeWarning, match=r"cover \d+% of the parameters"):
+        tt = traintop.watch(model, run="lowcov", endpoint=collector.endpoint)
+    assert 0 < tt.gamma_coverage < 0.5
+    tt.close()
+
+
+def test_gwa_head_by_name(collector):
+    model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))
+    tt = traintop.watch(model, run="head", endpoint=collector.endpoint, gwa_head="0")
+    assert tt.gwa_head == "0"
+    tt.close()
+    with pytest.raises(ValueError, match="gwa_head='x'"):
+        traintop.watch(model, run="head2", endpoint=collector.endpoint, gwa_head="x")
