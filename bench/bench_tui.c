@@ -91,6 +91,26 @@ static double frame_ms(tui_app *a, int view, int frames)
     return best;
 }
 
+/* One judgement of the 1000-layer run's health (collectors/health.c through tui/runhealth.c: its loss
+ * curves and every layer's flags, outliers by median/MAD), from an empty cache each time. The dashboard
+ * judges a moving run at most twice a second, so a frame pays this at most once per 0.5 s. */
+static double health_ms(tui_app *a, int reps)
+{
+    const tt_run *r = tui_model_run(&a->model, 0);
+    double best = INFINITY;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = mono();
+        for (int i = 0; i < reps; i++) {
+            tui_health_free(&a->ctx.health);
+            tui_health_init(&a->ctx.health);
+            tui_health_of(&a->ctx.health, &a->model, r);
+        }
+        double per = (mono() - t0) / reps * 1e3;
+        if (per < best) best = per;
+    }
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
@@ -119,6 +139,9 @@ int main(int argc, char **argv)
     double layers = frame_ms(&a, TUI_V_LAYERS, frames);
     double overview = frame_ms(&a, TUI_V_OVERVIEW, frames / 2);
     double heat = frame_ms(&a, TUI_V_HEATMAP, frames / 4);
+    strcpy(a.ctx.layers.sort_key, "problems");
+    double problems = frame_ms(&a, TUI_V_LAYERS, frames);
+    double health = health_ms(&a, quick ? 20 : 100);
     tui_app_free(&a);
     endwin();
     delscreen(scr);
@@ -131,5 +154,8 @@ int main(int argc, char **argv)
            "   curses computing and writing the update; the best of 5 runs of %d frames)\n", frames);
     printf("frame_ms_1000_layers_overview %.3f ms (runs, charts and layer table at 200x60)\n", overview);
     printf("frame_ms_1000_layers_heatmap %.3f ms (heatmap at 200x60, colour scale over all 1000 layers)\n", heat);
+    printf("frame_ms_1000_layers_problems %.3f ms (the layers view sorted problems first)\n", problems);
+    printf("health_ms_1000_layers %.3f ms (one judgement of the run: learning and 1000 layers' flags; at most\n"
+           "   one per run every %.1f s while it moves)\n", health, TUI_HEALTH_PERIOD);
     return 0;
 }

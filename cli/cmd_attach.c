@@ -31,6 +31,8 @@ typedef struct {
     char errfile[256];            /* ssh's stderr, for the one-line diagnosis */
     pid_t pid;                    /* the forwarding ssh, 0 when down */
     double retry_at;
+    int attempt;                  /* reconnection attempts since the link went down (0: up and steady) */
+    double up_since;              /* when the current ssh started */
     char title[1024];             /* the dashboard's header: host, and the link's state */
 } attach;
 
@@ -192,15 +194,28 @@ static int watch_link(void *ud)
 {
     attach *a = ud;
     int st;
+    /* the header says "reconnecting (attempt k)" from the drop until a new link has held for 3 s: it does
+     * not flip back to the plain title between retries */
     if (a->pid > 0 && waitpid(a->pid, &st, WNOHANG) == a->pid) {
         a->pid = 0;
         a->retry_at = mono() + 1;
-        snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting", a->host);
+        if (!a->attempt) a->attempt = 1;
+        snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d)", a->host, a->attempt);
     }
     if (a->pid == 0 && mono() >= a->retry_at) {
         char err[512];
-        if (link_up(a, 1, 5, err, sizeof err) == 0) snprintf(a->title, sizeof a->title, "%s (%s)", a->host, a->remote);
-        else { a->retry_at = mono() + 2; snprintf(a->title, sizeof a->title, "%s - LINK DOWN: %.200s", a->host, err); }
+        if (link_up(a, 1, 5, err, sizeof err) == 0) {
+            a->up_since = mono();
+            snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d)", a->host, a->attempt);
+        } else {
+            a->retry_at = mono() + 2;
+            snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d): %.200s", a->host, a->attempt, err);
+        }
+        a->attempt++;
+    }
+    if (a->pid > 0 && a->attempt && mono() - a->up_since >= 3) {
+        a->attempt = 0;
+        snprintf(a->title, sizeof a->title, "%s (%s)", a->host, a->remote);
     }
     return 0;
 }

@@ -55,6 +55,7 @@ static int replay_exec(int argc, char **argv)
             tt_summary_print(tt_collector_store(c), stdout, json);
         } else {
             to.title = argv[optind];
+            to.replay = 1;
             rc = tui_run(c, &to);
         }
     }

@@ -168,6 +168,10 @@ int tui_config_parse(tui_config *c, const char *text, char *err, size_t errlen)
         if ((v = enum_field(&p, o, "charts.x", "x", xs)) >= 0) n.x_time = v;
     }
     if ((o = object_field(&p, root, "compare"))) name_field(&p, o, "compare.metric", "metric", n.cmp_metric, 0);
+    if ((o = object_field(&p, root, "runs"))) {
+        if ((v = enum_field(&p, o, "runs.sort", "sort", tui_run_sort_names)) >= 0) n.run_sort = v;
+        bool_field(&p, o, "runs.reverse", "reverse", &n.run_sort_rev);
+    }
     cJSON_Delete(root);
     *c = n;
     if (p.bad > 1 && err && errlen) {
@@ -272,6 +276,9 @@ char *tui_config_to_json(const tui_config *c, const char *previous)
     set(ch, "log_y", cJSON_CreateBool(c->log_y));
     set(ch, "x", cJSON_CreateString(c->x_time ? "time" : "step"));
     set(child_object(root, "compare"), "metric", cJSON_CreateString(c->cmp_metric));
+    cJSON *ru = child_object(root, "runs");
+    set(ru, "sort", cJSON_CreateString(tui_run_sort_names[c->run_sort >= 0 && c->run_sort < TUI_RSORT_N ? c->run_sort : 0]));
+    set(ru, "reverse", cJSON_CreateBool(c->run_sort_rev));
     char *out = cJSON_Print(root);
     cJSON_Delete(root);
     return out;

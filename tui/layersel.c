@@ -18,6 +18,8 @@ void tui_layersel_init(tui_layersel *ls)
 
 void tui_layersel_free(tui_layersel *ls)
 {
+    tui_buf_free(&ls->grp_n);
+    tui_buf_free(&ls->seen);
     tui_buf_free(&ls->order);
     tui_buf_free(&ls->vals);
     tui_buf_free(&ls->ord_cache);
@@ -75,6 +77,108 @@ static int filtered(tui_layersel *ls, tui_model *m, const tt_run *r)
     return ls->ord_n;
 }
 
+void tui_layer_group(const char *name, char *out, size_t len)
+{
+    const char *p = name, *end = NULL;
+    while ((p = strchr(p, '.'))) {          /* a numeric component ends the group */
+        const char *q = p + 1;
+        size_t d = strspn(q, "0123456789");
+        if (d && (q[d] == '.' || q[d] == '\0')) { end = q + d; break; }
+        p = q;
+    }
+    if (!end) end = strchr(name, '.');
+    if (!end) end = name + strlen(name);
+    snprintf(out, len, "%.*s", (int)(end - name), name);
+}
+
+static int fold_index(const tui_layersel *ls, const char *group)
+{
+    for (int i = 0; i < ls->nfolds; i++) if (strcmp(ls->folds[i], group) == 0) return i;
+    return -1;
+}
+
+int tui_layersel_folded(const tui_layersel *ls, const char *group)
+{
+    int listed = fold_index(ls, group) >= 0;
+    return ls->fold_all ? !listed : listed;
+}
+
+void tui_layersel_fold(tui_layersel *ls, const char *group, int how)
+{
+    int now = tui_layersel_folded(ls, group);
+    int want = how < 0 ? !now : how;
+    if (want == now) return;
+    int i = fold_index(ls, group);
+    if (i >= 0) {                            /* listed: unlist */
+        memmove(ls->folds[i], ls->folds[i + 1], (size_t)(ls->nfolds - i - 1) * sizeof ls->folds[0]);
+        ls->nfolds--;
+    } else if (ls->nfolds < TUI_MAX_FOLDS) {
+        snprintf(ls->folds[ls->nfolds++], sizeof ls->folds[0], "%s", group);
+    }
+}
+
+void tui_layersel_fold_all(tui_layersel *ls, int on)
+{
+    ls->fold_all = on;
+    ls->nfolds = 0;
+}
+
+int tui_layersel_group_size(const tui_layersel *ls, int layer)
+{
+    const int *g = ls->grp_n.p;
+    return g && layer >= 0 && (size_t)layer < ls->grp_n.cap / sizeof(int) ? g[layer] : 0;
+}
+
+static int sev(tui_layersel *ls, tui_model *m, const tt_run *r, int layer)
+{
+    return ls->health ? tt_health_layer_severity(tui_health_layer(ls->health, m, r, layer)) : 0;
+}
+
+/* Folded groups: one row each — the layer with the worst problem, else the first in the current order;
+ * the others go. */
+static int fold_rows(tui_layersel *ls, tui_model *m, const tt_run *r, int nl, int *o, int n)
+{
+    int *gn = tui_buf_reserve(&ls->grp_n, (size_t)(nl > 0 ? nl : 1) * sizeof(int));
+    if (gn) memset(gn, 0, (size_t)(nl > 0 ? nl : 1) * sizeof(int));
+    if ((!ls->fold_all && ls->nfolds == 0) || !gn) return n;
+    /* the representative of each folded group, by open addressing on the group's name hash */
+    size_t cap = 1;
+    while (cap < (size_t)n * 2 + 2) cap <<= 1;
+    int *slot = tui_buf_reserve(&ls->seen, 2 * cap * sizeof(int)), *pos = slot + cap;   /* a group's row, and where */
+    if (!slot) return n;
+    for (size_t i = 0; i < cap; i++) slot[i] = -1;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        char g[96];
+        tui_layer_group(tui_layer_name(r, o[i]), g, sizeof g);
+        if (!tui_layersel_folded(ls, g)) { o[k++] = o[i]; continue; }
+        size_t h = 1469598103934665603u;
+        for (const char *c = g; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211u;
+        size_t at = h & (cap - 1);
+        int rep = -1;
+        while (slot[at] >= 0) {
+            char g2[96];
+            tui_layer_group(tui_layer_name(r, slot[at]), g2, sizeof g2);
+            if (strcmp(g, g2) == 0) { rep = slot[at]; break; }
+            at = (at + 1) & (cap - 1);
+        }
+        if (rep >= 0) {               /* a worse problem stands for the group, in its place */
+            int size = gn[rep] + 1;
+            if (sev(ls, m, r, o[i]) > sev(ls, m, r, rep)) {
+                gn[rep] = 0;
+                o[pos[at]] = slot[at] = rep = o[i];
+            }
+            gn[rep] = size;
+            continue;
+        }
+        slot[at] = o[i];
+        pos[at] = k;
+        gn[o[i]] = 1;
+        o[k++] = o[i];
+    }
+    return k;
+}
+
 /* problems_only: keeps the layers with a problem among o[0..n); returns how many. */
 static int sick_only(tui_layersel *ls, tui_model *m, const tt_run *r, int *o, int n)
 {
@@ -107,7 +211,7 @@ int tui_layersel_order(tui_layersel *ls, tui_model *m, const tt_run *r, const in
     if (!o) { *order = NULL; return 0; }
     memcpy(o, ls->ord_cache.p, (size_t)n * sizeof(int));
     n = sick_only(ls, m, r, o, n);
-    ls->nshown = n;
+    ls->nshown = ls->nfiltered = n;
     int k = tui_layersel_sort_stat(ls, r);
     if (k != -1 || ls->sort_rev) {
         double *vals = NULL;
@@ -121,6 +225,8 @@ int tui_layersel_order(tui_layersel *ls, tui_model *m, const tt_run *r, const in
         sort_ctx s = { r, vals, k, ls->sort_rev };
         qsort_r(o, (size_t)n, sizeof *o, cmp_layers, &s);
     }
+    n = fold_rows(ls, m, r, nl, o, n);
+    ls->nshown = n;
     *order = o;
     return n;
 }

@@ -70,6 +70,7 @@ double tui_model_probe_pct(tui_model *m, const tt_run *r);      /* probe_overhea
 double tui_model_probe_gpu_pct(tui_model *m, const tt_run *r);  /* probe_gpu_ms (CUPTI) likewise */
 int tui_model_state(tui_model *m, const tt_run *r);
 int tui_model_alerts(tui_model *m, const tt_run *r);            /* the alert-count hook: tt_run.alerts */
+
 int tui_model_nlayers(tui_model *m, const tt_run *r);
 /* A layer's latest value of every statistic (tui_run_nstats of them), or NULL when the pause has none. */
 const double *tui_model_layer_row(tui_model *m, const tt_run *r, int layer);

@@ -91,7 +91,6 @@ const tt_run *tui_ctx_run(tui_ctx *c)
     return NULL;
 }
 
-const char *const tui_run_sort_names[TUI_RSORT_N] = { "name", "health", "loss", "val_loss", "step" };
 
 static double scalar_now(tui_ctx *c, const tt_run *r, const char *name)
 {

@@ -125,9 +125,6 @@ struct tui_ctx {
 const tt_run *tui_ctx_run(tui_ctx *c);
 /* Selects run i of the store and resets what every panel keeps of the previous run. */
 void tui_ctx_select_run(tui_ctx *c, int i);
-/* The runs' orders: by name (stable across restarts), worst health first, by loss, by val_loss, by step. */
-enum { TUI_RSORT_NAME, TUI_RSORT_HEALTH, TUI_RSORT_LOSS, TUI_RSORT_VLOSS, TUI_RSORT_STEP, TUI_RSORT_N };
-extern const char *const tui_run_sort_names[TUI_RSORT_N];
 /* Indexes into the store of the runs the display shows (paused: those there at the pause), in the
  * run order (ctx->run_sort). */
 int tui_ctx_shown_runs(tui_ctx *c, int *idx, int max);

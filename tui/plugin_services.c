@@ -130,7 +130,14 @@ static void s_chart(tt_plugin_host *h, const tt_plugin_frame *f, int y, int x, i
     }
     const tt_run *r = run_at(h, run);
     if (!n || !r) { tui_put(stdscr, y, x, wid, "no data", tui_attr(TUI_A_DIM), TUI_LEFT, h->ascii); return; }
-    tui_chart_draw(stdscr, y, x, hgt, wid, title, lines, n, 0, r->step, h->ascii, h->scratch);
+    /* occasional layer statistics (spectra, per-sample): NaN there means "not defined for this layer" */
+    int undefined = layer >= 0;
+    for (int i = 0; i < nmetrics && undefined; i++) {
+        int k = tt_run_stat_index(r, metrics[i]);
+        if (k < 0 || k < r->row_stats) undefined = 0;
+    }
+    tui_chart_opts o = { .title = title, .style = h->ascii ? TUI_CHART_ASCII : TUI_CHART_BRAILLE, .nan_undefined = undefined };
+    tui_chart_draw_ex(stdscr, y, x, hgt, wid, lines, n, 0, r->step, &o, h->scratch, NULL);
 }
 
 static void s_plot(tt_plugin_host *h, const tt_plugin_frame *f, int y, int x, int hgt, int wid, const char *title,

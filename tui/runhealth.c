@@ -1,6 +1,7 @@
 /* runhealth: the per-run cache of judgements and the problem list. */
 #include "runhealth.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,10 @@ const tui_run_health *tui_health_of(tui_health *h, tui_model *m, const tt_run *r
         e->step = INT64_MIN;
     }
     int64_t step = tui_model_step(m, r), lstep = tui_model_layer_step(m, r);
+    if (step != e->seen_step || e->seen_at <= 0) {
+        e->seen_step = step;
+        e->seen_at = h->now;
+    }
     int moved = step != e->step || lstep != e->layer_step || tui_model_nlayers(m, r) != e->nflags;
     if (e->paused != tui_model_paused(m) || (moved && h->now - e->at >= TUI_HEALTH_PERIOD)) {
         judge(h, m, r, e);
@@ -97,6 +102,21 @@ const tui_run_health *tui_health_of(tui_health *h, tui_model *m, const tt_run *r
         e->at = h->now;
     }
     return e;
+}
+
+double tui_health_idle(tui_health *h, tui_model *m, const tt_run *r)
+{
+    const tui_run_health *e = tui_health_of(h, m, r);
+    if (tui_model_paused(m) || !(h->now > 0) || !(e->seen_at > 0)) return NAN;
+    return h->now - e->seen_at;
+}
+
+int tui_health_stale(tui_health *h, tui_model *m, const tt_run *r)
+{
+    if (h->replay || tui_model_state(m, r) != TT_RUN_RUNNING) return 0;
+    double rate = tui_model_rate(m, r), limit = TUI_STALE_SECONDS;
+    if (rate > 0 && 5 / rate > limit) limit = 5 / rate;
+    return tui_health_idle(h, m, r) > limit;
 }
 
 unsigned tui_health_layer(tui_health *h, tui_model *m, const tt_run *r, int layer)

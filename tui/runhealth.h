@@ -20,12 +20,15 @@ typedef struct {
     int nflags, cap;     /* flags held (the layers judged) and allocated */
     int bad_layers, nan_layers;
     int worst_layer;           /* -1: none */
+    int64_t seen_step;         /* the latest step this display saw, and when it first saw it */
+    double seen_at;
 } tui_run_health;
 
 typedef struct tui_health_s {
     tui_run_health *runs;
     int n, cap;
     double now;                /* the frame clock, set by the core each frame */
+    int replay;                /* a recording: staleness is not judged */
     double *scratch;           /* 2 × layers */
     const double **rows;
     int scratch_cap;
@@ -37,6 +40,12 @@ void tui_health_init(tui_health *h);
 void tui_health_free(tui_health *h);
 /* Run r's health (judged now if it is new, moved, or the pause changed); never NULL. */
 const tui_run_health *tui_health_of(tui_health *h, tui_model *m, const tt_run *r);
+/* Seconds since the display last saw run r's step move (NaN while paused, or before the first frame). */
+double tui_health_idle(tui_health *h, tui_model *m, const tt_run *r);
+/* Whether a running run is stale: no new step for TUI_STALE_SECONDS, or for 5 of its own steps when
+ * they are slower (a frozen link, a hung trainer), before the collector calls it stalled. */
+int tui_health_stale(tui_health *h, tui_model *m, const tt_run *r);
+#define TUI_STALE_SECONDS 10.0
 /* A layer's flags (0 when unknown). */
 unsigned tui_health_layer(tui_health *h, tui_model *m, const tt_run *r, int layer);
 

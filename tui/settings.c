@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *const tui_run_sort_names[TUI_RSORT_N + 1] = { "name", "health", "loss", "val_loss", "step", NULL };
+
 void tui_config_defaults(tui_config *c)
 {
     memset(c, 0, sizeof *c);

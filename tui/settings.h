@@ -11,6 +11,9 @@
 
 typedef enum { TUI_COLOR_AUTO, TUI_COLOR_256, TUI_COLOR_16, TUI_COLOR_MONO } tui_color_mode;
 typedef enum { TUI_LAYOUT_AUTO, TUI_LAYOUT_SIDE, TUI_LAYOUT_STACKED } tui_layout_mode;
+/* The runs' orders: by name (the same at every start), worst health first, by loss, by val_loss, by step. */
+enum { TUI_RSORT_NAME, TUI_RSORT_HEALTH, TUI_RSORT_LOSS, TUI_RSORT_VLOSS, TUI_RSORT_STEP, TUI_RSORT_N };
+extern const char *const tui_run_sort_names[TUI_RSORT_N + 1];   /* NULL-terminated */
 
 typedef struct {
     int light;                      /* "theme": "dark" | "light" */
@@ -31,6 +34,8 @@ typedef struct {
     int log_y;                      /* "charts": {"log_y": bool, "x": "step" | "time"} */
     int x_time;
     char cmp_metric[TUI_CFG_NAME];  /* "compare": {"metric": scalar} */
+    int run_sort;                   /* "runs": {"sort": "name" | "health" | "loss" | "val_loss" | "step", "reverse": bool} */
+    int run_sort_rev;
 } tui_config;
 
 void tui_config_defaults(tui_config *c);

@@ -26,6 +26,7 @@ typedef struct {
      * extra_fd is readable. Used only when on_extra is set. */
     int extra_fd;
     void (*on_extra)(void *ud);
+    int replay;                 /* a recording: nothing is live, so no run is ever called stale */
     /* Where the settings are read from and saved to (cli/config.c's file); NULL: defaults, never saved. */
     const struct tui_settings_io *settings;
 } tui_opts;

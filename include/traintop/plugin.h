@@ -69,7 +69,8 @@ typedef struct {
 
     /* ---- drawing, inside the frame's rectangle (coordinates relative to it; clipped) ---- */
     void (*text)(tt_plugin_host *h, const tt_plugin_frame *f, int y, int x, const char *s, int attr);
-    /* A line chart of up to 8 metrics of one run/layer with axes and a legend. */
+    /* A line chart of up to 8 metrics of one run/layer with axes and a legend (NaN points of occasional layer
+     * statistics, such as alpha, read as "not defined": n/a, no alarm mark). */
     void (*chart)(tt_plugin_host *h, const tt_plugin_frame *f, int y, int x, int hgt, int wid, const char *title,
                   int run, int layer, const char *const *metrics, int nmetrics);
     /* A chart of arbitrary points (x = step), e.g. a density on log-log axes: log_x/log_y plot log10. */

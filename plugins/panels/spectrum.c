@@ -19,7 +19,7 @@ static int init(const tt_plugin_services *s, void **st)
 
 static const char *verdict(double a)
 {
-    return isnan(a) ? "n/a (< 50 eigenvalues)" : a < 2 ? "over-trained?" : a > 6 ? "under-trained?" : "well trained";
+    return isnan(a) ? "n/a: too small" : a < 2 ? "over-trained?" : a > 6 ? "under-trained?" : "well trained";
 }
 
 static void draw(void *st, const tt_plugin_frame *f)
@@ -45,9 +45,10 @@ static void draw(void *st, const tt_plugin_frame *f)
     for (int l = first; l < nl && n < rows && n < 64; l++, n++) {
         double a = s->last(s->host, run, l, "alpha"), sr = s->last(s->host, run, l, "stable_rank"), aw = s->last(s->host, run, l, "alpha_window");
         snprintf(buf[n][0], 32, "%s%s", l == p->layer ? "> " : "  ", s->layer_name(s->host, run, l));
-        snprintf(buf[n][1], 32, "%.3g", a);
-        snprintf(buf[n][2], 32, "%.3g", sr);
-        snprintf(buf[n][3], 32, "%.3g", aw);
+        /* NaN: not defined for this layer (fewer than 50 eigenvalues, a vector) */
+        snprintf(buf[n][1], 32, isnan(a) ? "n/a" : "%.3g", a);
+        snprintf(buf[n][2], 32, isnan(sr) ? "n/a" : "%.3g", sr);
+        snprintf(buf[n][3], 32, isnan(aw) ? "n/a" : "%.3g", aw);
         snprintf(buf[n][4], 32, "%s", verdict(a));
         for (int c = 0; c < 5; c++) cells[n * 5 + c] = buf[n][c];
     }

@@ -76,6 +76,7 @@ check "live data flows ($s1 -> $s2)" test -n "$s1" -a -n "$s2" -a "${s2:-0}" -gt
 pkill -f "[s]sh -F $T/ssh_config -N"
 wait_for 5 shows "LINK DOWN"
 check "a dropped link is shown" shows "LINK DOWN"
+check "a dropped link says it is reconnecting, and which attempt" shows "reconnecting (attempt"
 wait_for 15 bash -c "! tmux -S '$TMUX_SOCK' capture-pane -p -t a | grep -q 'LINK DOWN'"
 check "the link comes back" bash -c "! tmux -S '$TMUX_SOCK' capture-pane -p -t a | grep -q 'LINK DOWN'"
 s3=$(step_shown); sleep 1.5; s4=$(step_shown)

@@ -69,9 +69,24 @@ wait_for 5 shows "problem layers onl"
 check "P in the heatmap: only the problem rows" bash -c "[ \$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep '^blocks\.' | grep -vc ' steps ') = 2 ]"
 keys 3 P
 wait_for 5 shows "Layers (1000) of wide"
+keys '<'                                # the previous sort from the wire order: the last column
+wait_for 5 shows "sort: w_var"
+check "< sorts by the last column, scrolled into view" bash -c "[ \$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep '^layer ' | grep -o 'w_var' | wc -l) = 2 ]"
+keys '>'
+wait_for 5 shows "sort: order"
 keys s
 wait_for 5 shows "sort: problems"
 check "s: problems first — the NaN layer is the first row" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^layer ' | tail -1 | grep -q '^blocks\.159\.attn\.b'"
+# ---- * folds the layers by prefix (blocks.N.*), a folded group shows its worst layer; the heatmap follows ----
+keys '*'
+wait_for 5 shows "250 rows, groups folded"
+check "*: 1000 layers folded into 250 groups" shows "250 rows, groups folded"
+check "a folded group stands with its NaN layer, first under the problems sort" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^layer ' | tail -1 | grep -Eq '^▸ blocks\.159\.\*.* NaN '"
+keys 4
+wait_for 5 shows "blocks.159.* (4)"
+check "the heatmap shows the folded groups too" shows "blocks.52.* (4)"
+keys 3 '*'
+wait_for 5 hides "groups folded"
 keys 1
 
 # ---- an escape sequence curses does not know does nothing (it used to select the previous run) ----
@@ -103,6 +118,20 @@ sleep 0.5
 golden health-200x60
 check "200x60 header: every kind of trouble" shows "1 NaN loss since 894 · 1 diverging since 692 · 1 at chance since 10 · 1 overfitting since"
 check "200x60 header: the NaN layer and where" shows "1 NaN layer in wide"
+# ---- the runs' order: > sorts the runs table by health (worst first), kept across starts ----
+first_run() { tmux -S "$TMUX_SOCK" capture-pane -p -t tt | grep -A1 '^run' | sed -n 2p | awk '{print $1}'; }
+check "runs in name order at first" test "$(first_run)" = chance
+keys '>'
+wait_for 5 bash -c "[ \"\$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^run' | sed -n 2p | awk '{print \$1}')\" = nanloss ]"
+check "> : runs by health, the NaN loss first" test "$(first_run)" = nanloss
+check "> : the health head is highlighted as sorted" shows_re "▼health"
+quit
+keys "clear; $BIN/traintop replay *.jsonl" Enter
+wait_for 20 shows "wide"
+wait_for 10 bash -c "[ \"\$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^run' | sed -n 2p | awk '{print \$1}')\" = nanloss ]"
+check "the runs' order is kept across starts (settings)" test "$(first_run)" = nanloss
+keys '<'
+wait_for 5 bash -c "[ \"\$(tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -A1 '^run' | sed -n 2p | awk '{print \$1}')\" = chance ]"
 quit
 
 # ---- the rules: the same sources in a replay as in traintopd ----
@@ -113,16 +142,46 @@ quit
 keys "clear; $BIN/traintop replay nanloss.jsonl --view alerts" Enter
 wait_for 10 shows "Alerts (1)"
 check "replay: the default rules see the NaN loss" shows "default:nonfini"
+check "alerts: the selected alert in full, its rule name whole" shows "nanloss, rule default:nonfinite-loss, at step"
 quit
 keys "clear; $BIN/traintop replay nanloss.jsonl --no-default-rules --view alerts" Enter
 wait_for 10 shows "No alerts"
 check "replay --no-default-rules: no alert" shows "No alerts"
+quit
+# a recording whose run never ended: shown running, never 'stale' (nothing is live in a replay)
+head -n -1 "$T/runs/healthy.jsonl" > "$T/unended.jsonl"
+keys "clear; $BIN/traintop replay $T/unended.jsonl" Enter
+wait_for 10 shows_re "^healthy +run "
+sleep 12                               # staleness needs 10 s without data to pass: let them pass
+check "replay: an unended run is not called stale" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -Eq '^healthy +run ' && ! tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -q 'last data'"
 quit
 "$BIN/traintop" replay "$T/runs/nanloss.jsonl" --alert 'loss >' 2> "$T/rule.err"
 rc=$?
 check "a bad --alert: exit 2 with one line naming it" bash -c "[ $rc = 2 ] && [ \$(wc -l < '$T/rule.err') = 1 ] && grep -q 'loss >' '$T/rule.err'"
 "$BIN/traintop" replay "$T/runs/nanloss.jsonl" --summary > "$T/sum.txt"
 check "replay --summary: the health column" grep -Eq "^nanloss .*NaN loss since 8[5-9][0-9]" "$T/sum.txt"
+
+# ---- staleness: a run that stops sending is marked stale, the header says since when ----
+EP=ipc://$T/c.sock
+"$BIN/traintopd" --listen "$EP" --quiet --no-default-rules 2> "$T/d.err" &
+PIDS+=($!)
+wait_for 5 test -S "$T/c.sock"
+"$BIN/traintop-demo-trainer" --run frozen --endpoint "$EP" --steps 1000000 --step-delay-ms 5 --quiet --spectral-every 0 2> "$T/trainer.err" &
+TPID=$!
+PIDS+=($TPID)
+tm resize-window -t tt -x 120 -y 30
+keys "clear; $BIN/traintop --connect $EP" Enter
+wait_for 20 shows_re "^frozen +run "
+check "viewer: the live run is running" shows_re "^frozen +run "
+kill -STOP $TPID                       # a hung trainer, or a frozen link: no more data
+wait_for 40 shows_re "^frozen +stale "
+check "no data for 10 s: the run is marked stale" shows_re "^frozen +stale "
+check "the header says how long since the last data" shows_re "last data [0-9]+s ago"
+kill -CONT $TPID
+wait_for 20 shows_re "^frozen +run "
+check "data again: running, the header's note gone" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -Eq '^frozen +run ' && ! tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -q 'last data'"
+quit
+kill $TPID 2>/dev/null
 
 # ---- traintop demo: the runs' health on the first screen, at 80x24 and 200x60, without a key ----
 for size in 80x24 200x60; do
@@ -131,7 +190,15 @@ for size in 80x24 200x60; do
     wait_for 30 shows_re "^(sgd|adamw)-lr[0-9.]+ .*(overfitting|diverging|at chance|NaN loss) +[0-9.k]+( |$)"
     check "demo $size: a run's health and since when, in the runs table" shows_re "^(sgd|adamw)-lr[0-9.]+ .*(overfitting|diverging|at chance|NaN loss) +[0-9.k]+( |$)"
     check "demo $size: the header sums it up" shows_re "4 runs: [0-9] (overfitting|diverging|at chance|NaN loss)"
+    check "demo $size: no chart titled only …" hides "│…"
     screen > "$T/demo-$size.txt"
+    if [ "$size" = 200x60 ]; then      # spectra: an undefined alpha reads n/a, not an alarming nan
+        keys 7
+        wait_for 30 shows "n/a: too small"
+        check "panels: an undefined alpha is n/a" shows "n/a: too small"
+        check "panels: no nan in the spectra table or legend" hides "nan"
+        keys 1
+    fi
     quit
 done
 finish

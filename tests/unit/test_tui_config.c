@@ -45,7 +45,8 @@ static void test_parse_all_fields(void **state)
                        "\"view\":\"heatmap\",\"mouse\":false,\"refresh_ms\":500,\"keys\":{\"vim\":true},"
                        "\"layers\":{\"hidden\":[\"w_var\",\"g_rms\"],\"sort\":\"g_norm\",\"reverse\":true},"
                        "\"heatmap\":{\"metric\":\"gw_cos\",\"log\":false,\"scale\":\"row\"},"
-                       "\"charts\":{\"log_y\":true,\"x\":\"time\"},\"compare\":{\"metric\":\"val_loss\"},\"future\":[1,2]}";
+                       "\"charts\":{\"log_y\":true,\"x\":\"time\"},\"compare\":{\"metric\":\"val_loss\"},\"future\":[1,2],"
+                       "\"runs\":{\"sort\":\"health\",\"reverse\":true}}";
     assert_int_equal(tui_config_parse(&c, text, err, sizeof err), 0);
     assert_string_equal(err, "");
     assert_int_equal(c.light, 1);
@@ -66,6 +67,8 @@ static void test_parse_all_fields(void **state)
     assert_int_equal(c.log_y, 1);
     assert_int_equal(c.x_time, 1);
     assert_string_equal(c.cmp_metric, "val_loss");
+    assert_int_equal(c.run_sort, TUI_RSORT_HEALTH);
+    assert_int_equal(c.run_sort_rev, 1);
 }
 
 static void test_bad_fields(void **state)
@@ -186,6 +189,7 @@ static void test_save_load_roundtrip(void **state)
     tui_config_toggle_hidden(&c, "w_var");
     snprintf(c.sort, sizeof c.sort, "update_ratio");
     c.x_time = 1;
+    c.run_sort = TUI_RSORT_VLOSS;
     assert_int_equal(tui_config_save(&c, path, err, sizeof err), 0);      /* creates the directories */
     struct stat sb;
     assert_int_equal(stat(sub, &sb), 0);
@@ -198,6 +202,7 @@ static void test_save_load_roundtrip(void **state)
     assert_int_equal(d.view, TUI_V_COMPARE);
     assert_int_equal(d.vim, 1);
     assert_true(tui_config_hidden(&d, "w_var"));
+    assert_int_equal(d.run_sort, TUI_RSORT_VLOSS);                         /* the runs' order, kept across starts */
     assert_string_equal(d.sort, "update_ratio");
     assert_int_equal(d.x_time, 1);
     assert_int_equal(tui_config_toggle_hidden(&d, "w_var"), 0);            /* toggles back */

@@ -144,6 +144,35 @@ static void test_escape_sequences(void **state)
     tui_app_free(&a);
 }
 
+/* Layer groups by name prefix, and folding them. */
+static void test_layer_groups(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        { "blocks.3.attn.w", "blocks.3" }, { "model.layers.10.mlp.weight", "model.layers.10" }, { "fc1.weight", "fc1" },
+        { "embed", "embed" },              { "h.0", "h.0" },                                   { "x.y2.z", "x" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char g[96];
+        tui_layer_group(cases[i][0], g, sizeof g);
+        assert_string_equal(g, cases[i][1]);
+    }
+    tui_layersel ls;
+    tui_layersel_init(&ls);
+    assert_false(tui_layersel_folded(&ls, "blocks.3"));
+    tui_layersel_fold(&ls, "blocks.3", -1);
+    assert_true(tui_layersel_folded(&ls, "blocks.3"));
+    assert_false(tui_layersel_folded(&ls, "blocks.4"));
+    tui_layersel_fold_all(&ls, 1);
+    assert_true(tui_layersel_folded(&ls, "blocks.4"));
+    tui_layersel_fold(&ls, "blocks.4", 0);                     /* unfold one of all */
+    assert_false(tui_layersel_folded(&ls, "blocks.4"));
+    assert_true(tui_layersel_folded(&ls, "blocks.5"));
+    tui_layersel_fold_all(&ls, 0);
+    assert_false(tui_layersel_folded(&ls, "blocks.5"));
+    tui_layersel_free(&ls);
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -223,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_no_duplicate_keys),
         cmocka_unit_test(test_essential_keys),
         cmocka_unit_test(test_escape_sequences),
+        cmocka_unit_test(test_layer_groups),
         cmocka_unit_test(test_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

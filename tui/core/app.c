@@ -14,6 +14,8 @@ void tui_app_apply_config(tui_app *a, const tui_config *cfg)
     a->cfg = *cfg;
     snprintf(a->ctx.layers.sort_key, sizeof a->ctx.layers.sort_key, "%s", cfg->sort);
     a->ctx.layers.sort_rev = cfg->sort_rev;
+    a->ctx.run_sort = cfg->run_sort >= 0 && cfg->run_sort < TUI_RSORT_N ? cfg->run_sort : TUI_RSORT_NAME;
+    a->ctx.run_sort_rev = cfg->run_sort_rev;
     if (cfg->view >= 0 && cfg->view < TUI_NVIEWS && cfg->view != a->view) {
         a->view = cfg->view;
         tui_app_mark_main(a);
@@ -37,6 +39,7 @@ int tui_app_init(tui_app *a, tt_collector *c, const tui_opts *o, int force_ascii
     x->panels = a->panel;
     tui_layersel_init(&x->layers);
     tui_health_init(&x->health);
+    x->health.replay = a->o.replay;
     x->layers.health = &x->health;
     for (int v = 0; v < TUI_NVIEWS; v++) a->vfocus[v] = -1;
     a->vfocus[TUI_V_OVERVIEW] = 0;

@@ -1,6 +1,7 @@
 /* frame: what surrounds the panels — the header (title, counters, clock, the pause badge), the tab
  * bar, the footer (key hints from the key table, messages, the filter line, the focused panel), the help
  * screen (the key table by section) and the too-small notice — and the whole frame's paint. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,20 @@ static void health_parts(tui_app *a, health_line *h)
     int n = tui_ctx_shown_runs(c, idx, 1024);
     h->n = 0;
     part(h, TUI_A_HEADER, "%d run%s%s", n, n == 1 ? "" : "s", n ? ":" : "");
+    /* the link: how long since the display last saw a running run's step move */
+    double idle = INFINITY;
+    int stale = 0;
+    for (int i = 0; i < n; i++) {
+        const tt_run *r = tui_model_run(c->m, idx[i]);
+        double d = tui_health_idle(&c->health, c->m, r);
+        if (tui_model_state(c->m, r) == TT_RUN_RUNNING && d < idle) idle = d;
+        stale |= tui_health_stale(&c->health, c->m, r);
+    }
+    if (isfinite(idle) && (idle >= 5 || stale) && !c->health.replay) {
+        char d[16];
+        tui_fmt_duration(d, sizeof d, idle);
+        part(h, stale ? TUI_A_BAD : TUI_A_WARN, "last data %s ago", d);
+    }
     int count[TT_LEARN_NSTATES] = { 0 };
     int64_t since[TT_LEARN_NSTATES];
     int nan_layers = 0, nan_runs = 0, sick_layers = 0, sick_runs = 0;
@@ -109,6 +124,10 @@ void tui_frame_header(tui_app *a)
     }
     if (np == 1) np = total = 0;            /* "4 runs:" alone says nothing */
     int lw = tui_text_width(left);
+    /* the title (the link's state in attach) keeps up to 40 columns: the health parts go first */
+    int keep = lw < 40 ? lw : 40;
+    while (np > 1 && COLS - total - tw - bw - 2 < keep) total -= width[--np];
+    if (np == 1) np = total = 0;
     int lmax = COLS - total - tw - bw - 2;
     tui_puts(stdscr, 0, 0, lmax < lw ? lmax : lw, left, ha | A_BOLD);
     int x = COLS - tw - total;
@@ -248,7 +267,7 @@ static const char *const glossary[][2] = {
     { "gamma", "gamma_mean: mean over the batch of per-sample alignment" },
     { "dist_init", "||W - W_0||: distance from initialisation" },
     { "nonfinite", "NaN/Inf entries in W and G" },
-    { "noise_sc", "noise_scale B_simple = tr(Sigma) / |G|^2: the critical batch size" },
+    { "noise_sc", "noise_scale B_simple = tr(Sigma) / |G|^2: the critical batch size; n/a when the |G|^2 estimate is below 0" },
     { "norm_test", "sqrt(tr(Sigma) / (B ||G||^2)): > 1, the batch is too small" },
     { "alpha", "power-law exponent of the spectrum's tail: < 2 over-, 2-6 well, > 6 under-trained" },
     { "st_rank", "stable_rank sum(lambda) / lambda_max: directions that carry the weight" },

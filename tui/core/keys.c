@@ -165,8 +165,9 @@ static tui_reaction k_sortcol(tui_app *a, int dir)
     tui_panel *f = tui_app_focused(a);
     if (f && !strcmp(f->id, "runs")) {
         c->run_sort = ((c->run_sort + dir) % TUI_RSORT_N + TUI_RSORT_N) % TUI_RSORT_N;
+        a->cfg.run_sort = c->run_sort;
         tui_ctx_message(c, 0, "runs by %s%s", tui_run_sort_names[c->run_sort], c->run_sort_rev ? ", inverted" : "");
-        return TUI_OK;
+        return TUI_SAVE;
     }
     if (dir > 0) {
         tui_layersel_cycle_sort(&c->layers);
@@ -194,11 +195,37 @@ static tui_reaction k_invert(tui_app *a, int arg)
     tui_panel *f = tui_app_focused(a);
     if (f && !strcmp(f->id, "runs")) {
         a->ctx.run_sort_rev = !a->ctx.run_sort_rev;
-        return TUI_OK;
+        a->cfg.run_sort_rev = a->ctx.run_sort_rev;
+        return TUI_SAVE;
     }
     a->ctx.layers.sort_rev = !a->ctx.layers.sort_rev;
     a->cfg.sort_rev = a->ctx.layers.sort_rev;
     return TUI_SAVE;
+}
+
+/* - + *: fold the selected layer's group (blocks.3.*) into one row, unfold it; fold or unfold them all. */
+static tui_reaction k_fold(tui_app *a, int how)
+{
+    tui_ctx *c = &a->ctx;
+    tui_layersel *ls = &c->layers;
+    const tt_run *r = tui_ctx_run(c);
+    if (!r || tui_run_layers_total(r) == 0) return TUI_OK;
+    char g[96];
+    tui_layer_group(tui_layer_name(r, ls->cur < tui_run_layers_total(r) ? ls->cur : 0), g, sizeof g);
+    if (how == 2) {
+        tui_layersel_fold_all(ls, !ls->fold_all);
+        tui_ctx_message(c, 0, "%s", ls->fold_all ? "every group folded: + unfolds one, * all" : "every group unfolded");
+    } else {
+        tui_layersel_fold(ls, g, how);
+    }
+    const int *o;                /* the cursor stays on the group: its first row now */
+    int n = tui_layersel_order(ls, c->m, r, &o);
+    for (int i = 0; i < n; i++) {
+        char g2[96];
+        tui_layer_group(tui_layer_name(r, o[i]), g2, sizeof g2);
+        if (!strcmp(g, g2)) { ls->cur = o[i]; break; }
+    }
+    return TUI_OK;
 }
 
 /* P: only the layers with a problem, in the table and the heatmap. */
@@ -428,6 +455,9 @@ const tui_key tui_keys[] = {
     { { 'S' }, "S", NULL, NULL, "reverse the layers' sort order", k_reverse, 0, TABLES, 0, NULL, 0 },
     { { 'P' }, "P", "P", "Problems", "only the layers with a problem (table and heatmap)", k_problems, 0, TABLES, 0, NULL,
       V(LAYERS) | V(HEATMAP) },
+    { { '-' }, "- (layers)", NULL, NULL, "fold the selected layer's group (blocks.3.*) into one row", k_fold, 1, SORTS, 0, NULL, 0 },
+    { { '+' }, "+ (layers)", NULL, NULL, "unfold the selected group", k_fold, 0, SORTS, 0, NULL, 0 },
+    { { '*' }, "*", NULL, NULL, "fold every group, or unfold them all (the heatmap follows)", k_fold, 2, SORTS, 0, NULL, 0 },
     { { '/' }, "/", "/", "Filter", "filter layers by name: POSIX extended regex, as you type", k_filter, 0, TABLES, 0, NULL, 0 },
     { { 'c' }, "c", "c", "Columns", "choose the layer table's columns (saved)", k_columns, 0, V(OVERVIEW) | V(LAYERS), 0, NULL,
       V(LAYERS) },

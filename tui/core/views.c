@@ -54,7 +54,7 @@ static void layout_overview(tui_app *a, tui_panel **p, int np, int top, int body
         if (lh > body / 2) lh = body / 2;
         int ptop = body - lh;
         int rw = runs_natural_width(a);
-        if (rw > W / 2) rw = W / 2;
+        if (rw > W * 55 / 100) rw = W * 55 / 100;
         if (rw < 36) rw = 36;
         place(pr, top, 0, ptop, rw);
         place(pc, top, rw + 1, ptop, W - rw - 1);

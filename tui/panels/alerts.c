@@ -52,7 +52,9 @@ static void alerts_paint(tui_ctx *ctx, tui_panel *p)
         x += cols[c].w + 1;
     }
     tui_put(stdscr, y, x, p->x + p->w - x, "reason", ha, TUI_LEFT, ctx->ascii);
-    int rows = p->h - 2;
+    /* under the list, the selected alert in full, wrapped (the list cuts its reason) */
+    int detail = p->h >= 10 ? 4 : 0;
+    int rows = p->h - 2 - detail;
     if (s->cur >= n) s->cur = n - 1;
     if (s->cur < 0) s->cur = 0;
     if (s->cur < s->top) s->top = s->cur;
@@ -83,6 +85,28 @@ static void alerts_paint(tui_ctx *ctx, tui_panel *p)
             x += cols[c].w + 1;
         }
         tui_put(stdscr, y, x, p->x + p->w - x, al->reason, base, TUI_LEFT, ctx->ascii);
+    }
+    const tt_store_alert *al = detail ? tui_model_alert(ctx->m, s->cur) : NULL;
+    if (!al) return;
+    int dy = p->y + p->h - detail;
+    tui_fill(stdscr, dy, p->x, p->w, tui_attr(TUI_A_DIM));
+    tui_put(stdscr, dy, p->x, p->w, "the selected alert", tui_attr(TUI_A_DIM), TUI_LEFT, ctx->ascii);
+    char full[700];
+    snprintf(full, sizeof full, "%s, rule %s, at step %lld%s: %s", al->run, al->rule, (long long)al->step, al->stop ? " (stopped it)" : "",
+             al->reason);
+    const char *t = full;
+    for (int line = 1; line < detail && *t; line++) {
+        int n = (int)strlen(t);
+        if (line < detail - 1 && tui_text_width(t) > p->w) {   /* break at the last space that fits; the last line is cut */
+            n = p->w < n ? p->w : n;
+            while (n > 0 && t[n] != ' ') n--;
+            if (n == 0) n = p->w;
+        }
+        char part[700];
+        snprintf(part, sizeof part, "%.*s", n, t);
+        tui_put(stdscr, dy + line, p->x, p->w, part, 0, TUI_LEFT, ctx->ascii);
+        t += n;
+        while (*t == ' ') t++;
     }
 }
 

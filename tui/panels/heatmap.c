@@ -240,7 +240,15 @@ static void heat_paint(tui_ctx *ctx, tui_panel *p)
                 if (val > rhi) rhi = val;
             }
         }
-        tui_put(stdscr, y, p->x, name_w, tui_layer_name(r, li),
+        char gl[128];
+        const char *lname = tui_layer_name(r, li);
+        if (tui_layersel_group_size(&ctx->layers, li) > 1) {   /* a folded group's row */
+            char g[96];
+            tui_layer_group(lname, g, sizeof g);
+            snprintf(gl, sizeof gl, "%s.* (%d)", g, tui_layersel_group_size(&ctx->layers, li));
+            lname = gl;
+        }
+        tui_put(stdscr, y, p->x, name_w, lname,
                 is_cur ? tui_attr(ctx->focus == p ? TUI_A_CURSOR : TUI_A_CURSOR_DIM) : 0, TUI_KEEP_TAIL, ctx->ascii);
         for (int c = 0; c < pw; c++) {
             const cell *e = &cells[c];

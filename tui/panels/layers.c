@@ -41,6 +41,7 @@ typedef struct {
     tui_panel super;
     int top;                   /* first visible row, in display order */
     int col_first;             /* first statistic column shown (horizontal scroll) */
+    char shown_sort[128];      /* the sort whose column was last scrolled into view */
     table_geom tg;             /* the last frame's, for clicks */
     int tg_y, tg_x;
     int colsel, colsel_cur;    /* the column chooser is open; its cursor */
@@ -65,6 +66,12 @@ static void geometry(tui_ctx *ctx, tui_panel *p, const tt_run *r, const int *o, 
     int maxname = 5;
     for (int i = 0; i < n; i++) {
         int w = tui_text_width(tui_layer_name(r, o[i]));
+        int gs = tui_layersel_group_size(&ctx->layers, o[i]);
+        if (gs > 1) {                          /* "▸ blocks.3.* (4)" */
+            char g[96];
+            tui_layer_group(tui_layer_name(r, o[i]), g, sizeof g);
+            w = tui_text_width(g) + 7 + (gs >= 10) + (gs >= 100) + (gs >= 1000);
+        }
         if (w > maxname) maxname = w;
         if (maxname >= NAME_MAX_W) break;
     }
@@ -73,6 +80,16 @@ static void geometry(tui_ctx *ctx, tui_panel *p, const tt_run *r, const int *o, 
     /* horizontal scroll: keep the sorted column in view when the table is wider than the panel */
     int fit = (p->w - name_w - 1 - SPARK_MIN) / (COL_W + 1);
     if (fit < 1) fit = 1;
+    /* a new sort brings its column into view once (Left/Right may scroll it away again) */
+    if (strcmp(lp->shown_sort, ctx->layers.sort_key) != 0) {
+        snprintf(lp->shown_sort, sizeof lp->shown_sort, "%s", ctx->layers.sort_key);
+        int k = tui_layersel_sort_stat(&ctx->layers, r);
+        for (int i = 0; k >= 0 && i < tg->ntotal; i++)
+            if (tg->colstat[i] == k) {
+                if (i < lp->col_first) lp->col_first = i;
+                if (i >= lp->col_first + fit) lp->col_first = i - fit + 1;
+            }
+    }
     if (lp->col_first > tg->ntotal - fit) lp->col_first = tg->ntotal - fit;
     if (lp->col_first < 0) lp->col_first = 0;
     int ncol = tg->ntotal - lp->col_first < fit ? tg->ntotal - lp->col_first : fit;
@@ -113,7 +130,7 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
     int nl = tui_model_nlayers(ctx->m, r);
     char count[48], filt[TUI_FILTER_MAX + 16] = "", of[TT_NAME_MAX + 8] = "";
     if (tui_filter_on(&ctx->layers.filter) || ctx->layers.problems_only) {
-        snprintf(count, sizeof count, "%d/%d", n, nl);
+        snprintf(count, sizeof count, "%d/%d", ctx->layers.nfiltered, nl);
         if (tui_filter_on(&ctx->layers.filter)) snprintf(filt, sizeof filt, "  filter: /%s/", ctx->layers.filter.active);
         if (ctx->layers.problems_only) {
             size_t l = strlen(filt);
@@ -121,6 +138,10 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
         }
     } else {
         snprintf(count, sizeof count, "%d", nl);
+    }
+    if (ctx->layers.fold_all || ctx->layers.nfolds) {
+        size_t l = strlen(filt);
+        snprintf(filt + l, sizeof filt - l, "  %d rows, groups folded (+ - *)", n);
     }
     if (p->main) snprintf(of, sizeof of, " of %s", tui_run_name(r));
     snprintf(title, sizeof title, "Layers (%s)%s  sort: %s%s%s", count, of, sk, dir, filt);
@@ -192,7 +213,7 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
         rob[c] = tui_robust_stats(colv, (size_t)n, colv + n);
     }
 
-    int inonf = tt_run_stat_index(r, "nonfinite");
+    int inonf = tt_run_stat_index(r, "nonfinite"), inoise = tt_run_stat_index(r, "noise_scale");
     tt_point *pts = tui_buf_reserve(&lp->spark_buf, (size_t)(spark_w + 1) * (sizeof(tt_point) + sizeof(double) + sizeof(int)));
     int64_t to = tui_model_layer_step(ctx->m, r);
     if (to < 0) to = tui_model_step(ctx->m, r);
@@ -207,8 +228,16 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
         unsigned flags = li < h->nflags ? h->flags[li] : 0;
         int alarm = (inonf >= 0 && last && last[inonf] > 0) || (flags & TT_LH_NONFINITE);
         attr_t fa = flags ? tui_attr((tui_role)tui_health_layer_role(flags)) : base;
+        char gname[160];
+        int gsize = tui_layersel_group_size(&ctx->layers, li);
+        if (gsize > 1) {                       /* it stands for its folded group (+ unfolds) */
+            char g[96];
+            tui_layer_group(lname, g, sizeof g);
+            snprintf(gname, sizeof gname, "%s %s.* (%d)", ctx->ascii ? "+" : "\u25b8", g, gsize);
+            lname = gname;
+        }
         tui_put(stdscr, y, p->x, name_w, lname, alarm ? tui_attr(TUI_A_BAD) : flags && !is_cur ? fa : base | (is_cur ? A_BOLD : 0),
-                TUI_KEEP_TAIL, ctx->ascii);
+                gsize > 1 ? TUI_LEFT : TUI_KEEP_TAIL, ctx->ascii);
         if (tg.prob_w) tui_put(stdscr, y, p->x + name_w + 1, tg.prob_w - 1, tt_health_layer_name(flags), flags ? fa : base, TUI_LEFT, ctx->ascii);
         x = p->x + name_w + tg.prob_w;
         for (int c = 0; c < tg.ncol; c++) {
@@ -219,7 +248,8 @@ static void layers_paint(tui_ctx *ctx, tui_panel *p)
             /* A NaN among the every-step statistics is an alarm; among the occasional ones (spectra,
              * per-sample) it means "not defined for this layer" (< 50 eigenvalues, say): dim, not red. */
             int occasional = k >= tui_run_row_stats(r), none = !last || tui_series_count(tui_layer_series(r, li, k)) == 0;
-            if (none || (occasional && isnan(v))) {
+            /* a negative noise scale is undefined (the |G|^2 estimate went below 0), not a -6G batch */
+            if (none || (occasional && isnan(v)) || (k == inoise && v < 0)) {
                 tui_put(stdscr, y, x + 1, COL_W, none ? "-" : "n/a", base | tui_attr(TUI_A_DIM), TUI_RIGHT, ctx->ascii);
                 x += COL_W + 1;
                 continue;

@@ -222,7 +222,12 @@ static void runs_paint(tui_ctx *ctx, tui_panel *p)
             switch ((run_col)c) {
             case RC_STATE: {
                 int role;
-                s = tui_state_label((tt_run_state)tui_model_state(ctx->m, run), &role);
+                tt_run_state rs = (tt_run_state)tui_model_state(ctx->m, run);
+                s = tui_state_label(rs, &role);
+                if (tui_health_stale(&ctx->health, ctx->m, run)) {
+                    s = "stale";               /* no data for a while: a frozen link or a hung trainer */
+                    role = TUI_A_WARN;
+                }
                 if (!is_cur) at = tui_attr((tui_role)role);
                 break;
             }

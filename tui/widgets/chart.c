@@ -232,7 +232,7 @@ static double tv(double v, int log_y) { return log_y ? (v > 0 ? log10(v) : NAN) 
 static void legend_value(char *buf, size_t len, double v, int approx)
 {
     char num[TUI_FMT_MAX];
-    if (approx < 0) { snprintf(buf, len, "-"); return; }
+    if (approx < 0) { snprintf(buf, len, approx == -2 ? "n/a" : "-"); return; }
     tui_fmt_num(num, sizeof num, v);
     snprintf(buf, len, "%s%s", approx ? "~" : "", num);
 }
@@ -253,7 +253,10 @@ static int legend(WINDOW *win, int y, int x, int w, int maxrows, const char *tit
             col = 0;
             need--;
         }
-        if (col + need > w) {
+        /* alone on its row and still too long: the name is shortened, the value stays */
+        int name_w = tui_text_width(lines[i].name);
+        if (col + need > w && col == 0 && w - (need - name_w) >= 4) name_w = w - (need - name_w);
+        else if (col + need > w) {
             if (col < w) tui_puts(win, y + row, x + col, w - col, ascii ? "~" : "\u2026", tui_attr(TUI_A_DIM));
             break;
         }
@@ -261,7 +264,12 @@ static int legend(WINDOW *win, int y, int x, int w, int maxrows, const char *tit
         attr_t sa = tui_attr((tui_role)role);
         if (col > 0) col += tui_puts(win, y + row, x + col, w - col, " ", 0);
         col += tui_puts(win, y + row, x + col, w - col, ascii ? "-" : "\u2501", sa | A_BOLD);
-        col += tui_puts(win, y + row, x + col, w - col, lines[i].name, sa | A_BOLD);
+        if (name_w < tui_text_width(lines[i].name)) {
+            tui_put(win, y + row, x + col, name_w, lines[i].name, sa | A_BOLD, TUI_LEFT, ascii);
+            col += name_w;
+        } else {
+            col += tui_puts(win, y + row, x + col, w - col, lines[i].name, sa | A_BOLD);
+        }
         col += tui_puts(win, y + row, x + col, w - col, " ", 0);
         col += tui_puts(win, y + row, x + col, w - col, num, approx[i] < 0 ? tui_attr(TUI_A_DIM) : isfinite(vals[i]) ? 0 : tui_attr(TUI_A_BAD));
     }
@@ -354,6 +362,7 @@ void tui_chart_draw_ex(WINDOW *win, int y, int x, int h, int w, const tui_chart_
             vals[i] = tui_series_at(lines[i].s, o->cursor, tol, &exact, &at);
             approx[i] = at == INT64_MIN ? -1 : !exact && isfinite(vals[i]);
         }
+        if (o->nan_undefined && isnan(vals[i]) && approx[i] >= 0) approx[i] = -2;   /* "n/a": not defined here */
     }
     int lrows = legend(win, y, x, w, h >= 8 ? 2 : 1, o->title, lines, nlines, vals, approx, ascii);
     y += lrows - 1;                           /* from here on, y is the (last) legend row */
@@ -432,7 +441,7 @@ void tui_chart_draw_ex(WINDOW *win, int y, int x, int h, int w, const tui_chart_
             for (size_t k = 0; k < npt[i]; k++) {
                 const tt_point *p = &pts[(size_t)i * maxpts + k];
                 int xa = step_to_dot(p->first, from, to, DW), xb = step_to_dot(p->step, from, to, DW);
-                if (pass == 1 && p->finite < p->count && nbad < 1024) bad_col[nbad++] = (xa + xb) / 2 / dx;
+                if (pass == 1 && !o->nan_undefined && p->finite < p->count && nbad < 1024) bad_col[nbad++] = (xa + xb) / 2 / dx;
                 double mean = tv(p->mean, o->log_y);
                 if (p->finite == 0 || !isfinite(mean)) { have_prev = 0; continue; }
                 if (pass == 0) {

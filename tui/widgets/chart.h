@@ -72,6 +72,7 @@ typedef struct {
     int64_t cursor;
     int no_envelope;     /* lines only (overlays of many series stay readable) */
     int unit_range;      /* a fraction (accuracy): the y axis spans 0-1 while the data stays inside it */
+    int nan_undefined;   /* NaN means "not defined here" (an occasional statistic), not an alarm: no × marks */
 } tui_chart_opts;
 
 /* What a drawn chart covers on screen, for cursors and the mouse. */
