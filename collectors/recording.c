@@ -94,23 +94,17 @@ static rec_file *file_for(tt_recorder *r, const char *run, char *err, size_t err
     char path[700];
     snprintf(path, sizeof path, "%s/%s.jsonl", r->dir, run);
     if (tt_recording_repair(path, stderr, err, errlen) < 0) return NULL;   /* a torn tail left by a crash */
-    /* the user's alone, never through a symbolic link, no child inherits it (safefile's rules) */
-    lru->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* the user's alone, never through a symbolic link, no child inherits it */
+    char why[800];
+    lru->fd = tt_safefile_fd(path, O_WRONLY | O_APPEND | O_CREAT, why, sizeof why);
     if (lru->fd == 0) {                     /* 0 marks a closed slot: move it (stdin was closed) */
         int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
         close(0);
         lru->fd = fd;
     }
-    struct stat st;
-    if (lru->fd > 0 && (fstat(lru->fd, &st) || !S_ISREG(st.st_mode))) {
-        close(lru->fd);
-        lru->fd = 0;
-        snprintf(err, errlen, "cannot append to %s: not a regular file", path);
-        return NULL;
-    }
     if (lru->fd < 0) {
         lru->fd = 0;
-        snprintf(err, errlen, "cannot append to %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot append to recording %s", why);
         return NULL;
     }
     snprintf(lru->run, sizeof lru->run, "%s", run);
@@ -161,18 +155,15 @@ int tt_recorder_flush(tt_recorder *r)
 
 int tt_recording_repair(const char *path, FILE *warn, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);      /* safefile's rules: no link, regular files */
+    char why[800];
+    int fd = tt_safefile_fd(path, O_RDWR | O_NONBLOCK, why, sizeof why);   /* no link, no FIFO */
     if (fd < 0) {
         if (errno == ENOENT) return 0;
-        snprintf(err, errlen, "cannot open recording %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "recording %s", why);
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        snprintf(err, errlen, "recording %s: expected a regular file", path);
-        return -1;
-    }
+    if (fstat(fd, &st)) { snprintf(err, errlen, "recording %s: %s", path, strerror(errno)); close(fd); return -1; }
     if (st.st_size == 0) { close(fd); return 0; }
     /* the tail after the last newline: read backwards in blocks */
     off_t end = st.st_size, cut = 0;

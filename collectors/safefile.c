@@ -30,25 +30,35 @@ int tt_safefile_mkdirs(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+int tt_safefile_fd(const char *path, int flags, char *err, size_t errlen)
+{
+    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, e == ELOOP ? "is a symbolic link (refused)" : strerror(e));
+        errno = e;
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: expected a regular file", path);
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    if (flags & O_NONBLOCK) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);   /* a regular file after all */
+    else if (st.st_mode & 077) fchmod(fd, 0600);              /* ours, written by an older version: close it */
+    return fd;
+}
+
 FILE *tt_safefile_open(const char *path, const char *mode, char *err, size_t errlen)
 {
     int flags = !strcmp(mode, "r") ? O_RDONLY | O_NONBLOCK
               : !strcmp(mode, "a") ? O_WRONLY | O_APPEND | O_CREAT
               : !strcmp(mode, "a+") ? O_RDWR | O_APPEND | O_CREAT : -1;
     if (flags < 0) { snprintf(err, errlen, "%s: mode '%s': expected r, a or a+", path, mode); return NULL; }
-    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, errno == ELOOP ? "is a symbolic link (refused)" : strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: expected a regular file", path);
-        close(fd);
-        return NULL;
-    }
-    if (flags & O_NONBLOCK) fcntl(fd, F_SETFL, 0);          /* a regular file after all: plain reads */
-    else if (st.st_mode & 077) fchmod(fd, 0600);              /* ours, written by an older version: close it */
+    int fd = tt_safefile_fd(path, flags, err, errlen);
+    if (fd < 0) return NULL;
     FILE *f = fdopen(fd, mode);
     if (!f) { snprintf(err, errlen, "%s: %s", path, strerror(errno)); close(fd); }
     return f;
