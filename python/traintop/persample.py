@@ -95,12 +95,18 @@ class PerSample:
         self.n_backward = 0               # backward passes since the last published step
         self.c_seconds = 0.0              # of this backward's per-sample work, what the C probe timed itself
         self.compiled_seen = False        # a hook found itself traced by torch.compile (compiled.py)
+        self.names = {}                   # covered module -> its name
+        self.root_batch = 0               # leading size of the model's first tensor input, last forward
 
     def register(self, model, layers, enabled, head=None):
         """Picks the covered layers (weight and bias on one per-sample-capable backend, not shared) and
         the classifier head (head: a module name, False for none, None for the last covered Linear), and
         returns the hook handles."""
-        handles = [model.register_forward_pre_hook(hooks.Hook(self._on_forward_pre, self.w._warn))]
+        pre = hooks.Hook(self._on_forward_pre, self.w._warn)
+        try:              # the model's keyword inputs too (transformers calls model(**batch)); torch >= 2.0
+            handles = [model.register_forward_pre_hook(pre, with_kwargs=True)]
+        except TypeError:
+            handles = [model.register_forward_pre_hook(pre)]
         if not enabled:
             return handles
         uses = {}
@@ -143,12 +149,13 @@ class PerSample:
                 self.skipped[name] = why
                 continue
             self.linear[m] = (w[0], w[1], b[1] if b is not None else -1, kind)
+            self.names[m] = name
             self.layers.append(name)
             if kind == "linear":
                 linears.append((name, m))
             with_kwargs = {"with_kwargs": True} if kind == "mha" else {}
             handles.append(m.register_forward_hook(hooks.Hook(self._on_layer_forward, self.w._warn), **with_kwargs))
-        total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        self.total = total = sum(p.numel() for p in model.parameters() if p.requires_grad)
         covered = sum(p.numel() for m in list(self.linear) + list(inner) for p in m.parameters(recurse=False)
                       if p.requires_grad)
         self.coverage = covered / total if total else 0.0
@@ -186,11 +193,33 @@ class PerSample:
 
     # ------------------------------------------------------------------ hooks
 
-    def _on_forward_pre(self, module, inputs):
+    def _on_forward_pre(self, module, inputs, kwargs=None):
         if compiling():
             return                         # traced by torch.compile: nothing of the probe in the graph
         if not self.w.closed:
             self.cb_queued = False         # a backward that failed half-way left no callback behind
+            first = next((t for t in list(inputs) + list((kwargs or {}).values())
+                          if isinstance(t, torch.Tensor) and t.dim() >= 1), None)
+            self.root_batch = first.shape[0] if first is not None else 0
+
+    def _broadcast(self, module, batch, step_batch):
+        """A layer whose input has a batch of 1 in a step whose batch is larger (position ids of shape 1×T,
+        a learned query expanded afterwards) is broadcast across the samples: its output gradient is
+        already summed over them, so no per-sample statistic exists for it. Dropped from the coverage
+        for good, said once. Whether it was."""
+        if batch != 1 or step_batch <= 1:
+            return False
+        name = self.names.pop(module, None)
+        self.linear.pop(module, None)
+        self.saved.pop(module, None)
+        if name is not None:
+            self.coverage -= sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad) / self.total
+            self.layers.remove(name)
+            self.skipped[name] = "input broadcast across the batch (batch 1 in steps of %d)" % step_batch
+            self.w._warn("broadcast:" + name, "traintop: per-sample statistics: layer %s takes an input of batch 1 "
+                                             "in a step of batch %d (broadcast across the samples, as position "
+                                             "ids are): not covered" % (name, step_batch))
+        return True
 
     def _on_layer_forward(self, module, inputs, *rest):
         if compiling():                    # compiled after watch(): no per-sample hooks in the graph
@@ -206,6 +235,11 @@ class PerSample:
             w._warn("capture", hooks.CAPTURE_MSG)
             return
         if not inputs or not isinstance(inputs[0], torch.Tensor) or not w._persample_due():
+            return
+        if module not in self.linear:      # dropped since (_broadcast)
+            return
+        if self.linear[module][3] != "mha" and inputs[0].dim() >= 2 and \
+                self._broadcast(module, inputs[0].shape[0], self.root_batch):
             return
         upcoming = w._upcoming()
         saved = self.saved.setdefault(module, {})
@@ -269,8 +303,14 @@ class PerSample:
                                  "accumulation, or a step a loss scaler skipped): per-sample statistics "
                                  "describe the first one only")
             return
+        # where the model's own input told no batch: the largest of the layers' (a broadcast input has 1)
+        step_batch = max([self.root_batch] + [e[0].shape[0] for m, entries in saved.items() if m in self.linear
+                                             and self.linear[m][3] != "mha" for e in entries.values()])
         for module, entries in saved.items():
-            self._dense_batch(module, [e for e in entries.values() if e[4] == upcoming])
+            entries = [e for e in entries.values() if e[4] == upcoming]
+            if module in self.linear and not (entries and self.linear[module][3] != "mha"
+                                              and self._broadcast(module, entries[0][0].shape[0], step_batch)):
+                self._dense_batch(module, entries)
 
     # ------------------------------------------------------------------ one Linear's batch
 

@@ -161,3 +161,60 @@ def test_gwa_head_by_name(collector):
     tt.close()
     with pytest.raises(ValueError, match="gwa_head='x'"):
         traintop.watch(model, run="head2", endpoint=collector.endpoint, gwa_head="x")
+
+
+class PosNet(nn.Module):
+    """Token and position embeddings, the position ids of shape 1×T broadcast over the batch (as GPT-2's
+    and BERT's): the position table's output gradient is summed over the samples already."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(7, 6)
+        self.pos = nn.Embedding(9, 6)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.emb(x) + self.pos(torch.arange(x.shape[1]).unsqueeze(0))).mean(1))
+
+
+@pytest.mark.parametrize("by_keyword", [False, True])
+def test_broadcast_input_is_not_covered(collector, by_keyword):
+    """A layer fed a batch of 1 in a step of batch B has no per-sample gradient: it leaves the coverage with
+    one warning naming it, and γ is the covered layers' own (brute force over emb and head only). Called by
+    keyword, the model's input batch is read from its keyword arguments."""
+    torch.manual_seed(3)
+    model = PosNet()
+    ref = copy.deepcopy(model).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    run = "ps-pos-%d" % by_keyword
+    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, every=1)
+    assert tt.gamma_coverage == 1.0
+    covered = ["emb.weight", "head.weight", "head.bias"]
+    names = [n for n, _ in model.named_parameters()]
+    want = {}
+    for step in range(1, 4):
+        x, y = batch("emb", step)[0][0], batch("emb", step)[1]
+        ref.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+        params = list(ref.parameters())
+        grads = per_sample_grads(ref, params, lambda m, i: F.cross_entropy(m(x[i:i + 1]), y[i:i + 1]), B)
+        keep = [names.index(n) for n in covered]
+        weights = [params[k].detach().numpy() for k in keep]
+        want[step] = float(np.mean([gamma([gi[k] for k in keep], weights) for gi in grads]))
+        opt.zero_grad()
+        if step == 1:
+            with pytest.warns(RuntimeWarning, match=r"layer pos takes an input of batch 1 in a step of batch 12"):
+                loss = F.cross_entropy(model(x=x) if by_keyword else model(x), y)
+        else:
+            loss = F.cross_entropy(model(x=x) if by_keyword else model(x), y)
+        loss.backward()
+        opt.step()
+        tt.step(loss=loss)
+    assert tt.persample_layers == ["emb", "head"] and "broadcast" in tt.persample_skipped["pos"]
+    total = sum(p.numel() for p in model.parameters())
+    assert tt.gamma_coverage == pytest.approx((42 + 21) / total)
+    tt.close()
+    r = Run(collector.messages(run))
+    for step, g in want.items():
+        assert r.scalar(step, "gamma_mean") == pytest.approx(g, abs=1e-6), step
+        assert r.scalar(step, "gamma_coverage") == pytest.approx((42 + 21) / total), step
+        assert r.extra(step, "pos.weight", "gamma_mean") is None, step
