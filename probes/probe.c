@@ -400,11 +400,18 @@ static void system_scalars(tt_probe *p)
 
 int tt_probe_step(tt_probe *p, int64_t step)
 {
+    return tt_probe_step_at(p, step, NAN);
+}
+
+int tt_probe_step_at(tt_probe *p, int64_t step, double ended)
+{
     if (!p || step <= p->last_step || step < 0) return -1;
     double t0 = tt_probe_now_mono();
     double ext = p->ext_cost[0] + p->ext_cost[1] + p->ext_cost[2];
+    /* where the step ended: now, or earlier for a step published late (tt_probe_step_at) */
+    double mark = isfinite(ended) && ended <= t0 && ended >= p->prev_end ? ended : t0;
     /* the step's own time: since the last step returned, less the probe's work in between */
-    double base = p->prev_end > 0 ? (t0 - p->prev_end) - p->sched.ps_seconds - ext : NAN;
+    double base = p->prev_end > 0 ? (mark - p->prev_end) - p->sched.ps_seconds - ext : NAN;
     p->last_step = step;
     p->c.steps++;
     tt_tx_poll_control(&p->tx);
@@ -485,7 +492,7 @@ int tt_probe_step(tt_probe *p, int64_t step)
     tt_budget_end(&p->budget, base, cost);
     p->sched.ps_seconds = 0;
     memset(p->ext_cost, 0, sizeof p->ext_cost);
-    p->prev_end = end;
+    p->prev_end = mark + (end - t0);       /* as if published when it ended */
     return 0;
 }
 

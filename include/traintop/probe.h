@@ -174,6 +174,12 @@ TT_API int tt_probe_system_metrics(tt_probe *p, double interval_s, const char *g
  * Steps must increase. Returns 0, or -1 for a bad step. */
 TT_API int tt_probe_step(tt_probe *p, int64_t step);
 
+/* tt_probe_step for a step that ended at `ended` (seconds on CLOCK_MONOTONIC) and is published later:
+ * a framework that lets a step's device values land before publishing it (no host wait) says when the
+ * step really ended, so the step times the overhead budget measures stay the training's own. A time in
+ * the future, or before the last step's, is taken as now. */
+TT_API int tt_probe_step_at(tt_probe *p, int64_t step, double ended);
+
 /* Non-zero once the collector (a rule or a user) asked this run to stop; reason gets why.
  * Cheap (no system call when nothing is pending): call it every step. */
 TT_API int tt_probe_should_stop(tt_probe *p, char *reason, size_t len);

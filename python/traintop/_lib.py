@@ -70,6 +70,7 @@ _PROTOS = {
     "tt_probe_layer_stats": (ctypes.c_int, [_P, ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_int]),
     "tt_probe_scalar": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_double]),
     "tt_probe_step": (ctypes.c_int, [_P, ctypes.c_int64]),
+    "tt_probe_step_at": (ctypes.c_int, [_P, ctypes.c_int64, ctypes.c_double]),
     "tt_probe_sampled": (ctypes.c_int, [_P, ctypes.c_int64]),
     "tt_probe_cost": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_double]),
     "tt_probe_should_stop": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_size_t]),

@@ -286,6 +286,7 @@ class PerSample:
             upcoming = w._upcoming()
             if not w._persample_due():
                 return
+            w._publish_deferred()          # the C probe takes the batch for the step after the last published
             t0, self.c_seconds = time.perf_counter(), 0.0
             try:
                 self._batches(saved, upcoming)

@@ -151,9 +151,11 @@ class Probe:
         """Sets a scalar for the step about to be published. False when refused (bad name, > 64 names)."""
         return self._scalar(self._p, name.encode() if isinstance(name, str) else name, float(value)) == 0
 
-    def step(self, step):
+    def step(self, step, ended=None):
+        """Publishes step `step`; ended: when it ended (time.monotonic()), for a step published late."""
         with self._lock:
-            rc = self._c.tt_probe_step(self._p, int(step))
+            rc = self._c.tt_probe_step(self._p, int(step)) if ended is None else \
+                self._c.tt_probe_step_at(self._p, int(step), float(ended))
         if rc != 0:
             raise TraintopError("step %d refused: steps must be non-negative and increase" % step)
 

@@ -68,6 +68,33 @@ def _num(v):
     return float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
 
 
+def _on_gpu(v):
+    return isinstance(v, torch.Tensor) and v.device.type == "cuda"
+
+
+class DeviceScalars:
+    """The GPU tensor scalars of a step that samples nothing, on their way to the host: copied without
+    waiting (into pinned memory, behind the training's work in stream order) so that such a step never
+    waits for the device; the step is published once they have landed, at the latest when the probe
+    next acts (the next step's optimizer step: by then the copy, queued after this step's forward, is
+    normally long done)."""
+    __slots__ = ("names", "host", "event", "ended")
+
+    def __init__(self, scalars):
+        self.ended = time.monotonic()      # the step's end, for the overhead budget's step times
+        self.names = [k for k, v in scalars.items() if _on_gpu(v)]
+        vals = torch.stack([scalars[k].detach().reshape(()).to(torch.float64) for k in self.names])
+        self.host = torch.empty(vals.shape, dtype=torch.float64, pin_memory=True)
+        self.host.copy_(vals, non_blocking=True)
+        self.event = torch.cuda.Event()
+        self.event.record()
+
+    def values(self):
+        """{name: float}, waiting for the copy if it has not landed yet."""
+        self.event.synchronize()
+        return dict(zip(self.names, self.host.tolist()))
+
+
 @dataclass
 class Options:
     """watch()'s settings (docs/python.md, API), checked."""
@@ -125,6 +152,7 @@ class Watch:
                                    linger_ms=linger_ms, gpu_backend=gpu_backend, gpu_timing=gpu_timing,
                                    scaler=scaler, system_metrics=system_metrics)
         self._closed = True                # until the probe is open
+        self._deferred = None              # (prepared step, scalars, DeviceScalars): published when they land
         self._lock = threading.RLock()
         self.every = o.every               # None: the overhead budget (the C probe's schedule)
         self.optimizer = optimizer
@@ -284,6 +312,7 @@ class Watch:
 
     def _prepare(self, step=None, tensors=()):
         """What must be read right after the optimizer step: gradients, device statistics, optimizer."""
+        self._publish_deferred()            # the probe's state must be that of the step before
         t_in = time.perf_counter()
         step = self._step + 1 if step is None else int(step)
         if self._persample.compiled_seen:
@@ -309,11 +338,30 @@ class Watch:
     # ------------------------------------------------------------------ publishing
 
     def _emit(self, scalars):
-        t_in = time.perf_counter()
+        """Publishes the prepared step; a step that samples nothing, with scalars still on a GPU, once their
+        copy has landed (DeviceScalars: no host wait in such a step). The next one is numbered after it
+        either way."""
+        self._publish_deferred()
         prep, self._prepared = self._prepared, None
         step = prep["step"]
         if step <= self._step:
             raise TraintopError("step %d: steps must increase (last published: %d)" % (step, self._step))
+        if any(_on_gpu(v) for v in scalars.values()) and not self._plan(step, 1):
+            self._deferred = (prep, scalars, DeviceScalars(scalars))
+        else:
+            self._publish(prep, scalars)
+        self._step = step
+        self._persample.published(step)
+
+    def _publish_deferred(self):
+        if self._deferred is not None:
+            (prep, scalars, dev), self._deferred = self._deferred, None
+            landed = dev.values()
+            self._publish(prep, {k: landed.get(k, v) for k, v in scalars.items()}, dev.ended)
+
+    def _publish(self, prep, scalars, ended=None):
+        t_in = time.perf_counter()
+        step = prep["step"]
         p = self.probe
         # first: on a sampled step collect waits for the device's statistics, which come after a loss
         # tensor in stream order, so reading tensor scalars after it costs no wait of its own
@@ -341,9 +389,7 @@ class Watch:
         p.cost(SAMPLE_STATS, max(0.0, t1 - t0 - gpu_wait))
         if self._host_cost:
             p.cost(0, (t0 - t_in) + (time.perf_counter() - t2))
-        p.step(step)
-        self._step = step
-        self._persample.published(step)
+        p.step(step, ended)
 
     def _emit_pending(self):
         with self._lock:
@@ -378,10 +424,14 @@ class Watch:
                 # called with no optimizer step pending (before optimizer.step(), or without an
                 # optimizer hook): this call publishes every step, the optimizer hook no longer does
                 self._hook_quiet = True
-                tensors = [(k, v) for k, v in scalars.items() if isinstance(v, torch.Tensor)]
+                self._publish_deferred()
+                # GPU tensors of a step that samples nothing are left to _emit (no wait); the others
+                # ride along with the statistics copy
+                quiet = not self._plan(self._step + 1 if step is None else int(step), 1)
+                tensors = [(k, v) for k, v in scalars.items() if isinstance(v, torch.Tensor) and not (quiet and _on_gpu(v))]
                 self._prepare(step, [v for _, v in tensors])
                 vals = dict(zip((k for k, _ in tensors), self._prepared["values"]))
-                self._emit({k: (vals[k] if k in vals else float(v)) for k, v in scalars.items()})
+                self._emit({k: vals.get(k, v) for k, v in scalars.items()})
         return self.should_stop
 
     def log(self, **scalars):
@@ -445,11 +495,12 @@ class Watch:
         if self._closed:
             return
         with self._lock:
-            if self._pending:
-                try:
+            try:
+                if self._pending:
                     self._emit_pending()
-                except Exception:
-                    pass
+                self._publish_deferred()
+            except Exception:
+                pass
             for h in self._handles:
                 h.remove()
             self._handles = []

@@ -319,6 +319,56 @@ def _watch_beside_profiler():
     return bad
 
 
+def _watch_no_sync_unsampled():
+    """A step that samples nothing waits for nothing on the device: with torch's sync debug mode on,
+    the optimizer step and tt.step(loss=<CUDA tensor>) of such a step raise no synchronisation warning
+    (through the optimizer hook and through tt.step alone); every step still arrives with its own loss."""
+    import tempfile
+    import warnings
+    import torch
+    import torch.nn as nn
+    import traintop
+    bad = []
+    for auto in (None, False):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(48, 96), nn.ReLU(), nn.Linear(96, 10)).cuda()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        g = torch.Generator().manual_seed(1)
+        data = [(torch.randn(32, 48, generator=g).cuda(), torch.randint(0, 10, (32,), generator=g).cuda())
+                for _ in range(12)]
+        d = tempfile.mkdtemp(prefix="tt-cuda-nosync-")
+        spool = os.path.join(d, "spool.jsonl")
+        w = traintop.watch(model, opt, run="nosync", endpoint="ipc://%s/none.sock" % d, spool=spool, every=4,
+                           auto_step=auto, linger_ms=0)
+        losses = []
+        for step, (x, y) in enumerate(data, 1):
+            opt.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if step % 4:
+                    torch.cuda.set_sync_debug_mode("warn")
+                try:
+                    opt.step()
+                    w.step(loss=loss)
+                finally:
+                    torch.cuda.set_sync_debug_mode("default")
+            syncs = [str(c.message) for c in caught if "synchroniz" in str(c.message)]
+            if syncs:
+                bad.append("auto_step=%s step %d (not sampled): %s" % (auto, step, syncs[0][:120]))
+            losses.append(loss.detach())
+        w.close()
+        msgs = _spooled_steps(spool)
+        for step, l in enumerate(losses, 1):
+            got = msgs.get(step, {}).get("scalars", {}).get("loss")
+            if got is None or abs(got - float(l)) > 1e-6 * max(1.0, abs(float(l))):
+                bad.append("auto_step=%s step %d: loss %r, expected %r" % (auto, step, got, float(l)))
+        os.unlink(spool)
+        os.rmdir(d)
+    return bad
+
+
 CASES = []
 
 
@@ -337,6 +387,7 @@ def _cases():
         out.append(("watch: GPU backend = torch ops %s" % dt, lambda dt=dt: _watch_gpu_vs_torch_ops(dt)))
     out.append(("watch: per-sample on the GPU = CPU probe", _watch_persample_gpu_vs_cpu))
     out.append(("watch beside torch.profiler", _watch_beside_profiler))
+    out.append(("watch: no host wait in an unsampled step", _watch_no_sync_unsampled))
     return out
 
 

@@ -115,6 +115,16 @@ static void rejects_bad_options(void **state)
     assert_int_equal(tt_probe_add_layer(p, "z", 0, 3, w, g, err, sizeof err), -1);
     assert_int_equal(tt_probe_step(p, 5), 0);
     assert_int_equal(tt_probe_step(p, 5), -1);             /* steps must increase */
+    assert_int_equal(tt_probe_step_at(p, 5, mono()), -1);  /* published late or not */
+    assert_int_equal(tt_probe_step_at(p, -1, mono()), -1);
+    /* an end in the past, in the future, before the last step's, or none: all published as steps */
+    assert_int_equal(tt_probe_step_at(p, 6, mono() - 1e-3), 0);
+    assert_int_equal(tt_probe_step_at(p, 7, mono() + 3600), 0);
+    assert_int_equal(tt_probe_step_at(p, 8, 0), 0);
+    assert_int_equal(tt_probe_step_at(p, 9, NAN), 0);
+    tt_probe_counters pc;
+    tt_probe_get_counters(p, &pc);
+    assert_int_equal(pc.steps, 5);
     assert_int_equal(tt_probe_add_layer(p, "late", 1, 1, w, g, err, sizeof err), -1);
     assert_int_equal(tt_probe_hparam_num(p, "late", 1), -1);
     tt_probe_close(p, NULL, 0);
