@@ -8,6 +8,10 @@ optimizer changes the weights, as the C API requires. Under DDP, see ddp.py for 
 
 Layer kinds, each reduced to the dense form g_i = Σ_t δ_it a_itᵀ (no per-sample gradient is formed):
   nn.Linear      a = the input, δ = dL/dz, one token per leading position.
+  Conv1D         transformers' (GPT-2, GPT-J style; told by class name and nf/nx, transformers is not
+                 imported): z = a W + b with W stored nx × nf, a Linear with the weight transposed. Sent
+                 with the roles of a and δ exchanged, so the backends read W and Ḡ in their stored layout;
+                 the bias as a layer of its own with input 1 and δ summed over tokens (_conv1d).
   nn.Conv2d      (groups 1, zero padding) the weight as C_out × (C_in·kh·kw): a = the unfolded input
                  patches, one token per output position, δ = dL/dz at that position.
   nn.MultiheadAttention  the in-projection (3E × E, packed): q, k and v tokens as tokens of one layer,
@@ -44,10 +48,23 @@ def _probe_indexed(owner):
     return getattr(owner, "persample_device", "cpu") != "cuda"
 
 
+def _is_conv1d(m):
+    """Whether m is a transformers Conv1D (transformers.pytorch_utils.Conv1D: GPT-2, GPT-J-style models) or a
+    module of the same semantics, told by its class name and its nf/nx attributes — transformers is never
+    imported here (it may be absent)."""
+    return any(c.__name__ == "Conv1D" for c in type(m).__mro__) and \
+        isinstance(getattr(m, "nf", None), int) and isinstance(getattr(m, "nx", None), int)
+
+
 def _kind(m):
     """The per-sample kind of a module and why not, as (kind, None) or (None, reason)."""
     if isinstance(m, nn.Linear):
         return "linear", None
+    if _is_conv1d(m):
+        w, b = m._parameters.get("weight"), m._parameters.get("bias")
+        if w is None or tuple(w.shape) != (m.nx, m.nf) or (b is not None and tuple(b.shape) != (m.nf,)):
+            return None, "Conv1D whose weight is not nx × nf (or whose bias is not nf)"
+        return "conv1d", None
     if isinstance(m, nn.Conv2d):
         if m.groups != 1 or m.padding_mode != "zeros" or m.padding == "same":
             return None, "Conv2d with groups > 1, padding 'same' or a padding mode other than zeros"
@@ -125,7 +142,7 @@ class PerSample:
                     self.skipped[name] = why
                 continue
             weight = m.in_proj_weight if kind == "mha" else m.weight
-            bias = None if kind == "embedding" else (m.in_proj_bias if kind == "mha" else m.bias)
+            bias = None if kind == "embedding" else (m.in_proj_bias if kind == "mha" else m._parameters.get("bias"))
             w = layers.find(weight)
             b = layers.find(bias) if bias is not None else None
             if w is None or (bias is not None and (b is None or b[0] is not w[0])):
@@ -325,6 +342,9 @@ class PerSample:
             b = a.shape[0] if a.dim() >= 2 else 1
             d_in, d_out = module.in_features, module.out_features
             return a.reshape(b, -1, d_in), dz.reshape(b, -1, d_out), z.detach().reshape(b, -1, d_out) if zok else None
+        if kind == "conv1d":                       # z = a W + b, W of shape nx × nf; Z: see _dense_batch
+            b = a.shape[0] if a.dim() >= 2 else 1
+            return a.reshape(b, -1, module.nx), dz.reshape(b, -1, module.nf), None
         if kind == "conv2d":
             if a.dim() == 3:                       # an unbatched C×H×W input
                 a, dz, z = a.unsqueeze(0), dz.unsqueeze(0), z.unsqueeze(0)
@@ -404,7 +424,28 @@ class PerSample:
             self._send(owner, wi, bi, B, [p[0] for p in parts_a], [p[0] for p in parts_d], [p[0] for p in parts_z])
             self._send(*self.mha_out[module], B, [p[1] for p in parts_a], [p[1] for p in parts_d], [p[1] for p in parts_z])
             return
+        if kind == "conv1d":
+            self._conv1d(owner, wi, bi, B, parts_a, parts_d)
+            return
         self._send(owner, wi, bi, B, parts_a, parts_d, parts_z)
+
+    def _conv1d(self, owner, wi, bi, B, parts_a, parts_d):
+        """A Conv1D's batch. Its weight is registered as it is stored, nx × nf (rows × cols) = d_in × d_out,
+        while the dense backends (tt_probe_dense_batch, tt_cuda_dense_batch) read a weight layer, and its
+        Ḡ, as rows = outputs × cols = inputs, row-major, with g_i = Σ_t δ_it a_itᵀ (δ: B×T×rows, a:
+        B×T×cols). So the roles are exchanged: the Conv1D's δ go in as that layer's inputs (nf = cols),
+        its inputs a as the output gradients (nx = rows), and g_i = Σ_t a_it δ_itᵀ is the Conv1D's own
+        per-sample gradient in the registered layout: ⟨g_i,W⟩, ‖g_i‖², ⟨g_i,Ḡ⟩ and the GSNR are exact
+        (bilinear in a and δ, so grad_scale and a loss scale apply unchanged). The forward output
+        z = a W + b is no pre-activation of that layer: no Z (one more GEMM). The bias (nf entries) is not
+        that layer's (nx rows): it goes as a layer of its own, nf × 1, with one constant input 1 and δ
+        summed over the tokens, b_i = Σ_t δ_it (in float64, then float32)."""
+        self._send(owner, wi, -1, B, parts_d, parts_a, [None] * len(parts_a))
+        if bi < 0:
+            return
+        D = torch.cat(parts_d, dim=1) if len(parts_d) > 1 else parts_d[0]
+        Dsum = D.to(torch.float64).sum(1, keepdim=True).to(torch.float32)
+        self._send(owner, bi, -1, B, [Dsum.new_ones(B, 1, 1)], [Dsum], [None])
 
     def _send(self, owner, wi, bi, B, parts_a, parts_d, parts_z):
         """One dense layer's tokens from all its calls this step, to its backend."""

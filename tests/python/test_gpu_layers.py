@@ -261,3 +261,43 @@ def test_cupti_goes_to_a_later_torch_profiler(backend, monkeypatch):
     assert backend.timing_asked == 2 and not late.cupti
     assert late.timing_note() == "torch.profiler is running: GPU time from CUDA events"
     late.close()
+
+
+def test_conv1d_batch_in_the_dense_layout():
+    """What a dense backend is handed for a transformers Conv1D (weight stored nx × nf): the GPU backend's
+    tt_cuda_dense_batch takes it as the CPU's tt_probe_dense_batch does — g_i = grad_scale·Σ_t D_it A_itᵀ,
+    rows × cols, against the weight layer as registered — and with those semantics the weight call gives
+    each sample's own weight gradient in the stored layout (roles of a and δ exchanged, no Z), the bias
+    call (a layer of its own, input 1, δ summed over tokens) its own bias gradient; the batch element type
+    is the GPU backend's choice. Checked against per-sample autograd in float64, no GPU needed."""
+    from types import SimpleNamespace
+    from traintop.persample import PerSample
+    calls = []
+
+    class Owner:
+        persample_device, device_loss_scale = "cpu", False
+        batch_dtype = staticmethod(GpuLayers.batch_dtype)
+
+        def dense_batch(self, wl, bl, A, D, Z, scale, gbar_scale, loss_scale=None):
+            calls.append((wl, bl, A.clone(), D.clone(), Z, scale, gbar_scale))
+
+    B, T, nx, nf = 3, 4, 5, 6
+    g = torch.Generator().manual_seed(1)
+    W = torch.randn(nx, nf, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(nf, generator=g, dtype=torch.float64, requires_grad=True)
+    a = torch.randn(B, T, nx, generator=g, dtype=torch.float64)
+    z = a @ W + b
+    per_sample = torch.sin(z).sum((1, 2))                  # each sample's own loss
+    dz, = torch.autograd.grad(per_sample.mean(), z, retain_graph=True)
+    ps = PerSample(SimpleNamespace(options=SimpleNamespace(loss_reduction="mean", scaler=None), _warn=None))
+    ps._conv1d(Owner(), 7, 8, B, [a[:, :2].float(), a[:, 2:].float()], [dz[:, :2].float(), dz[:, 2:].float()])
+    (wl, bl, A, D, Z, scale, _), (bwl, bbl, A1, Dsum, Z1, bscale, _) = calls
+    assert (wl, bl, bwl, bbl, Z, Z1, scale, bscale) == (7, -1, 8, -1, None, None, B, B)
+    assert A.shape == (B, T, nf) and D.shape == (B, T, nx) and A1.shape == (B, 1, 1) and Dsum.shape == (B, 1, nf)
+    assert A.dtype == D.dtype == A1.dtype == Dsum.dtype == torch.float32
+    for i in range(B):
+        gw, gb = torch.autograd.grad(per_sample[i], (W, b), retain_graph=True)
+        got_w = scale * torch.einsum("tr,tc->rc", D[i].double(), A[i].double())      # rows × cols = nx × nf
+        got_b = bscale * torch.einsum("tr,tc->rc", Dsum[i].double(), A1[i].double())  # nf × 1
+        assert torch.allclose(got_w, gw, rtol=1e-5, atol=1e-6), i
+        assert torch.allclose(got_b[:, 0], gb, rtol=1e-5, atol=1e-6), i

@@ -1,13 +1,18 @@
 """Per-sample γ beyond nn.Linear, through traintop.watch(): Conv2d (unfolded patches), Embedding (sums per
-token id) and MultiheadAttention's packed in-projection (δ_q, δ_k, δ_v recomputed through the attention),
-against brute force: each sample's own gradient by autograd, one sample at a time, in float64.
+token id), MultiheadAttention's packed in-projection (δ_q, δ_k, δ_v recomputed through the attention) and
+transformers' Conv1D (GPT-2's Linear with the weight stored transposed, nx × nf; a local class of the same
+name and semantics, so no transformers dependency here), against brute force: each sample's own gradient
+by autograd, one sample at a time, in float64.
 
 Checked per step: every parameter's own γ mean (the layer extra gamma_mean), the model's γ mean, the
 coverage (1: every parameter is covered); per window: the GWA window signals (paper-exact GWA, robust GWA,
 Pearson kurtosis, bimodality, fraction negative) on the brute-force γ with scipy, and the paper's
 head-only GWA (gwa_paper: the head weight's own γ). Tolerances as tests/python/test_torch_persample.py
 (the probe computes in float32 with double accumulation): γ means atol 1e-6; window statistics rtol 2e-4
-+ atol 1e-6 (4th moments of a few dozen values amplify the γ errors); bimodality the same.
++ atol 1e-6 (4th moments of a few dozen values amplify the γ errors); bimodality the same. Conv1D also in
+full mode (⟨g_i,Ḡ⟩, which γ does not read): the model's noise statistics as test_torch_persample.py
+(rtol 1e-5; grad_sq atol 1e-5·(‖Ḡ‖² + tr Σ̂/B)), each parameter's own trace_sigma (rtol 1e-5) and GSNR
+(rtol 1e-4: a mean of ḡ²/var over the parameters, each var a difference of float32-rounded moments).
 """
 import copy
 import math
@@ -22,7 +27,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import traintop  # noqa: E402
 from conftest import Run  # noqa: E402
-from refs import gamma, per_sample_grads  # noqa: E402
+from refs import gamma, noise, per_sample_grads  # noqa: E402
 
 B = 12
 
@@ -68,6 +73,36 @@ class AttnNet(nn.Module):
         return self.head(torch.tanh(c).mean(0))
 
 
+class Conv1D(nn.Module):
+    """transformers.pytorch_utils.Conv1D's semantics (nf outputs, nx inputs, weight nx × nf, z = x W + b), with
+    an optional bias; traintop tells it by its class name and nf/nx, as the real one."""
+
+    def __init__(self, nf, nx, bias=True):
+        super().__init__()
+        self.nf, self.nx = nf, nx
+        self.weight = nn.Parameter(torch.randn(nx, nf) * 0.3)
+        self.bias = nn.Parameter(torch.randn(nf) * 0.1) if bias else None
+
+    def forward(self, x):
+        z = x.reshape(-1, self.nx) @ self.weight
+        if self.bias is not None:
+            z = z + self.bias
+        return z.reshape(x.shape[:-1] + (self.nf,))
+
+
+class Conv1DNet(nn.Module):
+    """Conv1D on B×T×d tokens (c1), on B×d rows (c2, with bias; c3, without), a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2, self.c3 = Conv1D(8, 4), Conv1D(6, 8), Conv1D(5, 6, bias=False)
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.c1(x)).mean(1)
+        return self.head(torch.tanh(self.c3(torch.tanh(self.c2(h)))))
+
+
 def batch(kind, seed):
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 3, (B,), generator=g)
@@ -75,17 +110,30 @@ def batch(kind, seed):
         return (torch.randn(B, 2, 8, 8, generator=g),), torch.randint(0, 4, (B,), generator=g)
     if kind == "emb":
         return (torch.randint(0, 7, (B, 9), generator=g),), y        # repeated ids and padding tokens
+    if kind == "conv1d":
+        return (torch.randn(B, 5, 4, generator=g),), y
     mask = torch.zeros(B, 5, dtype=torch.bool)
     mask[::3, 4] = True
     return (torch.randn(B, 5, 4, generator=g), mask), y
 
 
-def run_case(collector, kind, run, steps=6, window=3):
+def gsnr(grads, k):
+    """The GSNR of parameter block k as the probe's: mean over entries of ḡ²/var (population variance),
+    entries whose variance is below 1e-6 of their mean square left out."""
+    g = np.stack([gi[k].ravel() for gi in grads])
+    m2, gbar = (g * g).mean(0), g.mean(0)
+    var = m2 - gbar * gbar
+    ok = var > 1e-6 * m2
+    return float((gbar[ok] ** 2 / var[ok]).mean())
+
+
+def run_case(collector, kind, run, steps=6, window=3, full=False):
     torch.manual_seed(5)
-    model = {"conv": ConvNet, "emb": EmbNet, "attn": AttnNet}[kind]()
+    model = {"conv": ConvNet, "emb": EmbNet, "attn": AttnNet, "conv1d": Conv1DNet}[kind]()
     ref = copy.deepcopy(model).double()
     opt = torch.optim.SGD(model.parameters(), lr=0.3)
-    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, gwa_window=window, every=1)
+    tt = traintop.watch(model, opt, run=run, endpoint=collector.endpoint, gwa_window=window, every=1,
+                        persample_full=full)
     assert tt.gamma_coverage == 1.0 and tt.gwa_head == "head"
     names = [n for n, _ in model.named_parameters()]
     head_k = names.index("head.weight")
@@ -101,6 +149,9 @@ def run_case(collector, kind, run, steps=6, window=3):
             "gammas": [gamma(gi, weights) for gi in grads],
             "head": [gamma([gi[head_k]], [weights[head_k]]) for gi in grads],
             "layer": {n: float(np.mean([gamma([gi[k]], [weights[k]]) for gi in grads])) for k, n in enumerate(names)},
+            "noise": noise(grads, B),
+            "layer_trace": {n: noise([[gi[k]] for gi in grads], B)["trace_sigma"] for k, n in enumerate(names)},
+            "gsnr": {n: gsnr(grads, k) for k, n in enumerate(names)},
         }
         opt.zero_grad()
         loss = F.cross_entropy(model(*xs), y)
@@ -121,7 +172,7 @@ def window_want(g):
             "gwa_bimodality": (G1 * G1 + 1) / (G2 + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))}
 
 
-@pytest.mark.parametrize("kind", ["conv", "emb", "attn"])
+@pytest.mark.parametrize("kind", ["conv", "emb", "attn", "conv1d"])
 def test_layer_kind_against_brute_force(collector, kind):
     window = 3
     run, expect, names = run_case(collector, kind, "ps-" + kind, window=window)
@@ -143,6 +194,47 @@ def test_layer_kind_against_brute_force(collector, kind):
             hist = [run.scalar(step, "gwa_hist_%02d" % i) for i in range(16)]
             assert sum(hist) == pytest.approx(1.0, abs=1e-9) and run.scalar(step, "gwa_hist_range") > 0
             gam, head = [], []
+
+
+def test_conv1d_noise_full(collector):
+    """Conv1D in full mode: the model's noise statistics (‖g_i‖², ⟨g_i,Ḡ⟩ over all layers, the Conv1D weights
+    read in their nx × nf layout and their biases as layers of their own), each parameter's own trace_sigma,
+    and the GSNR where the probe computes it (a weight fed one token per sample; any bias)."""
+    run, expect, names = run_case(collector, "conv1d", "ps-conv1d-full", steps=3, full=True)
+    for step, e in expect.items():
+        nz = e["noise"]
+        assert run.scalar(step, "gamma_mean") == pytest.approx(np.mean(e["gammas"]), abs=1e-6), step
+        assert run.scalar(step, "trace_sigma") == pytest.approx(nz["trace_sigma"], rel=1e-5), step
+        assert run.scalar(step, "norm_test") == pytest.approx(nz["norm_test"], rel=1e-5), step
+        assert run.scalar(step, "grad_sq") == pytest.approx(nz["grad_sq"], abs=1e-5 * (nz["g2"] + nz["trace_sigma"] / B))
+        assert run.scalar(step, "inner_test") == pytest.approx(nz["inner_test"], rel=1e-5), step
+        assert run.scalar(step, "ortho_test") == pytest.approx(nz["ortho_test"], rel=1e-5), step
+        for n in names:
+            assert run.extra(step, n, "trace_sigma") == pytest.approx(e["layer_trace"][n], rel=1e-5), (step, n)
+            got = run.extra(step, n, "gsnr")
+            if n == "c1.weight":           # B×T tokens: no GSNR, as for a Linear's
+                assert got is None or math.isnan(got), (step, n, got)
+            else:
+                assert got == pytest.approx(e["gsnr"][n], rel=1e-4), (step, n)
+
+
+def test_conv1d_detection():
+    """Conv1D is told by name and nf/nx, with the weight nx × nf; a module merely named so is not taken,
+    nor nn.Conv1d."""
+    from traintop.persample import _kind
+    assert _kind(Conv1D(3, 2)) == ("conv1d", None) and _kind(Conv1D(3, 2, bias=False)) == ("conv1d", None)
+    bad = Conv1D(3, 2)
+    bad.weight = nn.Parameter(torch.zeros(3, 2))
+    assert _kind(bad)[0] is None and "nx × nf" in _kind(bad)[1]
+
+    class Sub(Conv1D):
+        pass
+
+    class Other(nn.Module):
+        pass
+
+    Other.__name__ = "Conv1D"
+    assert _kind(Sub(4, 4))[0] == "conv1d" and _kind(Other()) == (None, None) and _kind(nn.Conv1d(2, 3, 1)) == (None, None)
 
 
 def test_low_coverage_warns(collector):

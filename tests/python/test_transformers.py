@@ -8,7 +8,10 @@ the gradient the optimizer used (after the Trainer's clipping) and the weights a
 (snapshots a helper callback takes; rtol 1e-8 as test_stats.py); the Trainer's logged `loss`,
 `learning_rate`, `grad_norm` with the step they belong to, `eval_loss` after each evaluation, the
 optimizer's `lr`; the collector's stop request ending train() through control.should_training_stop.
+GPT-2's per-sample statistics come from its transformers Conv1D projections (c_attn, c_proj, c_fc: a finite
+γ every step; the numbers themselves are checked against brute force in test_persample_layers.py).
 """
+import math
 import tempfile
 import time
 
@@ -107,10 +110,64 @@ def test_hf_trainer_publishes_each_optimizer_step(collector, kind, accumulate):
             assert r.scalar(step, "eval_loss") == pytest.approx(logged["eval_loss"], rel=1e-6)
     if kind == "gpt2":     # tied embeddings: one parameter; lm_head shares it, no per-sample statistics
         assert "lm_head.weight" not in r.layers
+        # transformers' Conv1D (weight nx × nf) covered: every projection of the block
+        conv1d = ["transformer.h.0.attn.c_attn", "transformer.h.0.attn.c_proj", "transformer.h.0.mlp.c_fc",
+                  "transformer.h.0.mlp.c_proj"]
+        assert cb.tt.persample_layers == conv1d, cb.tt.persample_skipped
+        covered = sum(p.numel() for n, p in model.named_parameters() if n.rsplit(".", 1)[0] in conv1d)
+        assert cb.tt.gamma_coverage == pytest.approx(covered / sum(p.numel() for p in model.parameters()))
+        for step in r.steps:
+            assert r.scalar(step, "gamma_coverage") == pytest.approx(cb.tt.gamma_coverage), step
+            g = r.scalar(step, "gamma_mean")
+            assert g is not None and math.isfinite(g) and abs(g) <= 1, (step, g)
+            for n in conv1d:
+                assert math.isfinite(r.extra(step, n + ".weight", "gamma_mean")), (step, n)
+                assert math.isfinite(r.extra(step, n + ".bias", "gamma_mean")), (step, n)
     else:
         assert "classifier" in cb.tt.persample_layers
         assert r.scalar(steps, "gamma_mean") is not None
     assert r.end["status"] == "finished"
+
+
+def test_gpt2_conv1d_gamma_against_brute_force(collector):
+    """The real transformers Conv1D through watch() (no Trainer): the model's γ mean and each Conv1D
+    parameter's own γ mean against every sample's own gradient by autograd on a float64 copy, over the
+    covered parameters (the Conv1D weights and biases). Tolerance as test_persample_layers.py: atol 1e-6."""
+    import copy
+    import numpy as np
+    from refs import gamma, per_sample_grads
+    from transformers.pytorch_utils import Conv1D
+    import traintop
+    model = gpt2()
+    ref = copy.deepcopy(model).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    tt = traintop.watch(model, opt, run="hf-conv1d", endpoint=collector.endpoint, every=1, gwa_head=False)
+    names = [n for n, _ in model.named_parameters()]
+    conv1d = [n for n, m in model.named_modules() if isinstance(m, Conv1D)]
+    assert len(conv1d) == 4 and set(conv1d) <= set(tt.persample_layers)
+    covered = [k for k, n in enumerate(names) if n.rsplit(".", 1)[0] in conv1d]
+    B, want = 4, {}
+    for step in (1, 2):
+        x = torch.randint(1, V, (B, T), generator=torch.Generator().manual_seed(step))
+        ref.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+        params = list(ref.parameters())
+        grads = per_sample_grads(ref, params, lambda m, i: m(input_ids=x[i:i + 1], labels=x[i:i + 1]).loss, B)
+        weights = [params[k].detach().numpy() for k in covered]
+        want[step] = (float(np.mean([gamma([gi[k] for k in covered], weights) for gi in grads])),
+                      {names[k]: float(np.mean([gamma([gi[k]], [params[k].detach().numpy()]) for gi in grads]))
+                       for k in covered})
+        opt.zero_grad()
+        loss = model(input_ids=x, labels=x).loss
+        loss.backward()
+        opt.step()
+        tt.step(loss=loss)
+    assert tt.persample_layers == conv1d        # wpe left at the first step: broadcast position ids
+    tt.close()
+    r = Run(collector.messages("hf-conv1d"))
+    for step, (g, layers) in want.items():
+        assert r.scalar(step, "gamma_mean") == pytest.approx(g, abs=1e-6), step
+        for n, v in layers.items():
+            assert r.extra(step, n, "gamma_mean") == pytest.approx(v, abs=1e-6), (step, n)
 
 
 class StopAt(TrainerCallback):
