@@ -16,7 +16,9 @@ tabular sets); AdamW. --quick: digits and the mixture, noise 0/40 %, seed 0 (bot
 
 Lines: gwa_stop_gap_pts_<signal> (mean over runs of best − selected test accuracy, in points) and
 gwa_stop_vs_valloss_pts (the val-loss rule's gap minus the best GWA signal's: > 0 means the GWA signal
-stopped closer to the best epoch). Lines starting with # are details.
+stopped closer to the best epoch). Lines starting with # are details, among them the gaps on the tuning split
+(seed 0, on which robust_confirmed's drop was chosen) and on the held-out seeds. --dump FILE writes each run's
+per-window scalars for replaying rules offline.
 """
 import argparse
 import json
