@@ -397,6 +397,10 @@ int tt_alerts_on_step(tt_alerts *a, const tt_run *r, tt_alert *out, int max)
         tt_rule_state *st = states_for(s, r);
         if (!st) continue;
         if (!rule->layer[0]) {
+            if (rule->confirm[0]) {
+                const tt_named_series *cf = tt_run_scalar(r, rule->confirm);
+                if (cf && cf->last_step == r->step) tt_rule_confirm_value(rule, &st[0], cf->last);
+            }
             const tt_named_series *sc = tt_run_scalar(r, rule->monitor);
             if (!sc || sc->last_step != r->step) continue;
             if (at_pole(r, rule->monitor) ? tt_rule_check_pole(rule, &st[0], r->step, sc->last, &ev)

@@ -68,6 +68,8 @@ static const param params[] = {
     { "divergence_threshold", "diverge", K_ES, P_NUM, -BIG, BIG, AT(divergence_threshold) },
     { "check_finite", NULL, K_ES | K_TH | K_SP, P_BOOL, 0, 0, AT(check_finite) },
     { "smooth", "smooth", K_ES | K_TH | K_SP, P_INT, 1, TT_RULE_MAX_SMOOTH, AT(smooth) },
+    { "confirm", NULL, K_ES, P_STR, 0, 0, 0 },
+    { "confirm_drop", NULL, K_ES, P_NUM, 0, 1, AT(confirm_drop) },
     { "stop_on_pole", NULL, K_ES | K_TH | K_SP, P_BOOL, 0, 0, AT(stop_on_pole) },
     { "op", NULL, K_TH | K_WC, P_STR, 0, 0, 0 },
     { "threshold", NULL, K_TH | K_WC, P_NUM, -BIG, BIG, AT(threshold) },
@@ -94,7 +96,7 @@ static const char *const action_words[] = { "stop", "bell", "alert", NULL };
 /* The metrics docs/metrics.md (and docs/protocol.md, docs/gpu.md) name. A run may send others. */
 static const char *const known_scalars[] = { "loss", "val_loss", "train_loss", "val_acc", "train_acc", "lr", "gwa",
     "gwa_gamma_mean", "gwa_gamma_std", "gwa_kurtosis", "gwa_frac_neg", "gwa_pole", "gwa_robust", "gwa_pearson",
-    "gwa_bimodality", "mislabeled_frac", "gamma_coverage", "gwa_paper", "gwa_paper_pole", "gwa_head_mean", "gamma_mean", "trace_sigma", "grad_sq",
+    "gwa_bimodality", "gwa_gamma_median", "mislabeled_frac", "gamma_coverage", "gwa_paper", "gwa_paper_pole", "gwa_head_mean", "gamma_mean", "trace_sigma", "grad_sq",
     "noise_scale", "noise_scale_raw", "norm_test", "inner_test", "ortho_test", "eq_angle", "local_grad_sq",
     "grad_sq_ranks", "trace_sigma_ranks", "noise_scale_ranks", "gpu_busy_ms", "gpu_kernels", "probe_gpu_ms", "probe_ms",
     "probe_overhead_pct",
@@ -317,6 +319,10 @@ static int parse_strings(const cJSON *o, tt_rule *r, char *err, size_t len)
         r->mode_max = m == 1;
     }
     if (op && (!cJSON_IsString(op) || parse_op(op->valuestring, &r->op))) return expected_word(err, len, "op", op, op_words);
+    const cJSON *conf = get(o, "confirm");
+    if (conf && (!cJSON_IsString(conf) || !conf->valuestring[0] || strlen(conf->valuestring) >= sizeof r->confirm))
+        return fail(err, len, "field \"confirm\": expected a run scalar's name of 1-%zu characters", sizeof r->confirm - 1);
+    if (conf) snprintf(r->confirm, sizeof r->confirm, "%s", conf->valuestring);
     return 0;
 }
 
@@ -355,6 +361,8 @@ static int check_complete(const cJSON *o, const tt_rule *r, char *err, size_t le
 {
     if (r->kind != TT_RULE_STALLED && !get(o, "monitor"))
         return fail(err, len, "field \"monitor\": missing (the metric to watch, e.g. \"val_loss\")");
+    if (get(o, "confirm_drop") && !get(o, "confirm"))
+        return fail(err, len, "field \"confirm_drop\": needs \"confirm\" (the run scalar whose drop confirms the stop)");
     if (r->kind == TT_RULE_THRESHOLD || r->kind == TT_RULE_WINDOW_CHANGE) {
         const char *missing = !get(o, "op") ? "op" : !get(o, "threshold") ? "threshold" : NULL;
         if (missing) return fail(err, len, "field \"%s\": missing (a %s rule needs \"op\" and \"threshold\")", missing, tt_rule_kind_name(r->kind));

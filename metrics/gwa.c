@@ -40,6 +40,7 @@ void tt_gwa_stats(const tt_moments *m, uint64_t neg, tt_gwa_report *r)
         r->bimodality = NAN;
     }
     r->mislabeled = isfinite(r->bimodality) ? (r->bimodality > 5.0 / 9.0 ? r->frac_neg : 0) : NAN;
+    r->median = NAN;
     r->count = m->n;
     r->nonfinite = m->nonfinite;
 }
@@ -112,4 +113,13 @@ void tt_gwa_window_report(const tt_gwa_window *w, tt_gwa_report *r)
         r->hist[b] += w->fine[k];
     }
     r->hist_range = ldexp(w->r, -j);
+    /* the median: the fine bin where the cumulative count reaches half, linear inside it */
+    double half = 0.5 * (double)total, cum = 0, width = 2 * w->r / TT_GWA_FINE_BINS;
+    for (int k = 0; k < TT_GWA_FINE_BINS; k++) {
+        if (w->fine[k] && cum + (double)w->fine[k] >= half) {
+            r->median = -w->r + width * (k + (half - cum) / (double)w->fine[k]);
+            break;
+        }
+        cum += (double)w->fine[k];
+    }
 }

@@ -42,6 +42,7 @@ typedef struct {
     double bimodality;   /* Sarle's coefficient, finite-sample form; > 5/9 suggests two modes */
     double robust;       /* mean·exp(−kurtosis/1.2)/1.2: no pole (docs/metrics.md) */
     double mislabeled;   /* frac_neg when the window is bimodal, else 0 */
+    double median;       /* from the fine histogram, linear within its bin (error < r/128); NaN: no histogram */
     uint64_t count, nonfinite;                        /* finite γ folded in; NaN/Inf γ seen */
     double hist_range;                                /* the reported bins span [−range, range] */
     uint64_t hist[TT_GWA_HIST_BINS];

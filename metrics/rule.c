@@ -33,6 +33,7 @@ void tt_rule_state_init(tt_rule_state *s)
     memset(s, 0, sizeof *s);
     s->best = NAN;
     s->best_step = -1;
+    s->cpeak = s->clast = NAN;
 }
 
 int tt_rule_matches_layer(const tt_rule *r, const char *layer)
@@ -52,7 +53,8 @@ int tt_rule_same_params(const tt_rule *a, const tt_rule *b)
            a->start_step == b->start_step && same_num(a->stopping_threshold, b->stopping_threshold) &&
            same_num(a->divergence_threshold, b->divergence_threshold) && a->check_finite == b->check_finite &&
            a->op == b->op && same_num(a->threshold, b->threshold) && a->for_steps == b->for_steps &&
-           a->smooth == b->smooth && a->stop_on_pole == b->stop_on_pole &&
+           a->smooth == b->smooth && a->stop_on_pole == b->stop_on_pole && !strcmp(a->confirm, b->confirm) &&
+           same_num(a->confirm_drop, b->confirm_drop) &&
            same_num(a->factor, b->factor) && same_num(a->alpha, b->alpha) && a->warmup == b->warmup &&
            a->window == b->window && a->relative == b->relative && same_num(a->seconds, b->seconds);
 }
@@ -109,6 +111,24 @@ static int smoothed(const tt_rule *r, tt_rule_state *s, double *v)
     return 1;
 }
 
+void tt_rule_confirm_value(const tt_rule *r, tt_rule_state *s, double v)
+{
+    if (!r->confirm[0] || !r->enabled || s->fired || !isfinite(v)) return;
+    int k = r->smooth > 1 ? r->smooth : 1;
+    s->cring[s->cn++ % k] = v;
+    if (s->cn < k) return;
+    double t = 0;
+    for (int i = 0; i < k; i++) t += s->cring[i];
+    s->clast = t / k;
+    if (isnan(s->cpeak) || s->clast > s->cpeak) s->cpeak = s->clast;
+}
+
+/* confirm: its smoothed value has fallen more than confirm_drop·|peak| below its peak */
+static int confirmed(const tt_rule *r, const tt_rule_state *s)
+{
+    return !r->confirm[0] || (isfinite(s->clast) && isfinite(s->cpeak) && s->cpeak - s->clast > r->confirm_drop * fabs(s->cpeak));
+}
+
 static int early_stop(const tt_rule *r, tt_rule_state *s, int64_t step, double v, tt_rule_event *ev)
 {
     char buf[128];
@@ -129,7 +149,11 @@ static int early_stop(const tt_rule *r, tt_rule_state *s, int64_t step, double v
         s->wait = 0;
         return 0;
     }
-    if (++s->wait >= r->patience)
+    if (++s->wait >= r->patience && r->confirm[0] && confirmed(r, s))
+        return fire(r, s, step, v, ev, "%s did not improve by more than %g for %d checks (best %g at step %lld), and %s fell "
+                    "%.0f%% below its peak %g", m, r->min_delta, s->wait, s->best, (long long)s->best_step, r->confirm,
+                    100 * (s->cpeak - s->clast) / fabs(s->cpeak), s->cpeak);
+    if (s->wait >= r->patience && !r->confirm[0])
         return fire(r, s, step, v, ev, "%s did not improve by more than %g for %d checks (best %g at step %lld)",
                     m, r->min_delta, s->wait, isnan(s->best) ? r->baseline : s->best, (long long)s->best_step);
     return 0;

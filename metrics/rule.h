@@ -31,6 +31,10 @@ typedef struct {
     int check_finite;           /* fire at once on NaN/Inf */
     /* early_stop, threshold, spike */
     int smooth;                 /* > 1: the rule sees the mean of the last `smooth` finite values */
+    char confirm[128];          /* early_stop: "" or a run scalar that must confirm the stop (below) */
+    double confirm_drop;        /* early_stop with confirm: patience fires only while confirm's value
+                                   (smoothed as the monitor is) is more than confirm_drop·|its peak| below its
+                                   peak so far */
     int stop_on_pole;           /* a value flagged at its pole (the run's <monitor>_pole is 1 at that
                                    step): 0 skip it (no check at all), 1 fire with the pole reason */
     /* threshold */
@@ -64,6 +68,9 @@ typedef struct {
     int ring_n, ring_head;
     double sring[TT_RULE_MAX_SMOOTH];      /* smooth: the last values */
     int64_t sn;                 /* values seen by the smoothing */
+    double cring[TT_RULE_MAX_SMOOTH];      /* confirm: its last values, smoothed like the monitor */
+    int64_t cn;
+    double cpeak, clast;        /* confirm: the peak of its smoothed value so far and the latest (NaN: none) */
 } tt_rule_state;
 
 typedef struct {
@@ -80,6 +87,8 @@ void tt_rule_defaults(tt_rule *r);
 void tt_rule_state_init(tt_rule_state *s);
 /* One check of a value at a step: 1 when the rule fires (ev filled), else 0. */
 int tt_rule_check(const tt_rule *r, tt_rule_state *s, int64_t step, double value, tt_rule_event *ev);
+/* early_stop with confirm: the confirm monitor's value at this step (call before tt_rule_check). */
+void tt_rule_confirm_value(const tt_rule *r, tt_rule_state *s, double value);
 /* A value that came flagged as at its pole (an undefined or sign-flipped ratio such as the paper's
  * GWA, not a non-finite training quantity): skipped, or with stop_on_pole 1 when the rule fires, with
  * its own reason. Returns 1 when the rule fires. */

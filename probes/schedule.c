@@ -118,6 +118,7 @@ void tt_sched_persample_scalars(tt_probe *p)
         tt_probe_scalar(p, "gwa_pearson", w->pearson);
         tt_probe_scalar(p, "gwa_frac_neg", w->frac_neg);
         tt_probe_scalar(p, "gwa_bimodality", w->bimodality);
+        tt_probe_scalar(p, "gwa_gamma_median", w->median);
         tt_probe_scalar(p, "mislabeled_frac", w->mislabeled);
         /* the γ histogram: fractions of the window's finite γ over [−range, range] */
         tt_probe_scalar(p, "gwa_hist_range", w->hist_range);

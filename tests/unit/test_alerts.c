@@ -100,6 +100,12 @@ typedef struct {
 } file_case;
 
 static const file_case file_cases[] = {
+    { "{\"name\":\"cd\",\"kind\":\"early_stop\",\"monitor\":\"gwa_robust\",\"confirm_drop\":0.2}",
+      "rule \"cd\": field \"confirm_drop\": needs \"confirm\" (the run scalar whose drop confirms the stop)", 0 },
+    { "{\"name\":\"cr\",\"kind\":\"early_stop\",\"monitor\":\"gwa_robust\",\"confirm\":\"gwa_gamma_median\",\"confirm_drop\":1.5}",
+      "rule \"cr\": field \"confirm_drop\": expected a number in 0..1, got 1.5", 0 },
+    { "{\"name\":\"ct\",\"kind\":\"threshold\",\"monitor\":\"loss\",\"op\":\">\",\"threshold\":1,\"confirm\":\"x\"}",
+      "rule \"ct\": field \"confirm\": not used by a threshold rule (early_stop only)", 0 },
     { "{\"name\":\"gwa-stop\",\"kind\":\"early_stop\",\"monitor\":\"gwa\",\"patiense\":3}",
       "rule \"gwa-stop\": field \"patiense\": unknown; did you mean \"patience\"?", 0 },
     { "{\"name\":\"k\",\"kind\":\"early_stp\",\"monitor\":\"gwa\"}",

@@ -187,6 +187,28 @@ static void merge_any_order(void **state)
     assert_true(e.r == all.r);
 }
 
+/* The median from the fine histogram: within one fine bin (r/128) of the exact one, and NaN when empty. */
+static void median(void **state)
+{
+    (void)state;
+    enum { N = 4001 };
+    static double g[N], sorted[N];
+    for (int i = 0; i < N; i++) g[i] = i < 1200 ? -0.02 + 0.005 * normal() : 0.03 + 0.01 * normal();   /* two modes */
+    tt_gwa_report r;
+    report_of(g, N, &r);
+    memcpy(sorted, g, sizeof g);
+    for (int i = 1; i < N; i++)                        /* insertion sort: small and exact */
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) { double t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t; }
+    double r_fine = 0.125;                             /* max |γ| < 0.125 here: the fine range */
+    for (int i = 0; i < N; i++) assert_true(fabs(g[i]) < r_fine);
+    assert_true(fabs(r.median - sorted[N / 2]) <= 2 * r_fine / TT_GWA_FINE_BINS);
+    assert_true(r.median > 0 && r.median > r.mean);   /* in the majority (positive) mode, above the mean */
+    tt_gwa_window w;
+    tt_gwa_window_reset(&w);
+    tt_gwa_window_report(&w, &r);
+    assert_true(isnan(r.median));
+}
+
 static void empty_and_degenerate(void **state)
 {
     (void)state;
@@ -213,6 +235,7 @@ int main(void)
         cmocka_unit_test(bimodal_and_mislabeled),
         cmocka_unit_test(histogram_bins),
         cmocka_unit_test(merge_any_order),
+        cmocka_unit_test(median),
         cmocka_unit_test(empty_and_degenerate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

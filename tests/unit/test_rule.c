@@ -100,6 +100,60 @@ static void pole(void **state)
     assert_null(strstr(ev.reason, "is nan"));
 }
 
+/* confirm: patience runs out, but the stop waits until the confirm monitor (smoothed like the monitor)
+ * has fallen more than confirm_drop·|peak| below its peak; it then selects the monitor's best step. */
+static void confirm(void **state)
+{
+    (void)state;
+    tt_rule r;
+    tt_rule_defaults(&r);
+    snprintf(r.name, sizeof r.name, "c");
+    snprintf(r.monitor, sizeof r.monitor, "gwa_robust");
+    snprintf(r.confirm, sizeof r.confirm, "gwa_gamma_median");
+    r.kind = TT_RULE_EARLY_STOP;
+    r.mode_max = 1;
+    r.patience = 2;
+    r.smooth = 2;
+    r.confirm_drop = 0.2;
+    tt_rule_state s;
+    tt_rule_state_init(&s);
+    tt_rule_event ev;
+    /* the monitor's smoothed peak is 2.5 at step 3; the confirm's smoothed peak is 1.0, then it slides */
+    double mon[] = { 1, 3, 2, 1, 1, 1, 1, 1 }, conf[] = { 1, 1, 0.95, 0.9, 0.85, 0.8, 0.7, 0.7 };
+    int fired = -1;
+    for (int i = 0; i < 8 && fired < 0; i++) {
+        tt_rule_confirm_value(&r, &s, conf[i]);
+        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
+    }
+    /* patience (2 checks) ran out at i = 4; the smoothed confirm is 0.75 < 0.8 only at i = 6 */
+    assert_int_equal(fired, 6);
+    assert_int_equal(ev.best_step, 3);
+    assert_non_null(strstr(ev.reason, "gwa_gamma_median fell 25% below its peak 1"));
+    /* without confirm the same rule fires when patience runs out */
+    r.confirm[0] = 0;
+    tt_rule_state_init(&s);
+    fired = -1;
+    for (int i = 0; i < 8 && fired < 0; i++) {
+        tt_rule_confirm_value(&r, &s, conf[i]);
+        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
+    }
+    assert_int_equal(fired, 4);
+    /* a confirm that never drops never stops the run; confirm is a parameter of the rule's state */
+    snprintf(r.confirm, sizeof r.confirm, "gwa_gamma_median");
+    tt_rule_state_init(&s);
+    for (int i = 0; i < 8; i++) {
+        tt_rule_confirm_value(&r, &s, 1.0);
+        assert_false(tt_rule_check(&r, &s, i + 1, mon[i], &ev));
+    }
+    tt_rule b = r;
+    b.confirm_drop = 0.3;
+    assert_false(tt_rule_same_params(&r, &b));
+    b = r;
+    b.confirm[0] = 0;
+    assert_false(tt_rule_same_params(&r, &b));
+    assert_true(tt_rule_same_params(&r, &r));
+}
+
 static void other_kinds(void **state)
 {
     (void)state;
@@ -248,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(early_stop_table),
         cmocka_unit_test(pole),
+        cmocka_unit_test(confirm),
         cmocka_unit_test(other_kinds),
         cmocka_unit_test(same_params),
         cmocka_unit_test(sources),
