@@ -51,8 +51,8 @@ def smoothed(x, k=SMOOTH):
     return out
 
 
-def early_stop(mon, mode="max", patience=PATIENCE, confirm=None):
-    """(fired, selected epoch) of an early_stop rule over an already smoothed monitor."""
+def early_stop(mon, mode="max", patience=PATIENCE, confirm=None, once=False):
+    """(fired, selected epoch) of an early_stop rule over an already smoothed monitor; once: confirm_once."""
     best, best_i, wait = None, None, 0
     for i, v in enumerate(mon):
         if not np.isfinite(v):
@@ -63,7 +63,15 @@ def early_stop(mon, mode="max", patience=PATIENCE, confirm=None):
         wait += 1
         if wait >= patience and (confirm is None or confirm(i)):
             return True, best_i
+        if wait >= patience and once:
+            break
     return False, len(mon) - 1
+
+
+def at_least(raw, level):
+    """confirm_min: the smoothed series is at least level."""
+    s = smoothed(raw)
+    return lambda i: np.isfinite(s[i]) and s[i] >= level
 
 
 def sigma(raw, i):
@@ -125,6 +133,10 @@ def candidates():
         out["frac_neg -%gσ, mislabeled_frac > 0" % z] = (
             lambda r, z=z: early_stop(rob(r), confirm=(lambda a, m: lambda i: a(i) and np.nanmax(m[:i + 1]) > 0)(
                 drop_from_peak(fneg(r), z=z), r["S"]["mislabeled_frac"])))
+    for level in (0.06, 0.08, 0.10, 0.11, 0.12, 0.14, 0.16):   # a negative mode persists (robust_negmode: 0.11, once)
+        out["frac_neg >= %.2f, once" % level] = (
+            lambda r, level=level: early_stop(rob(r), confirm=at_least(fneg(r), level), once=True))
+    out["frac_neg >= 0.11, re-evaluated"] = lambda r: early_stop(rob(r), confirm=at_least(fneg(r), 0.11))
     return out
 
 
