@@ -70,6 +70,8 @@ static const param params[] = {
     { "smooth", "smooth", K_ES | K_TH | K_SP, P_INT, 1, TT_RULE_MAX_SMOOTH, AT(smooth) },
     { "confirm", NULL, K_ES, P_STR, 0, 0, 0 },
     { "confirm_drop", NULL, K_ES, P_NUM, 0, 1, AT(confirm_drop) },
+    { "confirm_min", NULL, K_ES, P_NUM, -BIG, BIG, AT(confirm_min) },
+    { "confirm_once", NULL, K_ES, P_BOOL, 0, 0, AT(confirm_once) },
     { "stop_on_pole", NULL, K_ES | K_TH | K_SP, P_BOOL, 0, 0, AT(stop_on_pole) },
     { "op", NULL, K_TH | K_WC, P_STR, 0, 0, 0 },
     { "threshold", NULL, K_TH | K_WC, P_NUM, -BIG, BIG, AT(threshold) },
@@ -363,6 +365,11 @@ static int check_complete(const cJSON *o, const tt_rule *r, char *err, size_t le
         return fail(err, len, "field \"monitor\": missing (the metric to watch, e.g. \"val_loss\")");
     if (get(o, "confirm_drop") && !get(o, "confirm"))
         return fail(err, len, "field \"confirm_drop\": needs \"confirm\" (the run scalar whose drop confirms the stop)");
+    for (const char *const *f = (const char *const[]){ "confirm_min", "confirm_once", NULL }; *f; f++)
+        if (get(o, *f) && !get(o, "confirm"))
+            return fail(err, len, "field \"%s\": needs \"confirm\" (the run scalar that confirms the stop)", *f);
+    if (get(o, "confirm_drop") && get(o, "confirm_min"))
+        return fail(err, len, "field \"confirm_min\": not with \"confirm_drop\" (a level or a drop confirms, not both)");
     if (r->kind == TT_RULE_THRESHOLD || r->kind == TT_RULE_WINDOW_CHANGE) {
         const char *missing = !get(o, "op") ? "op" : !get(o, "threshold") ? "threshold" : NULL;
         if (missing) return fail(err, len, "field \"%s\": missing (a %s rule needs \"op\" and \"threshold\")", missing, tt_rule_kind_name(r->kind));

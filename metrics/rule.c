@@ -18,7 +18,7 @@ void tt_rule_defaults(tt_rule *r)
     r->once = 1;
     r->check_finite = 1;
     r->smooth = 1;
-    r->baseline = r->stopping_threshold = r->divergence_threshold = NAN;
+    r->baseline = r->stopping_threshold = r->divergence_threshold = r->confirm_min = NAN;
     r->for_steps = 1;
     r->factor = 3;
     r->alpha = 0.1;
@@ -54,7 +54,8 @@ int tt_rule_same_params(const tt_rule *a, const tt_rule *b)
            same_num(a->divergence_threshold, b->divergence_threshold) && a->check_finite == b->check_finite &&
            a->op == b->op && same_num(a->threshold, b->threshold) && a->for_steps == b->for_steps &&
            a->smooth == b->smooth && a->stop_on_pole == b->stop_on_pole && !strcmp(a->confirm, b->confirm) &&
-           same_num(a->confirm_drop, b->confirm_drop) &&
+           same_num(a->confirm_drop, b->confirm_drop) && same_num(a->confirm_min, b->confirm_min) &&
+           a->confirm_once == b->confirm_once &&
            same_num(a->factor, b->factor) && same_num(a->alpha, b->alpha) && a->warmup == b->warmup &&
            a->window == b->window && a->relative == b->relative && same_num(a->seconds, b->seconds);
 }
@@ -123,10 +124,13 @@ void tt_rule_confirm_value(const tt_rule *r, tt_rule_state *s, double v)
     if (isnan(s->cpeak) || s->clast > s->cpeak) s->cpeak = s->clast;
 }
 
-/* confirm: its smoothed value has fallen more than confirm_drop·|peak| below its peak */
+/* confirm: its smoothed value has fallen more than confirm_drop·|peak| below its peak, or with confirm_min,
+ * is at least confirm_min */
 static int confirmed(const tt_rule *r, const tt_rule_state *s)
 {
-    return !r->confirm[0] || (isfinite(s->clast) && isfinite(s->cpeak) && s->cpeak - s->clast > r->confirm_drop * fabs(s->cpeak));
+    if (!r->confirm[0]) return 1;
+    if (!isnan(r->confirm_min)) return isfinite(s->clast) && s->clast >= r->confirm_min;
+    return isfinite(s->clast) && isfinite(s->cpeak) && s->cpeak - s->clast > r->confirm_drop * fabs(s->cpeak);
 }
 
 static int early_stop(const tt_rule *r, tt_rule_state *s, int64_t step, double v, tt_rule_event *ev)
@@ -149,10 +153,19 @@ static int early_stop(const tt_rule *r, tt_rule_state *s, int64_t step, double v
         s->wait = 0;
         return 0;
     }
-    if (++s->wait >= r->patience && r->confirm[0] && confirmed(r, s))
+    if (++s->wait >= r->patience && r->confirm[0] && confirmed(r, s)) {
+        if (!isnan(r->confirm_min))
+            return fire(r, s, step, v, ev, "%s did not improve by more than %g for %d checks (best %g at step %lld), and %s "
+                        "is %g, at least %g", m, r->min_delta, s->wait, s->best, (long long)s->best_step, r->confirm, s->clast,
+                        r->confirm_min);
         return fire(r, s, step, v, ev, "%s did not improve by more than %g for %d checks (best %g at step %lld), and %s fell "
                     "%.0f%% below its peak %g", m, r->min_delta, s->wait, s->best, (long long)s->best_step, r->confirm,
                     100 * (s->cpeak - s->clast) / fabs(s->cpeak), s->cpeak);
+    }
+    if (s->wait >= r->patience && r->confirm[0] && r->confirm_once) {
+        s->fired = 1;                      /* decided once, unconfirmed: settled, this rule never stops the run */
+        return 0;
+    }
     if (s->wait >= r->patience && !r->confirm[0])
         return fire(r, s, step, v, ev, "%s did not improve by more than %g for %d checks (best %g at step %lld)",
                     m, r->min_delta, s->wait, isnan(s->best) ? r->baseline : s->best, (long long)s->best_step);

@@ -35,6 +35,10 @@ typedef struct {
     double confirm_drop;        /* early_stop with confirm: patience fires only while confirm's value
                                    (smoothed as the monitor is) is more than confirm_drop·|its peak| below its
                                    peak so far */
+    double confirm_min;         /* early_stop with confirm: NaN, or instead of a drop: patience fires only
+                                   while confirm's smoothed value is at least this (a level) */
+    int confirm_once;           /* early_stop with confirm: 1: confirm is consulted once, when patience first
+                                   runs out; unconfirmed, the rule is settled without firing */
     int stop_on_pole;           /* a value flagged at its pole (the run's <monitor>_pole is 1 at that
                                    step): 0 skip it (no check at all), 1 fire with the pole reason */
     /* threshold */
@@ -57,7 +61,7 @@ typedef struct {
 } tt_rule;
 
 typedef struct {
-    int fired;                  /* once: never again */
+    int fired;                  /* once: never again (also: settled by confirm_once without firing) */
     int64_t checks;
     double best;                /* early_stop: the best value so far (NaN: none) */
     int64_t best_step;

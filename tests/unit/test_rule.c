@@ -154,6 +154,74 @@ static void confirm(void **state)
     assert_true(tt_rule_same_params(&r, &r));
 }
 
+/* confirm_min: the confirm holds while its smoothed value is at least a level (not a drop); confirm_once:
+ * it is consulted once, when patience first runs out — unconfirmed, the rule is settled and never fires. */
+static void confirm_level(void **state)
+{
+    (void)state;
+    tt_rule r;
+    tt_rule_defaults(&r);
+    assert_true(isnan(r.confirm_min));
+    assert_false(r.confirm_once);
+    snprintf(r.name, sizeof r.name, "l");
+    snprintf(r.monitor, sizeof r.monitor, "gwa_robust");
+    snprintf(r.confirm, sizeof r.confirm, "gwa_frac_neg");
+    r.kind = TT_RULE_EARLY_STOP;
+    r.mode_max = 1;
+    r.patience = 2;
+    r.smooth = 2;
+    r.confirm_min = 0.1;
+    tt_rule_state s;
+    tt_rule_event ev;
+    /* the monitor's smoothed peak is 2.5 at step 3, patience runs out at i = 4 */
+    double mon[] = { 1, 3, 2, 1, 1, 1, 1, 1 };
+    double noisy[] = { 0.4, 0.3, 0.3, 0.2, 0.2, 0.2, 0.1, 0.1 };     /* a negative mode persists: smoothed 0.2 */
+    double clean[] = { 0.4, 0.1, 0.05, 0.02, 0.01, 0.0, 0.3, 0.3 };  /* fitted: smoothed 0.015, later back up */
+    int fired = -1;
+    tt_rule_state_init(&s);
+    for (int i = 0; i < 8 && fired < 0; i++) {
+        tt_rule_confirm_value(&r, &s, noisy[i]);
+        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
+    }
+    assert_int_equal(fired, 4);
+    assert_int_equal(ev.best_step, 3);
+    assert_non_null(strstr(ev.reason, "gwa_frac_neg is 0.2, at least 0.1"));
+    /* without once, a clean run waits and fires when the level comes back (i = 6: smoothed 0.15) */
+    fired = -1;
+    tt_rule_state_init(&s);
+    for (int i = 0; i < 8 && fired < 0; i++) {
+        tt_rule_confirm_value(&r, &s, clean[i]);
+        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
+    }
+    assert_int_equal(fired, 6);
+    /* with once, the unconfirmed decision at i = 4 settles it: never fires */
+    r.confirm_once = 1;
+    tt_rule_state_init(&s);
+    for (int i = 0; i < 8; i++) {
+        tt_rule_confirm_value(&r, &s, clean[i]);
+        assert_false(tt_rule_check(&r, &s, i + 1, mon[i], &ev));
+    }
+    assert_true(s.fired);
+    /* once and confirmed: fires at the same check as without once */
+    fired = -1;
+    tt_rule_state_init(&s);
+    for (int i = 0; i < 8 && fired < 0; i++) {
+        tt_rule_confirm_value(&r, &s, noisy[i]);
+        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
+    }
+    assert_int_equal(fired, 4);
+    /* both are parameters of the rule's state */
+    tt_rule b = r;
+    b.confirm_min = 0.2;
+    assert_false(tt_rule_same_params(&r, &b));
+    b = r;
+    b.confirm_once = 0;
+    assert_false(tt_rule_same_params(&r, &b));
+    b = r;
+    b.confirm_min = NAN;
+    assert_false(tt_rule_same_params(&r, &b));
+}
+
 static void other_kinds(void **state)
 {
     (void)state;
@@ -303,6 +371,7 @@ int main(void)
         cmocka_unit_test(early_stop_table),
         cmocka_unit_test(pole),
         cmocka_unit_test(confirm),
+        cmocka_unit_test(confirm_level),
         cmocka_unit_test(other_kinds),
         cmocka_unit_test(same_params),
         cmocka_unit_test(sources),
