@@ -72,6 +72,7 @@ static const param params[] = {
     { "confirm_drop", NULL, K_ES, P_NUM, 0, 1, AT(confirm_drop) },
     { "confirm_min", NULL, K_ES, P_NUM, -BIG, BIG, AT(confirm_min) },
     { "confirm_once", NULL, K_ES, P_BOOL, 0, 0, AT(confirm_once) },
+    { "centred", NULL, K_ES, P_BOOL, 0, 0, AT(centred) },
     { "stop_on_pole", NULL, K_ES | K_TH | K_SP, P_BOOL, 0, 0, AT(stop_on_pole) },
     { "op", NULL, K_TH | K_WC, P_STR, 0, 0, 0 },
     { "threshold", NULL, K_TH | K_WC, P_NUM, -BIG, BIG, AT(threshold) },
@@ -368,6 +369,8 @@ static int check_complete(const cJSON *o, const tt_rule *r, char *err, size_t le
     for (const char *const *f = (const char *const[]){ "confirm_min", "confirm_once", NULL }; *f; f++)
         if (get(o, *f) && !get(o, "confirm"))
             return fail(err, len, "field \"%s\": needs \"confirm\" (the run scalar that confirms the stop)", *f);
+    if (r->centred && r->smooth <= 1)
+        return fail(err, len, "field \"centred\": needs \"smooth\" > 1 (the best step is the middle of the smoothed values)");
     if (get(o, "confirm_drop") && get(o, "confirm_min"))
         return fail(err, len, "field \"confirm_min\": not with \"confirm_drop\" (a level or a drop confirms, not both)");
     if (r->kind == TT_RULE_THRESHOLD || r->kind == TT_RULE_WINDOW_CHANGE) {

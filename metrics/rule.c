@@ -55,7 +55,7 @@ int tt_rule_same_params(const tt_rule *a, const tt_rule *b)
            a->op == b->op && same_num(a->threshold, b->threshold) && a->for_steps == b->for_steps &&
            a->smooth == b->smooth && a->stop_on_pole == b->stop_on_pole && !strcmp(a->confirm, b->confirm) &&
            same_num(a->confirm_drop, b->confirm_drop) && same_num(a->confirm_min, b->confirm_min) &&
-           a->confirm_once == b->confirm_once &&
+           a->confirm_once == b->confirm_once && a->centred == b->centred &&
            same_num(a->factor, b->factor) && same_num(a->alpha, b->alpha) && a->warmup == b->warmup &&
            a->window == b->window && a->relative == b->relative && same_num(a->seconds, b->seconds);
 }
@@ -101,9 +101,10 @@ static const char *shown(const tt_rule *r, char *buf, size_t len)
 
 /* smooth > 1: v becomes the mean of the last `smooth` finite values; 0 until there are that many (no
  * check). A non-finite value passes through as itself, so check_finite still sees it. */
-static int smoothed(const tt_rule *r, tt_rule_state *s, double *v)
+static int smoothed(const tt_rule *r, tt_rule_state *s, int64_t step, double *v)
 {
     if (r->smooth <= 1 || !isfinite(*v)) return 1;
+    s->sstep[s->sn % r->smooth] = step;
     s->sring[s->sn++ % r->smooth] = *v;
     if (s->sn < r->smooth) return 0;
     double t = 0;
@@ -149,7 +150,8 @@ static int early_stop(const tt_rule *r, tt_rule_state *s, int64_t step, double v
     int improved = isnan(ref) || (max ? v - ref > r->min_delta : ref - v > r->min_delta);
     if (improved) {
         s->best = v;
-        s->best_step = step;
+        /* centred: the mean of the last `smooth` values describes the middle one's step, not the last's */
+        s->best_step = r->centred && r->smooth > 1 ? s->sstep[(s->sn - 1 - (r->smooth - 1) / 2) % r->smooth] : step;
         s->wait = 0;
         return 0;
     }
@@ -175,7 +177,7 @@ static int early_stop(const tt_rule *r, tt_rule_state *s, int64_t step, double v
 int tt_rule_check(const tt_rule *r, tt_rule_state *s, int64_t step, double v, tt_rule_event *ev)
 {
     if (!r->enabled || s->fired || r->kind == TT_RULE_STALLED || step < r->start_step) return 0;
-    if (r->kind != TT_RULE_WINDOW_CHANGE && !smoothed(r, s, &v)) return 0;
+    if (r->kind != TT_RULE_WINDOW_CHANGE && !smoothed(r, s, step, &v)) return 0;
     s->checks++;
     switch (r->kind) {
     case TT_RULE_EARLY_STOP:

@@ -39,6 +39,9 @@ typedef struct {
                                    while confirm's smoothed value is at least this (a level) */
     int confirm_once;           /* early_stop with confirm: 1: confirm is consulted once, when patience first
                                    runs out; unconfirmed, the rule is settled without firing */
+    int centred;                /* early_stop with smooth > 1: the best step is the middle of the smoothed values
+                                   (the step their mean describes: (smooth−1)/2 checks before the last), not the
+                                   last — the trailing mean's lag taken out of the checkpoint */
     int stop_on_pole;           /* a value flagged at its pole (the run's <monitor>_pole is 1 at that
                                    step): 0 skip it (no check at all), 1 fire with the pole reason */
     /* threshold */
@@ -71,6 +74,7 @@ typedef struct {
     double ring[2 * TT_RULE_MAX_WINDOW];   /* window_change: the last 2·window values */
     int ring_n, ring_head;
     double sring[TT_RULE_MAX_SMOOTH];      /* smooth: the last values */
+    int64_t sstep[TT_RULE_MAX_SMOOTH];     /* smooth: their steps (centred) */
     int64_t sn;                 /* values seen by the smoothing */
     double cring[TT_RULE_MAX_SMOOTH];      /* confirm: its last values, smoothed like the monitor */
     int64_t cn;

@@ -222,6 +222,62 @@ static void confirm_level(void **state)
     assert_false(tt_rule_same_params(&r, &b));
 }
 
+/* centred: with smooth > 1 the best step is the middle of the smoothed values (the step their trailing mean
+ * describes), not the last; the decision (when patience runs out) is the same as without it. */
+static void centred_best(void **state)
+{
+    (void)state;
+    tt_rule r;
+    tt_rule_defaults(&r);
+    assert_false(r.centred);
+    snprintf(r.name, sizeof r.name, "c");
+    snprintf(r.monitor, sizeof r.monitor, "gwa_robust");
+    r.kind = TT_RULE_EARLY_STOP;
+    r.mode_max = 1;
+    r.patience = 3;
+    r.smooth = 3;
+    /* raw peak 9 at step 40; the trailing mean of 3 peaks at step 50 (mean of steps 30, 40, 50: 6) */
+    double v[] = { 1, 2, 3, 9, 6, 1, 1, 1, 1 };
+    tt_rule_state s;
+    tt_rule_event ev;
+    int fired[2] = { -1, -1 };
+    int64_t best[2] = { 0, 0 };
+    for (int c = 0; c < 2; c++) {
+        r.centred = c;
+        tt_rule_state_init(&s);
+        for (int i = 0; i < 9 && fired[c] < 0; i++)
+            if (tt_rule_check(&r, &s, 10 * (i + 1), v[i], &ev)) { fired[c] = i; best[c] = ev.best_step; }
+    }
+    assert_int_equal(fired[0], 7);
+    assert_int_equal(fired[1], fired[0]);
+    assert_int_equal(best[0], 50);
+    assert_int_equal(best[1], 40);          /* the middle of steps 30, 40, 50 */
+    assert_true(fabs(ev.best - 6) < 1e-12);
+    /* a non-finite value is not smoothed and does not shift the steps (check_finite off) */
+    r.check_finite = 0;
+    tt_rule_state_init(&s);
+    double w[] = { 1, 2, NAN, 3, 9, 6, 1, 1, 1, 1 };
+    int f = -1;
+    for (int i = 0; i < 10 && f < 0; i++)
+        if (tt_rule_check(&r, &s, 10 * (i + 1), w[i], &ev)) f = i;
+    assert_int_equal(f, 8);
+    assert_int_equal(ev.best_step, 50);     /* the middle of steps 40, 50, 60 (the NaN at 30 skipped) */
+    /* smooth 4: the later of the two middle values ((4−1)/2 = 1 check before the last) */
+    r.smooth = 4;
+    r.check_finite = 1;
+    tt_rule_state_init(&s);
+    double u[] = { 1, 2, 3, 9, 6, 1, 1, 1, 1, 1 };
+    f = -1;
+    for (int i = 0; i < 10 && f < 0; i++)
+        if (tt_rule_check(&r, &s, 10 * (i + 1), u[i], &ev)) f = i;
+    assert_true(f >= 0);
+    assert_int_equal(ev.best_step, 40);     /* best mean (2+3+9+6)/4 at step 50: steps 20..50, 1 check before the last */
+    /* a parameter of the rule's state */
+    tt_rule b = r;
+    b.centred = 0;
+    assert_false(tt_rule_same_params(&r, &b));
+}
+
 static void other_kinds(void **state)
 {
     (void)state;
@@ -372,6 +428,7 @@ int main(void)
         cmocka_unit_test(pole),
         cmocka_unit_test(confirm),
         cmocka_unit_test(confirm_level),
+        cmocka_unit_test(centred_best),
         cmocka_unit_test(other_kinds),
         cmocka_unit_test(same_params),
         cmocka_unit_test(sources),
