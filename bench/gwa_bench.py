@@ -54,6 +54,8 @@ CONFIRM, CONFIRM_DROP = "gwa_gamma_median", 0.2
 # samples the model has not fitted and is about to memorise (docs/alerts.md: the level chosen on seed 0 of
 # digits/mixture/breast cancer, reported on the held-out seeds and the held-out data set)
 NEGMODE, NEGMODE_MIN = "gwa_frac_neg", 0.11
+# robust_negmode_centred: the same rule with `centred`: the checkpoint is the middle of the smoothed windows of the
+# best mean (the window that mean describes), not its last — the trailing mean's lag taken out of the selection
 # signal -> (rule monitor, mode, smooth); "paper" is the retrospective maximum of gwa_paper (no rule)
 RULES = {
     "mean_gamma": ("gwa_gamma_mean", "max", SMOOTH),
@@ -62,12 +64,13 @@ RULES = {
     "bimodality": ("gwa_bimodality", "max", SMOOTH),
     "robust_confirmed": ("gwa_robust", "max", SMOOTH),
     "robust_negmode": ("gwa_robust", "max", SMOOTH),
+    "robust_negmode_centred": ("gwa_robust", "max", SMOOTH),
     "val_loss": ("val_loss", "min", 1),
 }
 # evaluation only: no rule or threshold was chosen on it
 HELD_OUT_DATASET = "mixture6"
 SIGNALS = ["paper", "paper_rule", "mean_gamma", "robust", "bimodality", "robust_confirmed", "robust_negmode",
-           "val_loss"]
+           "robust_negmode_centred", "val_loss"]
 
 
 def datasets(names):
@@ -169,8 +172,10 @@ def rules_file(path, smooth=SMOOTH):
     for r in rules:
         if r["name"] == "robust_confirmed":
             r.update(confirm=CONFIRM, confirm_drop=CONFIRM_DROP)
-        if r["name"] == "robust_negmode":
+        if r["name"] in ("robust_negmode", "robust_negmode_centred"):
             r.update(confirm=NEGMODE, confirm_min=NEGMODE_MIN, confirm_once=True)
+        if r["name"] == "robust_negmode_centred":
+            r.update(centred=True)
     with open(path, "w") as f:
         json.dump({"rules": rules}, f)
 

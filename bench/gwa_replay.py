@@ -51,8 +51,10 @@ def smoothed(x, k=SMOOTH):
     return out
 
 
-def early_stop(mon, mode="max", patience=PATIENCE, confirm=None, once=False):
-    """(fired, selected epoch) of an early_stop rule over an already smoothed monitor; once: confirm_once."""
+def early_stop(mon, mode="max", patience=PATIENCE, confirm=None, once=False, centred=None):
+    """(fired, selected epoch) of an early_stop rule over an already smoothed monitor; once: confirm_once;
+    centred: the raw monitor — the selection is the middle of the SMOOTH windows whose mean was best ((SMOOTH−1)//2
+    finite raw values before it), as the rule engine's `centred` does."""
     best, best_i, wait = None, None, 0
     for i, v in enumerate(mon):
         if not np.isfinite(v):
@@ -62,6 +64,9 @@ def early_stop(mon, mode="max", patience=PATIENCE, confirm=None, once=False):
             continue
         wait += 1
         if wait >= patience and (confirm is None or confirm(i)):
+            if centred is not None:
+                fin = [j for j in range(best_i + 1) if np.isfinite(centred[j])]
+                return True, fin[len(fin) - 1 - (SMOOTH - 1) // 2]
             return True, best_i
         if wait >= patience and once:
             break
@@ -137,6 +142,9 @@ def candidates():
         out["frac_neg >= %.2f, once" % level] = (
             lambda r, level=level: early_stop(rob(r), confirm=at_least(fneg(r), level), once=True))
     out["frac_neg >= 0.11, re-evaluated"] = lambda r: early_stop(rob(r), confirm=at_least(fneg(r), 0.11))
+    # robust_negmode_centred: the same decision, the checkpoint at the middle of the best mean's windows
+    out["frac_neg >= 0.11, once, centred"] = (
+        lambda r: early_stop(rob(r), confirm=at_least(fneg(r), 0.11), once=True, centred=r["S"]["gwa_robust"]))
     return out
 
 
