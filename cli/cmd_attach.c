@@ -32,7 +32,9 @@ typedef struct {
     pid_t pid;                    /* the forwarding ssh, 0 when down */
     double retry_at;
     int attempt;                  /* reconnection attempts since the link went down (0: up and steady) */
-    double up_since;              /* when the current ssh started */
+    double up_since;              /* when the current ssh's forward came up */
+    int connecting;               /* pid is an ssh whose forward is not up yet */
+    double deadline, timeout;     /* connecting: when it is given up, and the time it was given */
     char title[1024];             /* the dashboard's header: host, and the link's state */
 } attach;
 
@@ -154,11 +156,13 @@ static int socket_up(const attach *a)
     return !tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, err, sizeof err) && !stat(p + 6, &st);
 }
 
-/* Starts the forwarding ssh and waits (bounded) for the local socket. */
-static int link_up(attach *a, int batch, double timeout, char *err, size_t errlen)
+/* Starts the forwarding ssh; link_poll then says when its local socket is up. The stale socket of an
+ * earlier ssh is removed first, so that only the new one's counts. */
+static int link_spawn(attach *a, int batch, double timeout, char *err, size_t errlen)
 {
-    char q[600];
+    char q[600], p[256], e[128];
     if (forward_spec(a, TT_EP_QUERY, q, sizeof q, err, errlen)) return -1;
+    if (!tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, e, sizeof e)) unlink(p + 6);
     const char *extra[] = { "-N", "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
                             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
                             "-o", batch ? "BatchMode=yes" : "BatchMode=no", "-L", q, a->host };
@@ -167,35 +171,69 @@ static int link_up(attach *a, int batch, double timeout, char *err, size_t errle
         a->pid = 0;
         return -1;
     }
-    double deadline = mono() + timeout;
-    while (mono() < deadline) {
-        int st;
-        if (waitpid(a->pid, &st, WNOHANG) == a->pid) { a->pid = 0; ssh_diagnosis(a, err, errlen); return -1; }
-        if (socket_up(a)) return 0;
-        usleep(50000);
-    }
+    a->timeout = timeout;
+    a->deadline = mono() + timeout;
+    a->connecting = 1;
+    return 0;
+}
+
+/* Where the ssh started by link_spawn stands, without waiting: 1 its forward is up, 0 not yet, -1 it
+ * failed (exited, or no forward by the deadline; it is gone then) with one line in err. */
+static int link_poll(attach *a, char *err, size_t errlen)
+{
+    int st;
+    if (waitpid(a->pid, &st, WNOHANG) == a->pid) { a->pid = 0; a->connecting = 0; ssh_diagnosis(a, err, errlen); return -1; }
+    if (socket_up(a)) { a->connecting = 0; return 1; }
+    if (mono() < a->deadline) return 0;
     kill(a->pid, SIGTERM);
     waitpid(a->pid, NULL, 0);
     a->pid = 0;
-    snprintf(err, errlen, "ssh to %s did not set up its forwards within %.0f s", a->host, timeout);
+    a->connecting = 0;
+    snprintf(err, errlen, "ssh to %s did not set up its forwards within %.0f s", a->host, a->timeout);
     return -1;
+}
+
+/* Starts the forwarding ssh and waits (bounded) for the local socket. */
+static int link_up(attach *a, int batch, double timeout, char *err, size_t errlen)
+{
+    if (link_spawn(a, batch, timeout, err, errlen)) return -1;
+    int r;
+    while ((r = link_poll(a, err, errlen)) == 0) usleep(50000);
+    return r > 0 ? 0 : -1;
 }
 
 static void link_down(attach *a)
 {
     if (a->pid > 0) { kill(a->pid, SIGTERM); waitpid(a->pid, NULL, 0); }
     a->pid = 0;
+    a->connecting = 0;
     char p[256], err[128];
     if (!tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, err, sizeof err)) unlink(p + 6);
 }
 
-/* Once per loop: notices a dropped link and brings it back (the mirror's sockets reconnect by themselves). */
+/* Once per loop: notices a dropped link and brings it back (the mirror's sockets reconnect by themselves).
+ * It never waits: the dashboard keeps drawing (the header says LINK DOWN at once) while a new ssh
+ * connects, which may take seconds. */
 static int watch_link(void *ud)
 {
     attach *a = ud;
     int st;
+    char err[512];
     /* the header says "reconnecting (attempt k)" from the drop until a new link has held for 3 s: it does
      * not flip back to the plain title between retries */
+    if (a->pid > 0 && a->connecting) {
+        int r = link_poll(a, err, sizeof err);
+        if (r > 0) {
+            a->up_since = mono();
+            snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d)", a->host, a->attempt);
+            a->attempt++;
+        } else if (r < 0) {
+            a->retry_at = mono() + 2;
+            snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d): %.200s", a->host, a->attempt, err);
+            a->attempt++;
+        }
+        return 0;
+    }
     if (a->pid > 0 && waitpid(a->pid, &st, WNOHANG) == a->pid) {
         a->pid = 0;
         a->retry_at = mono() + 1;
@@ -203,15 +241,12 @@ static int watch_link(void *ud)
         snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d)", a->host, a->attempt);
     }
     if (a->pid == 0 && mono() >= a->retry_at) {
-        char err[512];
-        if (link_up(a, 1, 5, err, sizeof err) == 0) {
-            a->up_since = mono();
-            snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d)", a->host, a->attempt);
-        } else {
+        if (link_spawn(a, 1, 5, err, sizeof err)) {
             a->retry_at = mono() + 2;
             snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d): %.200s", a->host, a->attempt, err);
+            a->attempt++;
         }
-        a->attempt++;
+        return 0;
     }
     if (a->pid > 0 && a->attempt && mono() - a->up_since >= 3) {
         a->attempt = 0;

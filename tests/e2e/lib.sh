@@ -31,6 +31,28 @@ wait_for() {
     done
 }
 
+# collector_received EP: how many messages the collector on EP has read so far (its `ls` counters, asked
+# on its query socket; with TRAINTOP_TOKEN when that is set).
+collector_received() {
+    local q='{"v":1,"type":"ls"'${TRAINTOP_TOKEN:+,\"token\":\"$TRAINTOP_TOKEN\"}'}'
+    timeout 10 nanocat --req --connect "$1.q" --data "$q" --raw 2>/dev/null | grep -o '"received":[0-9]*' | head -1 | cut -d: -f2
+}
+# push EP DATA: sends one message to the collector on EP with nanocat (a connection of its own) and returns
+# once the collector has read it — its received counter moved — instead of after a fixed time, which a
+# loaded machine may need entirely to start nanocat and connect (up to 30 s; 1 if it never arrived).
+# Nothing else may be sending to EP meanwhile. TRAINTOP_TOKEN, when set, is used for the counter's query.
+push() {
+    local ep=$1 n0 pid rc
+    n0=$(collector_received "$ep")
+    [ -n "$n0" ] || return 1
+    nanocat --push --connect "$ep" --interval 600 --data "$2" > /dev/null 2>&1 &
+    pid=$!
+    received_past() { local n; n=$(collector_received "$1"); [ -n "$n" ] && [ "$n" -gt "$2" ]; }
+    wait_for 30 received_past "$ep" "$n0"; rc=$?
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    return $rc
+}
+
 finish() {
     echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ]

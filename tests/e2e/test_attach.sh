@@ -64,25 +64,26 @@ TMUX_SOCK=$T/tmux.sock
 tm() { tmux -S "$TMUX_SOCK" "$@"; }
 shows() { tm capture-pane -p -t a | grep -q -- "$1"; }
 step_shown() { tm capture-pane -p -t a | grep -oE '^remote-run +(run +)?[0-9]+' | grep -oE '[0-9]+$'; }   # the state column goes first on narrow tables
+step_past() { local s; s=$(step_shown); [ -n "$s" ] && [ "$s" -gt "$1" ]; }   # the step shown moved past $1
 tm -f /dev/null new-session -d -s a -x 120 -y 40 \
    "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR LANG=C.UTF-8 TERM=xterm-256color TRAINTOP_SSH='ssh -F $T/ssh_config' $BIN/traintop attach tthost"
 wait_for 20 shows remote-run
 check "attach shows the remote run" shows remote-run
 check "the header names the host" shows "tthost"
-s1=$(step_shown); sleep 1.5; s2=$(step_shown)
+s1=$(step_shown); wait_for 20 step_past "${s1:-0}"; s2=$(step_shown)
 check "live data flows ($s1 -> $s2)" test -n "$s1" -a -n "$s2" -a "${s2:-0}" -gt "${s1:-0}"
 
 # Kill the ssh connection: the dashboard says so, then reconnects by itself.
 pkill -f "[s]sh -F $T/ssh_config -N"
-wait_for 5 shows "LINK DOWN"
+wait_for 20 shows "LINK DOWN"
 check "a dropped link is shown" shows "LINK DOWN"
 check "a dropped link says it is reconnecting, and which attempt" shows "reconnecting (attempt"
-wait_for 15 bash -c "! tmux -S '$TMUX_SOCK' capture-pane -p -t a | grep -q 'LINK DOWN'"
+wait_for 60 bash -c "! tmux -S '$TMUX_SOCK' capture-pane -p -t a | grep -q 'LINK DOWN'"
 check "the link comes back" bash -c "! tmux -S '$TMUX_SOCK' capture-pane -p -t a | grep -q 'LINK DOWN'"
-s3=$(step_shown); sleep 1.5; s4=$(step_shown)
+s3=$(step_shown); wait_for 20 step_past "${s3:-0}"; s4=$(step_shown)
 check "and data flows again ($s3 -> $s4)" test -n "$s3" -a -n "$s4" -a "${s4:-0}" -gt "${s3:-0}"
 tm send-keys -t a q
-wait_for 5 bash -c "! tmux -S '$TMUX_SOCK' has-session -t a 2>/dev/null"
+wait_for 15 bash -c "! tmux -S '$TMUX_SOCK' has-session -t a 2>/dev/null"
 check "q ends the dashboard" bash -c "! tmux -S '$TMUX_SOCK' has-session -t a 2>/dev/null"
 check "and its ssh" bash -c "! pgrep -f '[s]sh -F $T/ssh_config -N' >/dev/null"
 

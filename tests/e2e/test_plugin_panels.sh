@@ -15,15 +15,30 @@ wait_for 20 shows "fc1.weight"
 # let a GWA window, noise statistics and one spectrum arrive
 wait_for 30 bash -c "'$BIN/traintop' --help >/dev/null; tmux -S '$TMUX_SOCK' capture-pane -p -t p | grep -Eq 'sgd-lr0.01 +run +[0-9]{3,}'"
 tm send-keys -t p 7
-wait_for 5 shows "Spectra"
+wait_for 20 shows "Spectra"
 check "view 7 opens the first plugin panel (spectrum)" shows "Spectra"
-wait_for 10 shows "alpha of fc"
+wait_for 30 shows "alpha of fc"
 check "  and it draws (per-layer alpha table and its chart)" shows "alpha of fc"
-# m cycles the panels (in the order they were found): collect what each one drew
+# m cycles the panels (in the order they were found): collect what each one drew, once its title is up
+# and it has drawn what it must (polled: on a loaded machine the frame, or the data, may take a while)
+title_line() { tm capture-pane -p -t p | grep -m1 'loaded; m/M'; }
+title_moved() { [ "$(title_line)" != "$1" ]; }
+drawn() {
+    local s; s=$(tm capture-pane -p -t p)
+    case "$s" in
+        *"Spectra  ("*) grep -q "alpha of fc" <<< "$s" ;;
+        *"Gradient noise  ("*) grep -q "critical batch size" <<< "$s" ;;
+        *"Alignment (GWA)  ("*) grep -q "GWA = mean" <<< "$s" && grep -q "histogram at step" <<< "$s" ;;
+        *"Hello  ("*) grep -q "hello, sgd-lr0.01" <<< "$s" ;;
+        *) return 1 ;;
+    esac
+}
 : > "$T/seen.txt"
 for i in 1 2 3; do
+    before=$(title_line)
     tm send-keys -t p m
-    sleep 1.5
+    wait_for 20 title_moved "$before"
+    wait_for 30 drawn
     tm capture-pane -p -t p >> "$T/seen.txt"
 done
 check "m: the noise panel draws" grep -q "critical batch size" "$T/seen.txt"

@@ -34,7 +34,7 @@ kill $TP; wait $TP 2>/dev/null
 TEP=tcp://127.0.0.1:$((40000 + RANDOM % 10000))
 TRAINTOP_TOKEN=s3cret "$BIN/traintopd" --listen "$TEP" 2> "$T/tok.err" &
 TD=$!; PIDS+=($TD)
-sleep 0.5
+wait_for 20 grep -q listening "$T/tok.err"         # listening, not a fixed 0.5 s: a loaded machine may take longer
 TRAINTOP_TOKEN=s3cret "$BIN/traintop-demo-trainer" --run good --endpoint "$TEP" --steps 30 --quiet --spectral-every 0
 # The refused probes spool what was never acknowledged, in the same user's state directory as the
 # collector's — but a spool directory is per endpoint and token (a hash of it), so the collector, which

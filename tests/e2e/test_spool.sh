@@ -16,10 +16,16 @@ assert r['run'] == 'alone' and r['steps'] == 2500 and r['state'] == 'finished', 
 EP=ipc://$T/c.sock
 "$BIN/traintopd" --listen "$EP" --record "$T/rec" --quiet 2> "$T/d.err" &
 DPID=$!; PIDS+=($DPID)
-wait_for 5 test -S "$T/c.sock"
+wait_for 20 test -S "$T/c.sock"
 "$BIN/traintop-demo-trainer" --run split --endpoint "$EP" --steps 1500 --step-delay-ms 2 --spool "$T/split.spool" --quiet --spectral-every 0 &
 TPID=$!
-sleep 1
+# the fault, mid-run: once the collector has a fifth of the run (not after a fixed time, which a loaded
+# machine may spend starting the trainer)
+split_at() { "$BIN/traintop" ls --endpoint "$EP" --json 2>/dev/null | $PY -c "
+import json, sys
+sys.exit(0 if any(x['run'] == 'split' and x['step'] >= $1 for x in json.load(sys.stdin)) else 1)"; }
+wait_for 60 split_at 300
+check "the collector had the run to step 300 before it died" test $? -eq 0
 kill -9 $DPID; wait $DPID 2>/dev/null
 wait $TPID
 check "trainer exits 0 after its collector died" test $? -eq 0

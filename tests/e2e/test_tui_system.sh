@@ -46,39 +46,39 @@ PYEOF
 
 tm -f /dev/null new-session -d -s tt -x 80 -y 24 \
    "env -i PATH=$PATH HOME=$T TERM=xterm-256color LANG=C.UTF-8 XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR XDG_CONFIG_HOME=$XDG_CONFIG_HOME PS1='tt\$ ' bash --norc --noprofile"
-wait_for 5 prompt_back
+wait_for 15 prompt_back
 keys "cd $T; clear" Enter
 
 keys "$BIN/traintop replay sys.jsonl --view charts" Enter
-wait_for 10 shows "System"
+wait_for 20 shows "System"
 check "80x24: the charts view has a system strip" shows "System"
 check "80x24: the process line shows the last sample's CPU ($cpu) and RSS ($rss)" shows "proc  CPU $cpu  RSS $rss  host memory"
 tm resize-window -t tt -x 120 -y 40
-wait_for 5 shows "proc  CPU $cpu  RSS $rss"
+wait_for 15 shows "proc  CPU $cpu  RSS $rss"
 check "120x40: still there after a resize" shows "proc  CPU $cpu  RSS $rss"
 check "120x40: a sparkline of CPU follows the figures" sh -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep 'proc  CPU' | grep -q '[▁▂▃▄▅▆▇█]'"
 keys 1
-wait_for 5 hides "proc  CPU"
+wait_for 15 hides "proc  CPU"
 check "the overview has no system strip" hides "proc  CPU"
 keys q
-wait_for 5 prompt_back
+wait_for 15 prompt_back
 
 keys "clear; $BIN/traintop replay gpu.jsonl --view charts" Enter
-wait_for 10 shows "gpu1"
+wait_for 20 shows "gpu1"
 check "120x40: one line per GPU" shows "gpu0  util 87%  mem 10.0 GiB / 80.0 GiB  torch peak 9.00 GiB  312 W  71°C  1980 MHz"
 check "120x40: the second GPU" shows "gpu1  util 12%"
 check "120x40: the process line of a GPU run" shows "proc  CPU 101%  RSS 3.00 GiB  host memory 40.0 GiB / 512 GiB"
 tm resize-window -t tt -x 80 -y 24
-wait_for 5 shows "gpu1  util 12%"
+wait_for 15 shows "gpu1  util 12%"
 check "80x24: both GPUs still shown" shows "gpu1  util 12%"
 keys q
-wait_for 5 prompt_back
+wait_for 15 prompt_back
 
 # Without system metrics: no strip, the charts keep the whole view.
 "$BIN/traintop-demo-trainer" --run plain --steps 30 --system-metrics 0 --endpoint "ipc://$T/none2.sock" --spool "$T/plain.jsonl" --quiet
 keys "clear; $BIN/traintop replay plain.jsonl --view charts" Enter
-wait_for 10 shows "plain"
+wait_for 20 shows "plain"
 check "a run without system metrics has no strip" hides "System"
 keys q
-wait_for 5 prompt_back
+wait_for 15 prompt_back
 finish

@@ -67,13 +67,13 @@ class Collector:
             args += ["--record", self.rec]
         self.log = open(os.path.join(self.dir, "traintopd.log"), "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
+        deadline = time.time() + 30          # generous: a loaded machine may be slow to start it
         while not os.path.exists(os.path.join(self.dir, "c.sock.q")):
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("traintopd did not start: " + open(self.log.name).read())
             time.sleep(0.02)
 
-    def query(self, request, timeout=5):
+    def query(self, request, timeout=30):
         """One request on the query socket (a nanomsg REQ, through nanocat)."""
         out = subprocess.run(["nanocat", "--req", "--connect", self.endpoint + ".q", "--data", json.dumps(request),
                               "--ascii"], capture_output=True, text=True, timeout=timeout)
@@ -84,10 +84,10 @@ class Collector:
 
     def ls(self):
         out = subprocess.run([os.path.join(ROOT, "bin", "traintop"), "ls", "--endpoint", self.endpoint, "--json"],
-                             capture_output=True, text=True, timeout=10, check=True)
+                             capture_output=True, text=True, timeout=30, check=True)
         return json.loads(out.stdout)
 
-    def messages(self, run, ranks=(0,), timeout=15):
+    def messages(self, run, ranks=(0,), timeout=60):
         """Every recorded message of a run, once the run_end of each rank in ranks is recorded."""
         path = os.path.join(self.rec, run + ".jsonl")
         deadline = time.time() + timeout

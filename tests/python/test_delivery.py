@@ -33,7 +33,7 @@ def test_no_collector_then_one_imports_the_spool(capfd):
     assert counters["sent"] == 0 and counters["dropped"] == 0 and counters["queued"] == 40   # all held, none lost
     c = Collector(dir=d)
     try:
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while not any(r["run"] == "late" and r["state"] == "finished" for r in c.ls()):
             assert time.time() < deadline, c.ls()
             time.sleep(0.05)

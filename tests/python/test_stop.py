@@ -23,7 +23,7 @@ def test_collector_stops_a_training_loop(collector):
 
     def operator():
         # wait until the collector has seen the run, then stop it
-        deadline = time.time() + 10
+        deadline = time.time() + 60     # generous: returns as soon as the run is at step 20
         while time.time() < deadline:
             if any(r["run"] == "stop-me" and r["step"] >= 20 for r in collector.ls()):
                 break
@@ -40,7 +40,7 @@ def test_collector_stops_a_training_loop(collector):
         opt.step()
         tt.step(loss=loss)
         steps += 1
-        assert time.time() - t0 < 20, "the stop never arrived"
+        assert time.time() - t0 < 120, "the stop never arrived"
     t.join()
     assert replies == [{"v": 2, "type": "ok"}]
     assert tt.stop_reason == "plateau: loss flat for 500 steps"

@@ -55,7 +55,7 @@ def test_another_token_is_refused(token_collector, monkeypatch):
     monkeypatch.setenv("TRAINTOP_TOKEN", "not-the-one")
     train(token_collector.endpoint, "tok-wrong")
     monkeypatch.setenv("TRAINTOP_TOKEN", "py-s3cret")
-    deadline = time.time() + 10            # every message of the run was refused, and counted
+    deadline = time.time() + 30            # every message of the run was refused, and counted
     while True:
         rep = token_collector.query({"v": 1, "type": "ls", "token": "py-s3cret"})
         if rep["counters"]["rejected"] >= 7 or time.time() > deadline:

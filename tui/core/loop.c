@@ -211,6 +211,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
     a->bells_seen = a->model.st->bells;
 
     uint64_t drawn_version = 0;
+    char drawn_title[256] = "";              /* the title as last drawn: on_tick may change it (attach's link) */
     int dirty = 1;                           /* a key, a resize or the clock asks for a frame */
     double now = mono(), last_draw = 0, next_tick = now + 1;
     double refresh = a->o.refresh_ms / 1000.0;
@@ -219,6 +220,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
 
     while (!a->quit && !g_stop) {
         if (a->o.on_tick && a->o.on_tick(a->o.ud)) break;
+        if (a->o.title && strncmp(a->o.title, drawn_title, sizeof drawn_title - 1)) dirty = 1;   /* say it now */
         now = mono();
         if (now >= next_tick) {
             tt_collector_tick(c);
@@ -234,6 +236,7 @@ int tui_run(tt_collector *c, const tui_opts *o)
         if (dirty || (data_moved && now - last_draw >= refresh)) {
             a->ctx.now = now;
             tui_app_frame(a);
+            if (a->o.title) snprintf(drawn_title, sizeof drawn_title, "%s", a->o.title);
             drawn_version = a->model.st->version;
             last_draw = now;
             dirty = 0;
