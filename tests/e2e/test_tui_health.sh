@@ -177,9 +177,19 @@ keys "clear; $BIN/traintop --connect $EP" Enter
 wait_for 20 shows_re "^frozen +run "
 check "viewer: the live run is running" shows_re "^frozen +run "
 kill -STOP $TPID                       # a hung trainer, or a frozen link: no more data
-wait_for 40 shows_re "^frozen +stale "
+# on a loaded machine the collector may still be reading what was sent before the stop: staleness
+# counts from the last step it has, so wait until its step stands still
+collector_step() { "$BIN/traintop" ls --endpoint "$EP" --json 2>/dev/null | $PY -c 'import json,sys; print(max([r["step"] for r in json.load(sys.stdin)] or [-1]))' 2>/dev/null; }
+last=$(collector_step); still=0
+for _ in $(seq 120); do
+    sleep 0.5
+    now=$(collector_step)
+    if [ -n "$now" ] && [ "$now" = "$last" ]; then still=$((still + 1)); [ $still -ge 4 ] && break; else still=0; fi
+    last=$now
+done
+wait_for 60 shows_re "^frozen +stale "
 check "no data for 10 s: the run is marked stale" shows_re "^frozen +stale "
-check "the header says how long since the last data" shows_re "last data [0-9]+s ago"
+check "the header says how long since the last data" shows_re "last data ([0-9]+m)?[0-9]+s ago"
 kill -CONT $TPID
 wait_for 20 shows_re "^frozen +run "
 check "data again: running, the header's note gone" bash -c "tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -Eq '^frozen +run ' && ! tmux -S '$TMUX_SOCK' capture-pane -p -t tt | grep -q 'last data'"
