@@ -219,6 +219,14 @@ class PerSample:
                           if isinstance(t, torch.Tensor) and t.dim() >= 1), None)
             self.root_batch = first.shape[0] if first is not None else 0
 
+    def _lead(self, module, a):
+        """The batch size of a covered layer's input, or None where it has none to tell (an unbatched input;
+        MultiheadAttention, whose batch may be the second dimension)."""
+        kind = self.linear[module][3]
+        if kind == "mha" or not isinstance(a, torch.Tensor) or a.dim() < (4 if kind == "conv2d" else 2):
+            return None
+        return a.shape[0]
+
     def _broadcast(self, module, batch, step_batch):
         """A layer whose input has a batch of 1 in a step whose batch is larger (position ids of shape 1×T,
         a learned query expanded afterwards) is broadcast across the samples: its output gradient is
@@ -255,8 +263,7 @@ class PerSample:
             return
         if module not in self.linear:      # dropped since (_broadcast)
             return
-        if self.linear[module][3] != "mha" and inputs[0].dim() >= 2 and \
-                self._broadcast(module, inputs[0].shape[0], self.root_batch):
+        if self._broadcast(module, self._lead(module, inputs[0]), self.root_batch):
             return
         upcoming = w._upcoming()
         saved = self.saved.setdefault(module, {})
@@ -322,12 +329,12 @@ class PerSample:
                                  "describe the first one only")
             return
         # where the model's own input told no batch: the largest of the layers' (a broadcast input has 1)
-        step_batch = max([self.root_batch] + [e[0].shape[0] for m, entries in saved.items() if m in self.linear
-                                             and self.linear[m][3] != "mha" for e in entries.values()])
+        step_batch = max([self.root_batch] + [self._lead(m, e[0]) or 0 for m, entries in saved.items()
+                                              if m in self.linear for e in entries.values()])
         for module, entries in saved.items():
             entries = [e for e in entries.values() if e[4] == upcoming]
-            if module in self.linear and not (entries and self.linear[module][3] != "mha"
-                                              and self._broadcast(module, entries[0][0].shape[0], step_batch)):
+            if module in self.linear and not (entries and self._broadcast(module, self._lead(module, entries[0][0]),
+                                                                          step_batch)):
                 self._dense_batch(module, entries)
 
     # ------------------------------------------------------------------ one Linear's batch
