@@ -100,6 +100,18 @@ static void pole(void **state)
     assert_null(strstr(ev.reason, "is nan"));
 }
 
+/* Feeds the confirm and the monitor values of n checks (steps 1..n) to a fresh state: the index of the
+ * check that fired, or -1. */
+static int first_fire(const tt_rule *r, tt_rule_state *s, const double *mon, const double *conf, int n, tt_rule_event *ev)
+{
+    tt_rule_state_init(s);
+    for (int i = 0; i < n; i++) {
+        tt_rule_confirm_value(r, s, conf[i]);
+        if (tt_rule_check(r, s, i + 1, mon[i], ev)) return i;
+    }
+    return -1;
+}
+
 /* confirm: patience runs out, but the stop waits until the confirm monitor (smoothed like the monitor)
  * has fallen more than confirm_drop·|peak| below its peak; it then selects the monitor's best step. */
 static void confirm(void **state)
@@ -116,35 +128,20 @@ static void confirm(void **state)
     r.smooth = 2;
     r.confirm_drop = 0.2;
     tt_rule_state s;
-    tt_rule_state_init(&s);
     tt_rule_event ev;
     /* the monitor's smoothed peak is 2.5 at step 3; the confirm's smoothed peak is 1.0, then it slides */
     double mon[] = { 1, 3, 2, 1, 1, 1, 1, 1 }, conf[] = { 1, 1, 0.95, 0.9, 0.85, 0.8, 0.7, 0.7 };
-    int fired = -1;
-    for (int i = 0; i < 8 && fired < 0; i++) {
-        tt_rule_confirm_value(&r, &s, conf[i]);
-        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
-    }
     /* patience (2 checks) ran out at i = 4; the smoothed confirm is 0.75 < 0.8 only at i = 6 */
-    assert_int_equal(fired, 6);
+    assert_int_equal(first_fire(&r, &s, mon, conf, 8, &ev), 6);
     assert_int_equal(ev.best_step, 3);
     assert_non_null(strstr(ev.reason, "gwa_gamma_median fell 25% below its peak 1"));
     /* without confirm the same rule fires when patience runs out */
     r.confirm[0] = 0;
-    tt_rule_state_init(&s);
-    fired = -1;
-    for (int i = 0; i < 8 && fired < 0; i++) {
-        tt_rule_confirm_value(&r, &s, conf[i]);
-        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
-    }
-    assert_int_equal(fired, 4);
+    assert_int_equal(first_fire(&r, &s, mon, conf, 8, &ev), 4);
     /* a confirm that never drops never stops the run; confirm is a parameter of the rule's state */
     snprintf(r.confirm, sizeof r.confirm, "gwa_gamma_median");
-    tt_rule_state_init(&s);
-    for (int i = 0; i < 8; i++) {
-        tt_rule_confirm_value(&r, &s, 1.0);
-        assert_false(tt_rule_check(&r, &s, i + 1, mon[i], &ev));
-    }
+    double flat[] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+    assert_int_equal(first_fire(&r, &s, mon, flat, 8, &ev), -1);
     tt_rule b = r;
     b.confirm_drop = 0.3;
     assert_false(tt_rule_same_params(&r, &b));
@@ -177,39 +174,17 @@ static void confirm_level(void **state)
     double mon[] = { 1, 3, 2, 1, 1, 1, 1, 1 };
     double noisy[] = { 0.4, 0.3, 0.3, 0.2, 0.2, 0.2, 0.1, 0.1 };     /* a negative mode persists: smoothed 0.2 */
     double clean[] = { 0.4, 0.1, 0.05, 0.02, 0.01, 0.0, 0.3, 0.3 };  /* fitted: smoothed 0.015, later back up */
-    int fired = -1;
-    tt_rule_state_init(&s);
-    for (int i = 0; i < 8 && fired < 0; i++) {
-        tt_rule_confirm_value(&r, &s, noisy[i]);
-        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
-    }
-    assert_int_equal(fired, 4);
+    assert_int_equal(first_fire(&r, &s, mon, noisy, 8, &ev), 4);
     assert_int_equal(ev.best_step, 3);
     assert_non_null(strstr(ev.reason, "gwa_frac_neg is 0.2, at least 0.1"));
     /* without once, a clean run waits and fires when the level comes back (i = 6: smoothed 0.15) */
-    fired = -1;
-    tt_rule_state_init(&s);
-    for (int i = 0; i < 8 && fired < 0; i++) {
-        tt_rule_confirm_value(&r, &s, clean[i]);
-        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
-    }
-    assert_int_equal(fired, 6);
+    assert_int_equal(first_fire(&r, &s, mon, clean, 8, &ev), 6);
     /* with once, the unconfirmed decision at i = 4 settles it: never fires */
     r.confirm_once = 1;
-    tt_rule_state_init(&s);
-    for (int i = 0; i < 8; i++) {
-        tt_rule_confirm_value(&r, &s, clean[i]);
-        assert_false(tt_rule_check(&r, &s, i + 1, mon[i], &ev));
-    }
+    assert_int_equal(first_fire(&r, &s, mon, clean, 8, &ev), -1);
     assert_true(s.fired);
     /* once and confirmed: fires at the same check as without once */
-    fired = -1;
-    tt_rule_state_init(&s);
-    for (int i = 0; i < 8 && fired < 0; i++) {
-        tt_rule_confirm_value(&r, &s, noisy[i]);
-        if (tt_rule_check(&r, &s, i + 1, mon[i], &ev)) fired = i;
-    }
-    assert_int_equal(fired, 4);
+    assert_int_equal(first_fire(&r, &s, mon, noisy, 8, &ev), 4);
     /* both are parameters of the rule's state */
     tt_rule b = r;
     b.confirm_min = 0.2;
