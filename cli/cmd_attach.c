@@ -149,20 +149,29 @@ static int forward_spec(const attach *a, tt_ep_kind kind, char *out, size_t len,
     return 0;
 }
 
+/* The path of the local socket ssh forwards the queries through, or NULL. */
+static const char *local_socket(const attach *a, char *p, size_t len)
+{
+    char err[128];
+    return tt_endpoint_derive(a->local, TT_EP_QUERY, p, len, err, sizeof err) ? NULL : p + 6;
+}
+
 static int socket_up(const attach *a)
 {
-    char p[256], err[128];
+    char p[256];
     struct stat st;
-    return !tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, err, sizeof err) && !stat(p + 6, &st);
+    const char *path = local_socket(a, p, sizeof p);
+    return path && !stat(path, &st);
 }
 
 /* Starts the forwarding ssh; link_poll then says when its local socket is up. The stale socket of an
  * earlier ssh is removed first, so that only the new one's counts. */
 static int link_spawn(attach *a, int batch, double timeout, char *err, size_t errlen)
 {
-    char q[600], p[256], e[128];
+    char q[600], p[256];
     if (forward_spec(a, TT_EP_QUERY, q, sizeof q, err, errlen)) return -1;
-    if (!tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, e, sizeof e)) unlink(p + 6);
+    const char *stale = local_socket(a, p, sizeof p);
+    if (stale) unlink(stale);
     const char *extra[] = { "-N", "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes",
                             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
                             "-o", batch ? "BatchMode=yes" : "BatchMode=no", "-L", q, a->host };
@@ -207,8 +216,17 @@ static void link_down(attach *a)
     if (a->pid > 0) { kill(a->pid, SIGTERM); waitpid(a->pid, NULL, 0); }
     a->pid = 0;
     a->connecting = 0;
-    char p[256], err[128];
-    if (!tt_endpoint_derive(a->local, TT_EP_QUERY, p, sizeof p, err, sizeof err)) unlink(p + 6);
+    char p[256];
+    const char *path = local_socket(a, p, sizeof p);
+    if (path) unlink(path);
+}
+
+/* A reconnection attempt failed: the header says why, the next one in 2 s. */
+static void retry_later(attach *a, const char *err)
+{
+    a->retry_at = mono() + 2;
+    snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d): %.200s", a->host, a->attempt, err);
+    a->attempt++;
 }
 
 /* Once per loop: notices a dropped link and brings it back (the mirror's sockets reconnect by themselves).
@@ -228,9 +246,7 @@ static int watch_link(void *ud)
             snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d)", a->host, a->attempt);
             a->attempt++;
         } else if (r < 0) {
-            a->retry_at = mono() + 2;
-            snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d): %.200s", a->host, a->attempt, err);
-            a->attempt++;
+            retry_later(a, err);
         }
         return 0;
     }
@@ -241,11 +257,7 @@ static int watch_link(void *ud)
         snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d)", a->host, a->attempt);
     }
     if (a->pid == 0 && mono() >= a->retry_at) {
-        if (link_spawn(a, 1, 5, err, sizeof err)) {
-            a->retry_at = mono() + 2;
-            snprintf(a->title, sizeof a->title, "%s - LINK DOWN, reconnecting (attempt %d): %.200s", a->host, a->attempt, err);
-            a->attempt++;
-        }
+        if (link_spawn(a, 1, 5, err, sizeof err)) retry_later(a, err);
         return 0;
     }
     if (a->pid > 0 && a->attempt && mono() - a->up_since >= 3) {
