@@ -46,6 +46,10 @@ import torch.nn.functional as F  # noqa: E402
 import traintop  # noqa: E402
 
 PATIENCE, SMOOTH, BATCH = 8, 3, 64
+# every rule ignores the first WARMUP epochs (start_step, as Keras' start_from_epoch): γ there is the initialisation
+# transient — gwa_frac_neg falls from 0.3-0.5 at random weights to its plateau within 1-3 epochs, and a gwa_robust
+# peak in it is no checkpoint (docs/alerts.md: 0-3 all equal on the tuning split; 3, the longest that costs nothing)
+WARMUP = 3
 # the confirmed rule: gwa_robust's patience stops only once the median γ (smoothed the same way) has fallen more
 # than this fraction below its peak (docs/alerts.md: chosen on seed 0, reported on seeds 1-2 too)
 CONFIRM, CONFIRM_DROP = "gwa_gamma_median", 0.2
@@ -71,6 +75,9 @@ RULES = {
 HELD_OUT_DATASET = "mixture6"
 SIGNALS = ["paper", "paper_rule", "mean_gamma", "robust", "bimodality", "robust_confirmed", "robust_negmode",
            "robust_negmode_centred", "val_loss"]
+# not rules but references for what the gap can be at all: the epoch of the best validation loss / accuracy over
+# the whole budget, in hindsight — a validation split of the test split's size choosing with perfect patience
+HINDSIGHT = ["hindsight_val_loss", "hindsight_val_acc"]
 
 
 def datasets(names):
@@ -138,7 +145,7 @@ def evaluate(model, X, y):
         return float(F.cross_entropy(out, torch.from_numpy(y))), float((out.argmax(1).numpy() == y).mean())
 
 
-def train(run, endpoint, data, model_kind, noise, seed, epochs):
+def train(run, endpoint, data, model_kind, noise, seed, epochs, full=False):
     X, y, shape = data
     (Xtr, ytr), (Xva, yva), (Xte, yte), C = split(X, y, noise, seed)
     torch.manual_seed(seed)
@@ -147,7 +154,8 @@ def train(run, endpoint, data, model_kind, noise, seed, epochs):
     spe = len(ytr) // BATCH                                                    # steps per epoch (drop_last)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tt = traintop.watch(model, opt, run=run, endpoint=endpoint, gwa_window=spe, every=1)   # a window = an epoch
+        tt = traintop.watch(model, opt, run=run, endpoint=endpoint, gwa_window=spe, every=1,   # a window = an epoch
+                            persample_full=full)
     g = torch.Generator().manual_seed(seed)
     Xt, yt = torch.from_numpy(Xtr), torch.from_numpy(ytr)
     acc = []
@@ -159,16 +167,18 @@ def train(run, endpoint, data, model_kind, noise, seed, epochs):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            extra = {"val_loss": evaluate(model, Xva, yva)[0]} if i == spe - 1 else {}   # the epoch's last step
-            tt.step(loss=loss, **extra)
+            extra = dict(zip(("val_loss", "val_acc"), evaluate(model, Xva, yva))) if i == spe - 1 else {}
+            tt.step(loss=loss, **extra)                                        # val_* at the epoch's last step
         acc.append(evaluate(model, Xte, yte)[1])
     tt.close()
     return acc, spe
 
 
-def rules_file(path, smooth=SMOOTH):
+def rules_file(path, spe, smooth=SMOOTH, warmup=WARMUP):
+    """The rules for runs of spe steps per epoch: checks start with the window that closes epoch warmup + 1."""
     rules = [{"name": s, "kind": "early_stop", "monitor": m, "mode": mode, "patience": PATIENCE,
-              "smooth": smooth if sm > 1 else 1, "actions": ["alert"]} for s, (m, mode, sm) in RULES.items()]
+              "smooth": smooth if sm > 1 else 1, "start_step": warmup * spe + 1, "actions": ["alert"]}
+             for s, (m, mode, sm) in RULES.items()]
     for r in rules:
         if r["name"] == "robust_confirmed":
             r.update(confirm=CONFIRM, confirm_drop=CONFIRM_DROP)
@@ -219,20 +229,98 @@ def selections(rec, run, spe, epochs):
             best, best_ep = num(v), m["step"] // spe - 1
     out["paper"] = best_ep
     fired["paper"] = True
+    for name, key, sign in (("hindsight_val_loss", "val_loss", -1), ("hindsight_val_acc", "val_acc", 1)):
+        vals = [(sign * num(m["scalars"][key]), -m["step"]) for m in read_jsonl(os.path.join(rec, run + ".jsonl"))
+                if m.get("type") == "step" and key in m.get("scalars", {})]
+        out[name] = -max(vals)[1] // spe - 1 if vals else epochs - 1           # the first epoch of the best value
+        fired[name] = True
     return out, fired
 
 
+# per-step gradient-noise scalars the dump averages over each epoch (docs/metrics.md)
+NOISE_SCALARS = ("loss", "norm_test", "noise_scale_raw", "grad_sq", "trace_sigma")
+
+
 def dump_run(path, rec, run, spe, row, acc):
-    """One JSON line: the run's GWA scalars per window (the epoch it closes), val_loss and test accuracy."""
-    series = {}
+    """One JSON line: the run's GWA scalars per window (the epoch it closes), val_loss and test accuracy, and the
+    epoch means of the per-step gradient-noise scalars; with --full also of `eb`, the evidence-based criterion
+    1 − (B/D)·Σ_k ḡ_k²/σ_k² (Mahsereci et al. 2017) from the layers' gsnr, over the layers that have one."""
+    series, steps, start = {}, {}, {}
     for m in read_jsonl(os.path.join(rec, run + ".jsonl")):
+        if m.get("type") == "run_start":
+            start = m
         if m.get("type") != "step":
             continue
+        ep = m["step"] // spe - 1
         for k, v in m.get("scalars", {}).items():
-            if k.startswith("gwa") or k in ("val_loss", "mislabeled_frac"):
-                series.setdefault(k, []).append([m["step"] // spe - 1, num(v)])
+            if k.startswith("gwa") or k in ("val_loss", "val_acc", "mislabeled_frac"):
+                series.setdefault(k, []).append([ep, num(v)])
+            elif k in NOISE_SCALARS:
+                steps.setdefault(k, {}).setdefault((m["step"] - 1) // spe, []).append(num(v))
+        eb = evidence(start, m.get("extra", []))
+        if eb is not None:
+            steps.setdefault("eb", {}).setdefault((m["step"] - 1) // spe, []).append(eb)
+    for k, per_epoch in steps.items():
+        series[k] = [[e, float(np.mean(v))] for e, v in sorted(per_epoch.items())]
     with open(path, "a") as f:
         f.write(json.dumps({"run": run, "noise": row["noise"], "spe": spe, "acc": acc, "series": series}) + "\n")
+
+
+def evidence(start, extra):
+    """The EB criterion of one step from its layers' gsnr (mean of ḡ_j²/σ_j² over a layer's parameters)."""
+    if "gsnr" not in start.get("stats", []):
+        return None
+    idx, sizes = start["stats"].index("gsnr"), [L["rows"] * L["cols"] for L in start.get("layers", [])]
+    got = [(sizes[li], num(v)) for li, si, v in extra if si == idx and li < len(sizes) and math.isfinite(num(v))]
+    if not got:
+        return None
+    return 1.0 - BATCH * sum(d * g for d, g in got) / sum(d for d, _ in got)
+
+
+def start_collector(tmp, spe, smooth, warmup):
+    """A traintopd with the rules for runs of spe steps per epoch, recording under tmp: (rec, endpoint, process)."""
+    os.makedirs(tmp)
+    rec, endpoint, rules = os.path.join(tmp, "rec"), "ipc://%s/c.sock" % tmp, os.path.join(tmp, "rules.json")
+    rules_file(rules, spe, smooth, warmup)
+    with open(os.path.join(tmp, "traintopd.log"), "w") as log:
+        d = subprocess.Popen([os.path.join(ROOT, "bin", "traintopd"), "--listen", endpoint, "--record", rec,
+                              "--rules", rules, "--no-default-rules", "--quiet"], stdout=log, stderr=log)
+    deadline = time.time() + 10
+    while not os.path.exists(os.path.join(tmp, "c.sock.q")):
+        if d.poll() is not None or time.time() > deadline:
+            stop_collector(d)
+            sys.exit("gwa_bench: traintopd did not start: " + open(log.name).read().strip())
+        time.sleep(0.02)
+    return rec, endpoint, d
+
+
+def stop_collector(d):
+    if d.poll() is None:
+        d.send_signal(signal.SIGTERM)
+        try:
+            d.wait(10)
+        except subprocess.TimeoutExpired:
+            d.kill()
+            d.wait()
+
+
+def bench_run(rec, endpoint, ds, data, model_kind, noise, seed, epochs, dump, full):
+    """Train one run against the collector at endpoint; its row: test accuracy at each signal's selection."""
+    run = "%s-%s-n%02d-s%d" % (ds, model_kind, round(100 * noise), seed)
+    acc, spe = train(run, endpoint, data, model_kind, noise, seed, epochs, full)
+    wait_end(rec, run)
+    time.sleep(0.3)                                                            # the alerts log is flushed
+    sel, fired = selections(rec, run, spe, epochs)
+    row = {"run": run, "noise": noise, "best": max(acc), "end": acc[-1],
+           "at": {s: acc[max(0, min(epochs - 1, e))] for s, e in sel.items()},
+           "fired": fired, "best_epoch": int(np.argmax(acc)), "sel": sel}
+    if dump:
+        dump_run(dump, rec, run, spe, row, acc)
+    print("# %-26s best %.3f (epoch %2d) end %.3f | %s" % (
+        run, row["best"], row["best_epoch"], acc[-1],
+        " ".join("%s %.3f@%d%s" % (s, row["at"][s], sel[s], "" if fired.get(s) else "*") for s in SIGNALS + HINDSIGHT)),
+        flush=True)
+    return row
 
 
 def main():
@@ -240,8 +328,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="two data sets, noise 0/40 %%, one seed (a few minutes)")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--smooth", type=int, default=SMOOTH, help="windows the GWA rules average (default %(default)s)")
+    ap.add_argument("--warmup", type=int, default=WARMUP, help="epochs every rule ignores at the start (default "
+                    "%(default)s)")
     ap.add_argument("--dump", metavar="FILE", help="write each run's per-window GWA scalars, val_loss and test "
                     "accuracy per epoch as JSON lines (for designing rules offline)")
+    ap.add_argument("--full", action="store_true", help="per-sample statistics in full mode (persample_full: the "
+                    "layers' gsnr, and the EB criterion in --dump)")
     ap.add_argument("--seeds", help="comma-separated seeds (default: 0 quick, 0,1,2 full)")
     ap.add_argument("--datasets", help="comma-separated data sets (default: all of the mode)")
     args = ap.parse_args()
@@ -257,47 +349,26 @@ def main():
     data = datasets(names)
 
     tmp = tempfile.mkdtemp(prefix="ttgwa", dir="/tmp")
-    rec, endpoint = os.path.join(tmp, "rec"), "ipc://%s/c.sock" % tmp
-    rules_file(os.path.join(tmp, "rules.json"), args.smooth)
-    log = open(os.path.join(tmp, "traintopd.log"), "w")
-    d = subprocess.Popen([os.path.join(ROOT, "bin", "traintopd"), "--listen", endpoint, "--record", rec, "--rules",
-                          os.path.join(tmp, "rules.json"), "--no-default-rules", "--quiet"], stdout=log, stderr=log)
+    rows = []
+    t0 = time.time()
     try:
-        deadline = time.time() + 10
-        while not os.path.exists(os.path.join(tmp, "c.sock.q")):
-            if d.poll() is not None or time.time() > deadline:
-                sys.exit("gwa_bench: traintopd did not start: " + open(log.name).read().strip())
-            time.sleep(0.02)
-        rows = []
-        t0 = time.time()
         for ds in names:
-            for noise in noises:
-                for seed in seeds:
-                    for mk in ("mlp", "cnn"):
-                        run = "%s-%s-n%02d-s%d" % (ds, mk, round(100 * noise), seed)
-                        acc, spe = train(run, endpoint, data[ds], mk, noise, seed, epochs)
-                        wait_end(rec, run)
-                        time.sleep(0.3)                                          # the alerts log is flushed
-                        sel, fired = selections(rec, run, spe, epochs)
-                        best = max(acc)
-                        row = {"run": run, "noise": noise, "best": best, "end": acc[-1],
-                               "at": {s: acc[max(0, min(epochs - 1, e))] for s, e in sel.items()},
-                               "fired": fired, "best_epoch": int(np.argmax(acc)), "sel": sel}
-                        rows.append(row)
-                        if args.dump:
-                            dump_run(args.dump, rec, run, spe, row, acc)
-                        print("# %-26s best %.3f (epoch %2d) end %.3f | %s" % (
-                            run, best, row["best_epoch"], acc[-1],
-                            " ".join("%s %.3f@%d%s" % (s, row["at"][s], sel[s], "" if fired.get(s) else "*")
-                                     for s in SIGNALS)), flush=True)
+            # one traintopd per data set: its rules' warm-up is in steps, and an epoch's steps differ by data set
+            spe = int(0.6 * len(data[ds][1])) // BATCH
+            rec, endpoint, d = start_collector(os.path.join(tmp, ds), spe, args.smooth, args.warmup)
+            try:
+                for noise in noises:
+                    for seed in seeds:
+                        for mk in ("mlp", "cnn"):
+                            rows.append(bench_run(rec, endpoint, ds, data[ds], mk, noise, seed, epochs, args.dump,
+                                                  args.full))
+            finally:
+                stop_collector(d)
     finally:
-        d.send_signal(signal.SIGTERM)
-        d.wait(10)
-        log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print("# %d runs, %d epochs, patience %d, GWA rules smoothed over %d windows, %.0f s; * = the rule never fired "
-          "(end of budget)" % (len(rows), epochs, PATIENCE, args.smooth, time.time() - t0))
+    print("# %d runs, %d epochs, patience %d, warm-up %d epochs, GWA rules smoothed over %d windows, %.0f s; * = the "
+          "rule never fired (end of budget)" % (len(rows), epochs, PATIENCE, args.warmup, args.smooth, time.time() - t0))
     print("# %-12s %s" % ("noise", " ".join("%16s" % s for s in SIGNALS + ["best", "end"])))
     for noise in noises:
         rs = [r for r in rows if r["noise"] == noise]
@@ -307,7 +378,7 @@ def main():
     for ds in names:                                               # where each signal does well
         rs = [r for r in rows if r["run"].startswith(ds + "-")]
         print("# gap to the best epoch, %-13s %s" % (ds, " ".join(
-            "%s %.2f" % (s, 100 * np.mean([r["best"] - r["at"][s] for r in rs])) for s in SIGNALS)))
+            "%s %.2f" % (s, 100 * np.mean([r["best"] - r["at"][s] for r in rs])) for s in SIGNALS + HINDSIGHT)))
     def held_ds(r):
         return r["run"].startswith(HELD_OUT_DATASET + "-")
     for label, pick in (("tuning split (seed 0)", lambda r: r["run"].endswith("-s0") and not held_ds(r)),
@@ -316,14 +387,18 @@ def main():
         rs = [r for r in rows if pick(r)]                          # robust_confirmed's drop was chosen on seed 0
         if rs:
             print("# gap to the best epoch, %-27s %s (%d runs)" % (label, " ".join(
-                "%s %.2f" % (s, 100 * np.mean([r["best"] - r["at"][s] for r in rs])) for s in SIGNALS), len(rs)))
+                "%s %.2f" % (s, 100 * np.mean([r["best"] - r["at"][s] for r in rs])) for s in SIGNALS + HINDSIGHT),
+                len(rs)))
     if all(r["run"].endswith("-s0") and not r["run"].startswith(HELD_OUT_DATASET + "-") for r in rows):
         print("# every run here is in the tuning split (seed 0 of the data sets the rules were chosen on): these lines "
               "are no evidence for the target; the full grid's held-out lines are")
-    gaps = {s: 100 * float(np.mean([r["best"] - r["at"][s] for r in rows])) for s in SIGNALS}
+    gaps = {s: 100 * float(np.mean([r["best"] - r["at"][s] for r in rows])) for s in SIGNALS + HINDSIGHT}
     for s in SIGNALS:
         fired = sum(1 for r in rows if r["fired"].get(s))
         print("gwa_stop_gap_pts_%s %.2f pts (fired in %d/%d runs)" % (s, gaps[s], fired, len(rows)))
+    for s in HINDSIGHT:
+        print("gwa_stop_gap_pts_%s %.2f pts (reference, not a rule: the epoch of the best %s over the whole budget, "
+              "in hindsight)" % (s, gaps[s], s.split("_", 1)[1]))
     gwa_best = min((s for s in SIGNALS if s != "val_loss"), key=lambda s: gaps[s])
     print("gwa_stop_vs_valloss_pts %.2f pts (val-loss gap %.2f − best GWA signal %s gap %.2f; target > 0, and that "
           "gap <= 1.5)" % (gaps["val_loss"] - gaps[gwa_best], gaps["val_loss"], gwa_best, gaps[gwa_best]))

@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 PATIENCE, SMOOTH, HELD_OUT_DATASET = 8, 3, "mixture6"
+WARMUP = 3                                     # gwa_bench.py's: every rule's start_step is this many epochs in
 
 
 def load(path):
@@ -38,6 +39,13 @@ def load(path):
                 series[k] = a
             runs.append({"run": d["run"], "noise": d["noise"], "acc": np.array(d["acc"]), "S": series})
     return runs
+
+
+def monitor(r, name, warmup=None):
+    """A rule's monitor as the rule engine sees it: the windows before start_step (the warm-up epochs) left out."""
+    x = r["S"][name].copy()
+    x[:WARMUP if warmup is None else warmup] = np.nan
+    return x
 
 
 def smoothed(x, k=SMOOTH):
@@ -111,7 +119,7 @@ def fall_since_best(raw, mon, z):
 
 def candidates():
     def rob(r):
-        return smoothed(r["S"]["gwa_robust"])
+        return smoothed(monitor(r, "gwa_robust"))
 
     def med(r):
         return r["S"]["gwa_gamma_median"]
@@ -120,7 +128,7 @@ def candidates():
         return r["S"]["gwa_frac_neg"]
 
     out = {
-        "val_loss": lambda r: early_stop(r["S"]["val_loss"], "min"),
+        "val_loss": lambda r: early_stop(monitor(r, "val_loss"), "min"),
         "robust": lambda r: early_stop(rob(r)),
         "robust_confirmed (median -20 %)": lambda r: early_stop(rob(r), confirm=drop_from_peak(med(r), frac=0.2)),
     }
@@ -144,15 +152,21 @@ def candidates():
     out["frac_neg >= 0.11, re-evaluated"] = lambda r: early_stop(rob(r), confirm=at_least(fneg(r), 0.11))
     # robust_negmode_centred: the same decision, the checkpoint at the middle of the best mean's windows
     out["frac_neg >= 0.11, once, centred"] = (
-        lambda r: early_stop(rob(r), confirm=at_least(fneg(r), 0.11), once=True, centred=r["S"]["gwa_robust"]))
+        lambda r: early_stop(rob(r), confirm=at_least(fneg(r), 0.11), once=True, centred=monitor(r, "gwa_robust")))
+    for w in range(0, 7):                        # the warm-up (start_step, in epochs) of the negative-mode stop
+        out["frac_neg >= 0.11, once, warm-up %d" % w] = (
+            lambda r, w=w: early_stop(smoothed(monitor(r, "gwa_robust", w)), confirm=at_least(fneg(r), 0.11), once=True))
     return out
 
 
 def main():
+    global WARMUP
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dump")
     ap.add_argument("--held-out", action="store_true", help="also the held-out seeds and data set")
+    ap.add_argument("--warmup", type=int, default=WARMUP, help="epochs each rule ignores (default %(default)s)")
     args = ap.parse_args()
+    WARMUP = args.warmup
     runs = load(args.dump)
     splits = {"tuning (seed 0)": lambda r: r["run"].endswith("-s0") and not r["run"].startswith(HELD_OUT_DATASET + "-")}
     if args.held_out:
