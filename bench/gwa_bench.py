@@ -13,15 +13,17 @@ Grid: data sets sklearn digits (8×8 images), a synthetic 10-class Gaussian mixt
 64 features), sklearn breast cancer (30 features), and a held-out synthetic 6-class mixture (mixture6: 36
 features, another generator seed and shape; used only for evaluation, never for choosing a rule); label noise 0/20/40 % (a training label replaced by a
 different class, at random); seeds 0-2; an MLP and a small CNN (features laid out as a grid for the
-tabular sets); AdamW. --quick: digits and the mixture, noise 0/40 %, seed 0 (both models).
+tabular sets); AdamW. --quick: digits and the mixture, noise 0/40 %, seed 0 (both models). Every rule
+starts after a warm-up of 3 epochs (start_step), so one traintopd runs per data set.
 
 Lines: gwa_stop_gap_pts_<signal> (mean over runs of best − selected test accuracy, in points) and
 gwa_stop_vs_valloss_pts (the val-loss rule's gap minus the best GWA signal's: > 0 means the GWA signal
-stopped closer to the best epoch). Lines starting with # are details, among them the gaps on the tuning split
-(seed 0 of digits, mixture and breast cancer, on which robust_confirmed's drop and robust_negmode's level were
-chosen), on the held-out
-seeds of those data sets and on the held-out data set (mixture6). --dump FILE writes each run's
-per-window scalars for replaying rules offline.
+stopped closer to the best epoch); gwa_stop_gap_pts_hindsight_val_{loss,acc} are references, not rules: the
+epoch of the best validation loss / accuracy over the whole budget, in hindsight. Lines starting with # are
+details, among them the gaps on the tuning split (seed 0 of digits, mixture and breast cancer, on which
+robust_confirmed's drop, robust_negmode's level and the warm-up were chosen), on the held-out seeds of those
+data sets and on the held-out data set (mixture6). --dump FILE writes each run's per-window scalars for
+replaying rules offline (with --full also the EB criterion from the layers' gsnr).
 """
 import argparse
 import json
