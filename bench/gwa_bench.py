@@ -48,6 +48,7 @@ import torch.nn.functional as F  # noqa: E402
 import traintop  # noqa: E402
 
 PATIENCE, SMOOTH, BATCH = 8, 3, 64
+TRAIN_FRACTION = 0.6                             # of each data set; validation and test take 0.2 each
 # every rule ignores the first WARMUP epochs (start_step, as Keras' start_from_epoch): γ there is the initialisation
 # transient — gwa_frac_neg falls from 0.3-0.5 at random weights to its plateau within 1-3 epochs, and a gwa_robust
 # peak in it is no checkpoint (docs/alerts.md: 0-3 all equal on the tuning split; 3, the longest that costs nothing)
@@ -107,10 +108,15 @@ def datasets(names):
     return out
 
 
+def steps_per_epoch(n):
+    """Steps per epoch for a data set of n samples: its training split in batches (drop_last)."""
+    return int(TRAIN_FRACTION * n) // BATCH
+
+
 def split(X, y, noise, seed):
     r = np.random.default_rng(seed)
     idx = r.permutation(len(y))
-    n_tr, n_va = int(0.6 * len(y)), int(0.2 * len(y))
+    n_tr, n_va = int(TRAIN_FRACTION * len(y)), int(0.2 * len(y))
     tr, va, te = idx[:n_tr], idx[n_tr:n_tr + n_va], idx[n_tr + n_va:]
     C = int(y.max()) + 1
     ytr = y[tr].copy()
@@ -153,7 +159,7 @@ def train(run, endpoint, data, model_kind, noise, seed, epochs, full=False):
     torch.manual_seed(seed)
     model = MLP(X.shape[1], C) if model_kind == "mlp" else CNN(shape, C)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
-    spe = len(ytr) // BATCH                                                    # steps per epoch (drop_last)
+    spe = steps_per_epoch(len(y))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tt = traintop.watch(model, opt, run=run, endpoint=endpoint, gwa_window=spe, every=1,   # a window = an epoch
@@ -224,17 +230,13 @@ def selections(rec, run, spe, epochs):
         if a.get("run") == run and a.get("rule") in RULES and "best_step" in a:
             out[a["rule"]] = int(a["best_step"]) // spe - 1
             fired[a["rule"]] = True
-    best, best_ep = -math.inf, epochs - 1
-    for m in read_jsonl(os.path.join(rec, run + ".jsonl")):        # the paper: argmax over the budget
-        v = m.get("scalars", {}).get("gwa_paper") if m.get("type") == "step" else None
-        if v is not None and num(v) > best:
-            best, best_ep = num(v), m["step"] // spe - 1
-    out["paper"] = best_ep
-    fired["paper"] = True
-    for name, key, sign in (("hindsight_val_loss", "val_loss", -1), ("hindsight_val_acc", "val_acc", 1)):
-        vals = [(sign * num(m["scalars"][key]), -m["step"]) for m in read_jsonl(os.path.join(rec, run + ".jsonl"))
-                if m.get("type") == "step" and key in m.get("scalars", {})]
-        out[name] = -max(vals)[1] // spe - 1 if vals else epochs - 1           # the first epoch of the best value
+    steps = [m for m in read_jsonl(os.path.join(rec, run + ".jsonl")) if m.get("type") == "step"]
+    # retrospective: the first epoch of the best value over the budget — the paper's rule (the maximum of
+    # gwa_paper), and the hindsight references
+    for name, key, sign in (("paper", "gwa_paper", 1), ("hindsight_val_loss", "val_loss", -1),
+                            ("hindsight_val_acc", "val_acc", 1)):
+        vals = [(sign * num(m["scalars"][key]), -m["step"]) for m in steps if key in m.get("scalars", {})]
+        out[name] = -max(vals)[1] // spe - 1 if vals else epochs - 1
         fired[name] = True
     return out, fired
 
@@ -356,7 +358,7 @@ def main():
     try:
         for ds in names:
             # one traintopd per data set: its rules' warm-up is in steps, and an epoch's steps differ by data set
-            spe = int(0.6 * len(data[ds][1])) // BATCH
+            spe = steps_per_epoch(len(data[ds][1]))
             rec, endpoint, d = start_collector(os.path.join(tmp, ds), spe, args.smooth, args.warmup)
             try:
                 for noise in noises:
