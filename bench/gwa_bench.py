@@ -249,32 +249,39 @@ def dump_run(path, rec, run, spe, row, acc):
     """One JSON line: the run's GWA scalars per window (the epoch it closes), val_loss and test accuracy, and the
     epoch means of the per-step gradient-noise scalars; with --full also of `eb`, the evidence-based criterion
     1 − (B/D)·Σ_k ḡ_k²/σ_k² (Mahsereci et al. 2017) from the layers' gsnr, over the layers that have one."""
-    series, steps, start = {}, {}, {}
+    series, steps, gsnr = {}, {}, None
     for m in read_jsonl(os.path.join(rec, run + ".jsonl")):
         if m.get("type") == "run_start":
-            start = m
+            gsnr = gsnr_layout(m)
         if m.get("type") != "step":
             continue
-        ep = m["step"] // spe - 1
+        window, epoch = m["step"] // spe - 1, (m["step"] - 1) // spe      # the window it closes / its epoch
         for k, v in m.get("scalars", {}).items():
             if k.startswith("gwa") or k in ("val_loss", "val_acc", "mislabeled_frac"):
-                series.setdefault(k, []).append([ep, num(v)])
+                series.setdefault(k, []).append([window, num(v)])
             elif k in NOISE_SCALARS:
-                steps.setdefault(k, {}).setdefault((m["step"] - 1) // spe, []).append(num(v))
-        eb = evidence(start, m.get("extra", []))
+                steps.setdefault(k, {}).setdefault(epoch, []).append(num(v))
+        eb = evidence(gsnr, m.get("extra", []))
         if eb is not None:
-            steps.setdefault("eb", {}).setdefault((m["step"] - 1) // spe, []).append(eb)
+            steps.setdefault("eb", {}).setdefault(epoch, []).append(eb)
     for k, per_epoch in steps.items():
         series[k] = [[e, float(np.mean(v))] for e, v in sorted(per_epoch.items())]
     with open(path, "a") as f:
         f.write(json.dumps({"run": run, "noise": row["noise"], "spe": spe, "acc": acc, "series": series}) + "\n")
 
 
-def evidence(start, extra):
-    """The EB criterion of one step from its layers' gsnr (mean of ḡ_j²/σ_j² over a layer's parameters)."""
+def gsnr_layout(start):
+    """From a run_start: (the stat index of gsnr, each layer's parameter count), or None without full mode."""
     if "gsnr" not in start.get("stats", []):
         return None
-    idx, sizes = start["stats"].index("gsnr"), [L["rows"] * L["cols"] for L in start.get("layers", [])]
+    return start["stats"].index("gsnr"), [L["rows"] * L["cols"] for L in start.get("layers", [])]
+
+
+def evidence(gsnr, extra):
+    """The EB criterion of one step from its layers' gsnr (mean of ḡ_j²/σ_j² over a layer's parameters)."""
+    if gsnr is None:
+        return None
+    idx, sizes = gsnr
     got = [(sizes[li], num(v)) for li, si, v in extra if si == idx and li < len(sizes) and math.isfinite(num(v))]
     if not got:
         return None
